@@ -1,0 +1,45 @@
+# BinaryViT hardware co-design toolkit. `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export AMARANTH_USE_YOSYS := builtin
+JOBS ?= 2
+
+.PHONY: help setup iverilog sim test test-all train export verilog clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q torch==2.13.0   # the CPU wheel; never a CUDA build
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+setup: $(STAMP) iverilog  ## create .venv with the pinned dependencies and make sure Icarus is there
+
+iverilog:  ## install Icarus Verilog with apt-get when missing and root, else print the command
+	@if command -v iverilog >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq iverilog; \
+	else echo "Icarus Verilog is missing. Install it with:"; \
+	     echo "    sudo apt-get update && sudo apt-get install -y iverilog"; exit 1; fi
+
+test: setup  ## run the test suite (CI's representative subset; slow tests skipped)
+	$(PY) -m pytest -q -n $(JOBS)
+
+test-all: setup  ## run every test, slow synthesis and Verilator runs included
+	$(PY) -m pytest -q -n $(JOBS) -m ''
+
+train: setup  ## train the tiny BinaryViT on scikit-learn's digits
+	$(PY) -m model train --out runs/digits
+
+export: setup  ## golden binary tensors of the committed tiny checkpoint -> golden/
+	$(PY) -m model export --checkpoint model/checkpoints/digits --images 2 --out golden
+
+sim: setup  ## golden tensors + RTL simulation of every op (bit-exact check)
+	$(PY) -m sim all --golden golden
+
+clean:
+	rm -rf golden runs build sim_build reports/*/tmp

@@ -1,0 +1,175 @@
+"""BinaryViT configuration: one dataclass, validated, readable from our JSON and the official one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A configuration is inconsistent; the message says which field and how to fix it."""
+
+
+@dataclass(frozen=True)
+class BinaryViTConfig:
+    """Shape of a BinaryViT (Le & Li, CVPR'23 W): a pyramid of binary transformer stages.
+
+    Defaults are BinaryViT-S at 224 px as the official scripts build it.
+    """
+
+    image_size: int = 224
+    patch_size: int = 4
+    in_channels: int = 3
+    num_classes: int = 1000
+    dims: tuple[int, ...] = (64, 128, 256, 512)
+    depths: tuple[int, ...] = (3, 4, 8, 4)
+    heads: tuple[int, ...] = (1, 2, 4, 8)
+    sr_ratios: tuple[int, ...] = (8, 4, 1, 1)
+    ffn_sizes: tuple[int, ...] = (512, 1024, 1024, 2048)
+    pool_branches: bool = True   # the four AvgPool branches (official --avg-res3 --avg-res5)
+    layerscale: bool = True      # LayerScale before the two block residual adds
+    norm_eps: float = 1e-5
+    name: str = field(default="binaryvit-s", compare=False)
+
+    def __post_init__(self):
+        for key in ("dims", "depths", "heads", "sr_ratios", "ffn_sizes"):
+            object.__setattr__(self, key, tuple(int(v) for v in getattr(self, key)))
+        self._validate()
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def num_stages(self) -> int:
+        return len(self.dims)
+
+    @property
+    def num_blocks(self) -> int:
+        return sum(self.depths)
+
+    @property
+    def head_dims(self) -> tuple[int, ...]:
+        return tuple(d // h for d, h in zip(self.dims, self.heads))
+
+    @property
+    def stage_grids(self) -> tuple[int, ...]:
+        """Side of the (square) token grid of every stage."""
+        first = self.image_size // self.patch_size
+        return tuple(first >> s for s in range(self.num_stages))
+
+    @property
+    def stage_tokens(self) -> tuple[int, ...]:
+        return tuple(g * g for g in self.stage_grids)
+
+    # ---- validation -----------------------------------------------------------------------
+    def _validate(self):
+        n = len(self.dims)
+        if n < 1:
+            raise ConfigError("dims must list at least one stage width")
+        for key in ("depths", "heads", "sr_ratios", "ffn_sizes"):
+            if len(getattr(self, key)) != n:
+                raise ConfigError(f"{key} has {len(getattr(self, key))} entries but dims has {n}; "
+                                  "give one value per stage")
+        for key in ("image_size", "patch_size", "in_channels", "num_classes"):
+            if int(getattr(self, key)) < 1:
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.image_size % self.patch_size:
+            raise ConfigError(f"image_size {self.image_size} is not a multiple of patch_size "
+                              f"{self.patch_size}")
+        grid = self.image_size // self.patch_size
+        if grid % (1 << (n - 1)):
+            raise ConfigError(f"the token grid {grid}x{grid} must halve {n - 1} times for {n} "
+                              f"stages; use an image_size that is a multiple of "
+                              f"{self.patch_size << (n - 1)}")
+        for s in range(n):
+            d, h, r, f, depth = (self.dims[s], self.heads[s], self.sr_ratios[s],
+                                 self.ffn_sizes[s], self.depths[s])
+            g = grid >> s
+            if min(d, h, r, f, depth) < 1:
+                raise ConfigError(f"stage {s}: dims, heads, sr_ratios, ffn_sizes and depths must "
+                                  "all be >= 1")
+            if d % h:
+                raise ConfigError(f"stage {s}: dim {d} is not a multiple of heads {h}")
+            if f % d:
+                raise ConfigError(f"stage {s}: ffn size {f} must be a multiple of dim {d} (the FFN "
+                                  "shortcuts repeat / average channel groups)")
+            if g % r:
+                raise ConfigError(f"stage {s}: spatial-reduction ratio {r} does not divide the "
+                                  f"{g}x{g} token grid")
+            if s and self.dims[s] % self.dims[s - 1]:
+                raise ConfigError(f"stage {s}: dim {d} must be a multiple of the previous stage's "
+                                  f"{self.dims[s - 1]} (the merge shortcut repeats channels)")
+
+    # ---- (de)serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for key in ("dims", "depths", "heads", "sr_ratios", "ffn_sizes"):
+            d[key] = list(d[key])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BinaryViTConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown config fields {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    def save(self, path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "BinaryViTConfig":
+        """Read our own config JSON, or an official BinaryViT config.json (detected by its keys)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            d = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        if "hidden_size" in d:
+            return cls.from_official(d)
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_official(cls, d: dict) -> "BinaryViTConfig":
+        """Build from the official training code's effective config.json (transformers ViTConfig
+        fields plus the script flags; see shared/reference/README.md)."""
+        missing = [k for k in ("hidden_size", "depths", "num_attention_heads", "reduction_ratio",
+                               "intermediate_size") if k not in d]
+        if missing:
+            raise ConfigError(f"official config lacks {missing}")
+        for key, want in (("weight_bits", 1), ("input_bits", 1)):
+            if d.get(key, want) != want:
+                raise ConfigError(f"official config has {key}={d[key]}; only the fully binary "
+                                  f"model ({key}=1) is supported")
+        if d.get("some_fp", False):
+            raise ConfigError("official config has some_fp=true (full-precision patch merging); "
+                              "only the binary merge is supported")
+        if d.get("enable_cls_token", False):
+            raise ConfigError("official config has enable_cls_token=true; the pyramid model "
+                              "uses global average pooling, set it to false")
+        if d.get("norm_layer", "BatchNormT") not in ("BatchNormT", "SyncBatchNormT"):
+            raise ConfigError(f"official config norm_layer={d['norm_layer']!r}: only the "
+                              "--replace-ln-bn (BatchNorm) model is supported")
+        if bool(d.get("avg_res3", True)) != bool(d.get("avg_res5", True)):
+            raise ConfigError("official config enables only one of avg_res3/avg_res5; both or "
+                              "neither are supported")
+        if len(d["hidden_size"]) != 4:
+            raise ConfigError("the official pyramid model has exactly 4 stages")
+        return cls(
+            # The official stem hard-codes patch 4 whatever the json says (reference README).
+            image_size=int(d.get("image_size", 224)), patch_size=4,
+            in_channels=int(d.get("num_channels", 3)), num_classes=int(d.get("num_labels", 1000)),
+            dims=d["hidden_size"], depths=d["depths"], heads=d["num_attention_heads"],
+            sr_ratios=d["reduction_ratio"], ffn_sizes=d["intermediate_size"],
+            pool_branches=bool(d.get("avg_res3", True)),
+            layerscale=not bool(d.get("disable_layerscale", False)),
+            norm_eps=float(d.get("layer_norm_eps", 1e-5)), name="official")
+
+
+def tiny_digits_config() -> BinaryViTConfig:
+    """The tiny fully binary BinaryViT trained on scikit-learn's 8x8 digits."""
+    return BinaryViTConfig(image_size=8, patch_size=1, in_channels=1, num_classes=10,
+                           dims=(32, 64), depths=(2, 2), heads=(1, 2), sr_ratios=(2, 1),
+                           ffn_sizes=(128, 256), name="digits-tiny")
