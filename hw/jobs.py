@@ -84,6 +84,21 @@ def window_sums(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
     return out
 
 
+def write_npz(path, arrays: dict) -> None:
+    """Write arrays as an uncompressed .npz with fixed zip timestamps, so the same arrays give
+    the same bytes (numpy.savez stamps the current time into every entry)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key, value in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+
+
 def _pair(value, what: str) -> tuple[int, int]:
     vals = tuple(int(v) for v in np.atleast_1d(value))
     if len(vals) == 1:
@@ -157,11 +172,10 @@ class MatmulJob:
         """Write the job as a packed ``.npz``."""
         if self.result is None:
             raise JobError(f"job {self.name}: no result to save; call with_result() first")
-        np.savez(path, format_version=FORMAT_VERSION, kind="matmul", name=self.name,
-                 mode=self.mode, m=self.m, n=self.n, k=self.k,
-                 a_bits=pack_bits(self.a_bits), w_bits=pack_bits(self.w_bits),
-                 result=self.result.astype(np.int32 if np.abs(self.result).max(initial=0) < 2**31
-                                           else np.int64))
+        write_npz(path, dict(format_version=FORMAT_VERSION, kind="matmul", name=self.name,
+                             mode=self.mode, m=self.m, n=self.n, k=self.k,
+                             a_bits=pack_bits(self.a_bits), w_bits=pack_bits(self.w_bits),
+                             result=self.result.astype(np.int32)))
 
 
 @dataclass(frozen=True)
@@ -248,17 +262,18 @@ class PoolJob:
         """Write the job as an ``.npz``."""
         if self.result is None:
             raise JobError(f"job {self.name}: no result to save; call with_result() first")
-        np.savez(path, format_version=FORMAT_VERSION, kind="pool", name=self.name,
-                 x=self.x.astype(np.int32), frac_bits=self.frac_bits, bits=self.bits,
-                 kernel=np.array(self.kernel), stride=np.array(self.stride),
-                 padding=np.array(self.padding), result=self.result)
+        write_npz(path, dict(format_version=FORMAT_VERSION, kind="pool", name=self.name,
+                             x=self.x.astype(np.int32), frac_bits=self.frac_bits, bits=self.bits,
+                             kernel=np.array(self.kernel), stride=np.array(self.stride),
+                             padding=np.array(self.padding), result=self.result))
 
 
 Job = MatmulJob | PoolJob
 
 
-def load_job(path) -> Job:
-    """Read and validate a job file; a file whose arrays disagree with its header raises JobError."""
+def load_job(path, verify: bool = True) -> Job:
+    """Read and validate a job file; a file whose arrays disagree with its header raises JobError.
+    With `verify`, the stored result must also equal the result recomputed from the inputs."""
     path = Path(path)
     if not path.is_file():
         raise JobError(f"job file {path} does not exist")
@@ -288,15 +303,21 @@ def load_job(path) -> Job:
                 if a.shape[0] != m or w.shape[0] != n:
                     raise JobError(f"header says M={m}, N={n} but a_bits has {a.shape[0]} rows "
                                    f"and w_bits {w.shape[0]}")
-                return MatmulJob(name, str(z["mode"]), a, w, z["result"])
-            if kind == "pool":
+                job = MatmulJob(name, str(z["mode"]), a, w, z["result"])
+            elif kind == "pool":
                 need("x", "frac_bits", "bits", "kernel", "stride", "padding", "result")
-                return PoolJob(name, z["x"], int(z["frac_bits"]), int(z["bits"]),
-                               tuple(z["kernel"]), tuple(z["stride"]), tuple(z["padding"]),
-                               z["result"])
+                job = PoolJob(name, z["x"], int(z["frac_bits"]), int(z["bits"]),
+                              tuple(z["kernel"]), tuple(z["stride"]), tuple(z["padding"]),
+                              z["result"])
+            else:
+                raise JobError(f"unknown job kind {kind!r} (expected 'matmul' or 'pool')")
+            if verify and not np.array_equal(job.result, job.golden()):
+                bad = int((job.result != job.golden()).sum())
+                raise JobError(f"{bad} stored result values disagree with the result recomputed "
+                               "from the inputs; the file is corrupt, re-export it")
+            return job
         except JobError as exc:
             raise JobError(f"{path}: {exc}") from None
-        raise JobError(f"{path}: unknown job kind {kind!r} (expected 'matmul' or 'pool')")
 
 
 MANIFEST_NAME = "manifest.json"

@@ -171,5 +171,5 @@ class BinaryViTConfig:
 def tiny_digits_config() -> BinaryViTConfig:
     """The tiny fully binary BinaryViT trained on scikit-learn's 8x8 digits."""
     return BinaryViTConfig(image_size=8, patch_size=1, in_channels=1, num_classes=10,
-                           dims=(32, 64), depths=(2, 2), heads=(1, 2), sr_ratios=(2, 1),
-                           ffn_sizes=(128, 256), name="digits-tiny")
+                           dims=(32, 64), depths=(1, 1), heads=(1, 2), sr_ratios=(2, 1),
+                           ffn_sizes=(64, 128), name="digits-tiny")

@@ -13,7 +13,7 @@ import torch
 
 def sign_pm1(x: torch.Tensor) -> torch.Tensor:
     """+1 where x >= 0, -1 elsewhere (the project's tie rule), in x's dtype."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+    return (x >= 0).to(x.dtype) * 2 - 1
 
 
 def to_bits(x_pm1: torch.Tensor) -> torch.Tensor:
@@ -33,9 +33,8 @@ class ApproxSign(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        slope = torch.where(x <= 0, 2 + 2 * x, 2 - 2 * x).clamp_min(0)
-        slope = torch.where(x.abs() <= 1, slope, torch.zeros_like(slope))
-        return grad * slope
+        # 2 + 2x on [-1, 0] and 2 - 2x on (0, 1] are both 2 - 2|x|; negative outside [-1, 1].
+        return grad * (2 - 2 * x.abs()).clamp_min(0)
 
 
 def binarize_activation(x: torch.Tensor) -> torch.Tensor:
@@ -43,10 +42,23 @@ def binarize_activation(x: torch.Tensor) -> torch.Tensor:
     return ApproxSign.apply(x)
 
 
+class ClampSTE(torch.autograd.Function):
+    """Forward: `binary` exactly. Backward: the gradient of clamp(real, -1, 1) w.r.t. `real`
+    (1 inside [-1, 1], 0 outside); nothing flows into `binary` (its scale alpha is detached)."""
+
+    @staticmethod
+    def forward(ctx, real, binary):
+        ctx.save_for_backward(real.abs() <= 1)
+        return binary.detach().clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None
+
+
 def _clamp_ste(real: torch.Tensor, binary: torch.Tensor) -> torch.Tensor:
-    """`binary` in the forward pass; the gradient of clamp(real, -1, 1) in the backward pass."""
-    clipped = real.clamp(-1.0, 1.0)
-    return binary.detach() + clipped - clipped.detach()
+    return ClampSTE.apply(real, binary)
 
 
 def linear_weight_scale(weight: torch.Tensor) -> torch.Tensor:

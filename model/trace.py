@@ -47,8 +47,12 @@ class OpTrace:
                                      product.detach().cpu()))
 
     def pool(self, name, x, kernel, stride, padding, output):
-        self.ops.append(TracedPool(name, x.detach().cpu(), tuple(kernel), tuple(stride),
-                                   tuple(padding), output.detach().cpu()))
+        self.ops.append(TracedPool(name, x.detach().cpu(), _pair(kernel), _pair(stride),
+                                   _pair(padding), output.detach().cpu()))
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
 def active_trace() -> OpTrace | None:
