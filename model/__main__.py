@@ -38,7 +38,7 @@ def _export(args) -> int:
     _, _, x_test, y_test = digits_split()
     if not 1 <= args.images <= len(x_test):
         raise SystemExit(f"error: --images must be in 1..{len(x_test)} (the test split)")
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     manifest = export_golden(model, x_test[:args.images], args.out, pool_bits=args.pool_bits,
                              labels=y_test[:args.images], source=str(args.checkpoint))
     print(json.dumps({"out": str(args.out), **manifest["summary"]}))
@@ -61,9 +61,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("train", help="train a BinaryViT on scikit-learn's digits")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.add_argument("--config", help="model config JSON (default: the tiny digits config)")
-    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--max-shift", type=int, default=1, help="augmentation: max shift in pixels")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)

@@ -17,3 +17,11 @@ def reference_dir() -> Path:
         pytest.skip(f"reference data not found at {REFERENCE} (set BINARYVIT_REFERENCE to the "
                     "shared/reference directory to run this test)")
     return REFERENCE
+
+
+def pytest_configure(config):
+    """One intra-op thread per test process: pytest-xdist already uses both cores, and torch's
+    thread pool on an oversubscribed machine is tens of times slower than one thread."""
+    import torch
+
+    torch.set_num_threads(1)
