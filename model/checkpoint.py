@@ -39,9 +39,10 @@ def load_checkpoint(directory) -> BinaryViT:
             raise CheckpointError(f"{directory} is not a checkpoint directory: {name} is missing "
                                   "(train one with `python -m model train --out DIR`)")
     model = BinaryViT(BinaryViTConfig.load(directory / CONFIG_FILE))
-    state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(f"{directory / WEIGHTS_FILE} does not match its config: missing "
-                              f"{result.missing_keys[:8]}, unexpected {result.unexpected_keys[:8]}")
+    try:
+        state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, OSError, EOFError) as exc:
+        raise CheckpointError(f"{directory / WEIGHTS_FILE} cannot be loaded into the model its "
+                              f"config.json describes: {exc}") from None
     return model.eval()

@@ -50,6 +50,9 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     back = load_checkpoint(tmp_path / "ck")
     x = torch.randn(1, 3, 64, 64)
     assert torch.equal(m(x), back(x))
+    small_pyramid(num_classes=3).save(tmp_path / "ck" / "config.json")   # config disagrees
+    with pytest.raises(CheckpointError, match="(?s)cannot be loaded.*head.weight"):
+        load_checkpoint(tmp_path / "ck")
     with pytest.raises(CheckpointError, match="weights.pt is missing"):
         (tmp_path / "ck" / "weights.pt").unlink()
         load_checkpoint(tmp_path / "ck")
