@@ -41,6 +41,12 @@ def _export(args) -> int:
     torch.set_num_threads(1)
     manifest = export_golden(model, x_test[:args.images], args.out, pool_bits=args.pool_bits,
                              labels=y_test[:args.images], source=str(args.checkpoint))
+    print("fixed-point pooling vs float pooling (max |error| of the average; LSB of the input):")
+    for op in manifest["ops"]:
+        if op["kind"] == "pool":
+            e = op["fixed_point_error"]
+            print(f"  {op['name']:<40} frac_bits {op['frac_bits']:>2}  max|err| "
+                  f"{e['max_abs_error']:.3e}  (|avg| <= {e['max_abs_value']:.3g}, lsb {e['lsb']:.3e})")
     print(json.dumps({"out": str(args.out), **manifest["summary"]}))
     return 0
 
