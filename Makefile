@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AMARANTH_USE_YOSYS := builtin
 JOBS ?= 2
 
-.PHONY: help setup iverilog sim test test-all train export verilog clean
+.PHONY: help setup iverilog sim test test-all train export verilog report synth clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -38,8 +38,19 @@ train: setup  ## train the tiny BinaryViT on scikit-learn's digits
 export: setup  ## golden binary tensors of the committed tiny checkpoint -> golden/
 	$(PY) -m model export --checkpoint model/checkpoints/digits --images 2 --out golden
 
-sim: setup  ## golden tensors + RTL simulation of every op (bit-exact check)
-	$(PY) -m sim all --golden golden
+verilog: setup  ## Verilog of the default array: build/verilog/bvit_top.v + files.f (hw/README.md)
+	$(PY) -m hw verilog --out build/verilog
+
+sim: setup export verilog  ## golden tensors + Icarus simulation of every op and the edge-shape suite (bit-exact)
+	$(PY) -m sim all --golden golden --workers $(JOBS)
+
+report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports -> reports/
+	$(PY) -m model export --checkpoint model/checkpoints/digits --images 1 --out build/golden_tiny
+	$(PY) -m sim all --workers $(JOBS) --json reports/sim/results.json
+	$(PY) -m sim all --golden build/golden_tiny --no-random --workers $(JOBS) --json reports/sim/digits_tiny_network.json
+	$(PY) -m hw dse --network binaryvit-s --device ecp5-85 --quiet
+	$(PY) -m hw report --network digits-tiny --rows 4 --cols 4 --simd 32 --device ecp5-85
+	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 --device ecp5-85
 
 clean:
 	rm -rf golden runs build sim_build reports/*/tmp

@@ -1,0 +1,101 @@
+"""The R x C output-stationary systolic array: edge masking, skew, PEs, row popcounts, drain."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Mux, Const, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import ArrayConfig
+from .pe import FLAGS, PE, PE_FAULTS
+
+#: Deliberate bugs at the array level (the PE ones pass through).
+ARRAY_FAULTS = ("kpad", "skew") + PE_FAULTS
+
+
+class SystolicArray(wiring.Component):
+    """R x C PEs; activations enter from the west, weights from the north, both skewed.
+
+    Every cycle the controller presents one word per PE row (``a``, from the activation banks) and
+    one per PE column (``w``), plus ``flags`` (valid, first, last: the last word of the tile,
+    and_mode). On the last word, bits at and past K are forced (A to 0, W to 1) with
+    ``kmask`` so they add nothing in either mode. Row r is delayed r cycles and column c, c cycles,
+    so PE (r, c) sees word k of its row and column at the same cycle. A column of extra PEs on the
+    west edge (weights tied to ones, AND mode) counts popcount(a) per row for the AND-mode offset.
+
+    :attr:`ArrayConfig.tile_flush` cycles after the last word every PE's ``hold`` register has its
+    final sum (PE (r, c) captures it r + c cycles after PE (0, 0)); while ``shift`` is high the
+    hold registers move one row north per cycle, so ``hold_top`` (row 0) and ``rowpop_top``
+    present rows 0, 1, 2, ... of the tile on consecutive cycles.
+    """
+
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
+        if fault is not None and fault not in ARRAY_FAULTS:
+            raise ValueError(f"unknown array fault {fault!r}; known: {ARRAY_FAULTS}")
+        self._cfg, self._fault = cfg, fault
+        pe_fault = fault if fault in PE_FAULTS else None
+        self._acc_width = cfg.acc_width - (1 if pe_fault == "acc_short" else 0)
+        self._pe_fault = pe_fault
+        super().__init__({
+            "a": In(cfg.simd).array(cfg.rows),
+            "w": In(cfg.simd).array(cfg.cols),
+            "flags": In(FLAGS),
+            "kmask": In(cfg.simd),
+            "shift": In(1),
+            "hold_top": Out(self._acc_width).array(cfg.cols),
+            "rowpop_top": Out(cfg.acc_width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        R, C = cfg.rows, cfg.cols
+        ones = Const((1 << cfg.simd) - 1, cfg.simd)
+
+        keep = Signal(cfg.simd)
+        m.d.comb += keep.eq(Mux(self.flags.last, self.kmask, ones))
+        if self._fault == "kpad":
+            m.d.comb += keep.eq(ones)
+
+        def delay(sig, n, name):
+            """``sig`` delayed by ``n`` registers."""
+            for i in range(n):
+                reg = Signal.like(sig, name=f"{name}_d{i + 1}")
+                m.d.sync += reg.eq(sig)
+                sig = reg
+            return sig
+
+        a_west, f_west, w_north = [], [], []
+        for r in range(R):
+            a_m = Signal(cfg.simd, name=f"a_masked{r}")
+            m.d.comb += a_m.eq(self.a[r] & keep)
+            d = r + (1 if self._fault == "skew" and r == 1 else 0)
+            a_west.append(delay(a_m, d, f"a_skew{r}"))
+            f_west.append(delay(self.flags, d, f"f_skew{r}"))
+        for c in range(C):
+            w_m = Signal(cfg.simd, name=f"w_masked{c}")
+            m.d.comb += w_m.eq(self.w[c] | ~keep)
+            w_north.append(delay(w_m, c, f"w_skew{c}"))
+
+        pes = [[PE(cfg, fault=self._pe_fault) for _ in range(C)] for _ in range(R)]
+        rowpop = [PE(cfg) for _ in range(R)]
+        for r in range(R):
+            m.submodules[f"rowpop{r}"] = rp = rowpop[r]
+            m.d.comb += [rp.a_in.eq(a_west[r]), rp.w_in.eq(ones),
+                         rp.f_in.eq(f_west[r]), rp.f_in.and_mode.eq(1), rp.shift.eq(self.shift)]
+            if r + 1 < R:
+                m.d.comb += rp.shift_in.eq(rowpop[r + 1].hold)
+            for c in range(C):
+                m.submodules[f"pe_{r}_{c}"] = pe = pes[r][c]
+                m.d.comb += [
+                    pe.a_in.eq(a_west[r] if c == 0 else pes[r][c - 1].a_out),
+                    pe.f_in.eq(f_west[r] if c == 0 else pes[r][c - 1].f_out),
+                    pe.w_in.eq(w_north[c] if r == 0 else pes[r - 1][c].w_out),
+                    pe.shift.eq(self.shift),
+                ]
+                if r + 1 < R:
+                    m.d.comb += pe.shift_in.eq(pes[r + 1][c].hold)
+        for c in range(C):
+            m.d.comb += self.hold_top[c].eq(pes[0][c].hold)
+        m.d.comb += self.rowpop_top.eq(rowpop[0].hold)
+        return m

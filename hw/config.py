@@ -1,0 +1,249 @@
+"""The array configuration: the one source of truth the RTL, the testbenches and the cost model
+elaborate from (DESIGN.md section 6).
+
+Every width, depth and latency of the hardware is a read-only property of :class:`ArrayConfig`;
+the RTL modules read them from here and never re-derive them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+
+class ConfigError(ValueError):
+    """An array configuration is invalid; the message says which field and how to fix it."""
+
+
+def ceil_div(a: int, b: int) -> int:
+    """Integer ceil(a / b) for a >= 0, b > 0."""
+    return -(-a // b)
+
+
+def ceil_log2(n: int) -> int:
+    """Smallest e with 2**e >= n (0 for n <= 1)."""
+    return max(0, (int(n) - 1).bit_length())
+
+
+def popcount_latency(width: int, group: int = 8) -> int:
+    """Register stages of :class:`hw.popcount.Popcount` for ``width`` input bits.
+
+    One stage sums each ``group``-bit leaf, then one registered level per pairwise addition.
+    """
+    groups = ceil_div(width, group)
+    return 1 + ceil_log2(groups)
+
+
+def mem_read_latency(depth: int, piece_depth: int = 512) -> int:
+    """Read latency of :class:`hw.memory.PipelinedMemory`: 2 (block RAM, piece register)
+    + one registered 4:1 mux level per factor of 4 pieces."""
+    piece = min(piece_depth, 1 << ceil_log2(depth))
+    pieces = ceil_div(depth, piece)
+    levels, n = 0, pieces
+    while n > 1:
+        n = ceil_div(n, 4)
+        levels += 1
+    return 2 + levels
+
+
+def _round8(n: int) -> int:
+    return ceil_div(n, 8) * 8
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """An R x C XNOR-popcount systolic array with its controller, pool unit and limits.
+
+    Parameters (all validated in ``__post_init__``):
+
+    rows, cols          R x C processing elements (output-stationary).
+    simd                bits per PE per cycle = width of a data-stream beat.
+    max_k               largest K of a matmul job (sizes the accumulators).
+    max_m, max_n        largest M (activation rows) and N (weight rows) of a matmul job.
+    pool_bits           width of a pool input value (two's complement); ``simd / pool_bits``
+                        values travel per data beat (must be a power of two).
+    pool_max_dim        largest H and W of a pool job.
+    pool_max_planes     largest P of a pool job.
+    pool_max_kernel     largest kh, kw, stride and padding of a pool job.
+    pool_depth          words (``simd`` bits each) of pool input memory; P*H*ceil(W/lanes) <= it.
+    mem_piece_depth     words per block-RAM piece of every operand memory (a power of two); each
+                        piece's read data is registered, then registered 4:1 mux levels.
+    clock_mhz           target clock (used by the cost model for time).
+    """
+
+    rows: int = 4
+    cols: int = 4
+    simd: int = 32
+    max_k: int = 2048
+    max_m: int = 512
+    max_n: int = 512
+    pool_bits: int = 16
+    pool_max_dim: int = 1024
+    pool_max_planes: int = 1024
+    pool_max_kernel: int = 16
+    pool_depth: int = 8192
+    mem_piece_depth: int = 2048
+    clock_mhz: float = 150.0
+
+    def __post_init__(self):
+        def need_int(name, lo, hint):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ConfigError(f"{name} must be an integer >= {lo}, got {v!r}; {hint}")
+
+        need_int("rows", 1, "pass --rows 1 or more (R, the PE rows of the array)")
+        need_int("cols", 1, "pass --cols 1 or more (C, the PE columns of the array)")
+        need_int("simd", 1, "pass --simd 8 or more (bits per PE per cycle)")
+        if self.simd < 8 or self.simd & (self.simd - 1):
+            raise ConfigError(f"simd must be a power of two >= 8 (one data beat is whole bytes "
+                              f"and K splits into words by shifting), got {self.simd}; "
+                              f"try {max(8, 1 << ceil_log2(self.simd))}")
+        need_int("max_k", 1, "pass --max-k (largest K of a job)")
+        need_int("max_m", 1, "pass --max-m (largest M of a job)")
+        need_int("max_n", 1, "pass --max-n (largest N of a job)")
+        need_int("pool_bits", 2, "pool values are two's complement of at least 2 bits")
+        if self.simd % self.pool_bits or (self.simd // self.pool_bits) & (
+                self.simd // self.pool_bits - 1):
+            raise ConfigError(f"simd/pool_bits must be a power of two (pool values are packed "
+                              f"into data beats), got simd={self.simd}, pool_bits={self.pool_bits}; "
+                              f"use pool_bits in {[b for b in (8, 16, 32) if self.simd % b == 0]}")
+        need_int("pool_max_dim", 1, "largest H and W of a pool job")
+        need_int("pool_max_planes", 1, "largest P of a pool job")
+        need_int("pool_max_kernel", 1, "largest kernel/stride/padding of a pool job")
+        need_int("pool_depth", 1, "words of pool input memory")
+        need_int("mem_piece_depth", 16, "words per memory piece (a power of two, e.g. 512)")
+        if self.mem_piece_depth & (self.mem_piece_depth - 1):
+            raise ConfigError(f"mem_piece_depth must be a power of two, got "
+                              f"{self.mem_piece_depth}; try {1 << ceil_log2(self.mem_piece_depth)}")
+        if not (isinstance(self.clock_mhz, (int, float)) and self.clock_mhz > 0):
+            raise ConfigError(f"clock_mhz must be > 0, got {self.clock_mhz!r}")
+
+    # ---- matmul datapath ------------------------------------------------------------------
+    @property
+    def kw_max(self) -> int:
+        """Data words (``simd`` bits) per row at K = max_k."""
+        return ceil_div(self.max_k, self.simd)
+
+    @property
+    def acc_width(self) -> int:
+        """Unsigned PE accumulator width: holds a popcount of up to max_k bits."""
+        return self.max_k.bit_length()
+
+    @property
+    def mm_result_width(self) -> int:
+        """Signed width of a matmul result 2*popcount - K in [-max_k, max_k]."""
+        return self.acc_width + 1
+
+    @property
+    def pe_popcount_latency(self) -> int:
+        """Register stages of the PE's popcount tree (simd inputs)."""
+        return popcount_latency(self.simd)
+
+    @property
+    def pe_latency(self) -> int:
+        """Cycles from a PE's operand register to its accumulator update being visible."""
+        return self.pe_popcount_latency + 1
+
+    @property
+    def a_bank_depth(self) -> int:
+        """Words per activation bank (R banks, row m in bank m % R)."""
+        return ceil_div(self.max_m, self.rows) * self.kw_max
+
+    @property
+    def w_bank_depth(self) -> int:
+        """Words per weight bank (C banks, row n in bank n % C)."""
+        return ceil_div(self.max_n, self.cols) * self.kw_max
+
+    @property
+    def tile_flush(self) -> int:
+        """Cycles after a tile's last read until every hold register has its final value
+        (the drain of the tile starts then).
+
+        mm_read_latency (operand memories) + (R - 1) + (C - 1) (skew and hops)
+        + 1 (PE operand register) + pe_latency.
+        """
+        return self.mm_read_latency + (self.rows - 1) + (self.cols - 1) + 1 + self.pe_latency
+
+    @property
+    def mm_read_latency(self) -> int:
+        """Cycles from a tile read address to its A and W words at the array edge (the slower
+        of the activation and weight memories; the faster one is padded)."""
+        return max(mem_read_latency(self.a_bank_depth, self.mem_piece_depth),
+                   mem_read_latency(self.w_bank_depth, self.mem_piece_depth))
+
+    @property
+    def pool_read_latency(self) -> int:
+        """Cycles from a pool memory address to its word."""
+        return mem_read_latency(self.pool_depth, self.mem_piece_depth)
+
+    def tile_period(self, m_valid: int, kw: int) -> int:
+        """Cycles between the last reads of a tile with ``m_valid`` rows and the next tile:
+        the next tile's first capture (PE (0, 0)) must not precede this tile's last drain shift,
+        so max(KW, R + C + m_valid - 2)."""
+        return max(kw, self.rows + self.cols + m_valid - 2)
+
+    # ---- pool datapath ----------------------------------------------------------------------
+    @property
+    def pool_lanes(self) -> int:
+        """Pool values per data beat / pool memory word."""
+        return self.simd // self.pool_bits
+
+    @property
+    def pool_max_window(self) -> int:
+        return self.pool_max_kernel * self.pool_max_kernel
+
+    @property
+    def pool_sum_width(self) -> int:
+        """Signed width of any pool window sum."""
+        return self.pool_bits + ceil_log2(self.pool_max_window)
+
+    @property
+    def pool_popcount_latency(self) -> int:
+        return popcount_latency(self.pool_lanes)
+
+    @property
+    def pool_latency(self) -> int:
+        """Cycles from a pool step leaving the sequencer to its output entering the FIFO.
+
+        4 (window row; row/word index; row x words-per-row and lane masks; address)
+        + pool_read_latency + popcount tree + ceil(log2(pool_bits)) (shift-add tree of the bit
+        planes) + 1 (accumulate into the output register).
+        """
+        return (4 + self.pool_read_latency + self.pool_popcount_latency
+                + ceil_log2(self.pool_bits) + 1)
+
+    # ---- output stream ----------------------------------------------------------------------
+    @property
+    def lane_width(self) -> int:
+        """Bits per output lane (a signed integer, sign-extended, whole bytes)."""
+        return _round8(max(self.mm_result_width, self.pool_sum_width))
+
+    @property
+    def out_width(self) -> int:
+        """Output beat data bits: C lanes."""
+        return self.cols * self.lane_width
+
+    @property
+    def out_fifo_depth(self) -> int:
+        """Output FIFO entries (covers the tiles in flight and the pool pipeline)."""
+        need = max(4 * self.rows + 4, self.pool_latency + 4)
+        return 1 << ceil_log2(need)
+
+    @property
+    def out_fifo_latency(self) -> int:
+        """Cycles from a FIFO write to the beat being valid on the output (SyncFIFOBuffered)."""
+        return 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @property
+    def tag(self) -> str:
+        """Short name for build directories: r8c8s64k2048."""
+        return f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
+
+
+DEFAULT = ArrayConfig()

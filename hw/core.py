@@ -1,0 +1,327 @@
+"""The accelerator core: command/data/result streams, operand memories, controller, array,
+pool unit and the output FIFO."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Mux, Cat, Const, Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from .array import ARRAY_FAULTS, SystolicArray
+from .config import ArrayConfig, ceil_log2
+from .formats import OP_AND, OP_POOL, cmd_layout
+from .memory import PipelinedMemory
+from .pool import PoolUnit
+
+FAULTS = ARRAY_FAULTS
+
+
+def out_layout(cfg: ArrayConfig) -> data.StructLayout:
+    """Result beat: C signed lanes of ``lane_width`` bits and ``last``."""
+    return data.StructLayout({"data": cfg.out_width, "last": 1})
+
+
+class BinaryCore(wiring.Component):
+    """Takes whole jobs and streams their integer results.
+
+    Streams (beat formats in hw/README.md):
+
+    - ``cmd``  (in):  one :func:`hw.formats.cmd_layout` beat per job.
+    - ``data`` (in):  ``simd``-bit words. Matmul: M rows of A then N rows of W, each row as
+      ceil(K/simd) words, bit k of a row in bit k % simd of word k // simd. Pool: P*H rows of
+      ceil(W/V) words, V = simd/pool_bits values per word, value x in lane x % V.
+    - ``out``  (out): ``data`` = C lanes, ``last`` on the final beat of the job. Matmul: one beat
+      per row of every R x C tile, tiles in (tile row, tile column) order, lanes past N zero.
+      Pool: one beat per output value (P, Ho, Wo order) in lane 0.
+
+    Phases of a matmul job (no data-dependent timing): load (1 beat per cycle), then tiles
+    stream through the array back to back (KW reads each, spaced by
+    :meth:`ArrayConfig.tile_period`); each tile drains (m_valid beats into the output FIFO)
+    ``tile_flush`` cycles after its last read, while later tiles accumulate.
+    """
+
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
+        if not isinstance(cfg, ArrayConfig):
+            raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
+        self._cfg, self._fault = cfg, fault
+        super().__init__({
+            "cmd": In(stream.Signature(cmd_layout(cfg))),
+            "data": In(stream.Signature(cfg.simd)),
+            "out": Out(stream.Signature(out_layout(cfg))),
+        })
+
+    @property
+    def config(self) -> ArrayConfig:
+        return self._cfg
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        R, C, S = cfg.rows, cfg.cols, cfg.simd
+        lgs = ceil_log2(S)
+        kwb = (cfg.kw_max + 1).bit_length()
+
+        # ---- job registers ------------------------------------------------------------------
+        job = Signal(cmd_layout(cfg))
+        kwords = Signal(kwb)                        # KW = ceil(K / simd)
+        kmask = Signal(S)                           # ones below K mod simd (all ones if 0)
+        ww = Signal((cfg.pool_max_dim + 1).bit_length())
+        s_words = Signal((cfg.pool_max_kernel + 1).bit_length())
+        is_and = Signal()
+        m.d.comb += is_and.eq(job.op == OP_AND)
+
+        # ---- memories (block-RAM pieces, registered read mux trees) -------------------------
+        piece = cfg.mem_piece_depth
+        a_mem = [PipelinedMemory(S, cfg.a_bank_depth, piece) for _ in range(R)]
+        w_mem = [PipelinedMemory(S, cfg.w_bank_depth, piece) for _ in range(C)]
+        p_mem = PipelinedMemory(S, cfg.pool_depth, piece)
+        for r, mem in enumerate(a_mem):
+            m.submodules[f"a_bank{r}"] = mem
+        for c, mem in enumerate(w_mem):
+            m.submodules[f"w_bank{c}"] = mem
+        m.submodules.p_mem = p_mem
+
+        # ---- array, pool unit, output FIFO --------------------------------------------------
+        m.submodules.array = arr = SystolicArray(cfg, fault=self._fault)
+        m.submodules.pool = pool = PoolUnit(cfg)
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=cfg.out_width + 1,
+                                                    depth=cfg.out_fifo_depth)
+        m.d.comb += [
+            self.out.valid.eq(fifo.r_rdy),
+            self.out.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.out.ready),
+            pool.fifo_level.eq(fifo.level),
+            p_mem.r_addr.eq(pool.rd_addr),
+            pool.rd_data.eq(p_mem.r_data),
+        ]
+        for name in ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw"):
+            m.d.comb += getattr(pool, name).eq(getattr(job, name))
+        m.d.comb += [pool.ww.eq(ww), pool.s_words.eq(s_words)]
+
+        # ---- load counters ------------------------------------------------------------------
+        wcount = Signal(kwb)                       # word within the row
+        kw_last = Signal(kwb)                      # KW - 1
+        bank = Signal(range(max(R, C)))
+        bank_last = Signal(range(max(R, C)))       # R - 1 while loading A, C - 1 for W
+        base = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth) + 1))
+        rows_left = Signal(range(max(cfg.max_m, cfg.max_n) + 1))
+        in_w = Signal()                            # loading W (else A)
+        m_l = Signal(range(R + 1))                 # rows of the last tile row: (M-1) % R + 1
+        n_l = Signal(range(C + 1))                 # columns of the last tile column
+        p_addr = Signal(range(cfg.pool_depth + 1))
+        p_col = Signal.like(ww)                    # pool load: word within the row,
+        p_row = Signal(range(cfg.pool_max_dim + 1))    # row within the plane,
+        p_pln = Signal(range(cfg.pool_max_planes + 1))  # plane
+
+        # ---- tile reader ----------------------------------------------------------------------
+        a_base = Signal(range(cfg.a_bank_depth + 1))
+        w_base = Signal(range(cfg.w_bank_depth + 1))
+        rd_k = Signal(kwb)
+        m_rem = Signal(signed(cfg.max_m.bit_length() + 2))   # rows from this tile row on
+        n_rem = Signal(signed(cfg.max_n.bit_length() + 2))   # columns from this tile on
+        last_mrow = Signal()                       # this is the last tile row (m_rem <= R)
+        last_ncol = Signal()                       # this is the last tile column (n_rem <= C)
+        n_single = Signal()                        # N <= C
+        m_valid = Signal(range(R + 1))
+        n_valid = Signal(range(C + 1))
+        last_tile = Signal()
+        gbits = max(kwb, (3 * R + C).bit_length()) + 2
+        gap = Signal(signed(gbits))                # cycles until the next tile may start
+        gap_k = Signal(signed(gbits))              # R + C - 2 - KW
+        reserved = Signal(range(cfg.out_fifo_depth + 1))   # FIFO entries promised to tiles
+        credit = Signal()                          # registered: a tile of R rows fits the FIFO
+        m.d.comb += [
+            m_valid.eq(Mux(last_mrow, m_l, R)),
+            n_valid.eq(Mux(last_ncol, n_l, C)),
+            last_tile.eq(last_mrow & last_ncol),
+        ]
+        def delayed(sig, n, name):
+            for i in range(n):
+                reg = Signal.like(sig, name=f"{name}_d{i + 1}")
+                m.d.sync += reg.eq(sig)
+                sig = reg
+            return sig
+
+        # read data reaches the array mm_read_latency cycles after the address (the faster of
+        # the activation and weight memories is padded to the slower)
+        L = cfg.mm_read_latency
+        for r in range(R):
+            m.d.comb += [a_mem[r].r_addr.eq(a_base + rd_k),
+                         arr.a[r].eq(delayed(a_mem[r].r_data, L - a_mem[r].latency, f"a{r}"))]
+        for c in range(C):
+            m.d.comb += [w_mem[c].r_addr.eq(w_base + rd_k),
+                         arr.w[c].eq(delayed(w_mem[c].r_data, L - w_mem[c].latency, f"w{c}"))]
+        m.d.comb += arr.kmask.eq(kmask)
+
+        # flags of the word being read, delayed to line up with the read data
+        rd_valid, rd_first, rd_last = Signal(), Signal(), Signal()
+        rd_flags = Signal.like(arr.flags, name="rd_flags")
+        m.d.comb += [rd_flags.valid.eq(rd_valid), rd_flags.first.eq(rd_first),
+                     rd_flags.last.eq(rd_last), rd_flags.and_mode.eq(is_and),
+                     arr.flags.eq(delayed(rd_flags, L, "rd_flags"))]
+
+        # ---- drain scheduler: a tile's descriptor enters a delay line at its last read and
+        # starts the drain tile_flush cycles later, when every hold register is final ----------
+        F = cfg.tile_flush
+        desc_layout = data.StructLayout({"valid": 1, "m": range(R + 1), "n": range(C + 1),
+                                         "last": 1})
+        desc_in = Signal(desc_layout)
+        line = [desc_in]
+        for i in range(F - 1):
+            d = Signal(desc_layout, name=f"desc_d{i + 1}")
+            m.d.sync += d.eq(line[-1])
+            line.append(d)
+        desc_due = line[-1]          # its drain starts next cycle (tile_flush after the last read)
+        in_flight = Signal()          # a descriptor is somewhere in the delay line
+        m.d.comb += in_flight.eq(Cat(*(d.valid for d in line[1:])).any())
+
+        shift = Signal()             # drain cycle: hold registers move north, row 0 -> FIFO
+        drow = Signal(range(R + 1))
+        dm_last = Signal(range(R + 1))
+        dn = Signal(range(C + 1))
+        dlast = Signal()
+        m.d.comb += arr.shift.eq(shift)
+        drain_end = Signal()
+        m.d.comb += drain_end.eq(shift & (drow == dm_last))
+        with m.If(desc_due.valid):
+            m.d.sync += [shift.eq(1), drow.eq(0), dm_last.eq(desc_due.m - 1), dn.eq(desc_due.n),
+                         dlast.eq(desc_due.last)]
+        with m.Elif(drain_end):
+            m.d.sync += shift.eq(0)
+        with m.Elif(shift):
+            m.d.sync += drow.eq(drow + 1)
+
+        # ---- drain datapath: C lanes of 2*hold - offset, lanes past N zero ------------------
+        lanes = []
+        offset = Signal(cfg.acc_width)
+        m.d.comb += offset.eq(Mux(is_and, arr.rowpop_top, job.k))
+        for c in range(C):
+            lane = Signal(signed(cfg.lane_width), name=f"lane{c}")
+            m.d.comb += lane.eq(Mux(c < dn, (arr.hold_top[c] << 1) - offset, 0))
+            lanes.append(lane)
+        pool_lane = Signal(signed(cfg.lane_width))
+        m.d.comb += pool_lane.eq(pool.o_sum)
+        with m.If(shift):
+            m.d.comb += [fifo.w_en.eq(1), fifo.w_data.eq(Cat(*lanes, dlast & drain_end))]
+        with m.Else():
+            m.d.comb += [fifo.w_en.eq(pool.o_valid),
+                         fifo.w_data.eq(Cat(pool_lane, Const(0, (C - 1) * cfg.lane_width),
+                                            pool.o_last))]
+
+        beat = Signal()
+        m.d.comb += beat.eq(self.data.valid & self.data.ready)
+        reserve = Signal(range(R + 1))
+        m.d.sync += [
+            reserved.eq(reserved + reserve - shift),
+            # reserved + level grows by at most R per cycle: check one cycle early with margin
+            credit.eq(fifo.level + reserved + 2 * R <= cfg.out_fifo_depth),
+        ]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    m.d.sync += job.eq(self.cmd.payload)
+                    m.next = "SETUP"
+
+            with m.State("SETUP"):
+                # derived job values, one cycle after the command (short paths only)
+                krem = Signal(lgs, name="krem")   # (K - 1) mod simd
+                m.d.comb += krem.eq(job.k - 1)
+                m.d.sync += [
+                    kwords.eq((job.k + S - 1) >> lgs),
+                    kw_last.eq((job.k - 1) >> lgs),
+                    kmask.eq(Const((1 << S) - 1, S) >> (~krem)),
+                    ww.eq((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)),
+                    s_words.eq(((job.kw + cfg.pool_lanes - 2) >> ceil_log2(cfg.pool_lanes))
+                               + 1),
+                    wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
+                    rows_left.eq(job.m), n_single.eq(job.n <= C),
+                    p_addr.eq(0), p_col.eq(0), p_row.eq(0), p_pln.eq(0),
+                ]
+                with m.If(job.op == OP_POOL):
+                    m.next = "PLOAD"
+                with m.Else():
+                    m.next = "LOAD"
+
+            with m.State("LOAD"):
+                m.d.comb += self.data.ready.eq(1)
+                for r in range(R):
+                    m.d.comb += [a_mem[r].w_addr.eq(base + wcount),
+                                 a_mem[r].w_data.eq(self.data.payload),
+                                 a_mem[r].w_en.eq(beat & ~in_w & (bank == r))]
+                for c in range(C):
+                    m.d.comb += [w_mem[c].w_addr.eq(base + wcount),
+                                 w_mem[c].w_data.eq(self.data.payload),
+                                 w_mem[c].w_en.eq(beat & in_w & (bank == c))]
+                with m.If(beat):
+                    with m.If(wcount != kw_last):
+                        m.d.sync += wcount.eq(wcount + 1)
+                    with m.Else():
+                        m.d.sync += [wcount.eq(0), rows_left.eq(rows_left - 1)]
+                        with m.If(bank == bank_last):
+                            m.d.sync += [bank.eq(0), base.eq(base + kwords)]
+                        with m.Else():
+                            m.d.sync += bank.eq(bank + 1)
+                        with m.If(rows_left == 1):
+                            with m.If(in_w):
+                                m.d.sync += [a_base.eq(0), w_base.eq(0), rd_k.eq(0),
+                                             m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
+                                             gap_k.eq(R + C - 2 - kwords), n_l.eq(bank + 1),
+                                             last_mrow.eq(job.m <= R), last_ncol.eq(n_single)]
+                                m.next = "READ"
+                            with m.Else():
+                                m.d.sync += [in_w.eq(1), bank.eq(0), bank_last.eq(C - 1),
+                                             base.eq(0), rows_left.eq(job.n), m_l.eq(bank + 1)]
+
+            with m.State("READ"):
+                # A tile may start when the previous one left enough room (gap) for its drain to
+                # finish before this tile's first capture, and the FIFO can take its rows.
+                start = Signal()
+                m.d.comb += start.eq(rd_k == 0)
+                with m.If(gap > 0):
+                    m.d.sync += gap.eq(gap - 1)
+                with m.If(~start | ((gap <= 0) & credit)):
+                    m.d.comb += reserve.eq(Mux(start, m_valid, 0))
+                    m.d.comb += [rd_valid.eq(1), rd_first.eq(start), rd_last.eq(rd_k == kw_last)]
+                    with m.If(rd_k == kw_last):
+                        m.d.comb += [desc_in.valid.eq(1), desc_in.m.eq(m_valid),
+                                     desc_in.n.eq(n_valid), desc_in.last.eq(last_tile)]
+                        # next tile's last read >= this one's + R + C + m_valid - 2
+                        m.d.sync += [rd_k.eq(0), gap.eq(gap_k + m_valid)]
+                        with m.If(last_tile):
+                            m.next = "MM_DONE"
+                        with m.Elif(last_ncol):
+                            m.d.sync += [n_rem.eq(job.n), w_base.eq(0), m_rem.eq(m_rem - R),
+                                         a_base.eq(a_base + kwords), last_ncol.eq(n_single),
+                                         last_mrow.eq(m_rem <= 2 * R)]
+                        with m.Else():
+                            m.d.sync += [n_rem.eq(n_rem - C), w_base.eq(w_base + kwords),
+                                         last_ncol.eq(n_rem <= 2 * C)]
+                    with m.Else():
+                        m.d.sync += rd_k.eq(rd_k + 1)
+
+            with m.State("MM_DONE"):
+                with m.If(~in_flight & ~shift):
+                    m.next = "IDLE"
+
+            with m.State("PLOAD"):
+                m.d.comb += [self.data.ready.eq(1), p_mem.w_addr.eq(p_addr),
+                             p_mem.w_data.eq(self.data.payload), p_mem.w_en.eq(beat)]
+                with m.If(beat):
+                    m.d.sync += [p_addr.eq(p_addr + 1), p_col.eq(p_col + 1)]
+                    with m.If(p_col == ww - 1):
+                        m.d.sync += [p_col.eq(0), p_row.eq(p_row + 1)]
+                        with m.If(p_row == job.h - 1):
+                            m.d.sync += [p_row.eq(0), p_pln.eq(p_pln + 1)]
+                            with m.If(p_pln == job.p - 1):
+                                m.d.comb += pool.start.eq(1)
+                                m.next = "POOL"
+
+            with m.State("POOL"):
+                with m.If(~pool.busy):
+                    m.next = "IDLE"
+        return m

@@ -1,0 +1,67 @@
+"""Analytical cycle count of a job on an :class:`ArrayConfig` (no stalls: input always valid,
+output always ready). Equal to what the RTL takes, cycle for cycle, from the first accepted
+input beat (the command) to the last accepted result beat, both counted
+(tests/sim/test_cycles.py checks it in simulation).
+
+Matmul (M x K activations, N x K weights, KW = ceil(K/simd), Tm = ceil(M/R), Tn = ceil(N/C),
+m_l = M - (Tm - 1) * R rows in the last tile row, P(m) = max(KW, R + C + m - 2)):
+
+    cycles = (M + N) * KW                          load, one data beat per cycle
+           + KW                                    reads of the first tile
+           + Tn * (Tm - 1) * P(R) + (Tn - 1) * P(m_l)   last read to last read of later tiles
+           + tile_flush + m_l - 1                  the last tile's flush and drain
+           + out_fifo_latency + 2                  output FIFO, the command beat, setup cycle
+
+    tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 1
+
+Tiles stream back to back through the array: a tile's sums are captured into per-PE hold
+registers and drained (one beat per row) while the next tile accumulates; P(m) is the spacing
+that keeps the next tile's first capture behind the last drain shift.
+
+Pool (P x H x W, kernel kh x kw, V = simd / pool_bits lanes, WW = ceil(W/V),
+S = ceil((kw - 1)/V) + 1 words per window row):
+
+    cycles = P * H * WW + P * Ho * Wo * kh * S + pool_latency + out_fifo_latency + 2
+"""
+
+from __future__ import annotations
+
+from .config import ArrayConfig, ceil_div
+
+
+def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
+    """Cycles of an M x N x K matmul job (either mode: the timing does not depend on it)."""
+    for what, v in (("M", m), ("N", n), ("K", k)):
+        if v < 1:
+            raise ValueError(f"{what} must be >= 1, got {v}")
+    kw = ceil_div(k, cfg.simd)
+    tm, tn = ceil_div(m, cfg.rows), ceil_div(n, cfg.cols)
+    m_l = m - (tm - 1) * cfg.rows
+    spacing = (tn * (tm - 1) * cfg.tile_period(cfg.rows, kw)
+               + (tn - 1) * cfg.tile_period(m_l, kw))
+    return ((m + n) * kw + kw + spacing + cfg.tile_flush + m_l - 1
+            + cfg.out_fifo_latency + 2)
+
+
+def pool_out_shape(h, w, kernel, stride, padding) -> tuple[int, int]:
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
+                padding=(0, 0)) -> int:
+    """Cycles of a pool job over (planes, h, w) inputs."""
+    v = cfg.pool_lanes
+    ho, wo = pool_out_shape(h, w, kernel, stride, padding)
+    s = ceil_div(kernel[1] - 1, v) + 1
+    words = planes * h * ceil_div(w, v)
+    steps = planes * ho * wo * kernel[0] * s
+    return words + steps + cfg.pool_latency + cfg.out_fifo_latency + 2
+
+
+def job_cycles(cfg: ArrayConfig, job) -> int:
+    """Cycles of a :class:`hw.jobs.MatmulJob` or :class:`hw.jobs.PoolJob`."""
+    if job.kind == "matmul":
+        return matmul_cycles(cfg, job.m, job.n, job.k)
+    p, h, w = job.x.shape
+    return pool_cycles(cfg, p, h, w, job.kernel, job.stride, job.padding)

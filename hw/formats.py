@@ -1,0 +1,202 @@
+"""Beat formats of the three streams, shared by the RTL and the testbench drivers.
+
+The command beat is an :class:`amaranth.lib.data.StructLayout` built from the config; Python
+packs/unpacks it with the same field offsets (:func:`pack_cmd`), so the layout has one owner.
+See hw/README.md for the tables.
+"""
+
+from __future__ import annotations
+
+from amaranth.lib import data
+
+from .config import ArrayConfig, ceil_div
+
+OP_XNOR, OP_AND, OP_POOL = 0, 1, 2
+OPCODES = {"xnor": OP_XNOR, "and": OP_AND, "pool": OP_POOL}
+
+
+def cmd_layout(cfg: ArrayConfig) -> data.StructLayout:
+    """Layout of one command beat (one per job)."""
+    kmax = cfg.pool_max_kernel
+    return data.StructLayout({
+        "op": 2,                                  # 0 xnor matmul, 1 and matmul, 2 pool
+        "m": range(cfg.max_m + 1),
+        "n": range(cfg.max_n + 1),
+        "k": range(cfg.max_k + 1),
+        "p": range(cfg.pool_max_planes + 1),
+        "h": range(cfg.pool_max_dim + 1),
+        "w": range(cfg.pool_max_dim + 1),
+        "kh": range(kmax + 1),
+        "kw": range(kmax + 1),
+        "sh": range(kmax + 1),
+        "sw": range(kmax + 1),
+        "ph": range(kmax + 1),
+        "pw": range(kmax + 1),
+    })
+
+
+def cmd_width(cfg: ArrayConfig) -> int:
+    """AXI tdata width of the command stream (the layout rounded up to whole bytes)."""
+    return ceil_div(cmd_layout(cfg).size, 8) * 8
+
+
+def cmd_fields(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
+    """(name, bit offset, width) of every command field, LSB first."""
+    return [(name, f.offset, f.width) for name, f in cmd_layout(cfg)]
+
+
+def pack_cmd(cfg: ArrayConfig, **values) -> int:
+    """Pack named command fields into the integer of a command beat (missing fields = 0)."""
+    word = 0
+    fields = {name: (off, width) for name, off, width in cmd_fields(cfg)}
+    for name, value in values.items():
+        off, width = fields[name]
+        value = int(value)
+        if not 0 <= value < (1 << width):
+            raise ValueError(f"command field {name}={value} does not fit {width} bits")
+        word |= value << off
+    return word
+
+
+def matmul_cmd(cfg: ArrayConfig, mode: str, m: int, n: int, k: int) -> int:
+    """Command beat of a matmul job."""
+    return pack_cmd(cfg, op=OPCODES[mode], m=m, n=n, k=k)
+
+
+def pool_cmd(cfg: ArrayConfig, planes, h, w, kernel, stride, padding) -> int:
+    """Command beat of a pool job."""
+    return pack_cmd(cfg, op=OP_POOL, p=planes, h=h, w=w, kh=kernel[0], kw=kernel[1],
+                    sh=stride[0], sw=stride[1], ph=padding[0], pw=padding[1])
+
+
+# ---- data words and result beats (Python side of the same formats) -----------------------------
+
+def _rows_to_words(bits, simd: int) -> list[int]:
+    """(rows, K) 0/1 -> row-major list of ceil(K/simd) words per row; bit k in word k // simd."""
+    import numpy as np
+
+    bits = np.asarray(bits, dtype=np.uint8)
+    kw = ceil_div(bits.shape[1], simd)
+    padded = np.zeros((bits.shape[0], kw * simd), dtype=np.uint8)
+    padded[:, :bits.shape[1]] = bits
+    packed = np.packbits(padded, axis=1, bitorder="little").reshape(bits.shape[0], kw, simd // 8)
+    return [int.from_bytes(packed[r, w].tobytes(), "little")
+            for r in range(bits.shape[0]) for w in range(kw)]
+
+
+def matmul_words(cfg: ArrayConfig, job) -> list[int]:
+    """Data beats of a matmul job: M rows of A, then N rows of W, ceil(K/simd) words each."""
+    return _rows_to_words(job.a_bits, cfg.simd) + _rows_to_words(job.w_bits, cfg.simd)
+
+
+def pool_words(cfg: ArrayConfig, job) -> list[int]:
+    """Data beats of a pool job: P*H rows of ceil(W/V) words, value x in lane x % V
+    (``pool_bits`` two's complement)."""
+    v, b = cfg.pool_lanes, cfg.pool_bits
+    mask = (1 << b) - 1
+    words = []
+    p_, h_, w_ = job.x.shape
+    for p in range(p_):
+        for y in range(h_):
+            row = [int(t) & mask for t in job.x[p, y]]
+            for base in range(0, w_, v):
+                word = 0
+                for lane, val in enumerate(row[base:base + v]):
+                    word |= val << (lane * b)
+                words.append(word)
+    return words
+
+
+def job_cmd(cfg: ArrayConfig, job) -> int:
+    """The command beat of any job."""
+    if job.kind == "matmul":
+        return matmul_cmd(cfg, job.mode, job.m, job.n, job.k)
+    p, h, w = job.x.shape
+    return pool_cmd(cfg, p, h, w, job.kernel, job.stride, job.padding)
+
+
+def job_words(cfg: ArrayConfig, job) -> list[int]:
+    """The data beats of any job."""
+    return matmul_words(cfg, job) if job.kind == "matmul" else pool_words(cfg, job)
+
+
+def lanes_of(cfg: ArrayConfig, tdata: int) -> list[int]:
+    """Signed lane values of one result beat."""
+    lw = cfg.lane_width
+    out = []
+    for c in range(cfg.cols):
+        v = (tdata >> (c * lw)) & ((1 << lw) - 1)
+        out.append(v - (1 << lw) if v >> (lw - 1) else v)
+    return out
+
+
+def expected_beats(cfg: ArrayConfig, job) -> int:
+    """Number of result beats of a job."""
+    if job.kind == "matmul":
+        return job.m * ceil_div(job.n, cfg.cols)
+    return int(np_prod(job.out_shape))
+
+
+def np_prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def decode_results(cfg: ArrayConfig, job, beats: list[int]):
+    """Result beats (tdata ints, in arrival order) -> the job's result array (int64).
+
+    Matmul: beats go tile by tile (tile row, then tile column), one beat per valid row of a
+    tile, lane c = column n0 + c. Pool: one beat per output in (P, Ho, Wo) order, lane 0.
+    Raises ValueError if the number of beats is wrong (a lost or duplicated beat).
+    """
+    import numpy as np
+
+    want = expected_beats(cfg, job)
+    if len(beats) != want:
+        raise ValueError(f"{job.name}: got {len(beats)} result beats, expected {want}")
+    if job.kind == "pool":
+        return np.array([lanes_of(cfg, b)[0] for b in beats], dtype=np.int64).reshape(
+            job.out_shape)
+    R, C = cfg.rows, cfg.cols
+    out = np.zeros((job.m, job.n), dtype=np.int64)
+    it = iter(beats)
+    for m0 in range(0, job.m, R):
+        for n0 in range(0, job.n, C):
+            for r in range(min(R, job.m - m0)):
+                lanes = lanes_of(cfg, next(it))
+                nv = min(C, job.n - n0)
+                out[m0 + r, n0:n0 + nv] = lanes[:nv]
+    return out
+
+
+def check_job(cfg: ArrayConfig, job) -> None:
+    """Raise :class:`hw.config.ConfigError` if ``job`` does not fit ``cfg`` (before simulating)."""
+    from .config import ConfigError
+
+    if job.kind == "matmul":
+        for what, val, lim, flag in (("M", job.m, cfg.max_m, "max_m"),
+                                     ("N", job.n, cfg.max_n, "max_n"),
+                                     ("K", job.k, cfg.max_k, "max_k")):
+            if val > lim:
+                raise ConfigError(f"job {job.name}: {what}={val} is above the array's "
+                                  f"{flag}={lim}; build a config with {flag} >= {val} "
+                                  f"(--{flag.replace('_', '-')}) or split the job")
+        return
+    p, h, w = job.x.shape
+    if job.bits > cfg.pool_bits:
+        raise ConfigError(f"job {job.name}: {job.bits}-bit pool values, the array takes up to "
+                          f"pool_bits={cfg.pool_bits}")
+    if max(h, w) > cfg.pool_max_dim:
+        raise ConfigError(f"job {job.name}: H x W = {h} x {w} above pool_max_dim="
+                          f"{cfg.pool_max_dim}")
+    if p > cfg.pool_max_planes:
+        raise ConfigError(f"job {job.name}: P={p} above pool_max_planes={cfg.pool_max_planes}")
+    if max(*job.kernel, *job.stride, *job.padding) > cfg.pool_max_kernel:
+        raise ConfigError(f"job {job.name}: kernel {job.kernel} / stride {job.stride} / padding "
+                          f"{job.padding} above pool_max_kernel={cfg.pool_max_kernel}")
+    words = p * h * ceil_div(w, cfg.pool_lanes)
+    if words > cfg.pool_depth:
+        raise ConfigError(f"job {job.name}: needs {words} pool memory words (P*H*ceil(W/"
+                          f"{cfg.pool_lanes})), the array has pool_depth={cfg.pool_depth}")

@@ -1,0 +1,35 @@
+"""ArrayConfig validation and derived values."""
+
+import pytest
+
+from hw.config import ArrayConfig, ConfigError, popcount_latency
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"simd": 0}, "simd"), ({"rows": 0}, "rows"), ({"cols": 0}, "cols"),
+    ({"simd": 48}, "power of two"), ({"max_k": 0}, "max_k"), ({"pool_bits": 24}, "pool_bits"),
+    ({"rows": 2.5}, "rows"), ({"clock_mhz": 0}, "clock_mhz"),
+])
+def test_bad_configs_rejected_with_a_clear_message(kwargs, words):
+    with pytest.raises(ConfigError, match=words):
+        ArrayConfig(**kwargs)
+
+
+def test_derived_values():
+    cfg = ArrayConfig(rows=4, cols=3, simd=32, max_k=100, max_m=10, max_n=7)
+    assert cfg.kw_max == 4
+    assert cfg.acc_width == 7                       # 100 < 2**7
+    assert cfg.mm_result_width == 8
+    assert cfg.pe_popcount_latency == popcount_latency(32) == 3
+    assert cfg.tile_flush == 2 + 3 + 2 + 1 + cfg.pe_latency
+    assert cfg.a_bank_depth == 3 * 4 and cfg.w_bank_depth == 3 * 4
+    assert cfg.lane_width % 8 == 0 and cfg.lane_width >= cfg.pool_sum_width
+    assert cfg.out_fifo_depth >= 2 * cfg.rows
+    with pytest.raises(AttributeError):
+        cfg.acc_width = 3
+
+
+def test_accumulator_holds_max_k():
+    for k in (1, 2, 63, 64, 2048, 2047):
+        cfg = ArrayConfig(max_k=k)
+        assert (1 << cfg.acc_width) > k >= (1 << (cfg.acc_width - 1))

@@ -1,0 +1,36 @@
+"""The testbench catches bugs: deliberately broken RTL variants must produce mismatches."""
+
+import numpy as np
+import pytest
+
+from hw.core import FAULTS
+from hw.jobs import MatmulJob
+from sim.runner import run_jobs
+from sim.suite import random_matmul, save_jobs
+
+from sim.suite import small_config as small
+
+CFG = small(rows=3, cols=2, simd=16, max_k=32)
+
+
+def fault_jobs():
+    """Jobs that expose each fault: K = max_k with A = W (popcount = K: overflows a short
+    accumulator), K not a multiple of SIMD (padding), several words per row (skew)."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 2, (4, CFG.max_k))
+    return [
+        MatmulJob("a_equals_w_kmax", "xnor", a, a).with_result(),
+        random_matmul("kpad_21", "xnor", 5, 4, 21, 3),
+        random_matmul("multiword_and", "and", 7, 5, 30, 4),
+    ]
+
+
+def test_good_rtl_passes(tmp_path):
+    rows = run_jobs(CFG, save_jobs(fault_jobs(), tmp_path))
+    assert all(r["passed"] for r in rows), rows
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_broken_variant_is_caught(fault, tmp_path):
+    rows = run_jobs(CFG, save_jobs(fault_jobs(), tmp_path), fault=fault, expect_fail=True)
+    assert sum(r["mismatches"] for r in rows) > 0, (fault, rows)
