@@ -1,0 +1,388 @@
+"""Resource model: LUT, FF, carry, BRAM, DSP and Fmax of an array config on a device.
+
+Structure (per device family; every width and count is read from :class:`hw.config.ArrayConfig`
+and the RTL's own constants, nothing re-derived except the popcount tree's register bits,
+computed with the grouping the RTL's ``popcount_latency`` describes):
+
+LUT  = a * (R*C + R) * S          XNOR/AND select + popcount adder trees (R*C PEs and the R
+                                  row-popcount PEs of the AND-mode offset column)
+     + b * (R*C + R) * acc_width  accumulators (adder, first/valid select, drain register)
+     + c * C * lane_width         drain lanes (2*acc - offset) and the output FIFO data
+     + d                          controller, pool unit, edge masks, FIFO control
+FF   = a * array_register_bits    the array's registers counted from its structure
+                                  (:func:`array_register_bits`; a ~ 1 when yosys trims little)
+     + b * C * lane_width + c     output side, controller and pool unit
+carry = a * (R*C + R) * acc_width + b * C * lane_width + c
+BRAM is counted from the memories' shapes (R activation banks, C weight banks, the pool memory,
+the output FIFO) tiled onto the family's block-RAM aspect ratios (no fitting); DSP is the
+controller's multipliers (a per-family constant, the training median); Fmax = a + b*log2(R*C)
+(nextpnr, least squares).
+
+Coefficients are fitted per family by non-negative least squares on relative error
+(:func:`fit`) on ``hw/data/synth_*.jsonl`` minus the records marked ``held_out``; ``python -m hw
+fit`` writes them to ``hw/data/resource_model.json`` and prints the held-out error next to the
+FINN-R baseline (:func:`finn_r_lut`).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .config import ArrayConfig, ceil_div, popcount_latency
+from .devices import FAMILIES, Device, get_device
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+MODEL_PATH = DATA_DIR / "resource_model.json"
+KEYS = ("lut", "ff", "carry", "bram", "dsp", "fmax_mhz")
+
+
+class ModelError(ValueError):
+    """The model cannot answer (no fitted coefficients, no data); the message says what to run."""
+
+
+# ---- features ------------------------------------------------------------------------------------
+def tree_reg_bits(width: int, group: int = 8) -> int:
+    """Register bits of a pipelined popcount of ``width`` bits (``group``-bit leaves, then a
+    registered pairwise tree), the structure whose depth is :func:`hw.config.popcount_latency`."""
+    level = [min(group, width - g * group) for g in range(ceil_div(width, group))]
+    bits = sum(cap.bit_length() for cap in level)
+    while len(level) > 1:
+        level = [sum(level[j:j + 2]) for j in range(0, len(level), 2)]
+        bits += sum(cap.bit_length() for cap in level)
+    assert len(level) == 1 and popcount_latency(width, group) >= 1
+    return bits
+
+
+def array_register_bits(cfg: ArrayConfig) -> int:
+    """Flip-flops the systolic array's structure implies (before yosys trims or merges any).
+
+    Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the popcount
+    pipeline (:func:`tree_reg_bits`), the flags travelling alongside it (F per stage) and the
+    accumulator plus its drain/hold register (2 * acc_width). Per row-popcount PE (R): the
+    same minus the constant weight operand. Skew lines: row r delays a and flags r cycles,
+    column c delays w c cycles. F = the width of :data:`hw.pe.FLAGS`.
+    """
+    from .pe import FLAGS
+
+    R, C, S, F = cfg.rows, cfg.cols, cfg.simd, FLAGS.size
+    common = F + tree_reg_bits(S) + F * cfg.pe_popcount_latency + 2 * cfg.acc_width
+    skew = R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S
+    return R * C * (2 * S + common) + R * (S + common) + skew
+
+
+def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
+    """Per-resource feature vectors (name -> value) of the model, from ``cfg``'s properties.
+
+    Few features on purpose: the sweeps have 7-9 training configs per family.
+    """
+    R, C, S = cfg.rows, cfg.cols, cfg.simd
+    pes = R * C + R
+    acc, lane = cfg.acc_width, cfg.lane_width
+    return {
+        "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
+        "ff": {"array_regs": array_register_bits(cfg), "lanes": C * lane, "const": 1.0},
+        "carry": {"pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
+        "dsp": {"const": 1.0},
+        "fmax_mhz": {"const": 1.0, "log2_pes": math.log2(R * C)},
+    }
+
+
+# ---- block RAM -----------------------------------------------------------------------------------
+#: (depth, width) aspect ratios of one block RAM, per family, as yosys 0.70 maps the RTL's
+#: one-write / one-read memory pieces (checked on every committed record): ECP5 DP16KD in its
+#: x1..x9 modes (FPGA-DS-02012 sec. 2.10; yosys used no x18/x36 mode), iCE40 SB_RAM40_4K
+#: (TN1250), 7-series RAMB36E1 in its x1..x18 modes (UG473 table 1-8; yosys used neither the
+#: x36/x72 modes nor RAMB18 halves for these memories).
+BRAM_SHAPES = {
+    "ecp5": [(16384, 1), (8192, 2), (4096, 4), (2048, 9)],
+    "ice40": [(2048, 2), (1024, 4), (512, 8), (256, 16)],
+    "xc7": [(32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18)],
+}
+#: memories at most this deep become LUT RAM, not block RAM (what yosys did with the output
+#: FIFO: ECP5 TRELLIS_DPR16X4 x2 for 32 deep, 7-series RAM32M/RAM64M; iCE40 has no LUT RAM).
+LUTRAM_MAX_DEPTH = {"ecp5": 32, "ice40": 0, "xc7": 64}
+
+
+def memories(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
+    """(name, depth, width) of every RAM of the design, from the config's derived sizes.
+
+    Operand memories (R activation banks, C weight banks, the pool memory) are built from
+    pieces of at most ``mem_piece_depth`` words (the RTL's PipelinedMemory), listed separately.
+    """
+    piece = getattr(cfg, "mem_piece_depth", None)
+
+    def split(name, depth):
+        if not piece:
+            return [(name, depth, cfg.simd)]
+        return [(f"{name}.{i}", min(piece, depth - i * piece), cfg.simd)
+                for i in range(ceil_div(depth, piece))]
+
+    mems = []
+    for r in range(cfg.rows):
+        mems += split(f"a_bank{r}", cfg.a_bank_depth)
+    for c in range(cfg.cols):
+        mems += split(f"w_bank{c}", cfg.w_bank_depth)
+    mems += split("pool", cfg.pool_depth)
+    mems.append(("out_fifo", cfg.out_fifo_depth, cfg.out_width + 1))
+    return mems
+
+
+def bram_tiles(depth: int, width: int, family: str) -> float:
+    """Fewest block RAMs holding a ``depth`` x ``width`` memory (0 if it goes to LUT RAM)."""
+    if depth <= LUTRAM_MAX_DEPTH[family]:
+        return 0.0
+
+    def tiles(shapes):
+        return min(ceil_div(depth, d) * ceil_div(width, w) for d, w in shapes)
+
+    return float(tiles(BRAM_SHAPES[family]))
+
+
+def bram_estimate(cfg: ArrayConfig, family: str) -> float:
+    return sum(bram_tiles(d, w, family) for _, d, w in memories(cfg))
+
+
+# ---- FINN-R baseline -----------------------------------------------------------------------------
+def finn_r_lut(cfg: ArrayConfig) -> int:
+    """FINN-R's MVAU LUT estimate evaluated on this array (baseline, not our model).
+
+    Blott et al., "FINN-R: An End-to-End Deep-Learning Framework for Fast Exploration of
+    Quantized Neural Networks", ACM TRETS 11(3), 2018; as implemented in Xilinx/finn
+    ``MVAU.lut_estimation`` (src/finn/custom_op/fpgadataflow/matrixvectoractivation.py):
+    LUT = c0 + c1 * P * (mult + addertree + acc + thr + comp) + c2 with c0 = 300, c1 = 1.1,
+    mult = Q * (2 * ceil((W + A) / 6) - 1) * (W + A) (resType lut), addertree = (W + A)(2Q - 1),
+    acc = min(32, ceil(alpha + log2(1 + 2^-alpha) + 1)), alpha = log2(MW) + W + A - 1 - signed.
+    Mapping: P = R*C PEs (one output each), Q = SIMD, W = A = 1 (binary, unsigned), MW = max_k;
+    noActivation = 1 (integer outputs: thr = comp = 0); weights streamed (c2 = 0).
+    """
+    P, Q, W, A = cfg.rows * cfg.cols, cfg.simd, 1, 1
+    c0, c1 = 300, 1.1
+    mult = Q * (2 * math.ceil((W + A) / 6) - 1) * (W + A)
+    addertree = (W + A) * (2 * Q - 1)
+    alpha = math.log2(cfg.max_k) + W + A - 1 - 0
+    acc = min(32, math.ceil(alpha + math.log2(1 + 2 ** -alpha) + 1))
+    return int(c0 + c1 * (P * (mult + addertree + acc)))
+
+
+# ---- fitting -------------------------------------------------------------------------------------
+def load_records(pattern: str | Path = DATA_DIR / "synth_*.jsonl") -> list[dict]:
+    """Every whole-accelerator synthesis record (no ``error``) in the files matching ``pattern``."""
+    recs = []
+    for path in sorted(glob.glob(str(pattern))):
+        for ln in Path(path).read_text().splitlines():
+            if ln.strip():
+                r = json.loads(ln)
+                if "error" not in r and r.get("component", "top") == "top":
+                    recs.append(r)
+    return recs
+
+
+def _cfg(rec: dict) -> ArrayConfig:
+    return ArrayConfig(**rec["config"])
+
+
+def _nnls_rel(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative least squares minimising the squared *relative* error."""
+    from scipy.optimize import nnls
+
+    w = 1.0 / np.maximum(np.abs(y), 1.0)
+    coef, _ = nnls(X * w[:, None], y * w)
+    return coef
+
+
+def fit(records: list[dict]) -> dict:
+    """Fitted coefficients per family and resource from non-held-out ``records``."""
+    model = {}
+    for fam in FAMILIES:
+        train = [r for r in records if get_device(r["device"]).family == fam and not r.get("held_out")]
+        if not train:
+            continue
+        fm = {"trained_on": [r["command"] for r in train]}
+        feats = [features(_cfg(r)) for r in train]
+        for key in ("lut", "ff", "carry", "dsp", "fmax_mhz"):
+            rows = [(f[key], r[key]) for f, r in zip(feats, train) if r.get(key) is not None]
+            if not rows:
+                continue
+            names = list(rows[0][0])
+            X = np.array([[f[n] for n in names] for f, _ in rows], dtype=float)
+            y = np.array([v for _, v in rows], dtype=float)
+            if key == "fmax_mhz":   # may decrease with size: ordinary least squares
+                coef = np.linalg.lstsq(X, y, rcond=None)[0]
+            elif key == "dsp":
+                coef = np.array([float(np.median(y))])
+            else:
+                coef = _nnls_rel(X, y)
+            fm[key] = {"features": names, "coef": [float(c) for c in coef], "n": len(rows)}
+            if key == "fmax_mhz":
+                fm[key]["devices"] = sorted({r["device"] for r in train if r.get(key)})
+        model[fam] = fm
+    return model
+
+
+def loo_error(records: list[dict]) -> dict:
+    """Leave-one-out mean |% error| of lut and ff over the *training* records, per family
+    (a model-selection check that never looks at the held-out configs)."""
+    train = [r for r in records if not r.get("held_out")]
+    out = {}
+    for fam in FAMILIES:
+        fr = [r for r in train if get_device(r["device"]).family == fam]
+        if len(fr) < 3:
+            continue
+        errs = {"lut": [], "ff": []}
+        for i, r in enumerate(fr):
+            model = fit(fr[:i] + fr[i + 1:])
+            pred = predict(_cfg(r), fam, model)
+            for key in errs:
+                if r.get(key):
+                    errs[key].append(abs(100.0 * (pred[key] - r[key]) / r[key]))
+        out[fam] = {f"{k}_loo_mae": round(float(np.mean(v)), 2) for k, v in errs.items() if v}
+    return out
+
+
+def predict(cfg: ArrayConfig, family: str, model: dict) -> dict:
+    """Model prediction (lut, ff, carry, bram, dsp, fmax_mhz) for ``cfg`` on ``family``."""
+    if family not in model:
+        raise ModelError(f"no fitted coefficients for family {family!r}; run `python -m hw fit`")
+    feats = features(cfg)
+    out = {}
+    for key in ("lut", "ff", "carry", "dsp", "fmax_mhz"):
+        m = model[family].get(key)
+        if m is None:
+            out[key] = None
+            continue
+        val = sum(c * feats[key][n] for n, c in zip(m["features"], m["coef"]))
+        out[key] = round(val, 1) if key == "fmax_mhz" else int(round(val))
+    out["bram"] = bram_estimate(cfg, family)
+    return out
+
+
+def load_model(path: Path | None = None) -> dict:
+    path = Path(path or MODEL_PATH)
+    if not path.exists():
+        raise ModelError(f"{path} not found; run `python -m hw fit` on the committed synthesis "
+                         "data (hw/data/synth_*.jsonl) first")
+    return json.loads(path.read_text())
+
+
+def estimate(cfg: ArrayConfig, device: Device | str, *, coeffs_path: Path | None = None) -> dict:
+    """One JSON-able record with the same keys as a synthesis record (lut, ff, carry, bram, dsp,
+    fmax_mhz) plus the FINN-R LUT baseline. fmax_mhz is None without P&R data for the part's
+    fabric and speed (Artix-7; iCE40 UP5K, the sweep placed HX8K)."""
+    dev = get_device(device) if isinstance(device, str) else device
+    model = load_model(coeffs_path)
+    pred = predict(cfg, dev.family, model["families"])
+    fm = model["families"][dev.family].get("fmax_mhz") or {}
+    # Fmax transfers between parts of one fabric and speed grade only: the ECP5 parts here are
+    # all LFE5U speed 6; an iCE40 UP5K is much slower than the HX8K the sweep placed.
+    same_speed = dev.name in fm.get("devices", []) or dev.family == "ecp5"
+    if not dev.can_place_and_route or not same_speed:
+        pred["fmax_mhz"] = None
+    return {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd, "device": dev.name,
+            **{k: pred[k] for k in KEYS}, "finn_r_lut": finn_r_lut(cfg),
+            "model": str(Path(coeffs_path or MODEL_PATH).name), "config": cfg.to_dict()}
+
+
+# ---- error table ---------------------------------------------------------------------------------
+def _err(pred: float | None, true: float | None) -> float | None:
+    if pred is None or true is None or true == 0:
+        return None
+    return 100.0 * (pred - true) / true
+
+
+def error_rows(records: list[dict], model: dict, held_out: bool = True) -> list[dict]:
+    """Per held-out record: measured vs predicted lut/ff/bram/fmax and FINN-R, with % errors."""
+    rows = []
+    for r in records:
+        if bool(r.get("held_out")) != held_out:
+            continue
+        fam = get_device(r["device"]).family
+        cfg = _cfg(r)
+        p = predict(cfg, fam, model)
+        finn = finn_r_lut(cfg)
+        row = {"device": r["device"], "family": fam, "config": f"{cfg.rows}x{cfg.cols}x{cfg.simd}",
+               "max_k": cfg.max_k}
+        for k in ("lut", "ff", "bram", "dsp", "fmax_mhz"):
+            row[k] = r.get(k)
+            row[f"{k}_est"] = p.get(k)
+            row[f"{k}_err"] = _err(p.get(k), r.get(k))
+        row["finn_r_lut"], row["finn_r_lut_err"] = finn, _err(finn, r.get("lut"))
+        rows.append(row)
+    return rows
+
+
+def _fmt(v, pct=False):
+    if v is None:
+        return "-"
+    return f"{v:+.1f}%" if pct else (f"{v:g}" if isinstance(v, float) else str(v))
+
+
+def error_table(rows: list[dict]) -> str:
+    """Markdown table of held-out errors plus per-family mean |error| summary."""
+    head = ("| device | R x C x S | LUT | est | err | FINN-R | err | FF | est | err | "
+            "BRAM | est | Fmax | est | err |")
+    out = [head, "|" + "---|" * 15]
+    for r in rows:
+        out.append("| " + " | ".join([
+            r["device"], r["config"], _fmt(r["lut"]), _fmt(r["lut_est"]), _fmt(r["lut_err"], 1),
+            _fmt(r["finn_r_lut"]), _fmt(r["finn_r_lut_err"], 1), _fmt(r["ff"]), _fmt(r["ff_est"]),
+            _fmt(r["ff_err"], 1), _fmt(r["bram"]), _fmt(r["bram_est"]), _fmt(r["fmax_mhz"]),
+            _fmt(r["fmax_mhz_est"]), _fmt(r["fmax_mhz_err"], 1)]) + " |")
+    out += ["", "| family | n held out | mean abs LUT err | max abs LUT err | FINN-R mean abs LUT err "
+                "| mean abs FF err | max abs FF err | mean abs Fmax err |", "|" + "---|" * 8]
+    for fam, s in summary(rows).items():
+        out.append("| " + " | ".join([fam, str(s["n"])] + [_fmt(s[k], 1)[1:] if s[k] is not None
+                                                           else "-" for k in
+                                                           ("lut_mae", "lut_max", "finn_r_mae",
+                                                            "ff_mae", "ff_max", "fmax_mae")]) + " |")
+    return "\n".join(out) + "\n"
+
+
+def summary(rows: list[dict]) -> dict:
+    """Per-family mean/max absolute % errors of the held-out rows."""
+    out = {}
+    for fam in FAMILIES:
+        fr = [r for r in rows if r["family"] == fam]
+        if not fr:
+            continue
+
+        def stat(key, fn):
+            vals = [abs(r[key]) for r in fr if r[key] is not None]
+            return round(fn(vals), 2) if vals else None
+
+        out[fam] = {"n": len(fr), "lut_mae": stat("lut_err", np.mean), "lut_max": stat("lut_err", max),
+                    "finn_r_mae": stat("finn_r_lut_err", np.mean),
+                    "ff_mae": stat("ff_err", np.mean), "ff_max": stat("ff_err", max),
+                    "fmax_mae": stat("fmax_mhz_err", np.mean)}
+    return out
+
+
+def fit_main(data_glob: str | None = None, out: Path = MODEL_PATH,
+             table: str | None = None) -> int:
+    """``python -m hw fit``: fit, write the model JSON and the error table, print the table."""
+    pattern = data_glob or str(DATA_DIR / "synth_*.jsonl")
+    recs = load_records(pattern)
+    if not recs:
+        raise ModelError(f"no synthesis records match {pattern}; run `python -m hw synth --sweep "
+                         "all` (make synth) first")
+    model = fit(recs)
+    rows = error_rows(recs, model)
+    train_rows = error_rows(recs, model, held_out=False)
+    doc = {"command": "python -m hw fit", "data": sorted(
+               str(Path(p).name) for p in glob.glob(pattern)),
+           "families": model, "held_out_error": summary(rows),
+           "training_error": summary(train_rows), "training_loo_error": loo_error(recs),
+           "held_out": rows}
+    Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+    text = error_table(rows)
+    if table:
+        Path(table).write_text("# Resource model: held-out error (`python -m hw fit`)\n\n"
+                               "Positive error = over-estimate. FINN-R = Blott et al., TRETS "
+                               "2018, MVAU lut_estimation with P=R*C, Q=SIMD, W=A=1, MW=max_k.\n\n"
+                               + text)
+    print(text, end="")
+    return 0

@@ -1,0 +1,131 @@
+"""The committed synthesis sweeps: which array configs are synthesized on which device.
+
+``python -m hw synth --sweep NAME`` runs one (``all`` runs every one) and writes one JSON line per
+config to ``hw/data/synth_<NAME>.jsonl``. Each record carries the ``command`` that reproduces it
+alone and ``held_out``: held-out records are never used to fit the resource model
+(:mod:`hw.resources`); they measure its error.
+
+Memory limits (max_k, max_m, max_n, pool_*) are the ArrayConfig defaults on ECP5/Artix-7 and a
+small "iCE40 profile" on iCE40 (the default banks need ~2.5 Mbit of block RAM; an UP5K has 120
+kbit). A few configs vary max_k so the accumulator-width terms of the model are identifiable.
+A config whose command already has a record in the output file is skipped, so an interrupted
+sweep resumes. RTL changes are NOT detected this way (each record carries ``rtl_revision``):
+after an RTL change, delete the files (or pass a fresh ``--out-dir``) and rerun, so that one
+sweep file holds one RTL revision (the worker processes import the RTL once per run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+#: Small memory limits that fit iCE40 block RAM.
+ICE40_PROFILE = dict(max_k=256, max_m=32, max_n=32, pool_max_dim=32, pool_max_planes=32,
+                     pool_max_kernel=5, pool_depth=256)
+
+# (rows, cols, simd, extra ArrayConfig fields, held_out)
+_ECP5 = [
+    (2, 2, 32, {}, False), (4, 4, 32, {}, False), (2, 4, 64, {}, False), (4, 4, 16, {}, False),
+    (2, 2, 128, {}, False), (4, 4, 64, {}, False),
+    (2, 2, 32, {"max_k": 8192, "max_m": 128, "max_n": 128}, False),
+    # held out: never used for fitting
+    (3, 5, 32, {}, True), (6, 4, 16, {}, True), (2, 6, 64, {}, True),
+]
+#: Artix-7 is synthesis only and synth_xilinx is the slowest flow: a shorter list
+_XC7 = [
+    (2, 2, 32, {}, False), (4, 4, 32, {}, False), (2, 4, 64, {}, False), (4, 4, 16, {}, False),
+    (3, 3, 32, {}, False), (2, 2, 64, {"max_k": 512}, False),
+    (3, 5, 32, {}, True), (6, 4, 16, {}, True), (2, 6, 32, {}, True),
+]
+_ICE40 = [
+    (1, 1, 16, {}, False), (1, 2, 16, {}, False), (2, 2, 16, {}, False), (2, 1, 32, {}, False),
+    (1, 1, 64, {}, False), (2, 2, 32, {}, False), (1, 3, 32, {}, False), (3, 2, 16, {}, False),
+    (1, 1, 32, {"max_k": 1024}, False),
+    # held out
+    (2, 3, 16, {}, True), (1, 2, 32, {}, True), (3, 1, 32, {}, True),
+]
+
+SWEEPS: dict[str, list[tuple[str, int, int, int, dict, bool]]] = {
+    "ecp5": [("ecp5-85", r, c, s, x, h) for r, c, s, x, h in _ECP5],
+    "xc7": [("xc7a100t", r, c, s, x, h) for r, c, s, x, h in _XC7],
+    "ice40": [("ice40-hx8k", r, c, s, {**ICE40_PROFILE, **x}, h) for r, c, s, x, h in _ICE40],
+}
+
+
+def sweep_configs(name: str):
+    """[(device, ArrayConfig, held_out)] of a sweep; ValueError listing the valid names."""
+    from .config import ArrayConfig
+
+    if name not in SWEEPS:
+        raise ValueError(f"unknown sweep {name!r}; valid: {', '.join(SWEEPS)}, all")
+    return [(dev, ArrayConfig(rows=r, cols=c, simd=s, **x), h)
+            for dev, r, c, s, x, h in SWEEPS[name]]
+
+
+def _one(dev: str, cfg, held_out: bool, sweep: str) -> dict:
+    from .synth import SynthError, config_command, synth_config
+
+    try:
+        rec = synth_config(cfg, dev, pnr=dev != "xc7a100t")
+    except SynthError as e:
+        rec = {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd, "device": dev,
+               "config": cfg.to_dict(), "error": str(e), "command": config_command(cfg, dev)}
+    rec["held_out"] = held_out
+    rec["sweep"] = f"python -m hw synth --sweep {sweep}"
+    return rec
+
+
+def _done(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    return {json.loads(ln)["command"] for ln in path.read_text().splitlines()
+            if ln.strip() and "error" not in json.loads(ln)}
+
+
+def run_sweep(name: str, *, jobs: int = 2, only: str | None = None,
+              out_dir: Path | None = None) -> int:
+    """Run sweep ``name`` (or ``all``) with ``jobs`` tool runs at once; returns an exit status."""
+    from tqdm import tqdm
+
+    from .synth import config_command
+
+    out_dir = Path(out_dir or Path(__file__).resolve().parent / "data")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = list(SWEEPS) if name == "all" else [name]
+    todo = []
+    for n in names:
+        path = out_dir / f"synth_{n}.jsonl"
+        done = _done(path)
+        for dev, cfg, held in sweep_configs(n):
+            if only and dev != only:
+                continue
+            if config_command(cfg, dev, dev != "xc7a100t") not in done:
+                todo.append((n, path, dev, cfg, held))
+    failures = 0
+    # the families with P&R and an error target first (iCE40, then ECP5), Artix-7 last; within a
+    # family the big configs first so the workers finish together
+    prio = {"ice40": 0, "ecp5": 1, "xc7": 2}
+    todo.sort(key=lambda t: (prio.get(t[0], 3), -(t[3].rows * t[3].cols * t[3].simd)))
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, \
+            tqdm(total=len(todo), desc=f"synth sweep {name}", unit="cfg", file=sys.stderr) as bar:
+        futs = {pool.submit(_one, dev, cfg, held, n): (n, path) for n, path, dev, cfg, held in todo}
+        for fut in as_completed(futs):
+            n, path = futs[fut]
+            rec = fut.result()
+            failures += "error" in rec
+            with open(path, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            bar.set_postfix_str(f"{rec['device']} {rec['rows']}x{rec['cols']}x{rec['simd']} "
+                                f"lut={rec.get('lut')} fmax={rec.get('fmax_mhz')}")
+            bar.update()
+    if failures:
+        print(f"{failures} config(s) failed; their records carry an 'error' field", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_sweep(sys.argv[1] if len(sys.argv) > 1 else "all",
+                       jobs=int(os.environ.get("JOBS", "2"))))

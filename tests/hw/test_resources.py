@@ -1,0 +1,150 @@
+"""Resource model: structural features, FINN-R baseline, fitting, and the committed fit."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hw.config import ArrayConfig
+from hw.resources import (DATA_DIR, MODEL_PATH, bram_tiles, error_rows, estimate, features,
+                          finn_r_lut, fit, load_records, memories, predict, tree_reg_bits)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("width, bits", [(1, 1), (8, 4), (16, 4 + 4 + 5), (64, 32 + 20 + 12 + 7),
+                                         (24, 12 + (5 + 4) + 5)])
+def test_tree_reg_bits_by_hand(width, bits):
+    assert tree_reg_bits(width) == bits
+
+
+def test_tree_reg_bits_matches_synthesized_popcount(tmp_path):
+    """The FF feature equals yosys' flip-flop count of the RTL's own Popcount."""
+    import os
+
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    from amaranth.back import verilog
+
+    from hw.popcount import Popcount
+    from hw.synth import synth_verilog
+
+    v = tmp_path / "pop.v"
+    v.write_text(verilog.convert(Popcount(32), name="pop", emit_src=False))
+    rec = synth_verilog([v], "ice40-up5k", pnr=False, workdir=tmp_path / "w")
+    assert rec["ff"] == tree_reg_bits(32)
+
+
+def test_finn_r_formula_by_hand():
+    # 8x8x64: P = 64, Q = 64, W = A = 1, MW = 2048
+    # mult = 64*(2*ceil(2/6)-1)*2 = 128, addertree = 2*(2*64-1) = 254,
+    # alpha = log2(2048) + 1 = 12, acc = ceil(12 + log2(1 + 2**-12) + 1) = 14
+    assert finn_r_lut(ArrayConfig(rows=8, cols=8, simd=64, max_k=2048)) == int(300 + 1.1 * 64 * (128 + 254 + 14))
+    small = ArrayConfig(rows=1, cols=2, simd=16, max_k=256)
+    alpha = math.log2(256) + 1
+    acc = math.ceil(alpha + math.log2(1 + 2 ** -alpha) + 1)
+    assert finn_r_lut(small) == int(300 + 1.1 * 2 * (32 + 2 * 31 + acc))
+
+
+def test_features_read_config_properties():
+    from hw.pe import FLAGS
+
+    cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512)
+    f = features(cfg)
+    assert f["lut"]["pe_bits"] == (2 * 3 + 2) * 16
+    assert f["lut"]["pe_acc"] == 8 * cfg.acc_width and f["lut"]["lanes"] == 3 * cfg.lane_width
+    F = FLAGS.size
+    common = F + tree_reg_bits(16) + F * cfg.pe_popcount_latency + 2 * cfg.acc_width
+    assert f["ff"]["array_regs"] == 6 * (32 + common) + 2 * (16 + common) + (16 + F) + 3 * 16
+
+
+def test_bram_tiles():
+    assert bram_tiles(2048, 64, "ecp5") == 8          # 2048x9 aspect: 8 blocks
+    assert bram_tiles(2752, 64, "ecp5") == 16         # 2 deep x 8 wide (yosys uses no x18)
+    assert bram_tiles(256, 64, "ice40") == 4          # 256x16
+    assert bram_tiles(32, 97, "ecp5") == 0            # shallow: LUT RAM
+    assert bram_tiles(16, 49, "ice40") == 4           # no LUT RAM on iCE40
+    assert bram_tiles(2048, 64, "xc7") == 4           # 2048x18, four wide
+    assert bram_tiles(704, 32, "xc7") == 2            # a short piece costs as much
+    cfg = ArrayConfig(rows=2, cols=3, simd=32, mem_piece_depth=2048)
+    mems = memories(cfg)
+    assert [n for n, _, _ in mems][:2] == ["a_bank0.0", "a_bank0.1"] and mems[-1][0] == "out_fifo"
+    assert sum(d for n, d, _ in mems if n.startswith("a_bank0.")) == cfg.a_bank_depth
+
+
+def test_fit_recovers_known_coefficients():
+    """Records generated from known coefficients come back exactly (the fitter itself)."""
+    cfgs = [ArrayConfig(rows=r, cols=c, simd=s) for r, c, s in
+            [(1, 1, 16), (2, 2, 32), (4, 4, 64), (2, 4, 16), (3, 1, 128), (4, 2, 32), (1, 4, 64),
+             (3, 3, 16)]]
+    true = {"lut": [2.0, 1.5, 3.0, 400.0], "ff": [0.9, 1.0, 50.0]}
+    recs = []
+    for cfg in cfgs:
+        f = features(cfg)
+        rec = {"device": "ecp5-85", "config": cfg.to_dict(), "command": str(cfg), "dsp": 3}
+        for key, coef in true.items():
+            rec[key] = sum(c * v for c, v in zip(coef, f[key].values()))
+        recs.append(rec)
+    model = fit(recs)
+    for key, coef in true.items():
+        assert model["ecp5"][key]["coef"] == pytest.approx(coef, rel=1e-6, abs=1e-6)
+    assert predict(cfgs[0], "ecp5", model)["dsp"] == 3
+
+
+# ---- the committed model ------------------------------------------------------------------------
+committed = pytest.mark.skipif(not MODEL_PATH.exists(), reason="no committed resource model")
+
+
+@committed
+def test_committed_model_is_the_fit_of_the_committed_data():
+    doc = json.loads(MODEL_PATH.read_text())
+    refit = fit(load_records(DATA_DIR / "synth_*.jsonl"))
+    for fam, fm in doc["families"].items():
+        for key in ("lut", "ff"):
+            assert fm[key]["coef"] == pytest.approx(refit[fam][key]["coef"], rel=1e-6, abs=1e-9)
+
+
+@committed
+def test_estimate_has_the_synth_keys_and_held_out_error_is_recorded():
+    rec = estimate(ArrayConfig(), "ecp5-85")
+    for key in ("lut", "ff", "carry", "bram", "dsp", "fmax_mhz", "finn_r_lut"):
+        assert key in rec
+    assert estimate(ArrayConfig(), "xc7a100t")["fmax_mhz"] is None
+    assert estimate(ArrayConfig(), "ice40-up5k")["fmax_mhz"] is None    # HX8K data only
+    assert estimate(ArrayConfig(), "ecp5-25")["fmax_mhz"] > 0             # same fabric/speed
+    doc = json.loads(MODEL_PATH.read_text())
+    rows = error_rows(load_records(DATA_DIR / "synth_*.jsonl"), doc["families"])
+    assert {r["family"] for r in rows} >= {"ecp5", "ice40"}
+    for fam in ("ecp5", "ice40"):
+        assert sum(r["family"] == fam for r in rows) >= 3   # >= 3 held-out configs per family
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "hw.synth_cli", *args], capture_output=True,
+                          text=True, cwd=REPO, timeout=600)
+
+
+@committed
+def test_cli_estimate_one_json_line_and_overflow_exit():
+    res = _cli("estimate", "--rows", "2", "--cols", "2", "--simd", "32", "--device", "ecp5-85")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["fits"] is True
+    res = _cli("estimate", "--device", "ice40-up5k", "--rows", "8", "--cols", "8", "--simd", "64")
+    assert res.returncode == 3
+    assert "does not fit ice40-up5k" in res.stderr and "lut" in res.stderr and "over by" in res.stderr
+    rec = json.loads(res.stdout)
+    assert rec["fits"] is False and rec["over"]["lut"] > 0 and rec["over"]["bram"] > 0
+
+
+@committed
+def test_committed_data_is_one_rtl_revision_per_family_with_commands():
+    for path in sorted(DATA_DIR.glob("synth_*.jsonl")):
+        recs = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+        assert recs, path
+        assert len({r.get("rtl_revision") for r in recs}) == 1, f"{path.name} mixes RTL revisions"
+        for r in recs:
+            assert r["command"].startswith("python -m hw synth --device ")
+            assert r["sweep"].startswith("python -m hw synth --sweep ")
