@@ -1,0 +1,418 @@
+"""Cost report of a network on an array config and a device: ``reports/<name>/report.md``,
+``report.json`` and PNG plots.
+
+Every number carries its source:
+
+- *model*: the analytical cycle model (:mod:`hw.cycles`) on the op list traced from the model
+  package (:mod:`hw.network`);
+- *resource model*: :func:`hw.resources.estimate` with the fitted coefficients in
+  ``hw/data/resource_model.json`` (``python -m hw fit``);
+- *synthesis*: the committed records ``hw/data/synth_*.jsonl`` (``python -m hw synth``);
+- *RTL sim*: per-job cycles measured by ``python -m sim all --json FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .config import ArrayConfig
+from .devices import check_fits, fit_report, get_device
+from .network import (REPO, device_memory, load_network, network_cost, require_fit)
+
+REPORTS = REPO / "reports"
+SIM_DIR = REPORTS / "sim"
+
+
+def config_flags(cfg: ArrayConfig, always=("rows", "cols", "simd")) -> list[str]:
+    """Command-line flags that rebuild ``cfg``: the fields in ``always`` and every field that
+    differs from hw.config.DEFAULT."""
+    from .config import DEFAULT
+
+    out = []
+    for name, default in DEFAULT.to_dict().items():
+        val = getattr(cfg, name)
+        if name in always or val != default:
+            out += ["--" + name.replace("_", "-"), f"{val:g}" if isinstance(val, float)
+                    else str(val)]
+    return out
+
+
+def op_category(name: str, kind: str) -> str:
+    """Category of an op for the breakdown: its name without stage/block/image/head indices
+    (``stages.1.blocks.0.attn.b0.h1.scores`` -> ``attn.scores``)."""
+    short = re.sub(r"^stages\.\d+\.(blocks\.\d+\.)?", "", name)
+    short = re.sub(r"\.b\d+\.h\d+", "", short)
+    return short
+
+
+def breakdown(cost: dict) -> dict[str, dict]:
+    """Cycles, MACs and op count per category, largest first."""
+    agg = defaultdict(lambda: {"ops": 0, "jobs": 0, "cycles": 0, "macs": 0, "kind": ""})
+    for row in cost["ops"]:
+        a = agg[op_category(row["name"], row["kind"])]
+        a["ops"] += 1
+        a["jobs"] += row["jobs"]
+        a["cycles"] += row["cycles"]
+        a["macs"] += row["macs"]
+        a["kind"] = row["kind"]
+    return dict(sorted(agg.items(), key=lambda kv: -kv[1]["cycles"]))
+
+
+def resource_estimate(cfg: ArrayConfig, device, coeffs=None) -> tuple[dict | None, str]:
+    """(estimate record or None, note). None with the reason when no fitted model exists."""
+    from .resources import ModelError, estimate
+
+    try:
+        return estimate(cfg, device, coeffs_path=coeffs), "resource model"
+    except ModelError as exc:
+        return None, str(exc).replace(str(REPO) + "/", "")
+    except KeyError as exc:   # coefficients fitted on another feature set
+        return None, (f"the fitted coefficients do not match hw.resources.features (no feature "
+                      f"{exc}); re-run `python -m hw fit`")
+
+
+def synthesis_points(device, coeffs=None) -> tuple[list[dict], str | None]:
+    """Committed synthesis records of ``device``'s family with the model's estimate and FINN-R,
+    and the held-out error table (markdown) when a fitted model exists."""
+    from .resources import (ModelError, error_rows, error_table, finn_r_lut, load_model,
+                            load_records, predict)
+
+    recs = [r for r in load_records() if get_device(r["device"]).family == device.family]
+    try:
+        model = load_model(coeffs)["families"]
+    except ModelError:
+        model = None
+    points = []
+    for r in recs:
+        cfg = ArrayConfig(**r["config"])
+        est = predict(cfg, device.family, model)["lut"] if model and device.family in model \
+            else None
+        points.append({"device": r["device"], "config": f"{cfg.rows}x{cfg.cols}x{cfg.simd}",
+                       "lut": r["lut"], "lut_est": est, "finn_r_lut": finn_r_lut(cfg),
+                       "held_out": bool(r.get("held_out"))})
+    table = None
+    if model and recs:
+        rows = error_rows(load_records(), model)
+        table = error_table(rows) if rows else None
+    return points, table
+
+
+def rtl_check(path: Path) -> dict | None:
+    """Measured (RTL sim) vs model cycles of every job in a ``python -m sim all --json`` file;
+    the model side is recomputed here from the shape and the file's config."""
+    from .cycles import matmul_cycles, pool_cycles
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    cfg = ArrayConfig(**doc["config"])
+    rows = []
+    for r in doc["rows"]:
+        s = r["shape"]
+        if r["kind"] == "matmul":
+            model = matmul_cycles(cfg, s["m"], s["n"], s["k"])
+        else:
+            model = pool_cycles(cfg, s["planes"], s["h"], s["w"], s["kernel"], s["stride"],
+                                s["padding"])
+        rows.append({"op": r["op"], "kind": r["kind"], "measured": r.get("cycles"),
+                     "model": model, "passed": r.get("passed")})
+    measured = [r for r in rows if r["measured"] is not None]
+    return {"file": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
+            "config": cfg.to_dict(), "jobs": len(rows), "measured": len(measured),
+            "exact": sum(r["measured"] == r["model"] for r in measured),
+            "max_abs_diff": max((abs(r["measured"] - r["model"]) for r in measured), default=None),
+            "rows": rows}
+
+
+def throughput_series(net, cfg: ArrayConfig) -> dict[int, tuple[list, list]]:
+    """frames/s of square arrays (R = C = 1, 2, 4, ... 64) for SIMD/2, SIMD, 2*SIMD (model,
+    vectorized like the DSE)."""
+    from .config import ConfigError
+    from .dse import ShapeTable, VecConfig
+
+    sides = np.array([1, 2, 4, 8, 16, 32, 64])
+    out = {}
+    for s in (cfg.simd // 2, cfg.simd, cfg.simd * 2):
+        try:
+            base = replace(cfg, simd=s, rows=1, cols=1)
+        except ConfigError:
+            continue
+        cyc = ShapeTable(net, base).cycles(VecConfig(base, sides, sides))
+        out[s] = ((sides * sides).tolist(), (cfg.clock_mhz * 1e6 / cyc).tolist())
+    return out
+
+
+def build_report(network: str, cfg: ArrayConfig, device: str, *, bandwidth_gbps: float = 1.0,
+                 out_dir: Path | None = None, sim_json: list | None = None, coeffs=None,
+                 command: str = "") -> dict:
+    """Write report.md, report.json and the PNGs; return the JSON document.
+
+    Raises DeviceError (unknown device, or the resource model says the config does not fit,
+    with by how much) and NetworkError (unknown network, an op that cannot be split).
+    """
+    from . import plots
+
+    dev = get_device(device)
+    net = load_network(network)
+    require_fit(net, cfg)
+    est, est_note = resource_estimate(cfg, dev, coeffs)
+    if est is not None:
+        check_fits(est, dev)
+    out_dir = Path(out_dir or REPORTS / net.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    cost = network_cost(net, cfg, bandwidth_gbps)
+    mem_dev = device_memory(cost["memory"], dev, est["bram"] if est else None)
+    groups = breakdown(cost)
+    points, err_table = synthesis_points(dev, coeffs)
+    rtl = [r for r in (rtl_check(p) for p in (sim_json or sorted(SIM_DIR.glob("*.json"))))
+           if r is not None]
+    names = {row["name"] for row in cost["ops"]}
+    for r in rtl:   # a sim of exactly this network's ops on this config: compare the totals
+        if r["config"] == cfg.to_dict() and {row["op"] for row in r["rows"]} == names \
+                and len(r["rows"]) == len(names) and r["measured"] == r["jobs"]:
+            meas = sum(row["measured"] for row in r["rows"])
+            r["network"] = {"measured_total": meas, "model_total": cost["totals"]["cycles"],
+                            "equal": meas == cost["totals"]["cycles"]}
+    util = {k: v["percent"] for k, v in fit_report(est, dev).items()} if est else None
+
+    pngs = {}
+    pngs["cycles"] = plots.cycle_breakdown(
+        {k: v["cycles"] for k, v in groups.items()},
+        f"{net.name}: cycles per op category, {cfg.rows}x{cfg.cols}x{cfg.simd}",
+        out_dir / "cycles_breakdown.png")
+    rc = cfg.rows * cfg.cols
+    pngs["throughput"] = plots.throughput_vs_size(
+        throughput_series(net, cfg), (rc, cost["totals"]["frames_per_s"]),
+        f"{net.name}: frames/s vs array size at {cfg.clock_mhz:g} MHz (model)",
+        out_dir / "throughput_vs_size.png")
+    if points:
+        pngs["lut"] = plots.lut_vs_synthesis(points, f"LUT: estimate vs synthesis "
+                                             f"({dev.family})", out_dir / "lut_vs_synthesis.png")
+    if util:
+        pngs["utilisation"] = plots.device_utilisation(
+            util, f"{dev.name}: {cfg.rows}x{cfg.cols}x{cfg.simd} (resource model)",
+            out_dir / "device_utilisation.png")
+
+    doc = {"command": command, "network": net.name, "network_source": net.source,
+           "device": {"name": dev.name, "part": dev.part, **dev.capacity,
+                      "source": dev.source},
+           "sources": {"cycles": "model (hw.cycles on the traced op list)",
+                       "resources": est_note if est is None else
+                       "resource model (hw/data/resource_model.json)",
+                       "synthesis": "hw/data/synth_*.jsonl", "rtl": "python -m sim all --json"},
+           "cost": cost, "breakdown": groups, "resources": est, "utilisation_percent": util,
+           "device_memory": mem_dev, "synthesis_points": points,
+           "held_out_error_table": err_table, "rtl_checks": rtl,
+           "dse": _dse_summary(out_dir / f"dse_{dev.name}.json"),
+           "plots": {k: p.name for k, p in pngs.items()}}
+    (out_dir / "report.json").write_text(json.dumps(doc, indent=1, default=_json) + "\n")
+    (out_dir / "report.md").write_text(markdown(doc, cfg, dev))
+    return doc
+
+
+def _dse_summary(path: Path) -> dict | None:
+    """The DSE result of this network and device (``python -m hw dse``) when it was run."""
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    doc["file"] = str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+    return doc
+
+
+def _json(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o))
+
+
+def _n(v, digits=3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    return f"{v:,}"
+
+
+def _summary(doc: dict) -> list[str]:
+    """Bullet points computed from the document (largest cycle shares, utilisation, memory)."""
+    t = doc["cost"]["totals"]
+    top = list(doc["breakdown"].items())[:3]
+    pool_share = 100 * t["pool_cycles"] / t["cycles"]
+    out = [f"- {t['frames_per_s']:.4g} frames/s, {t['latency_ms']:.4g} ms per frame at batch 1 "
+           f"(model); array utilisation {100 * t['utilisation']:.2f}%.",
+           f"- Pool jobs take {pool_share:.1f}% of the cycles; the largest categories are "
+           + ", ".join(f"{k} ({100 * g['cycles'] / t['cycles']:.1f}%)" for k, g in top) + "."]
+    md = doc["device_memory"]
+    where = ("the block RAM left beside the array" if md["array_bram_blocks"] is not None else
+             "the device's block RAM (the array's own share unknown: no resource model)")
+    out.append(f"- Binary weights: {doc['cost']['memory']['weight_bits'] / 8e6:.3g} MB; "
+               + (f"they fit in {where}." if md["weights_fit_on_chip"] else
+                  f"they do not fit {where}, so they stream from "
+                  f"off-chip: {t['weight_traffic_mb_per_frame']:.3g} MB per frame, "
+                  f"{t['memory_bound_ops']} ops memory-bound at "
+                  f"{doc['cost']['bandwidth_gbps']:g} GB/s."))
+    return out
+
+
+def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
+    """The report as markdown (every number tagged with its source)."""
+    c, t, mem, md = doc["cost"], doc["cost"]["totals"], doc["cost"]["memory"], doc["device_memory"]
+    L = [f"# Cost report: {doc['network']} on {cfg.rows}x{cfg.cols}x{cfg.simd} "
+         f"({dev.name}, {cfg.clock_mhz:g} MHz)", "",
+         f"Generated by `{doc['command']}`. Network traced from {doc['network_source']}.", "",
+         "Sources: **model** = `hw.cycles` on the traced op list (`hw/network.py`); "
+         "**resource model** = `hw/resources.py` fitted on committed synthesis data; "
+         "**synthesis** = `hw/data/synth_*.jsonl`; **RTL sim** = `python -m sim all --json`.",
+         "", "## Summary", ""] + _summary(doc) + ["", "## Array configuration", "",
+         "| field | value |", "|---|---|"]
+    L += [f"| {k} | {v} |" for k, v in cfg.to_dict().items()]
+    L += ["", "## Throughput (model)", "",
+          "| quantity | value | source |", "|---|---|---|",
+          f"| array ops (traced) / legal jobs | {t['ops']} / {t['jobs']} | model |",
+          f"| cycles per frame | {t['cycles']:,} | model |",
+          f"| of which matmul / pool | {t['matmul_cycles']:,} / {t['pool_cycles']:,} | model |",
+          f"| binary MACs: weight layers (linear + merge) | "
+          f"{t['binary_macs_linear'] + t['binary_macs_merge']:,} | traced shapes |",
+          f"| binary MACs: attention products | {t['binary_macs_attention']:,} | traced shapes |",
+          f"| pool window additions | {t['pool_window_adds']:,} | traced shapes |",
+          f"| array utilisation (MACs / (R*C*SIMD*cycles)) | {100 * t['utilisation']:.2f}% "
+          "| model |",
+          f"| utilisation over matmul cycles only | "
+          f"{100 * t['utilisation_matmul_cycles']:.2f}% | model |",
+          f"| latency (batch 1) | {t['latency_ms']:.4g} ms | model, {cfg.clock_mhz:g} MHz |",
+          f"| frames/s | {t['frames_per_s']:.4g} | model |",
+          f"| frames/s with {c['bandwidth_gbps']:g} GB/s weight bandwidth | "
+          f"{t['frames_per_s_with_bandwidth']:.4g} | model (per op max(compute, memory)) |",
+          f"| memory-bound ops at {c['bandwidth_gbps']:g} GB/s | {t['memory_bound_ops']} of "
+          f"{t['ops']} | model |",
+          ""]
+    res = doc["resources"]
+    L += ["## Resources and device utilisation (resource model)", ""]
+    if res:
+        L += [f"Coefficients: `{res['model']}` (`python -m hw fit`); estimate as printed by "
+              f"`python -m hw estimate --device {dev.name} {' '.join(config_flags(cfg))}`.", ""]
+        L += ["| resource | estimate | device | % |", "|---|---|---|---|"]
+        for k in ("lut", "ff", "bram", "dsp"):
+            L.append(f"| {k} | {_n(res[k])} | {doc['device'][k]:,} | "
+                     f"{doc['utilisation_percent'][k]}% |")
+        L += ["", f"Estimated Fmax: {_n(res['fmax_mhz'])} MHz (resource model; the report "
+              f"uses the config clock {cfg.clock_mhz:g} MHz"
+              + (", ABOVE the estimate)" if res["fmax_mhz"] and res["fmax_mhz"] < cfg.clock_mhz
+                 else ")") + f". FINN-R LUT baseline: {res['finn_r_lut']:,}.", ""]
+    else:
+        L += [f"Not available: {doc['sources']['resources']}", ""]
+    L += ["## On-chip memory and off-chip weight traffic (model)", "",
+          "| quantity | bits | source |", "|---|---|---|",
+          f"| all binary weights | {mem['weight_bits']:,} ({mem['weight_bits'] / 8e6:.3g} MB) "
+          "| traced shapes |",
+          f"| largest op working set (A + W bits + M*N results at {cfg.lane_width} bits) | "
+          f"{mem['largest_op_working_set_bits']:,} | traced shapes |",
+          f"| the array's job buffers (R a-banks + C w-banks + pool memory) | "
+          f"{mem['array_buffer_bits']:,} | ArrayConfig |",
+          f"| device block RAM ({dev.bram} x {md['bram_bits_per_block']:,} bits) | "
+          f"{md['device_bram_bits']:,} | hw/devices.py, hw/resources.py |",
+          f"| block RAM left beside the array | {_n(md['free_bram_bits'])} | "
+          + ("resource model |" if md["array_bram_blocks"] is not None
+             else "device total (no resource model for the array's share) |"),
+          f"| weight traffic per frame (N*K per legal job, re-loads included) | "
+          f"{t['weight_traffic_bits_per_frame']:,} ({t['weight_traffic_mb_per_frame']:.3g} MB) "
+          "| model |",
+          "", "All weights fit in the free block RAM: "
+          f"**{'yes' if md['weights_fit_on_chip'] else 'no'}**"
+          + (f" (they need {md['weights_over_free_bram_percent']:.0f}% of it)"
+             if md['weights_over_free_bram_percent'] is not None else "")
+          + f". An op is *memory-bound* when streaming its weights at {c['bandwidth_gbps']:g} GB/s "
+          "takes longer than its array cycles (the cycle model itself loads every job's operands "
+          "at one SIMD word per cycle; attention products and pools stream no weights).", ""]
+    L += ["## Per-op cycle breakdown (model)", "",
+          "| category | kind | ops | jobs | cycles | % | binary MACs / window adds |",
+          "|---|---|---|---|---|---|---|"]
+    for k, g in doc["breakdown"].items():
+        L.append(f"| {k} | {g['kind']} | {g['ops']} | {g['jobs']} | {g['cycles']:,} | "
+                 f"{100 * g['cycles'] / t['cycles']:.1f}% | {g['macs']:,} |")
+    L += ["", "![cycles](cycles_breakdown.png)", "",
+          "Largest ops (every op is in report.json):", "",
+          "| op | shape | jobs | cycles | utilisation | weight traffic bits | bound |",
+          "|---|---|---|---|---|---|---|"]
+    for row in sorted(c["ops"], key=lambda r: -r["cycles"])[:15]:
+        u = f"{100 * row['utilisation']:.1f}%" if row["utilisation"] is not None else "-"
+        L.append(f"| {row['name']} | {row['shape']} | {row['jobs']} | {row['cycles']:,} | {u} | "
+                 f"{row['weight_traffic_bits']:,} | {row['bound']} |")
+    split = cfg.max_m, cfg.max_n, cfg.max_k
+    L += ["", f"Jobs above the limits (max_m, max_n, max_k) = {split} are split greedily into "
+          "legal sub-jobs (full chunks, remainder last) along M, N and K; K-chunk partial sums "
+          f"are added outside the array ({t['k_split_partial_adds']:,} adds). Pools split "
+          "along planes (and into bands of whole output rows/columns on an unpadded axis). "
+          "Cycles of the sub-jobs are summed.", "",
+          "## Throughput vs array size (model)", "", "![throughput](throughput_vs_size.png)", "",
+          "## Non-array work (counted on the traced forward pass)", "",
+          "Assumption: these run on a per-element post-processing unit beside the array (the FP "
+          "stem conv and head on the host CPU), overlapped with the array; they are **not** in "
+          "the array cycles above.", "",
+          "| work | count | unit | runs on | note |", "|---|---|---|---|---|"]
+    for w in doc["cost"]["elementwise"]:
+        L.append(f"| {w['category']} | {w['count']:,} | {w['unit']} | {w['runs_on']} | "
+                 f"{w['note']} |")
+    L += ["", "## LUT estimate vs synthesis", ""]
+    if doc["synthesis_points"]:
+        L += [f"{len(doc['synthesis_points'])} synthesis records of the {dev.family} family "
+              "(hw/data/synth_*.jsonl) against the resource model and FINN-R.", "",
+              "![lut](lut_vs_synthesis.png)", ""]
+    else:
+        L += ["No synthesis records committed yet (hw/data/synth_*.jsonl; `make synth`).", ""]
+    if doc["held_out_error_table"]:
+        L += ["Held-out error of the resource model (synthesis vs resource model; "
+              "`python -m hw fit`):", "", doc["held_out_error_table"], ""]
+    else:
+        L += ["Held-out error table: not available (needs hw/data/synth_*.jsonl and "
+              "hw/data/resource_model.json).", ""]
+    if doc["utilisation_percent"]:
+        L += ["## Device utilisation (resource model)", "",
+              "![utilisation](device_utilisation.png)", ""]
+    dse = doc.get("dse")
+    L += ["## Design-space exploration", ""]
+    if dse:
+        f = dse["fastest"]
+        L += [f"From `{dse['file']}` (`{dse['command']}`): {dse['configs']:,} configs swept at "
+              f"{dse['configs_per_s']:,.0f} configs/s, {dse['fit']:,} fit {dse['device']}, "
+              f"{len(dse['front'])} on the Pareto front; the fastest that fits is "
+              f"{f['rows']}x{f['cols']}x{f['simd']}: {f['fps']:.4g} frames/s (model) at "
+              f"{f['lut']:,} LUT (resource model).", "",
+              f"![dse]({Path(dse['file']).with_suffix('.png').name})", ""]
+    else:
+        L += [f"Not run for {dev.name} yet (`python -m hw dse --network {doc['network']} "
+              f"--device {dev.name}`).", ""]
+    L += ["## RTL vs model cycles", ""]
+    for rtl in doc["rtl_checks"]:
+        rc = rtl["config"]
+        L += [f"From `{rtl['file']}` (RTL sim, config {rc['rows']}x{rc['cols']}x{rc['simd']}): "
+              f"{rtl['measured']} of {rtl['jobs']} jobs have measured cycles; "
+              f"**{rtl['exact']} equal the model exactly**, max |difference| "
+              f"{rtl['max_abs_diff']} cycles.", ""]
+        net = rtl.get("network")
+        if net:
+            L += [f"These jobs are this network's ops on this config: RTL total "
+                  f"{net['measured_total']:,} cycles vs network model {net['model_total']:,} "
+                  f"cycles per frame ({'equal' if net['equal'] else 'DIFFERENT'}).", ""]
+        if len(rtl["rows"]) <= 60:
+            L += ["| job | kind | cycles (RTL sim) | cycles (model) |", "|---|---|---|---|"]
+            L += [f"| {r['op']} | {r['kind']} | {r['measured']} | {r['model']} |"
+                  for r in rtl["rows"]]
+            L.append("")
+    if not doc["rtl_checks"]:
+        L += [f"No RTL simulation results present ({SIM_DIR.relative_to(REPO)}/*.json; write "
+              "them with `python -m sim all --golden DIR --json reports/sim/NAME.json`). "
+              "The cycle model is checked against the RTL by tests/sim/test_cycles.py.", ""]
+    return "\n".join(L) + "\n"

@@ -1,0 +1,192 @@
+"""Reports (hw/report.py, python -m hw report / network): files, numbers equal to the model,
+sources stated, RTL check, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hw import resources
+from hw.config import ArrayConfig
+from hw.cycles import matmul_cycles, pool_cycles
+from hw.network import load_network, network_cost
+from hw.report import breakdown, op_category, rtl_check
+
+
+@pytest.fixture(scope="module")
+def coeffs(tmp_path_factory):
+    """Made-up coefficients in the resource-model format (test data only)."""
+    feats = resources.features(ArrayConfig())
+    fams = {fam: {key: {"features": list(feats[key]), "coef": [1.0] * len(feats[key])}
+                  for key in ("lut", "ff", "carry", "dsp", "fmax_mhz")}
+            for fam in ("ecp5", "ice40", "xc7")}
+    path = tmp_path_factory.mktemp("coeffs") / "resource_model.json"
+    path.write_text(json.dumps({"families": fams}))
+    return path
+
+
+def _run(args):
+    from hw.__main__ import main
+
+    return main(args)
+
+
+def test_op_category():
+    assert op_category("stages.1.blocks.0.attn.b0.h1.scores", "matmul") == "attn.scores"
+    assert op_category("stages.2.merge.conv", "matmul") == "merge.conv"
+    assert op_category("stages.0.blocks.2.pool_h5", "pool") == "pool_h5"
+    assert op_category("gap", "pool") == "gap"
+
+
+def test_breakdown_sums_to_total():
+    net = load_network("digits-tiny")
+    cost = network_cost(net, ArrayConfig())
+    groups = breakdown(cost)
+    assert sum(g["cycles"] for g in groups.values()) == cost["totals"]["cycles"]
+    assert sum(g["ops"] for g in groups.values()) == len(net.ops)
+
+
+def test_report_files_and_numbers(tmp_path, coeffs, capsys):
+    sim = tmp_path / "sim.json"
+    cfg = ArrayConfig(rows=2, cols=3, simd=16)
+    rows = [{"op": "a", "kind": "matmul", "shape": {"m": 5, "n": 7, "k": 40},
+             "cycles": matmul_cycles(cfg, 5, 7, 40), "passed": True},
+            {"op": "b", "kind": "pool", "shape": {"planes": 2, "h": 6, "w": 5, "kernel": [3, 1],
+                                                  "stride": [1, 1], "padding": [1, 0]},
+             "cycles": pool_cycles(cfg, 2, 6, 5, (3, 1), (1, 1), (1, 0)) + 1, "passed": True}]
+    sim.write_text(json.dumps({"config": cfg.to_dict(), "rows": rows}))
+    out = tmp_path / "rep"
+    rc = _run(["report", "--network", "digits-tiny", "--rows", "4", "--cols", "4", "--simd", "32",
+               "--device", "ecp5-85", "--coeffs", str(coeffs), "--out", str(out),
+               "--sim-json", str(sim)])
+    assert rc == 0, capsys.readouterr().err
+    for name in ("report.md", "report.json", "cycles_breakdown.png", "throughput_vs_size.png",
+                 "device_utilisation.png"):
+        assert (out / name).stat().st_size > 500, name
+    doc = json.loads((out / "report.json").read_text())
+    want = network_cost(load_network("digits-tiny"), ArrayConfig(rows=4, cols=4, simd=32))
+    assert doc["cost"]["totals"] == want["totals"]
+    assert [r["cycles"] for r in doc["cost"]["ops"]] == [r["cycles"] for r in want["ops"]]
+    est = resources.estimate(ArrayConfig(rows=4, cols=4, simd=32), "ecp5-85",
+                             coeffs_path=coeffs)
+    assert doc["resources"]["lut"] == est["lut"]
+    (chk,) = doc["rtl_checks"]
+    assert chk["jobs"] == 2 and chk["exact"] == 1 and chk["max_abs_diff"] == 1
+    assert "network" not in chk
+    md = (out / "report.md").read_text()
+    assert "python -m hw report --network digits-tiny --device ecp5-85 --rows 4" in md
+    assert f"| cycles per frame | {want['totals']['cycles']:,} | model |" in md
+    assert "**1 equal the model exactly**" in md
+    assert "per-element post-processing unit" in md and "host CPU" in md
+    assert "resource model" in md
+
+
+def test_report_without_model_or_sim(tmp_path, capsys):
+    out = tmp_path / "rep"
+    rc = _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--coeffs",
+               str(tmp_path / "none.json"), "--out", str(out), "--sim-json",
+               str(tmp_path / "none_sim.json")])
+    assert rc == 0, capsys.readouterr().err
+    md = (out / "report.md").read_text()
+    assert "Not available:" in md and "python -m hw fit" in md
+    assert "No RTL simulation results present" in md
+    assert rtl_check(tmp_path / "none_sim.json") is None
+
+
+def test_report_config_does_not_fit(tmp_path, coeffs, capsys):
+    rc = _run(["report", "--network", "digits-tiny", "--rows", "64", "--cols", "64", "--simd",
+               "256", "--device", "ice40-up5k", "--coeffs", str(coeffs), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 3
+    assert "does not fit ice40-up5k" in err and "over by" in err
+
+
+def test_report_bad_inputs(tmp_path, capsys):
+    assert _run(["report", "--network", "vgg", "--device", "ecp5-85", "--out",
+                 str(tmp_path)]) == 2
+    assert "valid networks: digits-tiny, binaryvit-s" in capsys.readouterr().err
+    assert _run(["report", "--network", "digits-tiny", "--device", "virtex9", "--out",
+                 str(tmp_path)]) == 2
+    assert "valid devices:" in capsys.readouterr().err
+    assert _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--simd", "12",
+                 "--out", str(tmp_path)]) == 2
+    assert "simd must be a power of two" in capsys.readouterr().err
+
+
+def test_network_command(capsys):
+    assert _run(["network", "--network", "digits-tiny", "--rows", "2", "--cols", "2"]) == 0
+    out = capsys.readouterr().out
+    cost = network_cost(load_network("digits-tiny"), ArrayConfig(rows=2, cols=2))
+    assert f"{cost['totals']['cycles']:,} cycles" in out
+    assert _run(["network", "--network", "digits-tiny", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["totals"]["cycles"] == network_cost(load_network("digits-tiny"),
+                                                   ArrayConfig())["totals"]["cycles"]
+
+
+def test_network_job_cannot_be_split(capsys):
+    assert _run(["network", "--network", "digits-tiny", "--pool-max-kernel", "3"]) == 2
+    assert "pool_max_kernel=3" in capsys.readouterr().err
+
+
+def test_rtl_network_totals(tmp_path, capsys):
+    """A sim file holding exactly the network's ops on the report's config is compared as a
+    whole frame; one cycle off anywhere shows as DIFFERENT."""
+    cfg = ArrayConfig()
+    cost = network_cost(load_network("digits-tiny"), cfg)
+    rows = []
+    for r in cost["ops"]:
+        op = next(o for o in load_network("digits-tiny").ops if o.name == r["name"])
+        shape = ({"m": op.m, "n": op.n, "k": op.k} if op.kind == "matmul" else
+                 {"planes": op.planes, "h": op.h, "w": op.w, "kernel": list(op.kernel),
+                  "stride": list(op.stride), "padding": list(op.padding)})
+        rows.append({"op": op.name, "kind": op.kind, "shape": shape, "cycles": r["cycles"]})
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"config": cfg.to_dict(), "rows": rows}))
+    rows[3] = {**rows[3], "cycles": rows[3]["cycles"] + 1}
+    bad.write_text(json.dumps({"config": cfg.to_dict(), "rows": rows}))
+    out = tmp_path / "rep"
+    assert _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--coeffs",
+                 str(tmp_path / "none.json"), "--out", str(out), "--sim-json", str(good),
+                 str(bad)]) == 0, capsys.readouterr().err
+    doc = json.loads((out / "report.json").read_text())
+    g, b = doc["rtl_checks"]
+    assert g["network"] == {"measured_total": cost["totals"]["cycles"],
+                            "model_total": cost["totals"]["cycles"], "equal": True}
+    assert b["network"]["equal"] is False and b["exact"] == b["jobs"] - 1
+    md = (out / "report.md").read_text()
+    assert "(equal)" in md and "(DIFFERENT)" in md
+
+
+def test_committed_network_sim_matches_model():
+    """reports/sim/digits_tiny_network.json (the digits network's golden ops simulated in
+    Icarus, see reports/sim/README.md), when present, agrees with the model op for op."""
+    from hw.report import SIM_DIR
+
+    path = SIM_DIR / "digits_tiny_network.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not generated")
+    chk = rtl_check(path)
+    assert chk["measured"] == chk["jobs"] == chk["exact"] > 0
+
+
+def test_report_with_synthesis_records(tmp_path, coeffs, monkeypatch, capsys):
+    """With synthesis records (faked here, in the committed format) the report plots LUT
+    estimate vs synthesis and includes the held-out error table with the measured numbers."""
+    def rec(r, c, s, lut, held):
+        cfg = ArrayConfig(rows=r, cols=c, simd=s)
+        return {"device": "ecp5-85", "config": cfg.to_dict(), "rows": r, "cols": c, "simd": s,
+                "lut": lut, "ff": 2 * lut, "carry": 10, "bram": 40.0, "dsp": 2,
+                "fmax_mhz": 120.0, "held_out": held, "command": "test"}
+    recs = [rec(2, 2, 32, 3001, False), rec(4, 4, 32, 9001, False), rec(3, 5, 32, 12345, True)]
+    monkeypatch.setattr(resources, "load_records", lambda *a, **k: recs)
+    out = tmp_path / "rep"
+    assert _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--coeffs",
+                 str(coeffs), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert (out / "lut_vs_synthesis.png").stat().st_size > 1000
+    md = (out / "report.md").read_text()
+    assert "3 synthesis records of the ecp5 family" in md
+    assert "| ecp5-85 | 3x5x32 | 12345 |" in md       # the held-out row, measured LUT
+    doc = json.loads((out / "report.json").read_text())
+    assert [p["lut"] for p in doc["synthesis_points"]] == [3001, 9001, 12345]
