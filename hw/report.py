@@ -103,6 +103,24 @@ def synthesis_points(device, coeffs=None) -> tuple[list[dict], str | None]:
     return points, table
 
 
+def fmax_vs_size(dev) -> list[dict]:
+    """Nextpnr Fmax of every committed synthesis record on this device, whole accelerator
+    (``hw/data/synth_*.jsonl``) and array alone (``hw/data/fmax_array_*.jsonl``), by size."""
+    from .resources import DATA_DIR
+
+    rows = []
+    for path in sorted(DATA_DIR.glob("synth_*.jsonl")) + sorted(DATA_DIR.glob("fmax_array_*.jsonl")):
+        for line in path.read_text().splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            if rec.get("device") == dev.name and rec.get("fmax_mhz") and "error" not in rec:
+                rows.append({"rows": rec["rows"], "cols": rec["cols"], "simd": rec["simd"],
+                             "pes": rec["rows"] * rec["cols"],
+                             "max_k": rec.get("config", {}).get("max_k"),
+                             "component": rec.get("component", "top"),
+                             "fmax_mhz": rec["fmax_mhz"], "file": f"hw/data/{path.name}"})
+    return sorted(rows, key=lambda r: (r["component"] != "top", r["pes"], r["simd"]))
+
+
 def rtl_check(path: Path) -> dict | None:
     """Measured (RTL sim) vs model cycles of every job in a ``python -m sim all --json`` file;
     the model side is recomputed here from the shape and the file's config."""
@@ -211,6 +229,7 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, bandwidth_gbps:
            "cost": cost, "breakdown": groups, "resources": est, "utilisation_percent": util,
            "device_memory": mem_dev, "synthesis_points": points,
            "held_out_error_table": err_table, "rtl_checks": rtl,
+           "fmax_vs_size": fmax_vs_size(dev),
            "dse": _dse_summary(out_dir / f"dse_{dev.name}.json"),
            "plots": {k: p.name for k, p in pngs.items()}}
     (out_dir / "report.json").write_text(json.dumps(doc, indent=1, default=_json) + "\n")
@@ -378,6 +397,21 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
     else:
         L += ["Held-out error table: not available (needs hw/data/synth_*.jsonl and "
               "hw/data/resource_model.json).", ""]
+    L += ["## Fmax vs array size (synthesis)", ""]
+    if doc["fmax_vs_size"]:
+        L += [f"nextpnr's achieved clock on {dev.name} (committed records; `whole` = the "
+              "accelerator with memories and controller, `array` = the PE array alone, "
+              "`python -m hw synth --component array`). The whole design is limited by the "
+              "block-RAM read path and the read-select logic, not by the array "
+              "(hw/data/README.md).", "",
+              "| R x C x SIMD | PEs | max K | part | Fmax (MHz) | source |",
+              "|---|---|---|---|---|---|"]
+        L += [f"| {r['rows']}x{r['cols']}x{r['simd']} | {r['pes']} | {r['max_k']} | "
+              f"{'whole' if r['component'] == 'top' else r['component']} | {r['fmax_mhz']:.1f} | "
+              f"{r['file']} |" for r in doc["fmax_vs_size"]]
+        L += [""]
+    else:
+        L += [f"No placed-and-routed records for {dev.name} in hw/data/ (`make synth`).", ""]
     if doc["utilisation_percent"]:
         L += ["## Device utilisation (resource model)", "",
               "![utilisation](device_utilisation.png)", ""]

@@ -190,3 +190,22 @@ def test_report_with_synthesis_records(tmp_path, coeffs, monkeypatch, capsys):
     assert "| ecp5-85 | 3x5x32 | 12345 |" in md       # the held-out row, measured LUT
     doc = json.loads((out / "report.json").read_text())
     assert [p["lut"] for p in doc["synthesis_points"]] == [3001, 9001, 12345]
+
+
+def test_fmax_vs_size_lists_every_placed_record_of_the_device():
+    """The report's Fmax table is exactly the committed placed-and-routed ECP5-85 records."""
+    import json
+
+    from hw.devices import get_device
+    from hw.report import fmax_vs_size
+    from hw.resources import DATA_DIR
+
+    want = []
+    for path in list(DATA_DIR.glob("synth_*.jsonl")) + list(DATA_DIR.glob("fmax_array_*.jsonl")):
+        want += [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    want = sorted(r["fmax_mhz"] for r in want
+                  if r.get("device") == "ecp5-85" and r.get("fmax_mhz") and "error" not in r)
+    rows = fmax_vs_size(get_device("ecp5-85"))
+    assert sorted(r["fmax_mhz"] for r in rows) == want and len(want) >= 3
+    assert {r["component"] for r in rows} == {"top", "array"}
+    assert fmax_vs_size(get_device("xc7a100t")) == []          # synthesis only, no P&R
