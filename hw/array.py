@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .config import ArrayConfig
 from .pe import FLAGS, PE, PE_FAULTS
+from .pipeline import delayed
 
 #: Deliberate bugs at the array level (the PE ones pass through).
 ARRAY_FAULTS = ("kpad", "skew") + PE_FAULTS
@@ -57,25 +58,17 @@ class SystolicArray(wiring.Component):
         if self._fault == "kpad":
             m.d.comb += keep.eq(ones)
 
-        def delay(sig, n, name):
-            """``sig`` delayed by ``n`` registers."""
-            for i in range(n):
-                reg = Signal.like(sig, name=f"{name}_d{i + 1}")
-                m.d.sync += reg.eq(sig)
-                sig = reg
-            return sig
-
         a_west, f_west, w_north = [], [], []
         for r in range(R):
             a_m = Signal(cfg.simd, name=f"a_masked{r}")
             m.d.comb += a_m.eq(self.a[r] & keep)
             d = r + (1 if self._fault == "skew" and r == 1 else 0)
-            a_west.append(delay(a_m, d, f"a_skew{r}"))
-            f_west.append(delay(self.flags, d, f"f_skew{r}"))
+            a_west.append(delayed(m, a_m, d, f"a_skew{r}"))
+            f_west.append(delayed(m, self.flags, d, f"f_skew{r}"))
         for c in range(C):
             w_m = Signal(cfg.simd, name=f"w_masked{c}")
             m.d.comb += w_m.eq(self.w[c] | ~keep)
-            w_north.append(delay(w_m, c, f"w_skew{c}"))
+            w_north.append(delayed(m, w_m, c, f"w_skew{c}"))
 
         pes = [[PE(cfg, fault=self._pe_fault) for _ in range(C)] for _ in range(R)]
         rowpop = [PE(cfg) for _ in range(R)]

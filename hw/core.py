@@ -12,6 +12,7 @@ from .array import ARRAY_FAULTS, SystolicArray
 from .config import ArrayConfig, ceil_log2
 from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
+from .pipeline import delayed
 from .pool import PoolUnit
 
 FAULTS = ARRAY_FAULTS
@@ -138,22 +139,15 @@ class BinaryCore(wiring.Component):
             n_valid.eq(Mux(last_ncol, n_l, C)),
             last_tile.eq(last_mrow & last_ncol),
         ]
-        def delayed(sig, n, name):
-            for i in range(n):
-                reg = Signal.like(sig, name=f"{name}_d{i + 1}")
-                m.d.sync += reg.eq(sig)
-                sig = reg
-            return sig
-
         # read data reaches the array mm_read_latency cycles after the address (the faster of
         # the activation and weight memories is padded to the slower)
         L = cfg.mm_read_latency
         for r in range(R):
             m.d.comb += [a_mem[r].r_addr.eq(a_base + rd_k),
-                         arr.a[r].eq(delayed(a_mem[r].r_data, L - a_mem[r].latency, f"a{r}"))]
+                         arr.a[r].eq(delayed(m, a_mem[r].r_data, L - a_mem[r].latency, f"a{r}"))]
         for c in range(C):
             m.d.comb += [w_mem[c].r_addr.eq(w_base + rd_k),
-                         arr.w[c].eq(delayed(w_mem[c].r_data, L - w_mem[c].latency, f"w{c}"))]
+                         arr.w[c].eq(delayed(m, w_mem[c].r_data, L - w_mem[c].latency, f"w{c}"))]
         m.d.comb += arr.kmask.eq(kmask)
 
         # flags of the word being read, delayed to line up with the read data
@@ -161,7 +155,7 @@ class BinaryCore(wiring.Component):
         rd_flags = Signal.like(arr.flags, name="rd_flags")
         m.d.comb += [rd_flags.valid.eq(rd_valid), rd_flags.first.eq(rd_first),
                      rd_flags.last.eq(rd_last), rd_flags.and_mode.eq(is_and),
-                     arr.flags.eq(delayed(rd_flags, L, "rd_flags"))]
+                     arr.flags.eq(delayed(m, rd_flags, L, "rd_flags"))]
 
         # ---- drain scheduler: a tile's descriptor enters a delay line at its last read and
         # starts the drain tile_flush cycles later, when every hold register is final ----------

@@ -27,6 +27,7 @@ S = ceil((kw - 1)/V) + 1 words per window row):
 from __future__ import annotations
 
 from .config import ArrayConfig, ceil_div
+from .jobs import pool_out_shape  # the one output-shape formula (also imported from here)
 
 
 def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
@@ -41,11 +42,6 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
                + (tn - 1) * cfg.tile_period(m_l, kw))
     return ((m + n) * kw + kw + spacing + cfg.tile_flush + m_l - 1
             + cfg.out_fifo_latency + 2)
-
-
-def pool_out_shape(h, w, kernel, stride, padding) -> tuple[int, int]:
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
 def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,

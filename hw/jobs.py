@@ -68,6 +68,12 @@ def matmul_golden(mode: str, a_bits: np.ndarray, w_bits: np.ndarray) -> np.ndarr
     raise JobError(f"unknown matmul mode {mode!r}; use one of {MATMUL_MODES}")
 
 
+def pool_out_shape(h: int, w: int, kernel, stride, padding) -> tuple[int, int]:
+    """(Ho, Wo) of a window of `kernel` moved by `stride` over (h, w) zero-padded by `padding`."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
 def window_sums(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
     """Integer window sums (P, Ho, Wo) of integer planes x (P, H, W) with zero padding."""
     x = np.asarray(x, dtype=np.int64)
@@ -75,8 +81,7 @@ def window_sums(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
     p, h, w = x.shape
     xp = np.zeros((p, h + 2 * ph, w + 2 * pw), dtype=np.int64)
     xp[:, ph:ph + h, pw:pw + w] = x
-    ho = (h + 2 * ph - kh) // sh + 1
-    wo = (w + 2 * pw - kw) // sw + 1
+    ho, wo = pool_out_shape(h, w, kernel, stride, padding)
     out = np.zeros((p, ho, wo), dtype=np.int64)
     for di in range(kh):
         for dj in range(kw):
@@ -99,7 +104,8 @@ def write_npz(path, arrays: dict) -> None:
             zf.writestr(info, buf.getvalue())
 
 
-def _pair(value, what: str) -> tuple[int, int]:
+def as_pair(value, what: str = "value") -> tuple[int, int]:
+    """One int or a pair of ints -> (int, int); JobError otherwise."""
     vals = tuple(int(v) for v in np.atleast_1d(value))
     if len(vals) == 1:
         vals = vals * 2
@@ -206,8 +212,8 @@ class PoolJob:
         if x.size and (x.min() < lo or x.max() > hi):
             raise JobError(f"job {self.name}: x has values outside {self.bits}-bit two's complement "
                            f"[{lo}, {hi}]")
-        kernel, stride = _pair(self.kernel, "kernel"), _pair(self.stride, "stride")
-        padding = _pair(self.padding, "padding")
+        kernel, stride = as_pair(self.kernel, "kernel"), as_pair(self.stride, "stride")
+        padding = as_pair(self.padding, "padding")
         if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0:
             raise JobError(f"job {self.name}: kernel/stride must be >= 1 and padding >= 0, got "
                            f"{kernel}, {stride}, {padding}")
@@ -230,8 +236,7 @@ class PoolJob:
     @property
     def out_shape(self) -> tuple[int, int, int]:
         p, h, w = self.x.shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        return (p, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+        return (p, *pool_out_shape(h, w, self.kernel, self.stride, self.padding))
 
     @property
     def window(self) -> int:

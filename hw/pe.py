@@ -7,6 +7,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import ArrayConfig
+from .pipeline import delayed
 from .popcount import Popcount
 
 #: Control bits that travel with the activation word along a row.
@@ -67,12 +68,7 @@ class PE(wiring.Component):
 
         m.submodules.tree = tree = Popcount(cfg.simd)
         m.d.comb += tree.i.eq(x)
-        flags = [self.f_out]
-        for s in range(tree.latency):
-            f = Signal(FLAGS, name=f"flags_d{s + 1}")
-            m.d.sync += f.eq(flags[-1])
-            flags.append(f)
-        f = flags[-1]
+        f = delayed(m, self.f_out, tree.latency, "flags")
         acc = Signal(self.acc_width)
         acc_next = Signal(self.acc_width)
         m.d.comb += acc_next.eq(Mux(f.first, 0, acc) + tree.o)

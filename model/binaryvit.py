@@ -115,9 +115,8 @@ class Block(nn.Module):
         self.fc1_act = RPReLU(ffn)
         self.fc2 = BinaryLinear(ffn, dim, eps)
         self.fc2_act = RPReLU(dim)
-        if cfg.layerscale:
-            self.attn_scale = LayerScale(dim, 0.1)
-            self.ffn_scale = LayerScale(dim, 0.1)
+        self.attn_scale = LayerScale(dim, 0.1) if cfg.layerscale else nn.Identity()
+        self.ffn_scale = LayerScale(dim, 0.1) if cfg.layerscale else nn.Identity()
         self.branch_scales = nn.ModuleDict(
             {name: LayerScale(dim, 0.0) for name in self.BRANCHES} if cfg.pool_branches else {})
         self.op_name = ""
@@ -125,18 +124,13 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, grid: int) -> torch.Tensor:
         h = self.norm1(x)
         a = self.attn(h, grid)
-        a = self.attn_proj_act(self.attn_proj(a) + a)
-        if hasattr(self, "attn_scale"):
-            a = self.attn_scale(a)
-        x = a + x
+        x = self.attn_scale(self.attn_proj_act(self.attn_proj(a) + a)) + x
 
         h = self.norm2(x)
         f = self.fc1_act(self.fc1(h) + torch.cat([h] * self.ffn_ratio, dim=-1))
         f = self.fc2_act(self.fc2(f) + avg_pool_channels(f, self.ffn_ratio,
                                                          f"{self.op_name}.fc2_shortcut_pool"))
-        if hasattr(self, "ffn_scale"):
-            f = self.ffn_scale(f)
-        out = f + x
+        out = self.ffn_scale(f) + x
         planes = tokens_to_planes(h, grid)
         for name, scale in self.branch_scales.items():
             kh, kw = self.BRANCHES[name]

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from hw.jobs import as_pair
+
 _ACTIVE: contextvars.ContextVar["OpTrace | None"] = contextvars.ContextVar("op_trace", default=None)
 
 
@@ -47,12 +49,8 @@ class OpTrace:
                                      product.detach().cpu()))
 
     def pool(self, name, x, kernel, stride, padding, output):
-        self.ops.append(TracedPool(name, x.detach().cpu(), _pair(kernel), _pair(stride),
-                                   _pair(padding), output.detach().cpu()))
-
-
-def _pair(v) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+        self.ops.append(TracedPool(name, x.detach().cpu(), as_pair(kernel), as_pair(stride),
+                                   as_pair(padding), output.detach().cpu()))
 
 
 def active_trace() -> OpTrace | None:

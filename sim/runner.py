@@ -84,18 +84,31 @@ def _build_locked(cfg, fault, simulator, regenerate, bdir):
     return runner, bdir
 
 
-def run_jobs(cfg: ArrayConfig, job_paths, *, fault: str | None = None,
-             simulator: str = "icarus", seed: int = 0, idle_prob: float = 0.0,
-             stall_prob: float = 0.0, expect_fail: bool = False, quiet: bool = True,
-             regenerate: bool = True) -> list[dict]:
+def run_jobs(cfg: ArrayConfig, job_paths, **sim_options) -> list[dict]:
     """Simulate every job file on the RTL; return one result row per job.
 
     Every job is loaded and checked against ``cfg`` first, so a bad job or a job that does not
-    fit stops the run before any simulation starts.
+    fit stops the run before any simulation starts. ``sim_options``: see :func:`_simulate`.
     """
+    job_paths, _ = load_checked(cfg, job_paths)
+    return _simulate(cfg, job_paths, **sim_options)
+
+
+def load_checked(cfg: ArrayConfig, job_paths) -> tuple[list[str], list]:
+    """Absolute paths and the jobs, each loaded (and verified) once and checked against cfg."""
     job_paths = [str(Path(p).resolve()) for p in job_paths]
-    for p in job_paths:
-        check_job(cfg, load_job(p))
+    jobs = [load_job(p) for p in job_paths]
+    for job in jobs:
+        check_job(cfg, job)
+    return job_paths, jobs
+
+
+def _simulate(cfg: ArrayConfig, job_paths: list[str], *, fault: str | None = None,
+              simulator: str = "icarus", seed: int = 0, idle_prob: float = 0.0,
+              stall_prob: float = 0.0, expect_fail: bool = False, quiet: bool = True,
+              regenerate: bool = True) -> list[dict]:
+    """Run already checked job files in one simulator process (a deliberately broken RTL
+    variant with ``fault``; random input idles / output stalls with the two probabilities)."""
     runner, bdir = build(cfg, fault=fault, simulator=simulator, regenerate=regenerate)
     with tempfile.TemporaryDirectory(prefix="bvit_plan_") as tmp:
         results = Path(tmp) / "results.json"
@@ -137,24 +150,23 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, **kw) -> list
     rows come back in the order of ``job_paths``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    job_paths = [str(Path(p).resolve()) for p in job_paths]
-    for p in job_paths:
-        check_job(cfg, load_job(p))
+    job_paths, jobs = load_checked(cfg, job_paths)
     build(cfg, fault=kw.get("fault"), simulator=kw.get("simulator", "icarus"))
+    sim_kw = kw | {"regenerate": False}
     workers = max(1, min(workers, len(job_paths)))
     if workers == 1:
-        return run_jobs(cfg, job_paths, regenerate=False, **kw)
+        return _simulate(cfg, job_paths, **sim_kw)
     # deal jobs round-robin by estimated cost so both processes finish together
     from hw.cycles import job_cycles
-    order = sorted(range(len(job_paths)), key=lambda i: -job_cycles(cfg, load_job(job_paths[i])))
+    cost = [job_cycles(cfg, job) for job in jobs]
     shares = [[] for _ in range(workers)]
     loads = [0] * workers
-    for i in order:
+    for i in sorted(range(len(job_paths)), key=lambda i: -cost[i]):
         w = loads.index(min(loads))
         shares[w].append(i)
-        loads[w] += job_cycles(cfg, load_job(job_paths[i]))
+        loads[w] += cost[i]
     with ThreadPoolExecutor(workers) as pool:
-        futs = [pool.submit(run_jobs, cfg, [job_paths[i] for i in share], regenerate=False, **kw)
+        futs = [pool.submit(_simulate, cfg, [job_paths[i] for i in share], **sim_kw)
                 for share in shares if share]
         parts = [f.result() for f in futs]
     rows = [None] * len(job_paths)

@@ -1,0 +1,14 @@
+"""Register chains shared by the RTL modules."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+
+
+def delayed(m: Module, sig, n: int, name: str):
+    """`sig` delayed by `n` sync registers named ``{name}_d1`` .. ``{name}_d{n}`` (sig if n = 0)."""
+    for i in range(n):
+        reg = Signal.like(sig, name=f"{name}_d{i + 1}")
+        m.d.sync += reg.eq(sig)
+        sig = reg
+    return sig
