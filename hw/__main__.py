@@ -59,7 +59,7 @@ def cmd_config(args) -> int:
     derived = {k: getattr(cfg, k) for k in (
         "kw_max", "acc_width", "mm_result_width", "pe_popcount_latency", "pe_latency",
         "tile_flush", "a_bank_depth", "w_bank_depth", "pool_lanes", "pool_sum_width",
-        "pool_latency", "lane_width", "out_width", "out_fifo_depth", "out_fifo_latency")}
+        "pool_latency", "lane_width", "out_width", "out_fifo_depth", "result_latency")}
     print(json.dumps({"config": cfg.to_dict(), "derived": derived}))
     return 0
 

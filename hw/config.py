@@ -34,16 +34,34 @@ def popcount_latency(width: int, group: int = 8) -> int:
     return 1 + ceil_log2(groups)
 
 
-def mem_read_latency(depth: int, piece_depth: int = 512) -> int:
-    """Read latency of :class:`hw.memory.PipelinedMemory`: 2 (block RAM, piece register)
-    + one registered 4:1 mux level per factor of 4 pieces."""
-    piece = min(piece_depth, 1 << ceil_log2(depth))
-    pieces = ceil_div(depth, piece)
+#: (words, bits) aspect ratios of one ECP5 DP16KD block RAM in true dual-port mode
+#: (Lattice FPGA-TN-02204, "ECP5 and ECP5-5G Memory Usage Guide", DP16KD data widths 1/2/4/9/18).
+BLOCK_RAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))
+
+
+def mem_piece_words(depth: int, piece_depth: int = 16384) -> int:
+    """Words per piece of :class:`hw.memory.PipelinedMemory`: ``piece_depth``, or the memory's
+    depth rounded up to a power of two if that is smaller."""
+    return min(piece_depth, 1 << ceil_log2(depth))
+
+
+def mem_slice_bits(piece_words: int) -> int:
+    """Bits per slice of a piece: the widest block-RAM shape at least ``piece_words`` deep
+    (1 bit beyond 16384 words: the tools then stack block RAMs in depth)."""
+    fits = [bits for words, bits in BLOCK_RAM_SHAPES if words >= piece_words]
+    return max(fits) if fits else 1
+
+
+def mem_read_latency(depth: int, piece_depth: int = 16384) -> int:
+    """Read latency of :class:`hw.memory.PipelinedMemory`: 4 (input register, block RAM,
+    its output register, transport register) + one registered 4:1 mux level per factor of 4
+    pieces."""
+    pieces = ceil_div(depth, mem_piece_words(depth, piece_depth))
     levels, n = 0, pieces
     while n > 1:
         n = ceil_div(n, 4)
         levels += 1
-    return 2 + levels
+    return 4 + levels
 
 
 def _round8(n: int) -> int:
@@ -66,8 +84,9 @@ class ArrayConfig:
     pool_max_planes     largest P of a pool job.
     pool_max_kernel     largest kh, kw, stride and padding of a pool job.
     pool_depth          words (``simd`` bits each) of pool input memory; P*H*ceil(W/lanes) <= it.
-    mem_piece_depth     words per block-RAM piece of every operand memory (a power of two); each
-                        piece's read data is registered, then registered 4:1 mux levels.
+    mem_piece_depth     words per piece of every operand memory (a power of two); pieces are
+                        selected by registered 4:1 mux levels. 16384 (the default) is the
+                        deepest DP16KD shape, so memories up to 16384 words need no mux.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -82,7 +101,7 @@ class ArrayConfig:
     pool_max_planes: int = 1024
     pool_max_kernel: int = 16
     pool_depth: int = 8192
-    mem_piece_depth: int = 2048
+    mem_piece_depth: int = 16384
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -166,10 +185,11 @@ class ArrayConfig:
 
     @property
     def mm_read_latency(self) -> int:
-        """Cycles from a tile read address to its A and W words at the array edge (the slower
-        of the activation and weight memories; the faster one is padded)."""
-        return max(mem_read_latency(self.a_bank_depth, self.mem_piece_depth),
-                   mem_read_latency(self.w_bank_depth, self.mem_piece_depth))
+        """Cycles from a tile read (the controller's ``rd_k``) to its A and W words at the array
+        edge: 1 (the controller's read-address register) + the slower of the activation and
+        weight memories (the faster one is padded)."""
+        return 1 + max(mem_read_latency(self.a_bank_depth, self.mem_piece_depth),
+                       mem_read_latency(self.w_bank_depth, self.mem_piece_depth))
 
     @property
     def pool_read_latency(self) -> int:
@@ -226,13 +246,14 @@ class ArrayConfig:
     @property
     def out_fifo_depth(self) -> int:
         """Output FIFO entries (covers the tiles in flight and the pool pipeline)."""
-        need = max(4 * self.rows + 4, self.pool_latency + 4)
+        need = max(6 * self.rows + 8, self.pool_latency + 8)
         return 1 << ceil_log2(need)
 
     @property
-    def out_fifo_latency(self) -> int:
-        """Cycles from a FIFO write to the beat being valid on the output (SyncFIFOBuffered)."""
-        return 2
+    def result_latency(self) -> int:
+        """Cycles from a result leaving the drain or the pool unit to its beat being valid on the
+        output: 1 (result register) + 2 (SyncFIFOBuffered)."""
+        return 3
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -90,11 +90,17 @@ class BinaryCore(wiring.Component):
         m.submodules.pool = pool = PoolUnit(cfg)
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=cfg.out_width + 1,
                                                     depth=cfg.out_fifo_depth)
+        # result register in front of the FIFO (drain lanes or pool sum, registered once)
+        res_valid = Signal()
+        res_data = Signal(cfg.out_width + 1, reset_less=True)
+        occupied = Signal(range(cfg.out_fifo_depth + 2))     # registered: FIFO + staged entries
+        m.d.comb += [fifo.w_en.eq(res_valid), fifo.w_data.eq(res_data)]
+        m.d.sync += occupied.eq(fifo.level + res_valid)
         m.d.comb += [
             self.out.valid.eq(fifo.r_rdy),
             self.out.payload.eq(fifo.r_data),
             fifo.r_en.eq(self.out.ready),
-            pool.fifo_level.eq(fifo.level),
+            pool.fifo_level.eq(occupied),
             p_mem.r_addr.eq(pool.rd_addr),
             pool.rd_data.eq(p_mem.r_data),
         ]
@@ -116,6 +122,9 @@ class BinaryCore(wiring.Component):
         p_col = Signal.like(ww)                    # pool load: word within the row,
         p_row = Signal(range(cfg.pool_max_dim + 1))    # row within the plane,
         p_pln = Signal(range(cfg.pool_max_planes + 1))  # plane
+        ww_last = Signal.like(ww)                  # last values of the three (registered)
+        h_last = Signal.like(p_row)
+        p_last = Signal.like(p_pln)
 
         # ---- tile reader ----------------------------------------------------------------------
         a_base = Signal(range(cfg.a_bank_depth + 1))
@@ -141,13 +150,33 @@ class BinaryCore(wiring.Component):
         ]
         # read data reaches the array mm_read_latency cycles after the address (the faster of
         # the activation and weight memories is padded to the slower)
+        # (the tile read addresses and every memory write are registered here once first)
         L = cfg.mm_read_latency
+        a_raddr = Signal(range(cfg.a_bank_depth + 1), name="a_raddr", reset_less=True)
+        w_raddr = Signal(range(cfg.w_bank_depth + 1), name="w_raddr", reset_less=True)
+        m.d.sync += [a_raddr.eq(a_base + rd_k), w_raddr.eq(w_base + rd_k)]
+        wr_addr = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth, cfg.pool_depth) + 1),
+                         name="wr_addr", reset_less=True)
+        wr_data = Signal(S, name="wr_data", reset_less=True)
+        wr_a = Signal(R, name="wr_a")      # write enables, one per memory
+        wr_w = Signal(C, name="wr_w")
+        wr_p = Signal(name="wr_p")
+        m.d.sync += [wr_data.eq(self.data.payload), wr_a.eq(0), wr_w.eq(0), wr_p.eq(0)]
+        m.d.comb += [p_mem.w_addr.eq(wr_addr), p_mem.w_data.eq(wr_data), p_mem.w_en.eq(wr_p)]
         for r in range(R):
-            m.d.comb += [a_mem[r].r_addr.eq(a_base + rd_k),
-                         arr.a[r].eq(delayed(m, a_mem[r].r_data, L - a_mem[r].latency, f"a{r}"))]
+            m.d.comb += [a_mem[r].w_addr.eq(wr_addr), a_mem[r].w_data.eq(wr_data),
+                         a_mem[r].w_en.eq(wr_a[r])]
         for c in range(C):
-            m.d.comb += [w_mem[c].r_addr.eq(w_base + rd_k),
-                         arr.w[c].eq(delayed(m, w_mem[c].r_data, L - w_mem[c].latency, f"w{c}"))]
+            m.d.comb += [w_mem[c].w_addr.eq(wr_addr), w_mem[c].w_data.eq(wr_data),
+                         w_mem[c].w_en.eq(wr_w[c])]
+        for r in range(R):
+            m.d.comb += [a_mem[r].r_addr.eq(a_raddr),
+                         arr.a[r].eq(delayed(m, a_mem[r].r_data, L - 1 - a_mem[r].latency, f"a{r}",
+                                             reset_less=True))]
+        for c in range(C):
+            m.d.comb += [w_mem[c].r_addr.eq(w_raddr),
+                         arr.w[c].eq(delayed(m, w_mem[c].r_data, L - 1 - w_mem[c].latency, f"w{c}",
+                                             reset_less=True))]
         m.d.comb += arr.kmask.eq(kmask)
 
         # flags of the word being read, delayed to line up with the read data
@@ -199,19 +228,22 @@ class BinaryCore(wiring.Component):
         pool_lane = Signal(signed(cfg.lane_width))
         m.d.comb += pool_lane.eq(pool.o_sum)
         with m.If(shift):
-            m.d.comb += [fifo.w_en.eq(1), fifo.w_data.eq(Cat(*lanes, dlast & drain_end))]
+            m.d.sync += [res_valid.eq(1), res_data.eq(Cat(*lanes, dlast & drain_end))]
         with m.Else():
-            m.d.comb += [fifo.w_en.eq(pool.o_valid),
-                         fifo.w_data.eq(Cat(pool_lane, Const(0, (C - 1) * cfg.lane_width),
-                                            pool.o_last))]
+            m.d.sync += [res_valid.eq(pool.o_valid),
+                         res_data.eq(Cat(pool_lane, Const(0, (C - 1) * cfg.lane_width),
+                                         pool.o_last))]
 
         beat = Signal()
         m.d.comb += beat.eq(self.data.valid & self.data.ready)
         reserve = Signal(range(R + 1))
+        reserved_q = Signal.like(reserved)
         m.d.sync += [
             reserved.eq(reserved + reserve - shift),
-            # reserved + level grows by at most R per cycle: check one cycle early with margin
-            credit.eq(fifo.level + reserved + 2 * R <= cfg.out_fifo_depth),
+            # occupied + reserved grows by at most R per cycle (a tile start); credit sees them
+            # two cycles late, so a margin of 3R keeps the FIFO from ever overflowing
+            reserved_q.eq(reserved),
+            credit.eq(occupied + reserved_q + 3 * R <= cfg.out_fifo_depth),
         ]
 
         with m.FSM():
@@ -235,6 +267,8 @@ class BinaryCore(wiring.Component):
                     wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
                     rows_left.eq(job.m), n_single.eq(job.n <= C),
                     p_addr.eq(0), p_col.eq(0), p_row.eq(0), p_pln.eq(0),
+                    ww_last.eq(((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)) - 1),
+                    h_last.eq(job.h - 1), p_last.eq(job.p - 1),
                 ]
                 with m.If(job.op == OP_POOL):
                     m.next = "PLOAD"
@@ -243,14 +277,11 @@ class BinaryCore(wiring.Component):
 
             with m.State("LOAD"):
                 m.d.comb += self.data.ready.eq(1)
+                m.d.sync += wr_addr.eq(base + wcount)
                 for r in range(R):
-                    m.d.comb += [a_mem[r].w_addr.eq(base + wcount),
-                                 a_mem[r].w_data.eq(self.data.payload),
-                                 a_mem[r].w_en.eq(beat & ~in_w & (bank == r))]
+                    m.d.sync += wr_a[r].eq(beat & ~in_w & (bank == r))
                 for c in range(C):
-                    m.d.comb += [w_mem[c].w_addr.eq(base + wcount),
-                                 w_mem[c].w_data.eq(self.data.payload),
-                                 w_mem[c].w_en.eq(beat & in_w & (bank == c))]
+                    m.d.sync += wr_w[c].eq(beat & in_w & (bank == c))
                 with m.If(beat):
                     with m.If(wcount != kw_last):
                         m.d.sync += wcount.eq(wcount + 1)
@@ -303,17 +334,21 @@ class BinaryCore(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("PLOAD"):
-                m.d.comb += [self.data.ready.eq(1), p_mem.w_addr.eq(p_addr),
-                             p_mem.w_data.eq(self.data.payload), p_mem.w_en.eq(beat)]
+                m.d.comb += self.data.ready.eq(1)
+                m.d.sync += [wr_addr.eq(p_addr), wr_p.eq(beat)]
                 with m.If(beat):
                     m.d.sync += [p_addr.eq(p_addr + 1), p_col.eq(p_col + 1)]
-                    with m.If(p_col == ww - 1):
+                    with m.If(p_col == ww_last):
                         m.d.sync += [p_col.eq(0), p_row.eq(p_row + 1)]
-                        with m.If(p_row == job.h - 1):
+                        with m.If(p_row == h_last):
                             m.d.sync += [p_row.eq(0), p_pln.eq(p_pln + 1)]
-                            with m.If(p_pln == job.p - 1):
-                                m.d.comb += pool.start.eq(1)
-                                m.next = "POOL"
+                            with m.If(p_pln == p_last):
+                                m.next = "PSTART"
+
+            with m.State("PSTART"):
+                # one cycle from the last data beat: the pool unit starts from a state decode
+                m.d.comb += pool.start.eq(1)
+                m.next = "POOL"
 
             with m.State("POOL"):
                 with m.If(~pool.busy):

@@ -10,7 +10,7 @@ m_l = M - (Tm - 1) * R rows in the last tile row, P(m) = max(KW, R + C + m - 2))
            + KW                                    reads of the first tile
            + Tn * (Tm - 1) * P(R) + (Tn - 1) * P(m_l)   last read to last read of later tiles
            + tile_flush + m_l - 1                  the last tile's flush and drain
-           + out_fifo_latency + 2                  output FIFO, the command beat, setup cycle
+           + result_latency + 2                    result register and FIFO, command beat, setup
 
     tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 1
 
@@ -21,7 +21,9 @@ that keeps the next tile's first capture behind the last drain shift.
 Pool (P x H x W, kernel kh x kw, V = simd / pool_bits lanes, WW = ceil(W/V),
 S = ceil((kw - 1)/V) + 1 words per window row):
 
-    cycles = P * H * WW + P * Ho * Wo * kh * S + pool_latency + out_fifo_latency + 2
+    cycles = P * H * WW + P * Ho * Wo * kh * S + pool_latency + result_latency + 3
+
+(the 3: the command beat, the setup cycle and the pool-start cycle)
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
     spacing = (tn * (tm - 1) * cfg.tile_period(cfg.rows, kw)
                + (tn - 1) * cfg.tile_period(m_l, kw))
     return ((m + n) * kw + kw + spacing + cfg.tile_flush + m_l - 1
-            + cfg.out_fifo_latency + 2)
+            + cfg.result_latency + 2)
 
 
 def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
@@ -52,7 +54,7 @@ def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
     s = ceil_div(kernel[1] - 1, v) + 1
     words = planes * h * ceil_div(w, v)
     steps = planes * ho * wo * kernel[0] * s
-    return words + steps + cfg.pool_latency + cfg.out_fifo_latency + 2
+    return words + steps + cfg.pool_latency + cfg.result_latency + 3
 
 
 def job_cycles(cfg: ArrayConfig, job) -> int:

@@ -48,6 +48,7 @@ class PoolUnit(wiring.Component):
         m = Module()
         cfg = self._cfg
         V, B = cfg.pool_lanes, cfg.pool_bits
+        kb = len(self.kh)
         lgv = ceil_log2(V)
         sbits = max(cfg.pool_max_dim, cfg.pool_max_kernel).bit_length() + \
             cfg.pool_max_kernel.bit_length() + 3
@@ -64,18 +65,9 @@ class PoolUnit(wiring.Component):
                 out[key] = reg
             return out
 
-        # ---- job constants, registered at start (one adder each) ---------------------------
-        lim_j = Signal(signed(sbits))   # lo may advance while lo <= lim_j
-        lim_i = Signal(signed(sbits))   # ri may advance while ri <= lim_i
-        s_last, kh_last = Signal.like(self.s_words), Signal.like(self.kh)
-        p_last = Signal.like(self.p)
-        with m.If(self.start):
-            m.d.sync += [lim_j.eq(self.w + self.pw - self.kw - self.sw),
-                         lim_i.eq(self.h + self.ph - self.kh - self.sh),
-                         s_last.eq(self.s_words - 1), kh_last.eq(self.kh - 1),
-                         p_last.eq(self.p - 1)]
-
-        # ---- sequencer: counters of the step being issued ----------------------------------
+        # ---- sequencer: counters of the step being issued. Every decision reads a register
+        # bit (a sign or a flag), never a comparator: the "remaining" counters below run down
+        # to -1, so "last" / "more" are their sign bits ------------------------------------------
         running = Signal()
         p = Signal(range(cfg.pool_max_planes + 1))
         prow = Signal(range(rows_total + 1))
@@ -83,44 +75,75 @@ class PoolUnit(wiring.Component):
         lo = Signal(signed(sbits))     # j*sw - pw
         di = Signal.like(self.kh)
         s = Signal.like(self.s_words)
+        s_rem = Signal(signed(kb + 1))     # s_words - 2 - s: negative at the last word
+        di_rem = Signal(signed(kb + 1))    # kh - 2 - di: negative at the last window row
+        j_rem = Signal(signed(sbits))      # (w + pw - kw - sw) - lo: >= 0 while j may advance
+        i_rem = Signal(signed(sbits))      # (h + ph - kh - sh) - ri: >= 0 while i may advance
+        p_rem = Signal(signed(cfg.pool_max_planes.bit_length() + 1))   # P - 2 - p
+        s_init = Signal.like(s_rem)
+        di_init = Signal.like(di_rem)
         inflight = Signal(range(cfg.out_fifo_depth + 1))
         credit = Signal()              # registered: a new output may start this cycle
+        at_start = Signal(init=1)      # registered: the next step starts a new output
 
-        at_start, issue = Signal(), Signal()
+        issue = Signal()
         last_s, last_di = Signal(), Signal()
         more_j, more_i, more_p = Signal(), Signal(), Signal()
         m.d.comb += [
-            at_start.eq((di == 0) & (s == 0)),
             issue.eq(running & (~at_start | credit)),
-            last_s.eq(s == s_last),
-            last_di.eq(di == kh_last),
-            more_j.eq(lo <= lim_j),
-            more_i.eq(ri <= lim_i),
-            more_p.eq(p != p_last),
+            last_s.eq(s_rem[-1]),
+            last_di.eq(di_rem[-1]),
+            more_j.eq(~j_rem[-1]),
+            more_i.eq(~i_rem[-1]),
+            more_p.eq(~p_rem[-1]),
             self.busy.eq(running | (inflight != 0)),
         ]
-        # level + inflight grows by at most 1 per cycle (issues), so checking one cycle early
-        # with a margin of 2 keeps the FIFO from ever overflowing
+        # level + inflight grows by at most 1 per cycle (issues); fifo_level is a registered
+        # count (one cycle late) and credit is registered, so a margin of 3 keeps the FIFO
+        # from ever overflowing
         m.d.sync += [inflight.eq(inflight + (issue & at_start) - self.o_valid),
-                     credit.eq(self.fifo_level + inflight + 2 <= cfg.out_fifo_depth)]
+                     credit.eq(self.fifo_level + inflight + 3 <= cfg.out_fifo_depth)]
+
+        # job constants: free-running registers of the job fields (stable from the cycle after
+        # the command; s_words from the one after that), two stages deep, so they have settled
+        # when `start` comes (>= 3 cycles after the command: setup, >= 1 load beat, start)
+        j_init = Signal.like(j_rem)      # w - kw - sw
+        i_init = Signal.like(i_rem)      # h - kh - sh
+        j_start = Signal.like(j_rem)     # j_rem at lo = -pw: (w + pw - kw - sw) + pw
+        i_start = Signal.like(i_rem)     # i_rem at ri = -ph
+        p_init = Signal.like(p_rem)
+        m.d.sync += [s_init.eq(self.s_words - 2), di_init.eq(self.kh - 2), p_init.eq(self.p - 2),
+                     j_init.eq(self.w - self.kw - self.sw), i_init.eq(self.h - self.kh - self.sh),
+                     j_start.eq(j_init + (self.pw << 1)), i_start.eq(i_init + (self.ph << 1))]
 
         with m.If(self.start):
-            m.d.sync += [running.eq(1), p.eq(0), prow.eq(0), ri.eq(-self.ph), lo.eq(-self.pw),
-                         di.eq(0), s.eq(0)]
+            m.d.sync += [s_rem.eq(s_init), di_rem.eq(di_init), j_rem.eq(j_start),
+                         i_rem.eq(i_start), p_rem.eq(p_init),
+                         running.eq(1), p.eq(0), prow.eq(0), ri.eq(-self.ph), lo.eq(-self.pw),
+                         di.eq(0), s.eq(0), at_start.eq(1)]
         with m.Elif(issue):
+            m.d.sync += at_start.eq(last_s & last_di)
             with m.If(~last_s):
-                m.d.sync += s.eq(s + 1)
-            with m.Elif(~last_di):
-                m.d.sync += [s.eq(0), di.eq(di + 1)]
-            with m.Elif(more_j):
-                m.d.sync += [s.eq(0), di.eq(0), lo.eq(lo + self.sw)]
-            with m.Elif(more_i):
-                m.d.sync += [s.eq(0), di.eq(0), lo.eq(-self.pw), ri.eq(ri + self.sh)]
-            with m.Elif(more_p):
-                m.d.sync += [s.eq(0), di.eq(0), lo.eq(-self.pw), ri.eq(-self.ph),
-                             p.eq(p + 1), prow.eq(prow + self.h)]
+                m.d.sync += [s.eq(s + 1), s_rem.eq(s_rem - 1)]
             with m.Else():
-                m.d.sync += running.eq(0)
+                m.d.sync += [s.eq(0), s_rem.eq(s_init)]
+                with m.If(~last_di):
+                    m.d.sync += [di.eq(di + 1), di_rem.eq(di_rem - 1)]
+                with m.Else():
+                    m.d.sync += [di.eq(0), di_rem.eq(di_init)]
+                    with m.If(more_j):
+                        m.d.sync += [lo.eq(lo + self.sw), j_rem.eq(j_rem - self.sw)]
+                    with m.Else():
+                        m.d.sync += [lo.eq(-self.pw), j_rem.eq(j_start)]
+                        with m.If(more_i):
+                            m.d.sync += [ri.eq(ri + self.sh), i_rem.eq(i_rem - self.sh)]
+                        with m.Else():
+                            m.d.sync += [ri.eq(-self.ph), i_rem.eq(i_start)]
+                            with m.If(more_p):
+                                m.d.sync += [p.eq(p + 1), prow.eq(prow + self.h),
+                                             p_rem.eq(p_rem - 1)]
+                            with m.Else():
+                                m.d.sync += running.eq(0)
 
         # ---- stage 1: window row; stage 2: row index, word index, window end ---------------
         r0 = Signal(signed(sbits))

@@ -11,7 +11,10 @@ LUT  = a * (R*C + R) * S          XNOR/AND select + popcount adder trees (R*C PE
      + d                          controller, pool unit, edge masks, FIFO control
 FF   = a * array_register_bits    the array's registers counted from its structure
                                   (:func:`array_register_bits`; a ~ 1 when yosys trims little)
-     + b * C * lane_width + c     output side, controller and pool unit
+     + b * C * lane_width         output side
+     + c * (R + C + 1) * S        operand memory registers (write data, read data, transport;
+                                  on ECP5 the read-data register sits in the block RAM)
+     + d                          controller and pool unit
 carry = a * (R*C + R) * acc_width + b * C * lane_width + c
 BRAM is counted from the memories' shapes (R activation banks, C weight banks, the pool memory,
 the output FIFO) tiled onto the family's block-RAM aspect ratios (no fitting); DSP is the
@@ -85,7 +88,8 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     acc, lane = cfg.acc_width, cfg.lane_width
     return {
         "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
-        "ff": {"array_regs": array_register_bits(cfg), "lanes": C * lane, "const": 1.0},
+        "ff": {"array_regs": array_register_bits(cfg), "lanes": C * lane,
+               "mem_words": (R + C + 1) * S, "const": 1.0},
         "carry": {"pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
         "dsp": {"const": 1.0},
         "fmax_mhz": {"const": 1.0, "log2_pes": math.log2(R * C)},

@@ -3,8 +3,10 @@
 Flow per device family (flags in :data:`YOSYS_SYNTH` and :class:`hw.devices.Device`):
 
 - ECP5: ``synth_ecp5 -nowidelut`` (LUT4 only: no PFUMX/L6MUX wide-LUT muxes, measured ~1.8x fewer
-  LUT4 on XNOR-popcount logic than the default mapping), then ``nextpnr-ecp5 --out-of-context``
-  on the same netlist (no IO buffers; the array's stream ports are wider than any package).
+  LUT4 on XNOR-popcount logic than the default mapping); the flip-flops right behind block RAMs
+  are folded into the DP16KD output registers (:mod:`hw.bram_outreg`; the counts are taken after
+  it), then ``nextpnr-ecp5 --out-of-context`` on that netlist (no IO buffers; the array's stream
+  ports are wider than any package).
 - iCE40: ``synth_ice40``; nextpnr-ice40 has no out-of-context mode, so P&R runs on a generated
   wrapper (:func:`pnr_wrapper_verilog`) that feeds every core input from one serial shift chain
   and folds every core output into an XOR shift chain: 4 pins (clk, rst, si, so), nothing
@@ -34,6 +36,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from .bram_outreg import absorb_bram_output_registers
 from .devices import Device, get_device
 
 #: yosys synthesis command per family; ``{top}`` and ``{json}`` are filled in.
@@ -341,11 +344,20 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         netlist, path, ysecs = run_yosys(sources, top, dev, workdir, timeout=timeout)
+        flags = {"yosys": YOSYS_SYNTH[dev.family].split(" -top")[0]}
+        outreg = None
+        if dev.family == "ecp5":
+            # block-RAM output registers: see hw/bram_outreg.py (Yosys never uses them)
+            outreg = absorb_bram_output_registers(netlist, top)
+            path = workdir / f"{path.stem}_outreg.json"
+            path.write_text(json.dumps(netlist))
+            flags["bram_outreg"] = "hw.bram_outreg.absorb_bram_output_registers"
         cells = count_cells(netlist, top)
         rec = {"device": dev.name, "top": top, **summarize_cells(cells, dev.family),
                "fmax_mhz": None, "cells": dict(sorted(cells.items())),
                "seconds": {"yosys": round(ysecs, 1)}}
-        flags = {"yosys": YOSYS_SYNTH[dev.family].split(" -top")[0]}
+        if outreg is not None:
+            rec["bram_outreg_ffs"] = outreg
         if pnr and dev.can_place_and_route:
             if dev.family == "ecp5":
                 pnr_net = path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from .config import ArrayConfig
@@ -11,6 +12,36 @@ from .core import FAULTS
 from .formats import cmd_fields, cmd_width
 
 TOP_NAME = "bvit_top"
+
+#: an ``initial`` block that sets every word of one memory to zero, as Amaranth emits for
+#: ``Memory(init=[])``
+_ZERO_INIT = re.compile(r"  initial begin\n((?:    (\w+)\[\d+\] = \d+'h0+;\n)+)  end\n")
+#: memories whose contents are defined by writes only: the operand memory slices
+_OPERAND_MEMORY = re.compile(r"piece\d+_slice\d+")
+
+
+def strip_operand_memory_init(text: str) -> tuple[str, int]:
+    """Remove the all-zero ``initial`` blocks of the operand memory slices; return the text and
+    how many were removed.
+
+    Amaranth writes one assignment per word (16 block-RAM slices x 8192 words per bank in the
+    default configuration: over a million lines, more than YoWASP Yosys can read). The
+    controller reads only words that the current job wrote (the testbenches check: an unwritten
+    word would reach the outputs as X), and a block RAM powers up with its INITVAL (zero) anyway.
+    """
+    removed = 0
+
+    def drop(match):
+        nonlocal removed
+        name = match.group(2)
+        lines = match.group(1).splitlines()
+        if _OPERAND_MEMORY.fullmatch(name) and all(ln.strip().startswith(f"{name}[")
+                                                    for ln in lines):
+            removed += 1
+            return ""
+        return match.group(0)
+
+    return _ZERO_INIT.sub(drop, text), removed
 
 
 def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME) -> str:
@@ -23,7 +54,8 @@ def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME
     if fault is not None and fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
     top = AxiTop(cfg, fault=fault)
-    return verilog.convert(top, name=name, emit_src=False)
+    text, _ = strip_operand_memory_init(verilog.convert(top, name=name, emit_src=False))
+    return text
 
 
 def write_verilog(cfg: ArrayConfig, out_dir, *, fault: str | None = None,

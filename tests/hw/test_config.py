@@ -2,7 +2,8 @@
 
 import pytest
 
-from hw.config import ArrayConfig, ConfigError, popcount_latency
+from hw.config import (ArrayConfig, ConfigError, mem_piece_words, mem_read_latency, mem_slice_bits,
+                       popcount_latency)
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -21,7 +22,8 @@ def test_derived_values():
     assert cfg.acc_width == 7                       # 100 < 2**7
     assert cfg.mm_result_width == 8
     assert cfg.pe_popcount_latency == popcount_latency(32) == 3
-    assert cfg.tile_flush == 2 + 3 + 2 + 1 + cfg.pe_latency
+    assert cfg.mm_read_latency == 1 + 4             # address register + one-piece memory
+    assert cfg.tile_flush == 5 + 3 + 2 + 1 + cfg.pe_latency
     assert cfg.a_bank_depth == 3 * 4 and cfg.w_bank_depth == 3 * 4
     assert cfg.lane_width % 8 == 0 and cfg.lane_width >= cfg.pool_sum_width
     assert cfg.out_fifo_depth >= 2 * cfg.rows
@@ -33,3 +35,17 @@ def test_accumulator_holds_max_k():
     for k in (1, 2, 63, 64, 2048, 2047):
         cfg = ArrayConfig(max_k=k)
         assert (1 << cfg.acc_width) > k >= (1 << (cfg.acc_width - 1))
+
+
+@pytest.mark.parametrize("words, bits", [(16384, 1), (9000, 1), (8192, 2), (4096, 4), (2048, 9),
+                                         (1024, 18), (16, 18), (32768, 1)])
+def test_slice_is_one_dp16kd_shape(words, bits):
+    assert mem_slice_bits(words) == bits
+
+
+def test_memory_pieces_and_read_latency():
+    assert mem_piece_words(8192, 16384) == 8192 and mem_piece_words(5000, 16384) == 8192
+    assert mem_piece_words(8192, 2048) == 2048
+    assert mem_read_latency(8192, 16384) == 4          # input, RAM, output, transport registers
+    assert mem_read_latency(8192, 2048) == 5           # + one 4:1 level over 4 pieces
+    assert mem_read_latency(2500, 512) == 6            # 5 pieces: two 4:1 levels

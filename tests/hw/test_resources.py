@@ -58,6 +58,7 @@ def test_features_read_config_properties():
     F = FLAGS.size
     common = F + tree_reg_bits(16) + F * cfg.pe_popcount_latency + 2 * cfg.acc_width
     assert f["ff"]["array_regs"] == 6 * (32 + common) + 2 * (16 + common) + (16 + F) + 3 * 16
+    assert f["ff"]["mem_words"] == (2 + 3 + 1) * 16
 
 
 def test_bram_tiles():
@@ -79,7 +80,7 @@ def test_fit_recovers_known_coefficients():
     cfgs = [ArrayConfig(rows=r, cols=c, simd=s) for r, c, s in
             [(1, 1, 16), (2, 2, 32), (4, 4, 64), (2, 4, 16), (3, 1, 128), (4, 2, 32), (1, 4, 64),
              (3, 3, 16)]]
-    true = {"lut": [2.0, 1.5, 3.0, 400.0], "ff": [0.9, 1.0, 50.0]}
+    true = {"lut": [2.0, 1.5, 3.0, 400.0], "ff": [0.9, 1.0, 2.0, 50.0]}
     recs = []
     for cfg in cfgs:
         f = features(cfg)

@@ -42,3 +42,24 @@ def test_default_config_passes_verilator_lint(tmp_path):
     r = subprocess.run(["verilator", "--lint-only", "-Wall", *LINT_WAIVERS, str(top),
                         "--top-module", "bvit_top"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_only_operand_memory_init_is_stripped():
+    from hw.config import ceil_div, mem_piece_words, mem_slice_bits
+    from hw.verilog import generate, strip_operand_memory_init
+
+    cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=40, max_m=8, max_n=8, pool_bits=8,
+                      pool_max_dim=8, pool_max_planes=4, pool_depth=64)
+    text = generate(cfg)
+    depths = [cfg.a_bank_depth] * 2 + [cfg.w_bank_depth] * 3 + [cfg.pool_depth]
+    pieces = [mem_piece_words(d, cfg.mem_piece_depth) for d in depths]
+    slices = [ceil_div(d, p) * ceil_div(cfg.simd, mem_slice_bits(p)) for d, p in zip(depths, pieces)]
+    assert not re.search(r"piece\d+_slice\d+\[\d+\] =", text)          # no per-word init left
+    assert len(re.findall(r"reg \[\d+:0\] piece\d+_slice\d+ \[", text)) == sum(slices)
+    assert text.count("initial begin") == 1                            # the FIFO's stays
+    demo = ("  initial begin\n    piece0_slice3[0] = 2'h0;\n    piece0_slice3[1] = 2'h0;\n  end\n"
+            "  initial begin\n    piece1_slice0[0] = 2'h1;\n  end\n"
+            "  initial begin\n    storage[0] = 8'h00;\n  end\n")
+    out, n = strip_operand_memory_init(demo)
+    assert n == 1 and "piece0_slice3" not in out and "piece1_slice0[0] = 2'h1" in out
+    assert "storage[0]" in out
