@@ -110,9 +110,12 @@ class BinaryCore(wiring.Component):
 
         # ---- load counters ------------------------------------------------------------------
         wcount = Signal(kwb)                       # word within the row
-        kw_last = Signal(kwb)                      # KW - 1
+        kw_pen = Signal(kwb)                       # KW - 2 (wraps when KW = 1: never matched)
+        kw_one = Signal()                          # KW == 1
+        w_last, b_last, r_one = Signal(), Signal(), Signal()   # load flags (see LOAD)
         bank = Signal(range(max(R, C)))
         bank_last = Signal(range(max(R, C)))       # R - 1 while loading A, C - 1 for W
+        bank_pen = Signal(range(max(R, C)))        # bank_last - 1 (wraps when 0: never matched)
         base = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth) + 1))
         rows_left = Signal(range(max(cfg.max_m, cfg.max_n) + 1))
         in_w = Signal()                            # loading W (else A)
@@ -130,6 +133,7 @@ class BinaryCore(wiring.Component):
         a_base = Signal(range(cfg.a_bank_depth + 1))
         w_base = Signal(range(cfg.w_bank_depth + 1))
         rd_k = Signal(kwb)
+        k_first, k_last, gap_ok = Signal(), Signal(), Signal()   # read flags (see READ)
         m_rem = Signal(signed(cfg.max_m.bit_length() + 2))   # rows from this tile row on
         n_rem = Signal(signed(cfg.max_n.bit_length() + 2))   # columns from this tile on
         last_mrow = Signal()                       # this is the last tile row (m_rem <= R)
@@ -259,13 +263,14 @@ class BinaryCore(wiring.Component):
                 m.d.comb += krem.eq(job.k - 1)
                 m.d.sync += [
                     kwords.eq((job.k + S - 1) >> lgs),
-                    kw_last.eq((job.k - 1) >> lgs),
                     kmask.eq(Const((1 << S) - 1, S) >> (~krem)),
                     ww.eq((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)),
                     s_words.eq(((job.kw + cfg.pool_lanes - 2) >> ceil_log2(cfg.pool_lanes))
                                + 1),
+                    kw_pen.eq(((job.k - 1) >> lgs) - 1), kw_one.eq(job.k <= S),
                     wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
-                    rows_left.eq(job.m), n_single.eq(job.n <= C),
+                    bank_pen.eq(R - 2), w_last.eq(job.k <= S), b_last.eq(R == 1),
+                    rows_left.eq(job.m), r_one.eq(job.m == 1), n_single.eq(job.n <= C),
                     p_addr.eq(0), p_col.eq(0), p_row.eq(0), p_pln.eq(0),
                     ww_last.eq(((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)) - 1),
                     h_last.eq(job.h - 1), p_last.eq(job.p - 1),
@@ -282,41 +287,53 @@ class BinaryCore(wiring.Component):
                     m.d.sync += wr_a[r].eq(beat & ~in_w & (bank == r))
                 for c in range(C):
                     m.d.sync += wr_w[c].eq(beat & in_w & (bank == c))
+                # decisions read registered flags only: w_last (wcount == KW - 1),
+                # b_last (bank == bank_last), r_one (rows_left == 1), each set a step ahead
                 with m.If(beat):
-                    with m.If(wcount != kw_last):
-                        m.d.sync += wcount.eq(wcount + 1)
+                    with m.If(~w_last):
+                        m.d.sync += [wcount.eq(wcount + 1), w_last.eq(wcount == kw_pen)]
                     with m.Else():
-                        m.d.sync += [wcount.eq(0), rows_left.eq(rows_left - 1)]
-                        with m.If(bank == bank_last):
-                            m.d.sync += [bank.eq(0), base.eq(base + kwords)]
+                        m.d.sync += [wcount.eq(0), w_last.eq(kw_one),
+                                     rows_left.eq(rows_left - 1), r_one.eq(rows_left == 2)]
+                        with m.If(b_last):
+                            m.d.sync += [bank.eq(0), base.eq(base + kwords),
+                                         b_last.eq(bank_last == 0)]
                         with m.Else():
-                            m.d.sync += bank.eq(bank + 1)
-                        with m.If(rows_left == 1):
+                            m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
+                        with m.If(r_one):
                             with m.If(in_w):
                                 m.d.sync += [a_base.eq(0), w_base.eq(0), rd_k.eq(0),
+                                             k_first.eq(1), k_last.eq(kw_one),
                                              m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
+                                             gap_ok.eq(1),
                                              gap_k.eq(R + C - 2 - kwords), n_l.eq(bank + 1),
                                              last_mrow.eq(job.m <= R), last_ncol.eq(n_single)]
                                 m.next = "READ"
                             with m.Else():
                                 m.d.sync += [in_w.eq(1), bank.eq(0), bank_last.eq(C - 1),
-                                             base.eq(0), rows_left.eq(job.n), m_l.eq(bank + 1)]
+                                             bank_pen.eq(C - 2), b_last.eq(C == 1),
+                                             base.eq(0), rows_left.eq(job.n),
+                                             r_one.eq(job.n == 1), m_l.eq(bank + 1)]
 
             with m.State("READ"):
                 # A tile may start when the previous one left enough room (gap) for its drain to
                 # finish before this tile's first capture, and the FIFO can take its rows.
-                start = Signal()
-                m.d.comb += start.eq(rd_k == 0)
+                # k_first (rd_k == 0), k_last (rd_k == KW - 1) and gap_ok (gap <= 0) are
+                # registered flags, set a step ahead.
+                advance = Signal()
+                m.d.comb += advance.eq(~k_first | (gap_ok & credit))
                 with m.If(gap > 0):
-                    m.d.sync += gap.eq(gap - 1)
-                with m.If(~start | ((gap <= 0) & credit)):
-                    m.d.comb += reserve.eq(Mux(start, m_valid, 0))
-                    m.d.comb += [rd_valid.eq(1), rd_first.eq(start), rd_last.eq(rd_k == kw_last)]
-                    with m.If(rd_k == kw_last):
+                    m.d.sync += [gap.eq(gap - 1)]
+                m.d.sync += gap_ok.eq(gap <= 1)
+                with m.If(advance):
+                    m.d.comb += reserve.eq(Mux(k_first, m_valid, 0))
+                    m.d.comb += [rd_valid.eq(1), rd_first.eq(k_first), rd_last.eq(k_last)]
+                    with m.If(k_last):
                         m.d.comb += [desc_in.valid.eq(1), desc_in.m.eq(m_valid),
                                      desc_in.n.eq(n_valid), desc_in.last.eq(last_tile)]
                         # next tile's last read >= this one's + R + C + m_valid - 2
-                        m.d.sync += [rd_k.eq(0), gap.eq(gap_k + m_valid)]
+                        m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one),
+                                     gap.eq(gap_k + m_valid), gap_ok.eq(gap_k + m_valid <= 0)]
                         with m.If(last_tile):
                             m.next = "MM_DONE"
                         with m.Elif(last_ncol):
@@ -327,7 +344,8 @@ class BinaryCore(wiring.Component):
                             m.d.sync += [n_rem.eq(n_rem - C), w_base.eq(w_base + kwords),
                                          last_ncol.eq(n_rem <= 2 * C)]
                     with m.Else():
-                        m.d.sync += rd_k.eq(rd_k + 1)
+                        m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0),
+                                     k_last.eq(rd_k == kw_pen)]
 
             with m.State("MM_DONE"):
                 with m.If(~in_flight & ~shift):

@@ -21,9 +21,9 @@ that keeps the next tile's first capture behind the last drain shift.
 Pool (P x H x W, kernel kh x kw, V = simd / pool_bits lanes, WW = ceil(W/V),
 S = ceil((kw - 1)/V) + 1 words per window row):
 
-    cycles = P * H * WW + P * Ho * Wo * kh * S + pool_latency + result_latency + 3
+    cycles = P * H * WW + P * Ho * Wo * kh * S + pool_latency + result_latency + 4
 
-(the 3: the command beat, the setup cycle and the pool-start cycle)
+(the 4: the command beat, the setup cycle, the pool-start cycle and the sequencer's priming cycle)
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
     s = ceil_div(kernel[1] - 1, v) + 1
     words = planes * h * ceil_div(w, v)
     steps = planes * ho * wo * kernel[0] * s
-    return words + steps + cfg.pool_latency + cfg.result_latency + 3
+    return words + steps + cfg.pool_latency + cfg.result_latency + 4
 
 
 def job_cycles(cfg: ArrayConfig, job) -> int:

@@ -65,93 +65,141 @@ class PoolUnit(wiring.Component):
                 out[key] = reg
             return out
 
-        # ---- sequencer: counters of the step being issued. Every decision reads a register
-        # bit (a sign or a flag), never a comparator: the "remaining" counters below run down
-        # to -1, so "last" / "more" are their sign bits ------------------------------------------
-        running = Signal()
-        p = Signal(range(cfg.pool_max_planes + 1))
-        prow = Signal(range(rows_total + 1))
-        ri = Signal(signed(sbits))     # i*sh - ph
-        lo = Signal(signed(sbits))     # j*sw - pw
-        di = Signal.like(self.kh)
-        s = Signal.like(self.s_words)
-        s_rem = Signal(signed(kb + 1))     # s_words - 2 - s: negative at the last word
-        di_rem = Signal(signed(kb + 1))    # kh - 2 - di: negative at the last window row
-        j_rem = Signal(signed(sbits))      # (w + pw - kw - sw) - lo: >= 0 while j may advance
-        i_rem = Signal(signed(sbits))      # (h + ph - kh - sh) - ri: >= 0 while i may advance
-        p_rem = Signal(signed(cfg.pool_max_planes.bit_length() + 1))   # P - 2 - p
-        s_init = Signal.like(s_rem)
-        di_init = Signal.like(di_rem)
+        # ---- sequencer. `nxt` holds the step to issue next with all its counters; `cur` the
+        # step being offered now. On an issue, cur <- nxt and nxt <- successor(nxt), both with
+        # `issue` as the only enable; successor() reads nxt's registers only (the "remaining"
+        # counters run down to -1, so "last" / "more" are sign bits, never comparators). The
+        # first step after `start` is one priming cycle (nxt -> cur, no issue). ---------------
+        def state(prefix):
+            return {
+                "p": Signal(range(cfg.pool_max_planes + 1), name=f"{prefix}_p"),
+                "prow": Signal(range(rows_total + 1), name=f"{prefix}_prow"),
+                "ri": Signal(signed(sbits), name=f"{prefix}_ri"),       # i*sh - ph
+                "lo": Signal(signed(sbits), name=f"{prefix}_lo"),       # j*sw - pw
+                "di": Signal.like(self.kh, name=f"{prefix}_di"),
+                "s": Signal.like(self.s_words, name=f"{prefix}_s"),
+                # s_words - 2 - s, kh - 2 - di: negative at the last word / window row
+                "s_rem": Signal(signed(kb + 1), name=f"{prefix}_s_rem"),
+                "di_rem": Signal(signed(kb + 1), name=f"{prefix}_di_rem"),
+                # (w + pw - kw - sw) - lo, (h + ph - kh - sh) - ri: >= 0 while j / i may advance
+                "j_rem": Signal(signed(sbits), name=f"{prefix}_j_rem"),
+                "i_rem": Signal(signed(sbits), name=f"{prefix}_i_rem"),
+                "p_rem": Signal(signed(cfg.pool_max_planes.bit_length() + 1),
+                                name=f"{prefix}_p_rem"),                # P - 2 - p
+                "first": Signal(name=f"{prefix}_first"),   # first step of an output
+            }
+
+        nxt = state("nxt")
+        cur = {k: Signal.like(nxt[k], name=f"cur_{k}") for k in
+               ("prow", "ri", "lo", "di", "s", "first")}
+        cur_last, cur_final = Signal(), Signal()
+        running, primed = Signal(), Signal()
         inflight = Signal(range(cfg.out_fifo_depth + 1))
         credit = Signal()              # registered: a new output may start this cycle
-        at_start = Signal(init=1)      # registered: the next step starts a new output
-
         issue = Signal()
-        last_s, last_di = Signal(), Signal()
-        more_j, more_i, more_p = Signal(), Signal(), Signal()
-        m.d.comb += [
-            issue.eq(running & (~at_start | credit)),
-            last_s.eq(s_rem[-1]),
-            last_di.eq(di_rem[-1]),
-            more_j.eq(~j_rem[-1]),
-            more_i.eq(~i_rem[-1]),
-            more_p.eq(~p_rem[-1]),
-            self.busy.eq(running | (inflight != 0)),
-        ]
+        m.d.comb += [issue.eq(running & primed & (~cur["first"] | credit)),
+                     self.busy.eq(running | (inflight != 0))]
         # level + inflight grows by at most 1 per cycle (issues); fifo_level is a registered
         # count (one cycle late) and credit is registered, so a margin of 3 keeps the FIFO
         # from ever overflowing
-        m.d.sync += [inflight.eq(inflight + (issue & at_start) - self.o_valid),
+        m.d.sync += [inflight.eq(inflight + (issue & cur["first"]) - self.o_valid),
                      credit.eq(self.fifo_level + inflight + 3 <= cfg.out_fifo_depth)]
 
         # job constants: free-running registers of the job fields (stable from the cycle after
         # the command; s_words from the one after that), two stages deep, so they have settled
         # when `start` comes (>= 3 cycles after the command: setup, >= 1 load beat, start)
-        j_init = Signal.like(j_rem)      # w - kw - sw
-        i_init = Signal.like(i_rem)      # h - kh - sh
-        j_start = Signal.like(j_rem)     # j_rem at lo = -pw: (w + pw - kw - sw) + pw
-        i_start = Signal.like(i_rem)     # i_rem at ri = -ph
-        p_init = Signal.like(p_rem)
+        s_init, di_init = Signal.like(nxt["s_rem"]), Signal.like(nxt["di_rem"])
+        j_init = Signal.like(nxt["j_rem"])      # w - kw - sw
+        i_init = Signal.like(nxt["i_rem"])      # h - kh - sh
+        j_start = Signal.like(nxt["j_rem"])     # j_rem at lo = -pw: (w + pw - kw - sw) + pw
+        i_start = Signal.like(nxt["i_rem"])     # i_rem at ri = -ph
+        p_init = Signal.like(nxt["p_rem"])
         m.d.sync += [s_init.eq(self.s_words - 2), di_init.eq(self.kh - 2), p_init.eq(self.p - 2),
                      j_init.eq(self.w - self.kw - self.sw), i_init.eq(self.h - self.kh - self.sh),
                      j_start.eq(j_init + (self.pw << 1)), i_start.eq(i_init + (self.ph << 1))]
 
-        with m.If(self.start):
-            m.d.sync += [s_rem.eq(s_init), di_rem.eq(di_init), j_rem.eq(j_start),
-                         i_rem.eq(i_start), p_rem.eq(p_init),
-                         running.eq(1), p.eq(0), prow.eq(0), ri.eq(-self.ph), lo.eq(-self.pw),
-                         di.eq(0), s.eq(0), at_start.eq(1)]
-        with m.Elif(issue):
-            m.d.sync += at_start.eq(last_s & last_di)
-            with m.If(~last_s):
-                m.d.sync += [s.eq(s + 1), s_rem.eq(s_rem - 1)]
+        n = nxt
+        # what the successor of nxt changes, one-hot registered flags (so that every enable is
+        # `advance & flag`): s+1 | di+1 | j+1 | i+1 | plane+1 | (none: nxt is the final step)
+        act = {k: Signal(name=f"act_{k}") for k in ("s", "di", "j", "i", "p")}
+
+        def actions(last_s, last_di, more_j, more_i, more_p):
+            """The action flags of a step from its "last" / "more" conditions."""
+            return {"s": ~last_s, "di": last_s & ~last_di, "j": last_s & last_di & more_j,
+                    "i": last_s & last_di & ~more_j & more_i,
+                    "p": last_s & last_di & ~more_j & ~more_i & more_p}
+
+        n_last = Signal()
+        n_final = Signal()
+        m.d.comb += [n_last.eq(~act["s"] & ~act["di"]),
+                     n_final.eq(~(act["s"] | act["di"] | act["j"] | act["i"] | act["p"]))]
+
+        def successor():
+            """Assignments taking nxt to the step after it (and its action flags)."""
+            s_rem, di_rem = Signal.like(n["s_rem"]), Signal.like(n["di_rem"])
+            j_rem, i_rem, p_rem = (Signal.like(n["j_rem"]), Signal.like(n["i_rem"]),
+                                   Signal.like(n["p_rem"]))
+            m.d.comb += [
+                s_rem.eq(Mux(act["s"], n["s_rem"] - 1, s_init)),
+                di_rem.eq(Mux(act["di"], n["di_rem"] - 1, Mux(act["s"], n["di_rem"], di_init))),
+                j_rem.eq(Mux(act["j"], n["j_rem"] - self.sw,
+                             Mux(act["s"] | act["di"], n["j_rem"], j_start))),
+                i_rem.eq(Mux(act["i"], n["i_rem"] - self.sh,
+                             Mux(act["s"] | act["di"] | act["j"], n["i_rem"], i_start))),
+                p_rem.eq(Mux(act["p"], n["p_rem"] - 1, n["p_rem"])),
+            ]
+            m.d.sync += [n["s_rem"].eq(s_rem), n["di_rem"].eq(di_rem), n["j_rem"].eq(j_rem),
+                         n["i_rem"].eq(i_rem), n["p_rem"].eq(p_rem), n["first"].eq(n_last)]
+            m.d.sync += [act[k].eq(v) for k, v in actions(
+                s_rem[-1], di_rem[-1], ~j_rem[-1], ~i_rem[-1], ~p_rem[-1]).items()]
+            with m.If(act["s"]):
+                m.d.sync += n["s"].eq(n["s"] + 1)
             with m.Else():
-                m.d.sync += [s.eq(0), s_rem.eq(s_init)]
-                with m.If(~last_di):
-                    m.d.sync += [di.eq(di + 1), di_rem.eq(di_rem - 1)]
-                with m.Else():
-                    m.d.sync += [di.eq(0), di_rem.eq(di_init)]
-                    with m.If(more_j):
-                        m.d.sync += [lo.eq(lo + self.sw), j_rem.eq(j_rem - self.sw)]
-                    with m.Else():
-                        m.d.sync += [lo.eq(-self.pw), j_rem.eq(j_start)]
-                        with m.If(more_i):
-                            m.d.sync += [ri.eq(ri + self.sh), i_rem.eq(i_rem - self.sh)]
-                        with m.Else():
-                            m.d.sync += [ri.eq(-self.ph), i_rem.eq(i_start)]
-                            with m.If(more_p):
-                                m.d.sync += [p.eq(p + 1), prow.eq(prow + self.h),
-                                             p_rem.eq(p_rem - 1)]
-                            with m.Else():
-                                m.d.sync += running.eq(0)
+                m.d.sync += n["s"].eq(0)
+            with m.If(act["di"]):
+                m.d.sync += n["di"].eq(n["di"] + 1)
+            with m.Elif(~act["s"]):
+                m.d.sync += n["di"].eq(0)
+            with m.If(act["j"]):
+                m.d.sync += n["lo"].eq(n["lo"] + self.sw)
+            with m.Elif(~act["s"] & ~act["di"]):
+                m.d.sync += n["lo"].eq(-self.pw)
+            with m.If(act["i"]):
+                m.d.sync += n["ri"].eq(n["ri"] + self.sh)
+            with m.Elif(act["p"] | n_final):
+                m.d.sync += n["ri"].eq(-self.ph)
+            with m.If(act["p"]):
+                m.d.sync += [n["p"].eq(n["p"] + 1), n["prow"].eq(n["prow"] + self.h)]
+
+        def advance():
+            m.d.sync += [cur[k].eq(nxt[k]) for k in cur]
+            m.d.sync += [cur_last.eq(n_last), cur_final.eq(n_final)]
+            successor()
+
+        with m.If(self.start):
+            m.d.sync += [n["s_rem"].eq(s_init), n["di_rem"].eq(di_init), n["j_rem"].eq(j_start),
+                         n["i_rem"].eq(i_start), n["p_rem"].eq(p_init),
+                         n["p"].eq(0), n["prow"].eq(0), n["ri"].eq(-self.ph),
+                         n["lo"].eq(-self.pw), n["di"].eq(0), n["s"].eq(0), n["first"].eq(1),
+                         running.eq(1), primed.eq(0)]
+            m.d.sync += [act[k].eq(v) for k, v in actions(
+                s_init[-1], di_init[-1], ~j_start[-1], ~i_start[-1], ~p_init[-1]).items()]
+        with m.Elif(running & ~primed):
+            m.d.sync += primed.eq(1)
+            advance()
+        with m.Elif(issue):
+            with m.If(cur_final):
+                m.d.sync += running.eq(0)
+            advance()
 
         # ---- stage 1: window row; stage 2: row index, word index, window end ---------------
         r0 = Signal(signed(sbits))
         lopos0 = Signal(sbits)
-        m.d.comb += [r0.eq(ri + di), lopos0.eq(Mux(lo[-1], 0, lo))]
-        s1 = stage({"v": issue, "first": at_start, "last": last_s & last_di,
-                    "final": last_s & last_di & ~more_j & ~more_i & ~more_p,
-                    "r": r0, "lo": lo, "lopos": lopos0, "s": s, "prow": prow}, "s1")
+        m.d.comb += [r0.eq(cur["ri"] + cur["di"]),
+                     lopos0.eq(Mux(cur["lo"][-1], 0, cur["lo"]))]
+        s1 = stage({"v": issue, "first": cur["first"], "last": cur_last, "final": cur_final,
+                    "r": r0, "lo": cur["lo"], "lopos": lopos0, "s": cur["s"],
+                    "prow": cur["prow"]}, "s1")
         row1 = Signal(range(rows_total + 1))
         widx1 = Signal(range(cfg.pool_max_dim + cfg.pool_max_kernel + 2))
         lohi1 = Signal(signed(sbits + 1))
