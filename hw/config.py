@@ -160,8 +160,9 @@ class ArrayConfig:
 
     @property
     def pe_latency(self) -> int:
-        """Cycles from a PE's operand register to its accumulator update being visible."""
-        return self.pe_popcount_latency + 1
+        """Cycles from a PE's operand register to its accumulator update being visible:
+        1 (XNOR/AND register) + popcount tree + 1 (accumulator)."""
+        return 1 + self.pe_popcount_latency + 1
 
     @property
     def a_bank_depth(self) -> int:
@@ -252,8 +253,9 @@ class ArrayConfig:
     @property
     def result_latency(self) -> int:
         """Cycles from a result leaving the drain or the pool unit to its beat being valid on the
-        output: 1 (result register) + 2 (SyncFIFOBuffered)."""
-        return 3
+        output: 3 (result registers: hold values, 2*hold - offset, lane masks)
+        + 2 (SyncFIFOBuffered)."""
+        return 5
 
     def to_dict(self) -> dict:
         return asdict(self)

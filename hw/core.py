@@ -71,8 +71,14 @@ class BinaryCore(wiring.Component):
         kmask = Signal(S)                           # ones below K mod simd (all ones if 0)
         ww = Signal((cfg.pool_max_dim + 1).bit_length())
         s_words = Signal((cfg.pool_max_kernel + 1).bit_length())
-        is_and = Signal()
-        m.d.comb += is_and.eq(job.op == OP_AND)
+        is_and = Signal()                           # registered in SETUP
+
+
+        # the last word's mask, free-running from the job register in two stages (subtract,
+        # shift): settled two cycles after the command, long before the first read (after
+        # setup and >= 2 load beats)
+        krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd
+        m.d.sync += [krem.eq(job.k - 1), kmask.eq(Const((1 << S) - 1, S) >> (~krem))]
 
         # ---- memories (block-RAM pieces, registered read mux trees) -------------------------
         piece = cfg.mem_piece_depth
@@ -90,12 +96,12 @@ class BinaryCore(wiring.Component):
         m.submodules.pool = pool = PoolUnit(cfg)
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=cfg.out_width + 1,
                                                     depth=cfg.out_fifo_depth)
-        # result register in front of the FIFO (drain lanes or pool sum, registered once)
-        res_valid = Signal()
+        # three result registers in front of the FIFO (see the result datapath below)
+        st_a_valid, st_b_valid, res_valid = Signal(), Signal(), Signal()
         res_data = Signal(cfg.out_width + 1, reset_less=True)
-        occupied = Signal(range(cfg.out_fifo_depth + 2))     # registered: FIFO + staged entries
+        occupied = Signal(range(cfg.out_fifo_depth + 4))     # registered: FIFO + staged entries
         m.d.comb += [fifo.w_en.eq(res_valid), fifo.w_data.eq(res_data)]
-        m.d.sync += occupied.eq(fifo.level + res_valid)
+        m.d.sync += occupied.eq(fifo.level + res_valid + st_a_valid + st_b_valid)
         m.d.comb += [
             self.out.valid.eq(fifo.r_rdy),
             self.out.payload.eq(fifo.r_data),
@@ -125,15 +131,19 @@ class BinaryCore(wiring.Component):
         p_col = Signal.like(ww)                    # pool load: word within the row,
         p_row = Signal(range(cfg.pool_max_dim + 1))    # row within the plane,
         p_pln = Signal(range(cfg.pool_max_planes + 1))  # plane
-        ww_last = Signal.like(ww)                  # last values of the three (registered)
-        h_last = Signal.like(p_row)
-        p_last = Signal.like(p_pln)
+        ww_pen = Signal.like(ww)                   # last values - 1 (wrap when 0: unmatched)
+        h_pen = Signal.like(p_row)
+        p_pen = Signal.like(p_pln)
+        ww_one, h_one = Signal(), Signal()         # WW == 1, H == 1
+        col_last, row_last, pln_last = Signal(), Signal(), Signal()   # pool load flags
+        loading, ploading = Signal(), Signal()     # registered: the loaders run
 
         # ---- tile reader ----------------------------------------------------------------------
         a_base = Signal(range(cfg.a_bank_depth + 1))
         w_base = Signal(range(cfg.w_bank_depth + 1))
         rd_k = Signal(kwb)
         k_first, k_last, gap_ok = Signal(), Signal(), Signal()   # read flags (see READ)
+        reading = Signal()                         # registered: the tile reader runs
         m_rem = Signal(signed(cfg.max_m.bit_length() + 2))   # rows from this tile row on
         n_rem = Signal(signed(cfg.max_n.bit_length() + 2))   # columns from this tile on
         last_mrow = Signal()                       # this is the last tile row (m_rem <= R)
@@ -221,25 +231,35 @@ class BinaryCore(wiring.Component):
         with m.Elif(shift):
             m.d.sync += drow.eq(drow + 1)
 
-        # ---- drain datapath: C lanes of 2*hold - offset, lanes past N zero ------------------
-        lanes = []
-        offset = Signal(cfg.acc_width)
-        m.d.comb += offset.eq(Mux(is_and, arr.rowpop_top, job.k))
-        for c in range(C):
-            lane = Signal(signed(cfg.lane_width), name=f"lane{c}")
-            m.d.comb += lane.eq(Mux(c < dn, (arr.hold_top[c] << 1) - offset, 0))
-            lanes.append(lane)
-        pool_lane = Signal(signed(cfg.lane_width))
-        m.d.comb += pool_lane.eq(pool.o_sum)
+        # ---- result datapath, three registers: (A) the drain row's hold values and offset (or
+        # the pool sum), (B) 2*hold - offset per lane, (C) lanes past N (or past lane 0 for a
+        # pool) forced to zero -------------------------------------------------------------------
+        holds = [Signal(cfg.acc_width, name=f"hold_q{c}", reset_less=True) for c in range(C)]
+        off_q = Signal(cfg.acc_width, reset_less=True)
+        pool_q = Signal(signed(cfg.lane_width), reset_less=True)
+        ok_a, last_a, pool_a = Signal(C, reset_less=True), Signal(reset_less=True), Signal()
         with m.If(shift):
-            m.d.sync += [res_valid.eq(1), res_data.eq(Cat(*lanes, dlast & drain_end))]
+            m.d.sync += [st_a_valid.eq(1), last_a.eq(dlast & drain_end), pool_a.eq(0),
+                         ok_a.eq(Cat(*(c < dn for c in range(C)))),
+                         off_q.eq(Mux(is_and, arr.rowpop_top, job.k))]
+            m.d.sync += [holds[c].eq(arr.hold_top[c]) for c in range(C)]
         with m.Else():
-            m.d.sync += [res_valid.eq(pool.o_valid),
-                         res_data.eq(Cat(pool_lane, Const(0, (C - 1) * cfg.lane_width),
-                                         pool.o_last))]
+            m.d.sync += [st_a_valid.eq(pool.o_valid), last_a.eq(pool.o_last), pool_a.eq(1),
+                         ok_a.eq(1), pool_q.eq(pool.o_sum)]
+        diffs = [Signal(signed(cfg.lane_width), name=f"diff{c}", reset_less=True)
+                 for c in range(C)]
+        ok_b, last_b, pool_b = Signal(C, reset_less=True), Signal(reset_less=True), Signal()
+        pool_bq = Signal.like(pool_q)
+        m.d.sync += [st_b_valid.eq(st_a_valid), ok_b.eq(ok_a), last_b.eq(last_a),
+                     pool_b.eq(pool_a), pool_bq.eq(pool_q)]
+        m.d.sync += [diffs[c].eq((holds[c] << 1) - off_q) for c in range(C)]
+        lanes = [Mux(ok_b[c], diffs[c], 0) for c in range(C)]
+        lanes[0] = Mux(pool_b, pool_bq, lanes[0])
+        m.d.sync += [res_valid.eq(st_b_valid), res_data.eq(Cat(*lanes, last_b))]
 
         beat = Signal()
-        m.d.comb += beat.eq(self.data.valid & self.data.ready)
+        m.d.comb += [self.data.ready.eq(loading | ploading),
+                     beat.eq(self.data.valid & self.data.ready)]
         reserve = Signal(range(R + 1))
         reserved_q = Signal.like(reserved)
         m.d.sync += [
@@ -250,6 +270,93 @@ class BinaryCore(wiring.Component):
             credit.eq(occupied + reserved_q + 3 * R <= cfg.out_fifo_depth),
         ]
 
+        # ---- tile reader (state READ, flagged by the `reading` register). A tile may start
+        # when the previous one left enough room (gap) for its drain to finish before this
+        # tile's first capture, and the FIFO can take its rows. Every decision reads registered
+        # flags, set a step ahead: k_first (rd_k == 0), k_last (rd_k == KW - 1), gap_ok
+        # (gap <= 0), last_mrow / last_ncol (the tile's position). ------------------------------
+        advance, tile_end = Signal(), Signal()
+        m.d.comb += [advance.eq(reading & (~k_first | (gap_ok & credit))),
+                     tile_end.eq(advance & k_last)]
+        with m.If(gap > 0):
+            m.d.sync += gap.eq(gap - 1)
+        m.d.sync += gap_ok.eq(gap <= 1)
+        with m.If(advance):
+            m.d.comb += reserve.eq(Mux(k_first, m_valid, 0))
+            m.d.comb += [rd_valid.eq(1), rd_first.eq(k_first), rd_last.eq(k_last)]
+            with m.If(k_last):
+                m.d.comb += [desc_in.valid.eq(1), desc_in.m.eq(m_valid),
+                             desc_in.n.eq(n_valid), desc_in.last.eq(last_tile)]
+                # next tile's last read >= this one's + R + C + m_valid - 2
+                m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one),
+                             gap.eq(gap_k + m_valid), gap_ok.eq(gap_k + m_valid <= 0)]
+                with m.If(last_tile):
+                    m.d.sync += reading.eq(0)
+                with m.If(last_ncol & ~last_mrow):            # next tile row
+                    m.d.sync += [n_rem.eq(job.n), w_base.eq(0), m_rem.eq(m_rem - R),
+                                 a_base.eq(a_base + kwords), last_ncol.eq(n_single),
+                                 last_mrow.eq(m_rem <= 2 * R)]
+                with m.If(~last_ncol):                         # next tile column
+                    m.d.sync += [n_rem.eq(n_rem - C), w_base.eq(w_base + kwords),
+                                 last_ncol.eq(n_rem <= 2 * C)]
+            with m.Else():
+                m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0), k_last.eq(rd_k == kw_pen)]
+
+        # ---- matmul loader (state LOAD, flagged by the `loading` register) --------------------
+        with m.If(loading):
+            m.d.sync += wr_addr.eq(base + wcount)
+            for r in range(R):
+                m.d.sync += wr_a[r].eq(beat & ~in_w & (bank == r))
+            for c in range(C):
+                m.d.sync += wr_w[c].eq(beat & in_w & (bank == c))
+            # decisions read registered flags only: w_last (wcount == KW - 1),
+            # b_last (bank == bank_last), r_one (rows_left == 1), each set a step ahead
+            with m.If(beat):
+                with m.If(~w_last):
+                    m.d.sync += [wcount.eq(wcount + 1), w_last.eq(wcount == kw_pen)]
+                with m.Else():
+                    m.d.sync += [wcount.eq(0), w_last.eq(kw_one),
+                                 rows_left.eq(rows_left - 1), r_one.eq(rows_left == 2)]
+                    with m.If(b_last):
+                        m.d.sync += [bank.eq(0), base.eq(base + kwords),
+                                     b_last.eq(bank_last == 0)]
+                    with m.Else():
+                        m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
+                    with m.If(r_one):
+                        with m.If(in_w):
+                            m.d.sync += [a_base.eq(0), w_base.eq(0), rd_k.eq(0),
+                                         k_first.eq(1), k_last.eq(kw_one),
+                                         m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
+                                         gap_ok.eq(1),
+                                         gap_k.eq(R + C - 2 - kwords), n_l.eq(bank + 1),
+                                         last_mrow.eq(job.m <= R), last_ncol.eq(n_single),
+                                         reading.eq(1)]
+                            m.d.sync += loading.eq(0)
+                        with m.Else():
+                            m.d.sync += [in_w.eq(1), bank.eq(0), bank_last.eq(C - 1),
+                                         bank_pen.eq(C - 2), b_last.eq(C == 1),
+                                         base.eq(0), rows_left.eq(job.n),
+                                         r_one.eq(job.n == 1), m_l.eq(bank + 1)]
+
+        # ---- pool loader (state PLOAD, flagged by `ploading`); col_last (p_col == WW - 1),
+        # row_last (p_row == H - 1), pln_last (p_pln == P - 1) are registered flags ----------
+        with m.If(ploading):
+            m.d.sync += [wr_addr.eq(p_addr), wr_p.eq(beat)]
+            with m.If(beat):
+                m.d.sync += p_addr.eq(p_addr + 1)
+                with m.If(~col_last):
+                    m.d.sync += [p_col.eq(p_col + 1), col_last.eq(p_col == ww_pen)]
+                with m.Else():
+                    m.d.sync += [p_col.eq(0), col_last.eq(ww_one)]
+                    with m.If(~row_last):
+                        m.d.sync += [p_row.eq(p_row + 1), row_last.eq(p_row == h_pen)]
+                    with m.Else():
+                        m.d.sync += [p_row.eq(0), row_last.eq(h_one)]
+                        with m.If(~pln_last):
+                            m.d.sync += [p_pln.eq(p_pln + 1), pln_last.eq(p_pln == p_pen)]
+                        with m.Else():
+                            m.d.sync += ploading.eq(0)
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(1)
@@ -259,109 +366,46 @@ class BinaryCore(wiring.Component):
 
             with m.State("SETUP"):
                 # derived job values, one cycle after the command (short paths only)
-                krem = Signal(lgs, name="krem")   # (K - 1) mod simd
-                m.d.comb += krem.eq(job.k - 1)
                 m.d.sync += [
                     kwords.eq((job.k + S - 1) >> lgs),
-                    kmask.eq(Const((1 << S) - 1, S) >> (~krem)),
                     ww.eq((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)),
                     s_words.eq(((job.kw + cfg.pool_lanes - 2) >> ceil_log2(cfg.pool_lanes))
                                + 1),
                     kw_pen.eq(((job.k - 1) >> lgs) - 1), kw_one.eq(job.k <= S),
+                    is_and.eq(job.op == OP_AND),
                     wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
                     bank_pen.eq(R - 2), w_last.eq(job.k <= S), b_last.eq(R == 1),
                     rows_left.eq(job.m), r_one.eq(job.m == 1), n_single.eq(job.n <= C),
                     p_addr.eq(0), p_col.eq(0), p_row.eq(0), p_pln.eq(0),
-                    ww_last.eq(((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)) - 1),
-                    h_last.eq(job.h - 1), p_last.eq(job.p - 1),
+                    ww_pen.eq(((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)) - 2),
+                    ww_one.eq(job.w <= cfg.pool_lanes), col_last.eq(job.w <= cfg.pool_lanes),
+                    h_pen.eq(job.h - 2), h_one.eq(job.h == 1), row_last.eq(job.h == 1),
+                    p_pen.eq(job.p - 2), pln_last.eq(job.p == 1),
                 ]
                 with m.If(job.op == OP_POOL):
+                    m.d.sync += ploading.eq(1)
                     m.next = "PLOAD"
                 with m.Else():
+                    m.d.sync += loading.eq(1)
                     m.next = "LOAD"
 
             with m.State("LOAD"):
-                m.d.comb += self.data.ready.eq(1)
-                m.d.sync += wr_addr.eq(base + wcount)
-                for r in range(R):
-                    m.d.sync += wr_a[r].eq(beat & ~in_w & (bank == r))
-                for c in range(C):
-                    m.d.sync += wr_w[c].eq(beat & in_w & (bank == c))
-                # decisions read registered flags only: w_last (wcount == KW - 1),
-                # b_last (bank == bank_last), r_one (rows_left == 1), each set a step ahead
-                with m.If(beat):
-                    with m.If(~w_last):
-                        m.d.sync += [wcount.eq(wcount + 1), w_last.eq(wcount == kw_pen)]
-                    with m.Else():
-                        m.d.sync += [wcount.eq(0), w_last.eq(kw_one),
-                                     rows_left.eq(rows_left - 1), r_one.eq(rows_left == 2)]
-                        with m.If(b_last):
-                            m.d.sync += [bank.eq(0), base.eq(base + kwords),
-                                         b_last.eq(bank_last == 0)]
-                        with m.Else():
-                            m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
-                        with m.If(r_one):
-                            with m.If(in_w):
-                                m.d.sync += [a_base.eq(0), w_base.eq(0), rd_k.eq(0),
-                                             k_first.eq(1), k_last.eq(kw_one),
-                                             m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
-                                             gap_ok.eq(1),
-                                             gap_k.eq(R + C - 2 - kwords), n_l.eq(bank + 1),
-                                             last_mrow.eq(job.m <= R), last_ncol.eq(n_single)]
-                                m.next = "READ"
-                            with m.Else():
-                                m.d.sync += [in_w.eq(1), bank.eq(0), bank_last.eq(C - 1),
-                                             bank_pen.eq(C - 2), b_last.eq(C == 1),
-                                             base.eq(0), rows_left.eq(job.n),
-                                             r_one.eq(job.n == 1), m_l.eq(bank + 1)]
+                # the loader runs outside the FSM (below the reader), gated by `loading`
+                with m.If(beat & w_last & r_one & in_w):
+                    m.next = "READ"
 
             with m.State("READ"):
-                # A tile may start when the previous one left enough room (gap) for its drain to
-                # finish before this tile's first capture, and the FIFO can take its rows.
-                # k_first (rd_k == 0), k_last (rd_k == KW - 1) and gap_ok (gap <= 0) are
-                # registered flags, set a step ahead.
-                advance = Signal()
-                m.d.comb += advance.eq(~k_first | (gap_ok & credit))
-                with m.If(gap > 0):
-                    m.d.sync += [gap.eq(gap - 1)]
-                m.d.sync += gap_ok.eq(gap <= 1)
-                with m.If(advance):
-                    m.d.comb += reserve.eq(Mux(k_first, m_valid, 0))
-                    m.d.comb += [rd_valid.eq(1), rd_first.eq(k_first), rd_last.eq(k_last)]
-                    with m.If(k_last):
-                        m.d.comb += [desc_in.valid.eq(1), desc_in.m.eq(m_valid),
-                                     desc_in.n.eq(n_valid), desc_in.last.eq(last_tile)]
-                        # next tile's last read >= this one's + R + C + m_valid - 2
-                        m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one),
-                                     gap.eq(gap_k + m_valid), gap_ok.eq(gap_k + m_valid <= 0)]
-                        with m.If(last_tile):
-                            m.next = "MM_DONE"
-                        with m.Elif(last_ncol):
-                            m.d.sync += [n_rem.eq(job.n), w_base.eq(0), m_rem.eq(m_rem - R),
-                                         a_base.eq(a_base + kwords), last_ncol.eq(n_single),
-                                         last_mrow.eq(m_rem <= 2 * R)]
-                        with m.Else():
-                            m.d.sync += [n_rem.eq(n_rem - C), w_base.eq(w_base + kwords),
-                                         last_ncol.eq(n_rem <= 2 * C)]
-                    with m.Else():
-                        m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0),
-                                     k_last.eq(rd_k == kw_pen)]
+                # the tile reader runs outside the FSM (below), gated by `reading`
+                with m.If(tile_end & last_tile):
+                    m.next = "MM_DONE"
 
             with m.State("MM_DONE"):
                 with m.If(~in_flight & ~shift):
                     m.next = "IDLE"
 
             with m.State("PLOAD"):
-                m.d.comb += self.data.ready.eq(1)
-                m.d.sync += [wr_addr.eq(p_addr), wr_p.eq(beat)]
-                with m.If(beat):
-                    m.d.sync += [p_addr.eq(p_addr + 1), p_col.eq(p_col + 1)]
-                    with m.If(p_col == ww_last):
-                        m.d.sync += [p_col.eq(0), p_row.eq(p_row + 1)]
-                        with m.If(p_row == h_last):
-                            m.d.sync += [p_row.eq(0), p_pln.eq(p_pln + 1)]
-                            with m.If(p_pln == p_last):
-                                m.next = "PSTART"
+                with m.If(beat & col_last & row_last & pln_last):
+                    m.next = "PSTART"
 
             with m.State("PSTART"):
                 # one cycle from the last data beat: the pool unit starts from a state decode

@@ -70,8 +70,11 @@ class PipelinedMemory(wiring.Component):
         addr = Signal.like(self.r_addr, name="addr_q", reset_less=True)
         wdata = Signal.like(self.w_data, name="wdata_q", reset_less=True)
         wen = Signal(name="wen_q")
-        m.d.sync += [addr.eq(Mux(self.w_en, self.w_addr, self.r_addr)), wdata.eq(self.w_data),
-                     wen.eq(self.w_en)]
+        m.d.sync += [addr.eq(Mux(self.w_en, self.w_addr, self.r_addr)), wen.eq(self.w_en)]
+        with m.If(self.w_en):
+            # loaded only on a write: memories fed the same data keep registers of their own
+            # (Yosys would merge identical ones into one flip-flop driving every block RAM)
+            m.d.sync += wdata.eq(self.w_data)
         sel = Signal(max(1, ceil_log2(self._pieces)), name="sel_q", reset_less=True)
         if self._pieces > 1:
             m.d.sync += sel.eq(addr >> pb)

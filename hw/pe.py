@@ -59,16 +59,18 @@ class PE(wiring.Component):
         m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in),
                      self.f_out.eq(self.f_in)]
 
-        x = Signal(cfg.simd)
+        # XNOR (or AND) of the operands, registered: the mode flag fans out to simd LUTs, so
+        # it gets a stage of its own before the popcount tree
+        x = Signal(cfg.simd, reset_less=True)
         if self._fault == "xor":
             xnor = self.a_out ^ self.w_out
         else:
             xnor = ~(self.a_out ^ self.w_out)
-        m.d.comb += x.eq(Mux(self.f_out.and_mode, self.a_out & self.w_out, xnor))
+        m.d.sync += x.eq(Mux(self.f_out.and_mode, self.a_out & self.w_out, xnor))
 
         m.submodules.tree = tree = Popcount(cfg.simd)
         m.d.comb += tree.i.eq(x)
-        f = delayed(m, self.f_out, tree.latency, "flags")
+        f = delayed(m, self.f_out, 1 + tree.latency, "flags")
         acc = Signal(self.acc_width)
         acc_next = Signal(self.acc_width)
         m.d.comb += acc_next.eq(Mux(f.first, 0, acc) + tree.o)

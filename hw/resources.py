@@ -64,16 +64,17 @@ def tree_reg_bits(width: int, group: int = 8) -> int:
 def array_register_bits(cfg: ArrayConfig) -> int:
     """Flip-flops the systolic array's structure implies (before yosys trims or merges any).
 
-    Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the popcount
-    pipeline (:func:`tree_reg_bits`), the flags travelling alongside it (F per stage) and the
-    accumulator plus its drain/hold register (2 * acc_width). Per row-popcount PE (R): the
+    Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the XNOR/AND
+    register (S), the popcount pipeline (:func:`tree_reg_bits`), the flags travelling alongside
+    (F per stage: pe_latency - 1 of them) and the accumulator plus its drain/hold register
+    (2 * acc_width). Per row-popcount PE (R): the
     same minus the constant weight operand. Skew lines: row r delays a and flags r cycles,
     column c delays w c cycles. F = the width of :data:`hw.pe.FLAGS`.
     """
     from .pe import FLAGS
 
     R, C, S, F = cfg.rows, cfg.cols, cfg.simd, FLAGS.size
-    common = F + tree_reg_bits(S) + F * cfg.pe_popcount_latency + 2 * cfg.acc_width
+    common = F + S + tree_reg_bits(S) + F * (cfg.pe_latency - 1) + 2 * cfg.acc_width
     skew = R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S
     return R * C * (2 * S + common) + R * (S + common) + skew
 

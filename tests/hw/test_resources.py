@@ -56,7 +56,7 @@ def test_features_read_config_properties():
     assert f["lut"]["pe_bits"] == (2 * 3 + 2) * 16
     assert f["lut"]["pe_acc"] == 8 * cfg.acc_width and f["lut"]["lanes"] == 3 * cfg.lane_width
     F = FLAGS.size
-    common = F + tree_reg_bits(16) + F * cfg.pe_popcount_latency + 2 * cfg.acc_width
+    common = F + 16 + tree_reg_bits(16) + F * (1 + cfg.pe_popcount_latency) + 2 * cfg.acc_width
     assert f["ff"]["array_regs"] == 6 * (32 + common) + 2 * (16 + common) + (16 + F) + 3 * 16
     assert f["ff"]["mem_words"] == (2 + 3 + 1) * 16
 
