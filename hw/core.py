@@ -137,6 +137,7 @@ class BinaryCore(wiring.Component):
         ww_one, h_one = Signal(), Signal()         # WW == 1, H == 1
         col_last, row_last, pln_last = Signal(), Signal(), Signal()   # pool load flags
         loading, ploading = Signal(), Signal()     # registered: the loaders run
+        pool_go = Signal()                         # registered: start the pool unit
 
         # ---- tile reader ----------------------------------------------------------------------
         a_base = Signal(range(cfg.a_bank_depth + 1))
@@ -154,7 +155,17 @@ class BinaryCore(wiring.Component):
         last_tile = Signal()
         gbits = max(kwb, (3 * R + C).bit_length()) + 2
         gap = Signal(signed(gbits))                # cycles until the next tile may start
-        gap_k = Signal(signed(gbits))              # R + C - 2 - KW
+        # gap reloads after a tile of R rows / of m_l rows: R + C - 2 - KW + m, and whether
+        # they are <= 0 (set once the job is loaded: the reader only selects one)
+        gap_r, gap_l = Signal(signed(gbits)), Signal(signed(gbits))
+        gap_r_ok, gap_l_ok = Signal(), Signal()
+        # free-running from the job registers, two stages: kwords is set in SETUP and m_l at
+        # the end of the A rows, so both are settled when the first tile can end (>= 3 cycles
+        # after SETUP: 2 load beats at least, then the read)
+        gap_k = Signal(signed(gbits), reset_less=True)    # R + C - 2 - KW
+        m.d.sync += [gap_k.eq(R + C - 2 - kwords),
+                     gap_r.eq(gap_k + R), gap_r_ok.eq(gap_k + R <= 0),
+                     gap_l.eq(gap_k + m_l), gap_l_ok.eq(gap_k + m_l <= 0)]
         reserved = Signal(range(cfg.out_fifo_depth + 1))   # FIFO entries promised to tiles
         credit = Signal()                          # registered: a tile of R rows fits the FIFO
         m.d.comb += [
@@ -289,7 +300,8 @@ class BinaryCore(wiring.Component):
                              desc_in.n.eq(n_valid), desc_in.last.eq(last_tile)]
                 # next tile's last read >= this one's + R + C + m_valid - 2
                 m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one),
-                             gap.eq(gap_k + m_valid), gap_ok.eq(gap_k + m_valid <= 0)]
+                             gap.eq(Mux(last_mrow, gap_l, gap_r)),
+                             gap_ok.eq(Mux(last_mrow, gap_l_ok, gap_r_ok))]
                 with m.If(last_tile):
                     m.d.sync += reading.eq(0)
                 with m.If(last_ncol & ~last_mrow):            # next tile row
@@ -328,7 +340,7 @@ class BinaryCore(wiring.Component):
                                          k_first.eq(1), k_last.eq(kw_one),
                                          m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
                                          gap_ok.eq(1),
-                                         gap_k.eq(R + C - 2 - kwords), n_l.eq(bank + 1),
+                                         n_l.eq(bank + 1),
                                          last_mrow.eq(job.m <= R), last_ncol.eq(n_single),
                                          reading.eq(1)]
                             m.d.sync += loading.eq(0)
@@ -337,6 +349,9 @@ class BinaryCore(wiring.Component):
                                          bank_pen.eq(C - 2), b_last.eq(C == 1),
                                          base.eq(0), rows_left.eq(job.n),
                                          r_one.eq(job.n == 1), m_l.eq(bank + 1)]
+
+        m.d.sync += pool_go.eq(0)
+        m.d.comb += pool.start.eq(pool_go)
 
         # ---- pool loader (state PLOAD, flagged by `ploading`); col_last (p_col == WW - 1),
         # row_last (p_row == H - 1), pln_last (p_pln == P - 1) are registered flags ----------
@@ -355,7 +370,7 @@ class BinaryCore(wiring.Component):
                         with m.If(~pln_last):
                             m.d.sync += [p_pln.eq(p_pln + 1), pln_last.eq(p_pln == p_pen)]
                         with m.Else():
-                            m.d.sync += ploading.eq(0)
+                            m.d.sync += [ploading.eq(0), pool_go.eq(1)]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -408,8 +423,7 @@ class BinaryCore(wiring.Component):
                     m.next = "PSTART"
 
             with m.State("PSTART"):
-                # one cycle from the last data beat: the pool unit starts from a state decode
-                m.d.comb += pool.start.eq(1)
+                # the cycle after the last data beat: pool_go (a register) starts the pool unit
                 m.next = "POOL"
 
             with m.State("POOL"):

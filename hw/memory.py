@@ -9,6 +9,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .config import ceil_div, ceil_log2, mem_piece_words, mem_read_latency, mem_slice_bits
+from .pipeline import delayed
 
 
 class PipelinedMemory(wiring.Component):
@@ -20,6 +21,8 @@ class PipelinedMemory(wiring.Component):
     1. Input register: write enable, write data and one shared address (the write address while
        ``w_en``, else the read address). Read and write share the address, so Yosys maps them to
        one block-RAM port with native read-before-write, with no collision bypass logic.
+       Then a second input register per piece, so that no route spans the whole die in one hop
+       (the slices of a memory spread over the block-RAM rows).
     2. Pieces of ``piece_depth`` words (:func:`hw.config.mem_piece_words`), each cut into slices
        of :func:`hw.config.mem_slice_bits` bits: a slice is exactly one ECP5 DP16KD
        (16384 x 1 ... 1024 x 18), so Yosys needs no depth multiplexer after the block RAM.
@@ -27,7 +30,7 @@ class PipelinedMemory(wiring.Component):
        the synthesis flow folds it into the DP16KD's own output register (``REGMODE=OUTREG``,
        :func:`hw.synth.absorb_bram_output_registers`), which cuts the block RAM's clock-to-out
        from ~5.8 ns to ~1 ns on ECP5 speed 6 (nextpnr timing data).
-    4. A transport register (the placer puts it between the block RAM and the consumer).
+    4. Two transport registers (the placer spreads them between the block RAM and the consumer).
     5. With more than one piece: registered 4:1 multiplexer levels select the addressed piece.
 
     Read data appears ``latency`` cycles after ``r_addr``; a write lands one cycle after ``w_*``.
@@ -81,26 +84,33 @@ class PipelinedMemory(wiring.Component):
 
         outs = []
         for i in range(self._pieces):
-            # 2. block-RAM-shaped slices; 3. their output registers (no reset: OUTREG-foldable)
-            here = Signal(name=f"piece{i}_we")
-            m.d.comb += here.eq(wen & ((addr >> pb) == i) if self._pieces > 1 else wen)
+            # 2. a second input register per piece (placed near its block RAMs; the first one
+            # sits between the controller and here), 3. the block-RAM-shaped slices, 4. their
+            # output registers (no reset, no logic: OUTREG-foldable)
+            addr2 = Signal(pb, name=f"piece{i}_addr", reset_less=True)
+            wdata2 = Signal(self._width, name=f"piece{i}_wdata", reset_less=True)
+            we2 = Signal(name=f"piece{i}_we")
+            m.d.sync += [addr2.eq(addr[:pb]),
+                         we2.eq(wen & ((addr >> pb) == i) if self._pieces > 1 else wen)]
+            with m.If(wen):
+                m.d.sync += wdata2.eq(wdata)
             q = Signal(self._width, name=f"piece{i}_q", reset_less=True)
             for s in range(self.slices):
                 lo, hi = s * self._slice, min(self._width, (s + 1) * self._slice)
                 mem = Memory(shape=hi - lo, depth=self._piece, init=[])
                 m.submodules[f"piece{i}_slice{s}"] = mem
                 wp, rp = mem.write_port(), mem.read_port()
-                m.d.comb += [wp.addr.eq(addr[:pb]), wp.data.eq(wdata[lo:hi]), wp.en.eq(here),
-                             rp.addr.eq(addr[:pb])]
+                m.d.comb += [wp.addr.eq(addr2), wp.data.eq(wdata2[lo:hi]), wp.en.eq(we2),
+                             rp.addr.eq(addr2)]
                 m.d.sync += q[lo:hi].eq(rp.data)
-            # 4. transport register
-            t = Signal(self._width, name=f"piece{i}_t", reset_less=True)
-            m.d.sync += t.eq(q)
+            # 5. two transport registers (the placer spreads them between the block RAM and the
+            # consumer: the slices of one memory lie far apart)
+            t = delayed(m, q, 2, f"piece{i}_t", reset_less=True)
             outs.append(t)
 
-        # 5. registered 4:1 mux levels; the piece index follows the data through the pipeline
+        # 6. registered 4:1 mux levels; the piece index follows the data through the pipeline
         sel_d = sel
-        for d in range(2):          # output register, transport register
+        for d in range(4):          # second input register, output register, 2 transport registers
             nxt = Signal.like(sel, name=f"sel_d{d + 1}")
             m.d.sync += nxt.eq(sel_d)
             sel_d = nxt

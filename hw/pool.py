@@ -211,20 +211,23 @@ class PoolUnit(wiring.Component):
         s2 = stage({**{k: s1[k] for k in flags}, "row": row1, "widx": widx1, "lo": s1["lo"],
                     "lohi": lohi1, "rowok": rowok1}, "s2")
 
-        # ---- stage 3: row * words-per-row, lane masks; stage 4: address --------------------
+        # ---- stage 3: row * words-per-row, the lane-window comparisons; stage 4: address and
+        # lane masks (the AND of the comparisons) -----------------------------------------------
         prod2 = Signal(range(rows_total * (cfg.pool_max_dim + 1) + 1))
-        mask2 = Signal(V)
+        ge_lo, lt_hi, lt_w = Signal(V), Signal(V), Signal(V)
         m.d.comb += prod2.eq(s2["row"] * self.ww)
         for lane in range(V):
             col = Signal(signed(sbits + 2), name=f"col{lane}")
             m.d.comb += col.eq(Cat(Const(lane, lgv), s2["widx"]) if lgv else s2["widx"])
-            m.d.comb += mask2[lane].eq(s2["rowok"] & (col >= s2["lo"]) & (col < s2["lohi"])
-                                       & (col < self.w))
+            m.d.comb += [ge_lo[lane].eq(col >= s2["lo"]), lt_hi[lane].eq(col < s2["lohi"]),
+                         lt_w[lane].eq(col < self.w)]
         s3 = stage({**{k: s2[k] for k in flags}, "prod": prod2, "widx": s2["widx"],
-                    "mask": mask2}, "s3")
+                    "rowok": s2["rowok"], "ge_lo": ge_lo, "lt_hi": lt_hi, "lt_w": lt_w}, "s3")
         addr3 = Signal(range(cfg.pool_depth))
-        m.d.comb += addr3.eq(s3["prod"] + s3["widx"])
-        s4 = stage({**{k: s3[k] for k in flags}, "addr": addr3, "mask": s3["mask"]}, "s4")
+        mask3 = Signal(V)
+        m.d.comb += [addr3.eq(s3["prod"] + s3["widx"]),
+                     mask3.eq(Mux(s3["rowok"], s3["ge_lo"] & s3["lt_hi"] & s3["lt_w"], 0))]
+        s4 = stage({**{k: s3[k] for k in flags}, "addr": addr3, "mask": mask3}, "s4")
         m.d.comb += self.rd_addr.eq(s4["addr"])
 
         # ---- memory word arrives (pool_read_latency later); mask, bit-planes, popcounts -------
