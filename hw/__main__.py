@@ -58,8 +58,9 @@ def cmd_config(args) -> int:
     cfg = config_from_args(args)
     derived = {k: getattr(cfg, k) for k in (
         "kw_max", "acc_width", "mm_result_width", "pe_popcount_latency", "pe_latency",
-        "tile_flush", "a_bank_depth", "w_bank_depth", "pool_lanes", "pool_sum_width",
-        "pool_latency", "lane_width", "out_width", "out_fifo_depth", "result_latency")}
+        "mm_read_latency", "tile_flush", "a_bank_depth", "w_bank_depth", "pool_lanes",
+        "pool_sum_width", "pool_read_latency", "pool_mul_levels", "pool_latency", "lane_width",
+        "out_width", "out_fifo_depth", "result_latency")}
     print(json.dumps({"config": cfg.to_dict(), "derived": derived}))
     return 0
 

@@ -223,14 +223,21 @@ class ArrayConfig:
         return popcount_latency(self.pool_lanes)
 
     @property
+    def pool_mul_levels(self) -> int:
+        """Registered adder levels of the pool unit's row x words-per-row shift-add tree (one
+        partial product per bit of the words-per-row value, pairwise sums)."""
+        return max(1, ceil_log2((self.pool_max_dim + 1).bit_length()))
+
+    @property
     def pool_latency(self) -> int:
         """Cycles from a pool step leaving the sequencer to its output entering the FIFO.
 
-        4 (window row; row/word index; row x words-per-row and lane masks; address)
-        + pool_read_latency + popcount tree + ceil(log2(pool_bits)) (shift-add tree of the bit
-        planes) + 1 (accumulate into the output register).
+        3 (window row; row/word index; address and lane masks) + pool_mul_levels (row x
+        words-per-row, lane comparisons) + pool_read_latency + popcount tree
+        + ceil(log2(pool_bits)) (shift-add tree of the bit planes) + 1 (accumulate into the
+        output register).
         """
-        return (4 + self.pool_read_latency + self.pool_popcount_latency
+        return (3 + self.pool_mul_levels + self.pool_read_latency + self.pool_popcount_latency
                 + ceil_log2(self.pool_bits) + 1)
 
     # ---- output stream ----------------------------------------------------------------------

@@ -145,6 +145,7 @@ class BinaryCore(wiring.Component):
         rd_k = Signal(kwb)
         k_first, k_last, gap_ok = Signal(), Signal(), Signal()   # read flags (see READ)
         reading = Signal()                         # registered: the tile reader runs
+        row_end, col_step = Signal(), Signal()     # the next tile starts a row / a column
         m_rem = Signal(signed(cfg.max_m.bit_length() + 2))   # rows from this tile row on
         n_rem = Signal(signed(cfg.max_n.bit_length() + 2))   # columns from this tile on
         last_mrow = Signal()                       # this is the last tile row (m_rem <= R)
@@ -304,13 +305,18 @@ class BinaryCore(wiring.Component):
                              gap_ok.eq(Mux(last_mrow, gap_l_ok, gap_r_ok))]
                 with m.If(last_tile):
                     m.d.sync += reading.eq(0)
-                with m.If(last_ncol & ~last_mrow):            # next tile row
+                # row_end (last_ncol & ~last_mrow) and col_step (~last_ncol) are registered
+                # copies of the tile position, updated with it
+                with m.If(row_end):                            # next tile row
                     m.d.sync += [n_rem.eq(job.n), w_base.eq(0), m_rem.eq(m_rem - R),
                                  a_base.eq(a_base + kwords), last_ncol.eq(n_single),
-                                 last_mrow.eq(m_rem <= 2 * R)]
-                with m.If(~last_ncol):                         # next tile column
+                                 last_mrow.eq(m_rem <= 2 * R),
+                                 row_end.eq(n_single & (m_rem > 2 * R)), col_step.eq(~n_single)]
+                with m.If(col_step):                           # next tile column
                     m.d.sync += [n_rem.eq(n_rem - C), w_base.eq(w_base + kwords),
-                                 last_ncol.eq(n_rem <= 2 * C)]
+                                 last_ncol.eq(n_rem <= 2 * C),
+                                 row_end.eq((n_rem <= 2 * C) & ~last_mrow),
+                                 col_step.eq(n_rem > 2 * C)]
             with m.Else():
                 m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0), k_last.eq(rd_k == kw_pen)]
 
@@ -336,14 +342,8 @@ class BinaryCore(wiring.Component):
                         m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
                     with m.If(r_one):
                         with m.If(in_w):
-                            m.d.sync += [a_base.eq(0), w_base.eq(0), rd_k.eq(0),
-                                         k_first.eq(1), k_last.eq(kw_one),
-                                         m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
-                                         gap_ok.eq(1),
-                                         n_l.eq(bank + 1),
-                                         last_mrow.eq(job.m <= R), last_ncol.eq(n_single),
-                                         reading.eq(1)]
-                            m.d.sync += loading.eq(0)
+                            # (the reader's registers were initialised in SETUP)
+                            m.d.sync += [n_l.eq(bank + 1), reading.eq(1), loading.eq(0)]
                         with m.Else():
                             m.d.sync += [in_w.eq(1), bank.eq(0), bank_last.eq(C - 1),
                                          bank_pen.eq(C - 2), b_last.eq(C == 1),
@@ -386,8 +386,13 @@ class BinaryCore(wiring.Component):
                     ww.eq((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)),
                     s_words.eq(((job.kw + cfg.pool_lanes - 2) >> ceil_log2(cfg.pool_lanes))
                                + 1),
-                    kw_pen.eq(((job.k - 1) >> lgs) - 1), kw_one.eq(job.k <= S),
+                    kw_pen.eq((job.k - (S + 1)) >> lgs), kw_one.eq(job.k <= S),
                     is_and.eq(job.op == OP_AND),
+                    # the tile reader's registers, ready for the first tile
+                    a_base.eq(0), w_base.eq(0), rd_k.eq(0), k_first.eq(1),
+                    k_last.eq(job.k <= S), m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
+                    gap_ok.eq(1), last_mrow.eq(job.m <= R), last_ncol.eq(job.n <= C),
+                    row_end.eq((job.n <= C) & (job.m > R)), col_step.eq(job.n > C),
                     wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
                     bank_pen.eq(R - 2), w_last.eq(job.k <= S), b_last.eq(R == 1),
                     rows_left.eq(job.m), r_one.eq(job.m == 1), n_single.eq(job.n <= C),

@@ -90,10 +90,10 @@ class PipelinedMemory(wiring.Component):
             addr2 = Signal(pb, name=f"piece{i}_addr", reset_less=True)
             wdata2 = Signal(self._width, name=f"piece{i}_wdata", reset_less=True)
             we2 = Signal(name=f"piece{i}_we")
-            m.d.sync += [addr2.eq(addr[:pb]),
+            # (no enables here: a shared enable net would pull the 32 data flip-flops together,
+            # away from their scattered slices)
+            m.d.sync += [addr2.eq(addr[:pb]), wdata2.eq(wdata),
                          we2.eq(wen & ((addr >> pb) == i) if self._pieces > 1 else wen)]
-            with m.If(wen):
-                m.d.sync += wdata2.eq(wdata)
             q = Signal(self._width, name=f"piece{i}_q", reset_less=True)
             for s in range(self.slices):
                 lo, hi = s * self._slice, min(self._width, (s + 1) * self._slice)

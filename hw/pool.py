@@ -211,23 +211,43 @@ class PoolUnit(wiring.Component):
         s2 = stage({**{k: s1[k] for k in flags}, "row": row1, "widx": widx1, "lo": s1["lo"],
                     "lohi": lohi1, "rowok": rowok1}, "s2")
 
-        # ---- stage 3: row * words-per-row, the lane-window comparisons; stage 4: address and
-        # lane masks (the AND of the comparisons) -----------------------------------------------
-        prod2 = Signal(range(rows_total * (cfg.pool_max_dim + 1) + 1))
+        # ---- row * words-per-row: a shift-add tree of the partial products (one per bit of
+        # WW), one registered pairwise level at a time (pool_mul_levels of them; no DSP block: its
+        # 3.9 ns combinational delay alone would nearly fill a 150 MHz cycle). Only the address
+        # bits are kept (the memory wraps; rows outside the input are masked anyway). The
+        # lane-window comparisons ride along; then the address and lane masks -------------------
+        abits = max(1, ceil_log2(cfg.pool_depth))
+        ww_q = Signal.like(self.ww, name="ww_q", reset_less=True)   # local copy of a constant
+        m.d.sync += ww_q.eq(self.ww)
         ge_lo, lt_hi, lt_w = Signal(V), Signal(V), Signal(V)
-        m.d.comb += prod2.eq(s2["row"] * self.ww)
         for lane in range(V):
             col = Signal(signed(sbits + 2), name=f"col{lane}")
             m.d.comb += col.eq(Cat(Const(lane, lgv), s2["widx"]) if lgv else s2["widx"])
             m.d.comb += [ge_lo[lane].eq(col >= s2["lo"]), lt_hi[lane].eq(col < s2["lohi"]),
                          lt_w[lane].eq(col < self.w)]
-        s3 = stage({**{k: s2[k] for k in flags}, "prod": prod2, "widx": s2["widx"],
-                    "rowok": s2["rowok"], "ge_lo": ge_lo, "lt_hi": lt_hi, "lt_w": lt_w}, "s3")
+        ride = {**{k: s2[k] for k in flags}, "widx": s2["widx"], "rowok": s2["rowok"],
+                "ge_lo": ge_lo, "lt_hi": lt_hi, "lt_w": lt_w}
+        terms = []
+        for i in range(len(ww_q)):
+            pp = Signal(abits, name=f"pp{i}")
+            m.d.comb += pp.eq(Mux(ww_q[i], s2["row"] << i, 0))
+            terms.append(pp)
+        for lvl in range(cfg.pool_mul_levels):
+            sums = {}
+            for j in range(0, len(terms), 2):
+                t = Signal(abits, name=f"mul{lvl + 1}_sum{j // 2}")
+                m.d.comb += t.eq(terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j])
+                sums[f"t{j // 2}"] = t
+            st = stage({**ride, **sums}, f"mul{lvl + 1}")
+            ride = {k: st[k] for k in ride}
+            terms = [st[f"t{j}"] for j in range(len(sums))]
+        assert len(terms) == 1
         addr3 = Signal(range(cfg.pool_depth))
         mask3 = Signal(V)
-        m.d.comb += [addr3.eq(s3["prod"] + s3["widx"]),
-                     mask3.eq(Mux(s3["rowok"], s3["ge_lo"] & s3["lt_hi"] & s3["lt_w"], 0))]
-        s4 = stage({**{k: s3[k] for k in flags}, "addr": addr3, "mask": mask3}, "s4")
+        m.d.comb += [addr3.eq(terms[0] + ride["widx"]),
+                     mask3.eq(Mux(ride["rowok"], ride["ge_lo"] & ride["lt_hi"] & ride["lt_w"],
+                                  0))]
+        s4 = stage({**{k: ride[k] for k in flags}, "addr": addr3, "mask": mask3}, "s4")
         m.d.comb += self.rd_addr.eq(s4["addr"])
 
         # ---- memory word arrives (pool_read_latency later); mask, bit-planes, popcounts -------
