@@ -53,15 +53,15 @@ def mem_slice_bits(piece_words: int) -> int:
 
 
 def mem_read_latency(depth: int, piece_depth: int = 16384) -> int:
-    """Read latency of :class:`hw.memory.PipelinedMemory`: 6 (two input registers, block RAM,
-    its output register, two transport registers) + one registered 4:1 mux level per factor of
-    4 pieces."""
+    """Read latency of :class:`hw.memory.PipelinedMemory`: 7 (two input registers, block RAM,
+    its output register, three transport registers) + one registered 4:1 mux level per factor
+    of 4 pieces."""
     pieces = ceil_div(depth, mem_piece_words(depth, piece_depth))
     levels, n = 0, pieces
     while n > 1:
         n = ceil_div(n, 4)
         levels += 1
-    return 6 + levels
+    return 7 + levels
 
 
 def _round8(n: int) -> int:

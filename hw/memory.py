@@ -30,7 +30,8 @@ class PipelinedMemory(wiring.Component):
        the synthesis flow folds it into the DP16KD's own output register (``REGMODE=OUTREG``,
        :func:`hw.synth.absorb_bram_output_registers`), which cuts the block RAM's clock-to-out
        from ~5.8 ns to ~1 ns on ECP5 speed 6 (nextpnr timing data).
-    4. Two transport registers (the placer spreads them between the block RAM and the consumer).
+    4. Three transport registers (the placer spreads them between the block RAM and the
+       consumer).
     5. With more than one piece: registered 4:1 multiplexer levels select the addressed piece.
 
     Read data appears ``latency`` cycles after ``r_addr``; a write lands one cycle after ``w_*``.
@@ -103,14 +104,14 @@ class PipelinedMemory(wiring.Component):
                 m.d.comb += [wp.addr.eq(addr2), wp.data.eq(wdata2[lo:hi]), wp.en.eq(we2),
                              rp.addr.eq(addr2)]
                 m.d.sync += q[lo:hi].eq(rp.data)
-            # 5. two transport registers (the placer spreads them between the block RAM and the
-            # consumer: the slices of one memory lie far apart)
-            t = delayed(m, q, 2, f"piece{i}_t", reset_less=True)
+            # 5. three transport registers (the placer spreads them between the block RAM and the
+            # consumer: the slices of one memory lie far apart, up to a die width away)
+            t = delayed(m, q, 3, f"piece{i}_t", reset_less=True)
             outs.append(t)
 
         # 6. registered 4:1 mux levels; the piece index follows the data through the pipeline
         sel_d = sel
-        for d in range(4):          # second input register, output register, 2 transport registers
+        for d in range(5):          # second input register, output register, 3 transport registers
             nxt = Signal.like(sel, name=f"sel_d{d + 1}")
             m.d.sync += nxt.eq(sel_d)
             sel_d = nxt

@@ -79,8 +79,8 @@ def test_real_memory_maps_to_slices_with_output_registers(memory_verilog, tmp_pa
     # 2048 x 32 = four 2048 x 9 DP16KD slices; their 32 read-data flip-flops are folded in
     assert rec["bram"] == 4 and rec["bram_outreg_ffs"] == 32
     # left in the fabric: two stages of shared address (11), write data (32) and write enable,
-    # and the two transport registers (32 each)
-    assert rec["ff"] == 2 * (11 + 32 + 1) + 2 * 32
+    # and the three transport registers (32 each)
+    assert rec["ff"] == 2 * (11 + 32 + 1) + 3 * 32
     net = json.loads((tmp_path / "core_outreg.json").read_text())
     rams = [c for c in net["modules"]["mem"]["cells"].values() if c["type"] == "DP16KD"]
     assert len(rams) == 4 and all("OUTREG" in (c["parameters"]["REGMODE_A"],

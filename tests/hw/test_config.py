@@ -22,8 +22,8 @@ def test_derived_values():
     assert cfg.acc_width == 7                       # 100 < 2**7
     assert cfg.mm_result_width == 8
     assert cfg.pe_popcount_latency == popcount_latency(32) == 3
-    assert cfg.mm_read_latency == 1 + 6             # address register + one-piece memory
-    assert cfg.tile_flush == 7 + 3 + 2 + 1 + cfg.pe_latency
+    assert cfg.mm_read_latency == 1 + 7             # address register + one-piece memory
+    assert cfg.tile_flush == 8 + 3 + 2 + 1 + cfg.pe_latency
     assert cfg.a_bank_depth == 3 * 4 and cfg.w_bank_depth == 3 * 4
     assert cfg.lane_width % 8 == 0 and cfg.lane_width >= cfg.pool_sum_width
     assert cfg.out_fifo_depth >= 2 * cfg.rows
@@ -46,6 +46,6 @@ def test_slice_is_one_dp16kd_shape(words, bits):
 def test_memory_pieces_and_read_latency():
     assert mem_piece_words(8192, 16384) == 8192 and mem_piece_words(5000, 16384) == 8192
     assert mem_piece_words(8192, 2048) == 2048
-    assert mem_read_latency(8192, 16384) == 6          # 2 input, RAM, output, 2 transport
-    assert mem_read_latency(8192, 2048) == 7           # + one 4:1 level over 4 pieces
-    assert mem_read_latency(2500, 512) == 8            # 5 pieces: two 4:1 levels
+    assert mem_read_latency(8192, 16384) == 7          # 2 input, RAM, output, 3 transport
+    assert mem_read_latency(8192, 2048) == 8           # + one 4:1 level over 4 pieces
+    assert mem_read_latency(2500, 512) == 9            # 5 pieces: two 4:1 levels
