@@ -415,11 +415,11 @@ class OpCost:
 
 
 def bram_bits_per_block(family: str) -> int:
-    """Data bits of one block RAM of a family (the largest aspect ratio of
-    :data:`hw.resources.BRAM_SHAPES`)."""
+    """Data bits of one device block-RAM unit of a family (the largest mode of
+    :data:`hw.resources.BRAM_SHAPES`, per unit of cost)."""
     from .resources import BRAM_SHAPES
 
-    return max(d * w for d, w in BRAM_SHAPES[family])
+    return int(max(d * w / cost for d, w, cost in BRAM_SHAPES[family]))
 
 
 def network_cost(net: Network, cfg: ArrayConfig, bandwidth_gbps: float = 1.0) -> dict:

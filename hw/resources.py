@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ArrayConfig, ceil_div, popcount_latency
+from .config import ArrayConfig, ceil_div, mem_piece_words, mem_slice_bits, popcount_latency
 from .devices import FAMILIES, Device, get_device
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -98,15 +98,16 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
 
 
 # ---- block RAM -----------------------------------------------------------------------------------
-#: (depth, width) aspect ratios of one block RAM, per family, as yosys 0.70 maps the RTL's
-#: one-write / one-read memory pieces (checked on every committed record): ECP5 DP16KD in its
-#: x1..x9 modes (FPGA-DS-02012 sec. 2.10; yosys used no x18/x36 mode), iCE40 SB_RAM40_4K
-#: (TN1250), 7-series RAMB36E1 in its x1..x18 modes (UG473 table 1-8; yosys used neither the
-#: x36/x72 modes nor RAMB18 halves for these memories).
+#: (depth, width, cost in device BRAM units) of one block RAM mode, per family, as yosys 0.70
+#: maps the RTL's one-write / one-read memories (checked on every committed record): ECP5
+#: DP16KD x1..x18 and PDPW16KD x36 (FPGA-DS-02012 sec. 2.10), iCE40 SB_RAM40_4K (TN1250),
+#: 7-series RAMB36E1 x1..x18 (cost 1) and RAMB18E1 x1..x18 (cost 0.5; UG473 table 1-8).
 BRAM_SHAPES = {
-    "ecp5": [(16384, 1), (8192, 2), (4096, 4), (2048, 9)],
-    "ice40": [(2048, 2), (1024, 4), (512, 8), (256, 16)],
-    "xc7": [(32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18)],
+    "ecp5": [(16384, 1, 1), (8192, 2, 1), (4096, 4, 1), (2048, 9, 1), (1024, 18, 1),
+             (512, 36, 1)],
+    "ice40": [(2048, 2, 1), (1024, 4, 1), (512, 8, 1), (256, 16, 1)],
+    "xc7": [(32768, 1, 1), (16384, 2, 1), (8192, 4, 1), (4096, 9, 1), (2048, 18, 1),
+            (16384, 1, 0.5), (8192, 2, 0.5), (4096, 4, 0.5), (2048, 9, 0.5), (1024, 18, 0.5)],
 }
 #: memories at most this deep become LUT RAM, not block RAM (what yosys did with the output
 #: FIFO: ECP5 TRELLIS_DPR16X4 x2 for 32 deep, 7-series RAM32M/RAM64M; iCE40 has no LUT RAM).
@@ -116,16 +117,21 @@ LUTRAM_MAX_DEPTH = {"ecp5": 32, "ice40": 0, "xc7": 64}
 def memories(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
     """(name, depth, width) of every RAM of the design, from the config's derived sizes.
 
-    Operand memories (R activation banks, C weight banks, the pool memory) are built from
-    pieces of at most ``mem_piece_depth`` words (the RTL's PipelinedMemory), listed separately.
+    Operand memories (R activation banks, C weight banks, the pool memory) are built like the
+    RTL's PipelinedMemory: pieces of at most ``mem_piece_depth`` words, each cut into slices of
+    :func:`hw.config.mem_slice_bits` bits (one RAM each), listed separately.
     """
-    piece = getattr(cfg, "mem_piece_depth", None)
+    piece_depth = getattr(cfg, "mem_piece_depth", None) or 16384
 
     def split(name, depth):
-        if not piece:
-            return [(name, depth, cfg.simd)]
-        return [(f"{name}.{i}", min(piece, depth - i * piece), cfg.simd)
-                for i in range(ceil_div(depth, piece))]
+        words = mem_piece_words(depth, piece_depth)
+        bits = mem_slice_bits(words)
+        out = []
+        for i in range(ceil_div(depth, words)):
+            d = min(words, depth - i * words)
+            for j in range(ceil_div(cfg.simd, bits)):
+                out.append((f"{name}.{i}.{j}", d, min(bits, cfg.simd - j * bits)))
+        return out
 
     mems = []
     for r in range(cfg.rows):
@@ -143,7 +149,7 @@ def bram_tiles(depth: int, width: int, family: str) -> float:
         return 0.0
 
     def tiles(shapes):
-        return min(ceil_div(depth, d) * ceil_div(width, w) for d, w in shapes)
+        return min(ceil_div(depth, d) * ceil_div(width, w) * cost for d, w, cost in shapes)
 
     return float(tiles(BRAM_SHAPES[family]))
 

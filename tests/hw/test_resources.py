@@ -63,16 +63,22 @@ def test_features_read_config_properties():
 
 def test_bram_tiles():
     assert bram_tiles(2048, 64, "ecp5") == 8          # 2048x9 aspect: 8 blocks
-    assert bram_tiles(2752, 64, "ecp5") == 16         # 2 deep x 8 wide (yosys uses no x18)
+    assert bram_tiles(8192, 2, "ecp5") == 1           # one operand-memory slice = one DP16KD
+    assert bram_tiles(64, 97, "ecp5") == 3            # output FIFO: PDPW16KD 512x36
     assert bram_tiles(256, 64, "ice40") == 4          # 256x16
     assert bram_tiles(32, 97, "ecp5") == 0            # shallow: LUT RAM
     assert bram_tiles(16, 49, "ice40") == 4           # no LUT RAM on iCE40
-    assert bram_tiles(2048, 64, "xc7") == 4           # 2048x18, four wide
-    assert bram_tiles(704, 32, "xc7") == 2            # a short piece costs as much
+    assert bram_tiles(8192, 2, "xc7") == 0.5          # a RAMB18E1 half
+    assert bram_tiles(2048, 64, "xc7") == 4           # 2048x18 RAMB36 or 2048x9 RAMB18: same
     cfg = ArrayConfig(rows=2, cols=3, simd=32, mem_piece_depth=2048)
     mems = memories(cfg)
-    assert [n for n, _, _ in mems][:2] == ["a_bank0.0", "a_bank0.1"] and mems[-1][0] == "out_fifo"
-    assert sum(d for n, d, _ in mems if n.startswith("a_bank0.")) == cfg.a_bank_depth
+    # a_bank depth 16384 in 2048-word pieces, each cut into 2048x9 slices (9, 9, 9, 5 bits)
+    assert [n for n, _, _ in mems][:5] == ["a_bank0.0.0", "a_bank0.0.1", "a_bank0.0.2",
+                                          "a_bank0.0.3", "a_bank0.1.0"]
+    assert [w for n, _, w in mems if n.startswith("a_bank0.0.")] == [9, 9, 9, 5]
+    assert mems[-1][0] == "out_fifo"
+    assert sum(d for n, d, w in mems if n.startswith("a_bank0.") and n.endswith(".0")) \
+        == cfg.a_bank_depth
 
 
 def test_fit_recovers_known_coefficients():
