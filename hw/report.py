@@ -401,9 +401,11 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
     if doc["fmax_vs_size"]:
         L += [f"nextpnr's achieved clock on {dev.name} (committed records; `whole` = the "
               "accelerator with memories and controller, `array` = the PE array alone, "
-              "`python -m hw synth --component array`). The whole design is limited by the "
-              "block-RAM read path and the read-select logic, not by the array "
-              "(hw/data/README.md).", "",
+              "`python -m hw synth --component array`). Each record's critical path is in "
+              "its `pnr.critical_path`; the whole design is limited by control paths and "
+              "routes to far block RAMs, not by the array (hw/README.md, timing closure). "
+              "One placement (seed 1) per config: nextpnr varies by about +-5 % with the "
+              "seed.", "",
               "| R x C x SIMD | PEs | max K | part | Fmax (MHz) | source |",
               "|---|---|---|---|---|---|"]
         L += [f"| {r['rows']}x{r['cols']}x{r['simd']} | {r['pes']} | {r['max_k']} | "
