@@ -73,14 +73,13 @@ class BinaryCore(wiring.Component):
         s_words = Signal((cfg.pool_max_kernel + 1).bit_length())
         is_and = Signal()                           # registered in SETUP
 
-
         # the last word's mask, free-running from the job register in two stages (subtract,
         # shift): settled two cycles after the command, long before the first read (after
         # setup and >= 2 load beats)
         krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd
         m.d.sync += [krem.eq(job.k - 1), kmask.eq(Const((1 << S) - 1, S) >> (~krem))]
 
-        # ---- memories (block-RAM pieces, registered read mux trees) -------------------------
+        # ---- operand memories (hw/memory.py) ------------------------------------------------
         piece = cfg.mem_piece_depth
         a_mem = [PipelinedMemory(S, cfg.a_bank_depth, piece) for _ in range(R)]
         w_mem = [PipelinedMemory(S, cfg.w_bank_depth, piece) for _ in range(C)]
@@ -381,23 +380,26 @@ class BinaryCore(wiring.Component):
 
             with m.State("SETUP"):
                 # derived job values, one cycle after the command (short paths only)
+                job_ww = (job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)
+                kw1 = job.k <= S                  # KW == 1
+                n1 = job.n <= C                   # one tile column
                 m.d.sync += [
                     kwords.eq((job.k + S - 1) >> lgs),
-                    ww.eq((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)),
+                    ww.eq(job_ww),
                     s_words.eq(((job.kw + cfg.pool_lanes - 2) >> ceil_log2(cfg.pool_lanes))
                                + 1),
-                    kw_pen.eq((job.k - (S + 1)) >> lgs), kw_one.eq(job.k <= S),
+                    kw_pen.eq((job.k - (S + 1)) >> lgs), kw_one.eq(kw1),
                     is_and.eq(job.op == OP_AND),
                     # the tile reader's registers, ready for the first tile
                     a_base.eq(0), w_base.eq(0), rd_k.eq(0), k_first.eq(1),
-                    k_last.eq(job.k <= S), m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
-                    gap_ok.eq(1), last_mrow.eq(job.m <= R), last_ncol.eq(job.n <= C),
-                    row_end.eq((job.n <= C) & (job.m > R)), col_step.eq(job.n > C),
+                    k_last.eq(kw1), m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
+                    gap_ok.eq(1), last_mrow.eq(job.m <= R), last_ncol.eq(n1),
+                    row_end.eq(n1 & (job.m > R)), col_step.eq(job.n > C),
                     wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
-                    bank_pen.eq(R - 2), w_last.eq(job.k <= S), b_last.eq(R == 1),
-                    rows_left.eq(job.m), r_one.eq(job.m == 1), n_single.eq(job.n <= C),
+                    bank_pen.eq(R - 2), w_last.eq(kw1), b_last.eq(R == 1),
+                    rows_left.eq(job.m), r_one.eq(job.m == 1), n_single.eq(n1),
                     p_addr.eq(0), p_col.eq(0), p_row.eq(0), p_pln.eq(0),
-                    ww_pen.eq(((job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)) - 2),
+                    ww_pen.eq(job_ww - 2),
                     ww_one.eq(job.w <= cfg.pool_lanes), col_last.eq(job.w <= cfg.pool_lanes),
                     h_pen.eq(job.h - 2), h_one.eq(job.h == 1), row_last.eq(job.h == 1),
                     p_pen.eq(job.p - 2), pln_last.eq(job.p == 1),
@@ -410,12 +412,12 @@ class BinaryCore(wiring.Component):
                     m.next = "LOAD"
 
             with m.State("LOAD"):
-                # the loader runs outside the FSM (below the reader), gated by `loading`
+                # the loader runs outside the FSM (above), gated by `loading`
                 with m.If(beat & w_last & r_one & in_w):
                     m.next = "READ"
 
             with m.State("READ"):
-                # the tile reader runs outside the FSM (below), gated by `reading`
+                # the tile reader runs outside the FSM (above), gated by `reading`
                 with m.If(tile_end & last_tile):
                     m.next = "MM_DONE"
 

@@ -70,26 +70,23 @@ class PoolUnit(wiring.Component):
         # `issue` as the only enable; successor() reads nxt's registers only (the "remaining"
         # counters run down to -1, so "last" / "more" are sign bits, never comparators). The
         # first step after `start` is one priming cycle (nxt -> cur, no issue). ---------------
-        def state(prefix):
-            return {
-                "p": Signal(range(cfg.pool_max_planes + 1), name=f"{prefix}_p"),
-                "prow": Signal(range(rows_total + 1), name=f"{prefix}_prow"),
-                "ri": Signal(signed(sbits), name=f"{prefix}_ri"),       # i*sh - ph
-                "lo": Signal(signed(sbits), name=f"{prefix}_lo"),       # j*sw - pw
-                "di": Signal.like(self.kh, name=f"{prefix}_di"),
-                "s": Signal.like(self.s_words, name=f"{prefix}_s"),
-                # s_words - 2 - s, kh - 2 - di: negative at the last word / window row
-                "s_rem": Signal(signed(kb + 1), name=f"{prefix}_s_rem"),
-                "di_rem": Signal(signed(kb + 1), name=f"{prefix}_di_rem"),
-                # (w + pw - kw - sw) - lo, (h + ph - kh - sh) - ri: >= 0 while j / i may advance
-                "j_rem": Signal(signed(sbits), name=f"{prefix}_j_rem"),
-                "i_rem": Signal(signed(sbits), name=f"{prefix}_i_rem"),
-                "p_rem": Signal(signed(cfg.pool_max_planes.bit_length() + 1),
-                                name=f"{prefix}_p_rem"),                # P - 2 - p
-                "first": Signal(name=f"{prefix}_first"),   # first step of an output
-            }
-
-        nxt = state("nxt")
+        nxt = {
+            "p": Signal(range(cfg.pool_max_planes + 1), name="nxt_p"),
+            "prow": Signal(range(rows_total + 1), name="nxt_prow"),
+            "ri": Signal(signed(sbits), name="nxt_ri"),       # i*sh - ph
+            "lo": Signal(signed(sbits), name="nxt_lo"),       # j*sw - pw
+            "di": Signal.like(self.kh, name="nxt_di"),
+            "s": Signal.like(self.s_words, name="nxt_s"),
+            # s_words - 2 - s, kh - 2 - di: negative at the last word / window row
+            "s_rem": Signal(signed(kb + 1), name="nxt_s_rem"),
+            "di_rem": Signal(signed(kb + 1), name="nxt_di_rem"),
+            # (w + pw - kw - sw) - lo, (h + ph - kh - sh) - ri: >= 0 while j / i may advance
+            "j_rem": Signal(signed(sbits), name="nxt_j_rem"),
+            "i_rem": Signal(signed(sbits), name="nxt_i_rem"),
+            "p_rem": Signal(signed(cfg.pool_max_planes.bit_length() + 1),
+                            name="nxt_p_rem"),                # P - 2 - p
+            "first": Signal(name="nxt_first"),   # first step of an output
+        }
         cur = {k: Signal.like(nxt[k], name=f"cur_{k}") for k in
                ("prow", "ri", "lo", "di", "s", "first")}
         cur_last, cur_final = Signal(), Signal()
@@ -118,7 +115,6 @@ class PoolUnit(wiring.Component):
                      j_init.eq(self.w - self.kw - self.sw), i_init.eq(self.h - self.kh - self.sh),
                      j_start.eq(j_init + (self.pw << 1)), i_start.eq(i_init + (self.ph << 1))]
 
-        n = nxt
         # what the successor of nxt changes, one-hot registered flags (so that every enable is
         # `advance & flag`): s+1 | di+1 | j+1 | i+1 | plane+1 | (none: nxt is the final step)
         act = {k: Signal(name=f"act_{k}") for k in ("s", "di", "j", "i", "p")}
@@ -136,40 +132,40 @@ class PoolUnit(wiring.Component):
 
         def successor():
             """Assignments taking nxt to the step after it (and its action flags)."""
-            s_rem, di_rem = Signal.like(n["s_rem"]), Signal.like(n["di_rem"])
-            j_rem, i_rem, p_rem = (Signal.like(n["j_rem"]), Signal.like(n["i_rem"]),
-                                   Signal.like(n["p_rem"]))
+            s_rem, di_rem = Signal.like(nxt["s_rem"]), Signal.like(nxt["di_rem"])
+            j_rem, i_rem, p_rem = (Signal.like(nxt["j_rem"]), Signal.like(nxt["i_rem"]),
+                                   Signal.like(nxt["p_rem"]))
             m.d.comb += [
-                s_rem.eq(Mux(act["s"], n["s_rem"] - 1, s_init)),
-                di_rem.eq(Mux(act["di"], n["di_rem"] - 1, Mux(act["s"], n["di_rem"], di_init))),
-                j_rem.eq(Mux(act["j"], n["j_rem"] - self.sw,
-                             Mux(act["s"] | act["di"], n["j_rem"], j_start))),
-                i_rem.eq(Mux(act["i"], n["i_rem"] - self.sh,
-                             Mux(act["s"] | act["di"] | act["j"], n["i_rem"], i_start))),
-                p_rem.eq(Mux(act["p"], n["p_rem"] - 1, n["p_rem"])),
+                s_rem.eq(Mux(act["s"], nxt["s_rem"] - 1, s_init)),
+                di_rem.eq(Mux(act["di"], nxt["di_rem"] - 1, Mux(act["s"], nxt["di_rem"], di_init))),
+                j_rem.eq(Mux(act["j"], nxt["j_rem"] - self.sw,
+                             Mux(act["s"] | act["di"], nxt["j_rem"], j_start))),
+                i_rem.eq(Mux(act["i"], nxt["i_rem"] - self.sh,
+                             Mux(act["s"] | act["di"] | act["j"], nxt["i_rem"], i_start))),
+                p_rem.eq(Mux(act["p"], nxt["p_rem"] - 1, nxt["p_rem"])),
             ]
-            m.d.sync += [n["s_rem"].eq(s_rem), n["di_rem"].eq(di_rem), n["j_rem"].eq(j_rem),
-                         n["i_rem"].eq(i_rem), n["p_rem"].eq(p_rem), n["first"].eq(n_last)]
+            m.d.sync += [nxt["s_rem"].eq(s_rem), nxt["di_rem"].eq(di_rem), nxt["j_rem"].eq(j_rem),
+                         nxt["i_rem"].eq(i_rem), nxt["p_rem"].eq(p_rem), nxt["first"].eq(n_last)]
             m.d.sync += [act[k].eq(v) for k, v in actions(
                 s_rem[-1], di_rem[-1], ~j_rem[-1], ~i_rem[-1], ~p_rem[-1]).items()]
             with m.If(act["s"]):
-                m.d.sync += n["s"].eq(n["s"] + 1)
+                m.d.sync += nxt["s"].eq(nxt["s"] + 1)
             with m.Else():
-                m.d.sync += n["s"].eq(0)
+                m.d.sync += nxt["s"].eq(0)
             with m.If(act["di"]):
-                m.d.sync += n["di"].eq(n["di"] + 1)
+                m.d.sync += nxt["di"].eq(nxt["di"] + 1)
             with m.Elif(~act["s"]):
-                m.d.sync += n["di"].eq(0)
+                m.d.sync += nxt["di"].eq(0)
             with m.If(act["j"]):
-                m.d.sync += n["lo"].eq(n["lo"] + self.sw)
+                m.d.sync += nxt["lo"].eq(nxt["lo"] + self.sw)
             with m.Elif(~act["s"] & ~act["di"]):
-                m.d.sync += n["lo"].eq(-self.pw)
+                m.d.sync += nxt["lo"].eq(-self.pw)
             with m.If(act["i"]):
-                m.d.sync += n["ri"].eq(n["ri"] + self.sh)
+                m.d.sync += nxt["ri"].eq(nxt["ri"] + self.sh)
             with m.Elif(act["p"] | n_final):
-                m.d.sync += n["ri"].eq(-self.ph)
+                m.d.sync += nxt["ri"].eq(-self.ph)
             with m.If(act["p"]):
-                m.d.sync += [n["p"].eq(n["p"] + 1), n["prow"].eq(n["prow"] + self.h)]
+                m.d.sync += [nxt["p"].eq(nxt["p"] + 1), nxt["prow"].eq(nxt["prow"] + self.h)]
 
         def advance():
             m.d.sync += [cur[k].eq(nxt[k]) for k in cur]
@@ -177,10 +173,10 @@ class PoolUnit(wiring.Component):
             successor()
 
         with m.If(self.start):
-            m.d.sync += [n["s_rem"].eq(s_init), n["di_rem"].eq(di_init), n["j_rem"].eq(j_start),
-                         n["i_rem"].eq(i_start), n["p_rem"].eq(p_init),
-                         n["p"].eq(0), n["prow"].eq(0), n["ri"].eq(-self.ph),
-                         n["lo"].eq(-self.pw), n["di"].eq(0), n["s"].eq(0), n["first"].eq(1),
+            m.d.sync += [nxt["s_rem"].eq(s_init), nxt["di_rem"].eq(di_init), nxt["j_rem"].eq(j_start),
+                         nxt["i_rem"].eq(i_start), nxt["p_rem"].eq(p_init),
+                         nxt["p"].eq(0), nxt["prow"].eq(0), nxt["ri"].eq(-self.ph),
+                         nxt["lo"].eq(-self.pw), nxt["di"].eq(0), nxt["s"].eq(0), nxt["first"].eq(1),
                          running.eq(1), primed.eq(0)]
             m.d.sync += [act[k].eq(v) for k, v in actions(
                 s_init[-1], di_init[-1], ~j_start[-1], ~i_start[-1], ~p_init[-1]).items()]
