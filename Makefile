@@ -52,7 +52,7 @@ report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports 
 	$(PY) -m hw report --network digits-tiny --rows 4 --cols 4 --simd 32 --device ecp5-85
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 --device ecp5-85
 
-synth: setup  ## yosys + nextpnr sweeps (resumable) -> hw/data/*.jsonl, then refit the resource model
+synth: setup  ## yosys + nextpnr sweeps (resumable) -> hw/synth/data/*.jsonl, then refit the resource model
 	$(PY) -m hw synth --sweep all --jobs $(JOBS)
 	$(PY) -m hw fit
 

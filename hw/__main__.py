@@ -12,12 +12,12 @@ import argparse
 import json
 import sys
 
-from .cli import add_config_args, config_from_args
+from .cli.common import add_config_args, config_from_args
 from .config import ConfigError
 
 
 def cmd_verilog(args) -> int:
-    from .verilog import write_verilog
+    from .rtl.verilog import write_verilog
 
     cfg = config_from_args(args)
     path = write_verilog(cfg, args.out, fault=args.fault)
@@ -27,7 +27,7 @@ def cmd_verilog(args) -> int:
 
 
 def cmd_cycles(args) -> int:
-    from .cycles import matmul_cycles, pool_cycles, pool_out_shape
+    from .cost.cycles import matmul_cycles, pool_cycles, pool_out_shape
 
     cfg = config_from_args(args)
     if args.pool:
@@ -88,9 +88,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("config", help="print a config and its derived values")
     add_config_args(p)
     p.set_defaults(func=cmd_config)
-    from .synth_cli import add_subcommands  # synth, estimate, fit (hw/synth_cli.py)
+    from .cli.synth import add_subcommands  # synth, estimate, fit (hw/cli/synth.py)
     add_subcommands(sub)
-    from .cost_cli import add_subcommands as add_cost_subcommands  # network, report, dse
+    from .cli.cost import add_subcommands as add_cost_subcommands  # network, report, dse
     add_cost_subcommands(sub)
     args = parser.parse_args(argv)
     try:

@@ -26,7 +26,7 @@ def ceil_log2(n: int) -> int:
 
 
 def popcount_latency(width: int, group: int = 8) -> int:
-    """Register stages of :class:`hw.popcount.Popcount` for ``width`` input bits.
+    """Register stages of :class:`hw.rtl.popcount.Popcount` for ``width`` input bits.
 
     One stage sums each ``group``-bit leaf, then one registered level per pairwise addition.
     """
@@ -40,7 +40,7 @@ BLOCK_RAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))
 
 
 def mem_piece_words(depth: int, piece_depth: int = 16384) -> int:
-    """Words per piece of :class:`hw.memory.PipelinedMemory`: ``piece_depth``, or the memory's
+    """Words per piece of :class:`hw.rtl.memory.PipelinedMemory`: ``piece_depth``, or the memory's
     depth rounded up to a power of two if that is smaller."""
     return min(piece_depth, 1 << ceil_log2(depth))
 
@@ -53,7 +53,7 @@ def mem_slice_bits(piece_words: int) -> int:
 
 
 def mem_read_latency(depth: int, piece_depth: int = 16384) -> int:
-    """Read latency of :class:`hw.memory.PipelinedMemory`: 7 (two input registers, block RAM,
+    """Read latency of :class:`hw.rtl.memory.PipelinedMemory`: 7 (two input registers, block RAM,
     its output register, three transport registers) + one registered 4:1 mux level per factor
     of 4 pieces."""
     pieces = ceil_div(depth, mem_piece_words(depth, piece_depth))

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hw.cli import add_config_args, config_from_args
+from hw.cli.common import add_config_args, config_from_args
 from hw.config import ConfigError
-from hw.cycles import job_cycles
-from hw.formats import check_job
+from hw.cost.cycles import job_cycles
+from hw.rtl.formats import check_job
 from hw.jobs import JobError, load_job, read_manifest
 
 

@@ -9,9 +9,9 @@ import tempfile
 from pathlib import Path
 
 from hw.config import ArrayConfig
-from hw.formats import check_job
+from hw.rtl.formats import check_job
 from hw.jobs import load_job
-from hw.verilog import TOP_NAME, write_verilog
+from hw.rtl.verilog import TOP_NAME, write_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATORS = ("icarus", "verilator")
@@ -157,7 +157,7 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, **kw) -> list
     if workers == 1:
         return _simulate(cfg, job_paths, **sim_kw)
     # deal jobs round-robin by estimated cost so both processes finish together
-    from hw.cycles import job_cycles
+    from hw.cost.cycles import job_cycles
     cost = [job_cycles(cfg, job) for job in jobs]
     shares = [[] for _ in range(workers)]
     loads = [0] * workers

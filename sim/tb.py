@@ -17,8 +17,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from hw.config import ArrayConfig
-from hw.cycles import job_cycles
-from hw.formats import decode_results, job_cmd, job_words
+from hw.cost.cycles import job_cycles
+from hw.rtl.formats import decode_results, job_cmd, job_words
 from hw.jobs import load_job
 from sim.bfm import ReferenceModel, ResultMonitor, Scoreboard, StreamDriver
 

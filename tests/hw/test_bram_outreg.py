@@ -1,4 +1,4 @@
-"""Folding the flip-flops behind ECP5 block RAMs into their output registers (hw/bram_outreg.py):
+"""Folding the flip-flops behind ECP5 block RAMs into their output registers (hw/synth/bram_outreg.py):
 synthetic netlists for each rule, then a real yosys + nextpnr run on an operand memory."""
 
 import copy
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from hw.bram_outreg import absorb_bram_output_registers
+from hw.synth.bram_outreg import absorb_bram_output_registers
 
 
 def _netlist(ff_params=None, ff_conn=None, extra_loads=(), ram_conn=None):
@@ -63,8 +63,8 @@ def memory_verilog(tmp_path_factory):
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
-    from hw.memory import PipelinedMemory
-    from hw.verilog import strip_operand_memory_init
+    from hw.rtl.memory import PipelinedMemory
+    from hw.rtl.verilog import strip_operand_memory_init
 
     path = tmp_path_factory.mktemp("mem") / "mem.v"
     text = verilog.convert(PipelinedMemory(32, 2048, 16384), name="mem", emit_src=False)
@@ -73,7 +73,7 @@ def memory_verilog(tmp_path_factory):
 
 
 def test_real_memory_maps_to_slices_with_output_registers(memory_verilog, tmp_path):
-    from hw.synth import synth_verilog
+    from hw.synth.flow import synth_verilog
 
     rec = synth_verilog([memory_verilog], "ecp5-25", workdir=tmp_path)
     # 2048 x 32 = four 2048 x 9 DP16KD slices; their 32 read-data flip-flops are folded in

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from hw.config import ArrayConfig
-from hw.cycles import matmul_cycles
+from hw.cost.cycles import matmul_cycles
 
 
 def run(*args):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hw.devices import DEVICES, DeviceError, check_fits, fit_report, get_device
+from hw.cost.devices import DEVICES, DeviceError, check_fits, fit_report, get_device
 
 
 def test_names_are_the_documented_ones():

@@ -1,4 +1,4 @@
-"""Design-space exploration (hw/dse.py): the vectorized model equals the scalar functions, the
+"""Design-space exploration (hw/cost/dse.py): the vectorized model equals the scalar functions, the
 Pareto front is non-dominated (brute force), the rate, and the CLI's errors."""
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from hw import resources
+from hw.cost import resources
 from hw.config import ArrayConfig
-from hw.devices import get_device
-from hw.dse import (ShapeTable, VecConfig, bram_of, default_simds, pareto_front, predict_vec,
+from hw.cost.devices import get_device
+from hw.cost.dse import (ShapeTable, VecConfig, bram_of, default_simds, pareto_front, predict_vec,
                     sweep)
-from hw.network import load_network, network_cost
+from hw.cost.network import load_network, network_cost
 
 
 def synthetic_model() -> dict:
-    """Made-up coefficients in the format of hw/data/resource_model.json (test data only: the
+    """Made-up coefficients in the format of hw/synth/data/resource_model.json (test data only: the
     tests check our arithmetic, not the fitted numbers)."""
     feats = resources.features(ArrayConfig())
     fams = {}
@@ -212,7 +212,7 @@ def test_use_fmax_clocks_each_config_at_the_model_fmax(tiny, coeffs):
 def test_scalar_fallback_gives_the_same_numbers(tiny, coeffs, monkeypatch):
     """If the vectorized path breaks (simulated here), the sweep falls back to the scalar
     functions and reports it; the numbers do not change."""
-    import hw.dse as dse
+    import hw.cost.dse as dse
 
     ref = _small_sweep(tiny, coeffs)
 

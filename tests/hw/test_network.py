@@ -1,4 +1,4 @@
-"""The network cost model (hw/network.py) against independent references: hw.cycles on shapes
+"""The network cost model (hw/cost/network.py) against independent references: hw.cost.cycles on shapes
 traced here, MAC/element counts computed by hand from the model config, brute-force splits."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from hw.config import ArrayConfig
-from hw.cycles import matmul_cycles, pool_cycles
+from hw.cost.cycles import matmul_cycles, pool_cycles
 from hw.jobs import window_sums
-from hw.network import (NETWORKS, MatmulOp, NetworkError, PoolOp, _band_split,
+from hw.cost.network import (NETWORKS, MatmulOp, NetworkError, PoolOp, _band_split,
                         bram_bits_per_block, chunks, load_network, network_config,
                         network_cost, op_jobs, split_matmul, split_pool)
 
@@ -75,7 +75,7 @@ def test_binaryvit_s_macs_anchor(small_s):
 
 
 def test_per_op_cycles_equal_hw_cycles_on_traced_shapes(tiny):
-    """Trace the model here (independently of hw.network) and compare op by op."""
+    """Trace the model here (independently of hw.cost.network) and compare op by op."""
     from model import BinaryViT
     from model.trace import TracedMatmul, recording
 

@@ -5,7 +5,7 @@ import random
 from amaranth.sim import Simulator
 
 from hw.config import ArrayConfig
-from hw.pe import PE
+from hw.rtl.pe import PE
 
 CFG = ArrayConfig(rows=1, cols=1, simd=16, max_k=64)
 

@@ -5,7 +5,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from hw.popcount import Popcount
+from hw.rtl.popcount import Popcount
 
 
 @pytest.mark.parametrize("width", [1, 5, 8, 9, 32, 64, 100])

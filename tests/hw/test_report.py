@@ -1,4 +1,4 @@
-"""Reports (hw/report.py, python -m hw report / network): files, numbers equal to the model,
+"""Reports (hw/cost/report.py, python -m hw report / network): files, numbers equal to the model,
 sources stated, RTL check, clear errors."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from hw import resources
+from hw.cost import resources
 from hw.config import ArrayConfig
-from hw.cycles import matmul_cycles, pool_cycles
-from hw.network import load_network, network_cost
-from hw.report import breakdown, op_category, rtl_check
+from hw.cost.cycles import matmul_cycles, pool_cycles
+from hw.cost.network import load_network, network_cost
+from hw.cost.report import breakdown, op_category, rtl_check
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def test_rtl_network_totals(tmp_path, capsys):
 def test_committed_network_sim_matches_model():
     """reports/sim/digits_tiny_network.json (the digits network's golden ops simulated in
     Icarus, see reports/sim/README.md), when present, agrees with the model op for op."""
-    from hw.report import SIM_DIR
+    from hw.cost.report import SIM_DIR
 
     path = SIM_DIR / "digits_tiny_network.json"
     if not path.is_file():
@@ -196,9 +196,9 @@ def test_fmax_vs_size_lists_every_placed_record_of_the_device():
     """The report's Fmax table is exactly the committed placed-and-routed ECP5-85 records."""
     import json
 
-    from hw.devices import get_device
-    from hw.report import fmax_vs_size
-    from hw.resources import DATA_DIR
+    from hw.cost.devices import get_device
+    from hw.cost.report import fmax_vs_size
+    from hw.paths import SYNTH_DATA_DIR as DATA_DIR
 
     want = []
     for path in list(DATA_DIR.glob("synth_*.jsonl")) + list(DATA_DIR.glob("fmax_array_*.jsonl")):

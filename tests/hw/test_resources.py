@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from hw.config import ArrayConfig
-from hw.resources import (DATA_DIR, MODEL_PATH, bram_tiles, error_rows, estimate, features,
+from hw.paths import RESOURCE_MODEL as MODEL_PATH, SYNTH_DATA_DIR as DATA_DIR
+from hw.cost.resources import (bram_tiles, error_rows, estimate, features,
                           finn_r_lut, fit, load_records, memories, predict, tree_reg_bits)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,8 +29,8 @@ def test_tree_reg_bits_matches_synthesized_popcount(tmp_path):
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
-    from hw.popcount import Popcount
-    from hw.synth import synth_verilog
+    from hw.rtl.popcount import Popcount
+    from hw.synth.flow import synth_verilog
 
     v = tmp_path / "pop.v"
     v.write_text(verilog.convert(Popcount(32), name="pop", emit_src=False))
@@ -49,7 +50,7 @@ def test_finn_r_formula_by_hand():
 
 
 def test_features_read_config_properties():
-    from hw.pe import FLAGS
+    from hw.rtl.pe import FLAGS
 
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512)
     f = features(cfg)
@@ -129,7 +130,7 @@ def test_estimate_has_the_synth_keys_and_held_out_error_is_recorded():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "hw.synth_cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hw.cli.synth", *args], capture_output=True,
                           text=True, cwd=REPO, timeout=600)
 
 

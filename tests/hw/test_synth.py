@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hw.devices import get_device
-from hw.synth import (SynthError, count_cells, detect_top, pnr_wrapper_verilog, summarize_cells,
+from hw.cost.devices import get_device
+from hw.synth.flow import (SynthError, count_cells, detect_top, pnr_wrapper_verilog, summarize_cells,
                       synth_verilog)
 
 N = 64
@@ -127,7 +127,7 @@ def test_tool_failure_is_a_clear_error(tmp_path):
 
 # ---- CLI ----------------------------------------------------------------------------------------
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "hw.synth_cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hw.cli.synth", *args], capture_output=True,
                           text=True, cwd=Path(__file__).resolve().parents[2], timeout=3000)
 
 
@@ -162,8 +162,8 @@ def test_cli_synth_small_array_on_ice40(tmp_path):
 
 
 def test_sweeps_are_valid_and_hold_out_three_per_family():
-    from hw.resources import bram_estimate
-    from hw.sweep import SWEEPS, sweep_configs
+    from hw.cost.resources import bram_estimate
+    from hw.synth.sweep import SWEEPS, sweep_configs
 
     for name in SWEEPS:
         cfgs = sweep_configs(name)            # every entry is a valid ArrayConfig

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from hw.config import DEFAULT, ArrayConfig
-from hw.verilog import write_verilog
+from hw.rtl.verilog import write_verilog
 
 AXI_PORTS = ["s_axis_cmd_tdata", "s_axis_cmd_tvalid", "s_axis_cmd_tready",
              "s_axis_data_tdata", "s_axis_data_tvalid", "s_axis_data_tready",
@@ -46,7 +46,7 @@ def test_default_config_passes_verilator_lint(tmp_path):
 
 def test_only_operand_memory_init_is_stripped():
     from hw.config import ceil_div, mem_piece_words, mem_slice_bits
-    from hw.verilog import generate, strip_operand_memory_init
+    from hw.rtl.verilog import generate, strip_operand_memory_init
 
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=40, max_m=8, max_n=8, pool_bits=8,
                       pool_max_dim=8, pool_max_planes=4, pool_depth=64)

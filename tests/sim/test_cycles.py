@@ -1,10 +1,10 @@
-"""hw/cycles.py equals the RTL's cycle count exactly (no stalls), over configs x edge shapes,
+"""hw/cost/cycles.py equals the RTL's cycle count exactly (no stalls), over configs x edge shapes,
 and every result is bit-exact (cocotb + Icarus on the generated Verilog)."""
 
 import pytest
 
 from hw.config import DEFAULT
-from hw.cycles import job_cycles
+from hw.cost.cycles import job_cycles
 from sim.runner import run_jobs
 from sim.suite import edge_suite, save_jobs
 

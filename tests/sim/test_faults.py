@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hw.core import FAULTS
+from hw.rtl.core import FAULTS
 from hw.jobs import MatmulJob
 from sim.runner import run_jobs
 from sim.suite import random_matmul, save_jobs

@@ -28,7 +28,7 @@ def cycle_breakdown(groups: dict[str, int], title: str, path) -> Path:
     total = sum(groups.values()) or 1
     for i, (_, v) in enumerate(items):
         ax.text(v, i, f" {100 * v / total:.1f}%", va="center", fontsize=8)
-    ax.set_xlabel("cycles per frame (model: hw.cycles)")
+    ax.set_xlabel("cycles per frame (model: hw.cost.cycles)")
     ax.set_title(title, fontsize=10)
     return _save(fig, path)
 
@@ -68,7 +68,7 @@ def lut_vs_synthesis(points: list[dict], title: str, path) -> Path:
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
         ax.set_xscale("log")
         ax.set_yscale("log")
-    ax.set_xlabel("LUT, synthesis (hw/data/synth_*.jsonl)")
+    ax.set_xlabel("LUT, synthesis (hw/synth/data/synth_*.jsonl)")
     ax.set_ylabel("LUT, estimate")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)

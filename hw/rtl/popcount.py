@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ceil_div, popcount_latency
+from ..config import ceil_div, popcount_latency
 
 
 class Popcount(wiring.Component):

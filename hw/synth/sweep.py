@@ -1,9 +1,9 @@
 """The committed synthesis sweeps: which array configs are synthesized on which device.
 
 ``python -m hw synth --sweep NAME`` runs one (``all`` runs every one) and writes one JSON line per
-config to ``hw/data/synth_<NAME>.jsonl``. Each record carries the ``command`` that reproduces it
+config to ``hw/synth/data/synth_<NAME>.jsonl``. Each record carries the ``command`` that reproduces it
 alone and ``held_out``: held-out records are never used to fit the resource model
-(:mod:`hw.resources`); they measure its error.
+(:mod:`hw.cost.resources`); they measure its error.
 
 Memory limits (max_k, max_m, max_n, pool_*) are the ArrayConfig defaults on ECP5/Artix-7 and a
 small "iCE40 profile" on iCE40 (the default banks need ~2.5 Mbit of block RAM; an UP5K has 120
@@ -21,6 +21,9 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+
+
+from ..paths import SYNTH_DATA_DIR
 
 #: Small memory limits that fit iCE40 block RAM.
 ICE40_PROFILE = dict(max_k=256, max_m=32, max_n=32, pool_max_dim=32, pool_max_planes=32,
@@ -57,7 +60,7 @@ SWEEPS: dict[str, list[tuple[str, int, int, int, dict, bool]]] = {
 
 def sweep_configs(name: str):
     """[(device, ArrayConfig, held_out)] of a sweep; ValueError listing the valid names."""
-    from .config import ArrayConfig
+    from ..config import ArrayConfig
 
     if name not in SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; valid: {', '.join(SWEEPS)}, all")
@@ -66,7 +69,7 @@ def sweep_configs(name: str):
 
 
 def _one(dev: str, cfg, held_out: bool, sweep: str) -> dict:
-    from .synth import SynthError, config_command, synth_config
+    from .flow import SynthError, config_command, synth_config
 
     try:
         rec = synth_config(cfg, dev, pnr=dev != "xc7a100t")
@@ -90,9 +93,9 @@ def run_sweep(name: str, *, jobs: int = 2, only: str | None = None,
     """Run sweep ``name`` (or ``all``) with ``jobs`` tool runs at once; returns an exit status."""
     from tqdm import tqdm
 
-    from .synth import config_command
+    from .flow import config_command
 
-    out_dir = Path(out_dir or Path(__file__).resolve().parent / "data")
+    out_dir = Path(out_dir or SYNTH_DATA_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = list(SWEEPS) if name == "all" else [name]
     todo = []

@@ -6,13 +6,13 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ArrayConfig
+from ..config import ArrayConfig
 from .core import BinaryCore
 from .formats import cmd_layout, cmd_width
 
 
 class AxiTop(wiring.Component):
-    """:class:`hw.core.BinaryCore` with AXI4-Stream port names, for vendor block designs.
+    """:class:`hw.rtl.core.BinaryCore` with AXI4-Stream port names, for vendor block designs.
 
     Ports (besides clk, rst): ``s_axis_cmd_*`` (command, one beat per job), ``s_axis_data_*``
     (operand words), ``m_axis_res_*`` (results, ``tlast`` on the final beat of each job).

@@ -2,8 +2,8 @@
 model says fit, and return the Pareto front of frames/s against LUTs.
 
 Speed without a second formula: the sweep is evaluated with numpy over all (R, C) of one SIMD
-at once, by calling the *same* functions as the scalar model -- :func:`hw.cycles.matmul_cycles`
-and :func:`hw.cycles.pool_cycles`, :func:`hw.resources.features` -- on :class:`VecConfig`, a
+at once, by calling the *same* functions as the scalar model -- :func:`hw.cost.cycles.matmul_cycles`
+and :func:`hw.cost.cycles.pool_cycles`, :func:`hw.cost.resources.features` -- on :class:`VecConfig`, a
 stand-in for :class:`hw.config.ArrayConfig` whose ``rows`` and ``cols`` are arrays. The two
 config helpers that use Python's ``max``/``math`` (``ArrayConfig.tile_period`` and
 ``resources.features``) are re-bound to numpy equivalents (:func:`_numpy_rebound`): same code
@@ -13,9 +13,9 @@ Tests check the vectorized numbers equal the scalar functions on random configs,
 on either side cannot drift silently; if numpy cannot evaluate a changed function, the sweep
 falls back to the scalar functions config by config (and says so).
 
-The legal-job split (:mod:`hw.network`) depends on the limits and SIMD only, so it is computed
+The legal-job split (:mod:`hw.cost.network`) depends on the limits and SIMD only, so it is computed
 once per SIMD into a table of unique job shapes with counts. Block RAM is counted per config
-with :func:`hw.resources.memories` and a cache of :func:`hw.resources.bram_tiles` (few unique
+with :func:`hw.cost.resources.memories` and a cache of :func:`hw.cost.resources.bram_tiles` (few unique
 memory shapes), and only for the configs whose LUT, FF and DSP already fit (elsewhere it is NaN:
 not evaluated, the config is out anyway).
 """
@@ -33,7 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import resources as _res
-from .config import ArrayConfig
+from ..config import ArrayConfig
 from .cycles import matmul_cycles, pool_cycles
 from .network import Network, op_jobs
 
@@ -102,7 +102,7 @@ class _Cached:
 
 
 def bram_of(cfg: ArrayConfig, family: str) -> float:
-    """:func:`hw.resources.bram_estimate` with the per-memory tile count cached."""
+    """:func:`hw.cost.resources.bram_estimate` with the per-memory tile count cached."""
     shapes = Counter((d, w) for _, d, w in _res.memories(_Cached(cfg)))
     return sum(n * _tiles(d, w, family) for (d, w), n in shapes.items())
 
@@ -111,7 +111,7 @@ _features_np = None
 
 
 def vec_features(vcfg: VecConfig) -> dict:
-    """:func:`hw.resources.features` evaluated on a :class:`VecConfig`."""
+    """:func:`hw.cost.resources.features` evaluated on a :class:`VecConfig`."""
     global _features_np
     if _features_np is None:
         _features_np = _numpy_rebound(_res.features, math=_np_math)
@@ -143,8 +143,8 @@ class ShapeTable:
 
 def predict_vec(vcfg: VecConfig, family: str, model: dict) -> dict:
     """Resource-model prediction (lut, ff, dsp, fmax_mhz) for every config of ``vcfg``: the
-    fitted coefficients times :func:`hw.resources.features`, rounded like
-    :func:`hw.resources.predict` (whose output the tests compare it with)."""
+    fitted coefficients times :func:`hw.cost.resources.features`, rounded like
+    :func:`hw.cost.resources.predict` (whose output the tests compare it with)."""
     if family not in model:
         raise _res.ModelError(f"no fitted coefficients for family {family!r}; "
                               "run `python -m hw fit`")
@@ -160,7 +160,7 @@ def predict_vec(vcfg: VecConfig, family: str, model: dict) -> dict:
         for name, c in zip(m["features"], m["coef"]):
             if name not in feats[key]:
                 raise _res.ModelError(f"the fitted coefficients name a {key} feature {name!r} "
-                                      "that hw.resources.features no longer has; re-run "
+                                      "that hw.cost.resources.features no longer has; re-run "
                                       "`python -m hw fit`")
             val = val + c * np.asarray(feats[key][name], dtype=float)
         out[key] = np.round(val, 1) if key == "fmax_mhz" else np.rint(val).astype(np.int64)
@@ -171,7 +171,7 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
           use_fmax: bool = False, progress: bool = True) -> dict:
     """Evaluate every (R, C, SIMD) of the grid. Returns arrays (one entry per config) and the
     measured rate. ``base`` gives the limits and the clock (``use_fmax``: the model's Fmax)."""
-    from . import formats  # noqa: F401  (imported by the legality check; keep it out of the rate)
+    from ..rtl import formats  # noqa: F401  (imported by the legality check; keep it out of the rate)
 
     fam = device.family
     R, C = np.meshgrid(np.asarray(rows), np.asarray(cols), indexing="ij")
@@ -311,7 +311,8 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
 
     from . import plots
     from .devices import fit_report, get_device
-    from .network import REPO, load_network
+    from ..paths import REPORTS_DIR
+    from .network import load_network
 
     dev = get_device(device)
     if use_fmax and not dev.can_place_and_route:
@@ -351,9 +352,9 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
 
     best = int(front[np.argmax(out["fps"][front])])
     doc = {"command": command, "network": net.name, "device": dev.name,
-           "sources": {"frames_per_s": "model (hw.cycles on the traced op list)",
+           "sources": {"frames_per_s": "model (hw.cost.cycles on the traced op list)",
                        "lut/ff/bram/dsp/fmax": "resource model ("
-                       + str(coeffs or "hw/data/resource_model.json") + ")"},
+                       + str(coeffs or "hw/synth/data/resource_model.json") + ")"},
            "limits": {k: v for k, v in base.to_dict().items() if k not in ("rows", "cols",
                                                                            "simd")},
            "clock": "resource-model Fmax per config" if use_fmax else f"{base.clock_mhz} MHz",
@@ -363,7 +364,7 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
            "configs_per_s": out["rate"], "scalar_fallback": out["scalar_fallback"],
            "front": [rec(int(i)) for i in front],
            "fastest": rec(best)}
-    out_dir = Path(out_dir or REPO / "reports" / net.name)
+    out_dir = Path(out_dir or REPORTS_DIR / net.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     jpath = out_dir / f"dse_{dev.name}.json"
     jpath.write_text(json.dumps(doc, indent=1) + "\n")

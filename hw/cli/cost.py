@@ -1,7 +1,7 @@
 """Command-line front end of the network cost model: ``network``, ``report``, ``dse``.
 
 Wire into ``python -m hw`` with :func:`add_subcommands`; also runnable on its own as
-``python -m hw.cost_cli {network,report,dse} ...``.
+``python -m hw.cli.cost {network,report,dse} ...``.
 
   python -m hw network --network NAME [--rows R --cols C --simd S ...] [--json]
   python -m hw report  --network NAME --rows R --cols C --simd S --device DEV [--out DIR]
@@ -20,14 +20,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from .network import NETWORKS
+from ..cost.network import NETWORKS
 
 
 def _command(sub: str, ns, extra=()) -> str:
     """The command line that reproduces this run: the network, the device, R/C/SIMD and every
     config field that differs from hw.config.DEFAULT, then ``extra`` option names."""
-    from .cli import config_from_args
-    from .report import config_flags
+    from .common import config_from_args
+    from ..cost.report import config_flags
 
     parts = ["python", "-m", "hw", sub, "--network", ns.network]
     if getattr(ns, "device", None):
@@ -46,8 +46,8 @@ def _command(sub: str, ns, extra=()) -> str:
 
 
 def _common(p, device_required=False):
-    from .cli import add_config_args
-    from .devices import DEVICES
+    from .common import add_config_args
+    from ..cost.devices import DEVICES
 
     p.add_argument("--network", required=True, metavar="NAME",
                    help=f"one of: {', '.join(NETWORKS)}")
@@ -58,24 +58,24 @@ def _common(p, device_required=False):
 
 def cmd_network(ns) -> int:
     """Print the per-op and total cost of a network on a config."""
-    from .cli import config_from_args
-    from .network import load_network, network_cost, require_fit
+    from .common import config_from_args
+    from ..cost.network import load_network, network_cost, require_fit
 
     cfg = config_from_args(ns)
     net = load_network(ns.network)
     require_fit(net, cfg)
     cost = network_cost(net, cfg, ns.bandwidth)
     if ns.device:
-        from .devices import get_device
-        from .network import device_memory
-        from .report import resource_estimate
+        from ..cost.devices import get_device
+        from ..cost.network import device_memory
+        from ..cost.report import resource_estimate
 
         dev = get_device(ns.device)
         est, note = resource_estimate(cfg, dev, ns.coeffs)
         cost["resources"] = est if est else note
         cost["device_memory"] = device_memory(cost["memory"], dev, est["bram"] if est else None)
         if est:
-            from .devices import check_fits
+            from ..cost.devices import check_fits
             check_fits(est, dev)
     if ns.json:
         print(json.dumps(cost))
@@ -98,8 +98,8 @@ def cmd_network(ns) -> int:
 
 def cmd_report(ns) -> int:
     """Write reports/<name>/report.md, report.json and the PNGs."""
-    from .cli import config_from_args
-    from .report import build_report
+    from .common import config_from_args
+    from ..cost.report import build_report
 
     cfg = config_from_args(ns)
     doc = build_report(ns.network, cfg, ns.device, bandwidth_gbps=ns.bandwidth,
@@ -119,8 +119,8 @@ def cmd_report(ns) -> int:
 
 def cmd_dse(ns) -> int:
     """Sweep R, C, SIMD on a device; write the Pareto front (JSON + PNG); print the rate."""
-    from .cli import config_from_args
-    from .dse import run_dse
+    from .common import config_from_args
+    from ..cost.dse import run_dse
 
     base = config_from_args(ns)
     doc = run_dse(ns.network, ns.device, base,
@@ -135,7 +135,7 @@ def cmd_dse(ns) -> int:
           f"Pareto front: {len(doc['front'])} configs")
     if doc["scalar_fallback"]:
         print(f"warning: {', '.join(doc['scalar_fallback'])} evaluated config by config (the "
-              "vectorized path failed; see hw/dse.py)", file=sys.stderr)
+              "vectorized path failed; see hw/cost/dse.py)", file=sys.stderr)
     print(f"{'R':>3} {'C':>3} {'SIMD':>4} {'LUT':>8} {'BRAM':>6} {'clock':>7} {'frames/s':>10}")
     for r in doc["front"]:
         print(f"{r['rows']:>3} {r['cols']:>3} {r['simd']:>4} {r['lut']:>8,} {r['bram']:>6g} "
@@ -149,11 +149,11 @@ def add_subcommands(sub) -> None:
     p = sub.add_parser("network", help="per-op and total cycles, utilisation, latency and "
                        "memory of a network on an array config (model)",
                        description=cmd_network.__doc__ + " Ops are traced from the model "
-                       "package; cycles come from hw.cycles.")
+                       "package; cycles come from hw.cost.cycles.")
     _common(p)
     p.add_argument("--bandwidth", type=float, default=1.0, metavar="GBPS",
                    help="off-chip weight bandwidth in GB/s (default 1.0)")
-    p.add_argument("--coeffs", help="fitted resource model (default hw/data/resource_model.json)")
+    p.add_argument("--coeffs", help="fitted resource model (default hw/synth/data/resource_model.json)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
     p.set_defaults(func=_guarded(cmd_network))
 
@@ -166,7 +166,7 @@ def add_subcommands(sub) -> None:
     p.add_argument("--sim-json", nargs="+", metavar="FILE",
                    help="RTL sim results of `python -m sim all --json` "
                    "(default reports/sim/*.json)")
-    p.add_argument("--coeffs", help="fitted resource model (default hw/data/resource_model.json)")
+    p.add_argument("--coeffs", help="fitted resource model (default hw/synth/data/resource_model.json)")
     p.set_defaults(func=_guarded(cmd_report))
 
     p = sub.add_parser("dse", help="sweep R, C, SIMD within a device; Pareto front of "
@@ -182,7 +182,7 @@ def add_subcommands(sub) -> None:
                    help="SIMD values (default powers of two from max(8, pool_bits) to 512)")
     p.add_argument("--use-fmax", action="store_true",
                    help="clock each config at the resource model's Fmax (default: --clock-mhz)")
-    p.add_argument("--coeffs", help="fitted resource model (default hw/data/resource_model.json)")
+    p.add_argument("--coeffs", help="fitted resource model (default hw/synth/data/resource_model.json)")
     p.add_argument("--out", help="output directory (default reports/<network>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_guarded(cmd_dse))
@@ -195,11 +195,11 @@ def _guarded(cmd):
 
     @functools.wraps(cmd)
     def run(ns) -> int:
-        from .config import ConfigError
-        from .devices import DeviceError
-        from .dse import DSEError
-        from .network import NetworkError
-        from .resources import ModelError
+        from ..config import ConfigError
+        from ..cost.devices import DeviceError
+        from ..cost.dse import DSEError
+        from ..cost.network import NetworkError
+        from ..cost.resources import ModelError
 
         try:
             return cmd(ns)
@@ -216,7 +216,7 @@ def _guarded(cmd):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hw.cost_cli", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m hw.cli.cost", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     add_subcommands(sub)

@@ -9,7 +9,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
-from .config import ArrayConfig, ceil_log2
+from ..config import ArrayConfig, ceil_log2
 from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
 from .pipeline import delayed
@@ -28,7 +28,7 @@ class BinaryCore(wiring.Component):
 
     Streams (beat formats in hw/README.md):
 
-    - ``cmd``  (in):  one :func:`hw.formats.cmd_layout` beat per job.
+    - ``cmd``  (in):  one :func:`hw.rtl.formats.cmd_layout` beat per job.
     - ``data`` (in):  ``simd``-bit words. Matmul: M rows of A then N rows of W, each row as
       ceil(K/simd) words, bit k of a row in bit k % simd of word k // simd. Pool: P*H rows of
       ceil(W/V) words, V = simd/pool_bits values per word, value x in lane x % V.
@@ -79,7 +79,7 @@ class BinaryCore(wiring.Component):
         krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd
         m.d.sync += [krem.eq(job.k - 1), kmask.eq(Const((1 << S) - 1, S) >> (~krem))]
 
-        # ---- operand memories (hw/memory.py) ------------------------------------------------
+        # ---- operand memories (hw/rtl/memory.py) ------------------------------------------------
         piece = cfg.mem_piece_depth
         a_mem = [PipelinedMemory(S, cfg.a_bank_depth, piece) for _ in range(R)]
         w_mem = [PipelinedMemory(S, cfg.w_bank_depth, piece) for _ in range(C)]

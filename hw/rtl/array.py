@@ -6,7 +6,7 @@ from amaranth.hdl import Mux, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ArrayConfig
+from ..config import ArrayConfig
 from .pe import FLAGS, PE, PE_FAULTS
 from .pipeline import delayed
 

@@ -1,7 +1,7 @@
 """Command-line front end of synthesis and the resource model: ``synth``, ``estimate``, ``fit``.
 
 Wire into ``python -m hw`` with :func:`add_subcommands`; also runnable on its own as
-``python -m hw.synth_cli {synth,estimate,fit} ...``.
+``python -m hw.cli.synth {synth,estimate,fit} ...``.
 
 ``synth`` and ``estimate`` print ONE JSON line with the same resource keys (lut, ff, carry, bram,
 dsp, fmax_mhz) so their outputs can be diffed. Exit status: 0 ok, 2 bad input (unknown device,
@@ -16,20 +16,20 @@ import json
 import sys
 from pathlib import Path
 
-from .devices import DEVICES, DeviceError, fit_report, get_device
+from ..cost.devices import DEVICES, DeviceError, fit_report, get_device
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from ..paths import SYNTH_DATA_DIR as DATA_DIR
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
-    """The array-config options shared with ``python -m hw verilog`` (hw/cli.py)."""
-    from .cli import add_config_args
+    """The array-config options shared with ``python -m hw verilog`` (hw/cli/common.py)."""
+    from .common import add_config_args
 
     add_config_args(p)
 
 
 def _config_from(ns):
-    from .cli import config_from_args
+    from .common import config_from_args
 
     return config_from_args(ns)
 
@@ -60,10 +60,10 @@ def _check_fit(rec: dict, dev) -> int:
 
 # ---- synth ---------------------------------------------------------------------------------------
 def cmd_synth(ns) -> int:
-    from .synth import SynthError, synth_config
+    from ..synth.flow import SynthError, synth_config
 
     if ns.sweep:
-        from .sweep import run_sweep
+        from ..synth.sweep import run_sweep
 
         return run_sweep(ns.sweep, jobs=ns.jobs, only=ns.only, out_dir=Path(ns.out_dir))
     dev = get_device(ns.device)
@@ -86,7 +86,7 @@ def cmd_synth(ns) -> int:
 
 # ---- estimate ------------------------------------------------------------------------------------
 def cmd_estimate(ns) -> int:
-    from .resources import ModelError, estimate
+    from ..cost.resources import ModelError, estimate
 
     dev = get_device(ns.device)
     cfg = _config_from(ns)
@@ -102,7 +102,7 @@ def cmd_estimate(ns) -> int:
 
 # ---- fit -----------------------------------------------------------------------------------------
 def cmd_fit(ns) -> int:
-    from .resources import ModelError, fit_main
+    from ..cost.resources import ModelError, fit_main
 
     try:
         return fit_main(data_glob=ns.data, out=Path(ns.out), table=ns.table)
@@ -118,7 +118,7 @@ def add_subcommands(sub) -> None:
                        "Synthesize the array for a device and print one JSON line: lut, ff, "
                        "carry, bram, dsp (yosys cell counts), fmax_mhz (nextpnr), cells, tools, "
                        "flags and the command. With --sweep NAME: run a committed config sweep "
-                       "(see hw/sweep.py) and write hw/data/synth_NAME.jsonl.")
+                       "(see hw/synth/sweep.py) and write hw/synth/data/synth_NAME.jsonl.")
     _config_args(p)
     _device_arg(p)
     p.add_argument("--no-pnr", action="store_true", help="synthesis only, no nextpnr (fmax null)")
@@ -131,7 +131,7 @@ def add_subcommands(sub) -> None:
                    "array alone (to see the array's own Fmax)")
     p.add_argument("--keep", metavar="DIR", help="keep Verilog, netlists and logs in DIR")
     p.add_argument("--append", metavar="FILE", help="also append the record to a .jsonl FILE")
-    p.add_argument("--sweep", metavar="NAME", help="run the named sweep instead (hw/sweep.py)")
+    p.add_argument("--sweep", metavar="NAME", help="run the named sweep instead (hw/synth/sweep.py)")
     p.add_argument("--only", metavar="DEVICE", help="with --sweep: only this device")
     p.add_argument("--jobs", "-j", type=int, default=2, help="with --sweep: parallel tool runs")
     p.add_argument("--out-dir", default=str(DATA_DIR), help="with --sweep: where to write")
@@ -140,18 +140,18 @@ def add_subcommands(sub) -> None:
     p = sub.add_parser("estimate", help="resource estimate of an array config for a device "
                        "(same JSON keys as synth)",
                        description="Estimate lut, ff, carry, bram, dsp and fmax_mhz of an array "
-                       "config on a device from the fitted resource model (hw/data/"
+                       "config on a device from the fitted resource model (hw/synth/data/"
                        "resource_model.json); also the FINN-R LUT baseline. Prints one JSON line.")
     _config_args(p)
     _device_arg(p)
-    p.add_argument("--coeffs", help="fitted model file (default hw/data/resource_model.json)")
+    p.add_argument("--coeffs", help="fitted model file (default hw/synth/data/resource_model.json)")
     p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("fit", help="fit the resource model on committed synthesis data and "
                        "report held-out error",
                        description="Fit the resource model's coefficients per device family on "
-                       "hw/data/synth_*.jsonl (records marked held_out are excluded), write "
-                       "hw/data/resource_model.json and print the held-out error table "
+                       "hw/synth/data/synth_*.jsonl (records marked held_out are excluded), write "
+                       "hw/synth/data/resource_model.json and print the held-out error table "
                        "(ours vs FINN-R).")
     p.add_argument("--data", default=str(DATA_DIR / "synth_*.jsonl"), help="glob of records")
     p.add_argument("--out", default=str(DATA_DIR / "resource_model.json"))
@@ -162,7 +162,7 @@ def add_subcommands(sub) -> None:
 
 def run(ns) -> int:
     """Dispatch a parsed namespace; map bad input to exit status 2 with a clear message."""
-    from .config import ConfigError
+    from ..config import ConfigError
 
     try:
         return ns.func(ns)
@@ -172,7 +172,7 @@ def run(ns) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hw.synth_cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hw.cli.synth", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_subcommands(sub)
     return run(parser.parse_args(argv))

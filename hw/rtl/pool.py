@@ -6,7 +6,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ArrayConfig, ceil_log2
+from ..config import ArrayConfig, ceil_log2
 from .popcount import Popcount
 
 

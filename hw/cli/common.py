@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .config import DEFAULT, ArrayConfig
+from ..config import DEFAULT, ArrayConfig
 
 _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool_max_dim",
            "pool_max_planes", "pool_max_kernel", "pool_depth", "mem_piece_depth")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from amaranth.lib import data
 
-from .config import ArrayConfig, ceil_div
+from ..config import ArrayConfig, ceil_div
 
 OP_XNOR, OP_AND, OP_POOL = 0, 1, 2
 OPCODES = {"xnor": OP_XNOR, "and": OP_AND, "pool": OP_POOL}
@@ -173,7 +173,7 @@ def decode_results(cfg: ArrayConfig, job, beats: list[int]):
 
 def check_job(cfg: ArrayConfig, job) -> None:
     """Raise :class:`hw.config.ConfigError` if ``job`` does not fit ``cfg`` (before simulating)."""
-    from .config import ConfigError
+    from ..config import ConfigError
 
     if job.kind == "matmul":
         for what, val, lim, flag in (("M", job.m, cfg.max_m, "max_m"),

@@ -1,10 +1,10 @@
 """Real synthesis and place-and-route with the open-source tool-chain (YoWASP builds).
 
-Flow per device family (flags in :data:`YOSYS_SYNTH` and :class:`hw.devices.Device`):
+Flow per device family (flags in :data:`YOSYS_SYNTH` and :class:`hw.cost.devices.Device`):
 
 - ECP5: ``synth_ecp5 -nowidelut`` (LUT4 only: no PFUMX/L6MUX wide-LUT muxes, measured ~1.8x fewer
   LUT4 on XNOR-popcount logic than the default mapping); the flip-flops right behind block RAMs
-  are folded into the DP16KD output registers (:mod:`hw.bram_outreg`; the counts are taken after
+  are folded into the DP16KD output registers (:mod:`hw.synth.bram_outreg`; the counts are taken after
   it), then ``nextpnr-ecp5 --out-of-context`` on that netlist (no IO buffers; the array's stream
   ports are wider than any package).
 - iCE40: ``synth_ice40``; nextpnr-ice40 has no out-of-context mode, so P&R runs on a generated
@@ -17,8 +17,8 @@ Every nextpnr run uses ``--timing-allow-fail`` (nextpnr exits 1 when the target 
 ``--seed 1`` and the device's target frequency; Fmax is nextpnr's achieved frequency of the
 ``clk`` domain from its ``--report`` JSON.
 
-The record (:func:`synth_verilog`) has the same resource keys as :func:`hw.resources.estimate`:
-``lut``, ``ff``, ``carry``, ``bram``, ``dsp``, ``fmax_mhz``. Units are per :mod:`hw.devices`.
+The record (:func:`synth_verilog`) has the same resource keys as :func:`hw.cost.resources.estimate`:
+``lut``, ``ff``, ``carry``, ``bram``, ``dsp``, ``fmax_mhz``. Units are per :mod:`hw.cost.devices`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .bram_outreg import absorb_bram_output_registers
-from .devices import Device, get_device
+from ..cost.devices import Device, get_device
 
 #: yosys synthesis command per family; ``{top}`` and ``{json}`` are filled in.
 YOSYS_SYNTH = {
@@ -188,7 +188,7 @@ def _base_type(t: str) -> str:
 
 
 def summarize_cells(cells: Counter, family: str) -> dict:
-    """Resource counts (lut, ff, carry, bram, dsp) from cell types, per :mod:`hw.devices` units."""
+    """Resource counts (lut, ff, carry, bram, dsp) from cell types, per :mod:`hw.cost.devices` units."""
     lutw, ffre = _LUT_WEIGHTS[family], _FF_RE[family]
     res = {"lut": 0, "ff": 0, "carry": 0, "bram": 0, "dsp": 0}
     unknown = {}
@@ -347,11 +347,11 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
         flags = {"yosys": YOSYS_SYNTH[dev.family].split(" -top")[0]}
         outreg = None
         if dev.family == "ecp5":
-            # block-RAM output registers: see hw/bram_outreg.py (Yosys never uses them)
+            # block-RAM output registers: see hw/synth/bram_outreg.py (Yosys never uses them)
             outreg = absorb_bram_output_registers(netlist, top)
             path = workdir / f"{path.stem}_outreg.json"
             path.write_text(json.dumps(netlist))
-            flags["bram_outreg"] = "hw.bram_outreg.absorb_bram_output_registers"
+            flags["bram_outreg"] = "hw.synth.bram_outreg.absorb_bram_output_registers"
         cells = count_cells(netlist, top)
         rec = {"device": dev.name, "top": top, **summarize_cells(cells, dev.family),
                "fmax_mhz": None, "cells": dict(sorted(cells.items())),
@@ -388,12 +388,12 @@ COMPONENTS = ("top", "array")
 
 
 def _array_verilog(cfg, out_dir: Path) -> Path:
-    """Verilog of the systolic array alone (:class:`hw.array.SystolicArray`): a diagnostic that
+    """Verilog of the systolic array alone (:class:`hw.rtl.array.SystolicArray`): a diagnostic that
     separates the array's own Fmax from the controller's."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
-    from .array import SystolicArray
+    from ..rtl.array import SystolicArray
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "bvit_array.v"
@@ -423,8 +423,8 @@ def rtl_revision() -> str:
     output changes, so records from different RTL revisions can be told apart."""
     import hashlib
 
-    from .config import ArrayConfig
-    from .verilog import generate
+    from ..config import ArrayConfig
+    from ..rtl.verilog import generate
 
     ref = ArrayConfig(rows=1, cols=1, simd=16, max_k=64, max_m=8, max_n=8, pool_max_dim=8,
                       pool_max_planes=8, pool_max_kernel=3, pool_depth=64)
@@ -434,7 +434,7 @@ def rtl_revision() -> str:
 def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path | None = None,
                  freq_mhz: float | None = None, seed: int = 1, timeout: float = 3600,
                  component: str = "top") -> dict:
-    """Generate the array's Verilog (:func:`hw.verilog.write_verilog`) and synthesize it.
+    """Generate the array's Verilog (:func:`hw.rtl.verilog.write_verilog`) and synthesize it.
 
     ``component="array"`` synthesizes the systolic array alone instead of the whole top.
 
@@ -443,7 +443,7 @@ def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path |
     """
     import hashlib
 
-    from .verilog import write_verilog
+    from ..rtl.verilog import write_verilog
 
     dev = get_device(device) if isinstance(device, str) else device
     tmp = None

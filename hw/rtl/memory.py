@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .config import ceil_div, ceil_log2, mem_piece_words, mem_read_latency, mem_slice_bits
+from ..config import ceil_div, ceil_log2, mem_piece_words, mem_read_latency, mem_slice_bits
 from .pipeline import delayed
 
 
@@ -28,7 +28,7 @@ class PipelinedMemory(wiring.Component):
        (16384 x 1 ... 1024 x 18), so Yosys needs no depth multiplexer after the block RAM.
     3. Output register right behind each slice, with no reset and no logic in between:
        the synthesis flow folds it into the DP16KD's own output register (``REGMODE=OUTREG``,
-       :func:`hw.synth.absorb_bram_output_registers`), which cuts the block RAM's clock-to-out
+       :func:`hw.synth.bram_outreg.absorb_bram_output_registers`), which cuts the block RAM's clock-to-out
        from ~5.8 ns to ~1 ns on ECP5 speed 6 (nextpnr timing data).
     4. Three transport registers (the placer spreads them between the block RAM and the
        consumer).

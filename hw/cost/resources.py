@@ -22,8 +22,8 @@ controller's multipliers (a per-family constant, the training median); Fmax = a 
 (nextpnr, least squares).
 
 Coefficients are fitted per family by non-negative least squares on relative error
-(:func:`fit`) on ``hw/data/synth_*.jsonl`` minus the records marked ``held_out``; ``python -m hw
-fit`` writes them to ``hw/data/resource_model.json`` and prints the held-out error next to the
+(:func:`fit`) on ``hw/synth/data/synth_*.jsonl`` minus the records marked ``held_out``; ``python -m hw
+fit`` writes them to ``hw/synth/data/resource_model.json`` and prints the held-out error next to the
 FINN-R baseline (:func:`finn_r_lut`).
 """
 
@@ -36,11 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ArrayConfig, ceil_div, mem_piece_words, mem_slice_bits, popcount_latency
+from ..config import ArrayConfig, ceil_div, mem_piece_words, mem_slice_bits, popcount_latency
+from ..paths import RESOURCE_MODEL, SYNTH_DATA_DIR
 from .devices import FAMILIES, Device, get_device
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-MODEL_PATH = DATA_DIR / "resource_model.json"
 KEYS = ("lut", "ff", "carry", "bram", "dsp", "fmax_mhz")
 
 
@@ -69,9 +68,9 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     (F per stage: pe_latency - 1 of them) and the accumulator plus its drain/hold register
     (2 * acc_width). Per row-popcount PE (R): the
     same minus the constant weight operand. Skew lines: row r delays a and flags r cycles,
-    column c delays w c cycles. F = the width of :data:`hw.pe.FLAGS`.
+    column c delays w c cycles. F = the width of :data:`hw.rtl.pe.FLAGS`.
     """
-    from .pe import FLAGS
+    from ..rtl.pe import FLAGS
 
     R, C, S, F = cfg.rows, cfg.cols, cfg.simd, FLAGS.size
     common = F + S + tree_reg_bits(S) + F * (cfg.pe_latency - 1) + 2 * cfg.acc_width
@@ -181,7 +180,7 @@ def finn_r_lut(cfg: ArrayConfig) -> int:
 
 
 # ---- fitting -------------------------------------------------------------------------------------
-def load_records(pattern: str | Path = DATA_DIR / "synth_*.jsonl") -> list[dict]:
+def load_records(pattern: str | Path = SYNTH_DATA_DIR / "synth_*.jsonl") -> list[dict]:
     """Every whole-accelerator synthesis record (no ``error``) in the files matching ``pattern``."""
     recs = []
     for path in sorted(glob.glob(str(pattern))):
@@ -273,10 +272,10 @@ def predict(cfg: ArrayConfig, family: str, model: dict) -> dict:
 
 
 def load_model(path: Path | None = None) -> dict:
-    path = Path(path or MODEL_PATH)
+    path = Path(path or RESOURCE_MODEL)
     if not path.exists():
         raise ModelError(f"{path} not found; run `python -m hw fit` on the committed synthesis "
-                         "data (hw/data/synth_*.jsonl) first")
+                         "data (hw/synth/data/synth_*.jsonl) first")
     return json.loads(path.read_text())
 
 
@@ -295,7 +294,7 @@ def estimate(cfg: ArrayConfig, device: Device | str, *, coeffs_path: Path | None
         pred["fmax_mhz"] = None
     return {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd, "device": dev.name,
             **{k: pred[k] for k in KEYS}, "finn_r_lut": finn_r_lut(cfg),
-            "model": str(Path(coeffs_path or MODEL_PATH).name), "config": cfg.to_dict()}
+            "model": str(Path(coeffs_path or RESOURCE_MODEL).name), "config": cfg.to_dict()}
 
 
 # ---- error table ---------------------------------------------------------------------------------
@@ -372,10 +371,10 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
-def fit_main(data_glob: str | None = None, out: Path = MODEL_PATH,
+def fit_main(data_glob: str | None = None, out: Path = RESOURCE_MODEL,
              table: str | None = None) -> int:
     """``python -m hw fit``: fit, write the model JSON and the error table, print the table."""
-    pattern = data_glob or str(DATA_DIR / "synth_*.jsonl")
+    pattern = data_glob or str(SYNTH_DATA_DIR / "synth_*.jsonl")
     recs = load_records(pattern)
     if not recs:
         raise ModelError(f"no synthesis records match {pattern}; run `python -m hw synth --sweep "

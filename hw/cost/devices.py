@@ -3,7 +3,7 @@
 One :class:`Device` per name; capacities are the vendor datasheet figures (cited per device)
 and agree with what nextpnr reports as "available" for the same part.
 
-Units, per family (the same units the synthesis runner reports, see :mod:`hw.synth`):
+Units, per family (the same units the synthesis runner reports, see :mod:`hw.synth.flow`):
 
 - ``lut``: LUT4 logic cells on ECP5 and iCE40, LUT6 on Xilinx 7-series.
 - ``ff``: flip-flops. ECP5: 2 FF per slice = 1 per LUT4. iCE40: 1 DFF per logic cell.

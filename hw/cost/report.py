@@ -3,11 +3,11 @@
 
 Every number carries its source:
 
-- *model*: the analytical cycle model (:mod:`hw.cycles`) on the op list traced from the model
-  package (:mod:`hw.network`);
-- *resource model*: :func:`hw.resources.estimate` with the fitted coefficients in
-  ``hw/data/resource_model.json`` (``python -m hw fit``);
-- *synthesis*: the committed records ``hw/data/synth_*.jsonl`` (``python -m hw synth``);
+- *model*: the analytical cycle model (:mod:`hw.cost.cycles`) on the op list traced from the model
+  package (:mod:`hw.cost.network`);
+- *resource model*: :func:`hw.cost.resources.estimate` with the fitted coefficients in
+  ``hw/synth/data/resource_model.json`` (``python -m hw fit``);
+- *synthesis*: the committed records ``hw/synth/data/synth_*.jsonl`` (``python -m hw synth``);
 - *RTL sim*: per-job cycles measured by ``python -m sim all --json FILE``.
 """
 
@@ -21,18 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ArrayConfig
+from ..config import ArrayConfig
 from .devices import check_fits, fit_report, get_device
-from .network import (REPO, device_memory, load_network, network_cost, require_fit)
+from ..paths import REPO, REPORTS_DIR as REPORTS, SIM_RESULTS_DIR as SIM_DIR
+from .network import (device_memory, load_network, network_cost, require_fit)
 
-REPORTS = REPO / "reports"
-SIM_DIR = REPORTS / "sim"
 
 
 def config_flags(cfg: ArrayConfig, always=("rows", "cols", "simd")) -> list[str]:
     """Command-line flags that rebuild ``cfg``: the fields in ``always`` and every field that
     differs from hw.config.DEFAULT."""
-    from .config import DEFAULT
+    from ..config import DEFAULT
 
     out = []
     for name, default in DEFAULT.to_dict().items():
@@ -73,7 +72,7 @@ def resource_estimate(cfg: ArrayConfig, device, coeffs=None) -> tuple[dict | Non
     except ModelError as exc:
         return None, str(exc).replace(str(REPO) + "/", "")
     except KeyError as exc:   # coefficients fitted on another feature set
-        return None, (f"the fitted coefficients do not match hw.resources.features (no feature "
+        return None, (f"the fitted coefficients do not match hw.cost.resources.features (no feature "
                       f"{exc}); re-run `python -m hw fit`")
 
 
@@ -105,8 +104,8 @@ def synthesis_points(device, coeffs=None) -> tuple[list[dict], str | None]:
 
 def fmax_vs_size(dev) -> list[dict]:
     """Nextpnr Fmax of every committed synthesis record on this device, whole accelerator
-    (``hw/data/synth_*.jsonl``) and array alone (``hw/data/fmax_array_*.jsonl``), by size."""
-    from .resources import DATA_DIR
+    (``hw/synth/data/synth_*.jsonl``) and array alone (``hw/synth/data/fmax_array_*.jsonl``), by size."""
+    from ..paths import SYNTH_DATA_DIR as DATA_DIR
 
     rows = []
     for path in sorted(DATA_DIR.glob("synth_*.jsonl")) + sorted(DATA_DIR.glob("fmax_array_*.jsonl")):
@@ -117,7 +116,7 @@ def fmax_vs_size(dev) -> list[dict]:
                              "pes": rec["rows"] * rec["cols"],
                              "max_k": rec.get("config", {}).get("max_k"),
                              "component": rec.get("component", "top"),
-                             "fmax_mhz": rec["fmax_mhz"], "file": f"hw/data/{path.name}"})
+                             "fmax_mhz": rec["fmax_mhz"], "file": f"hw/synth/data/{path.name}"})
     return sorted(rows, key=lambda r: (r["component"] != "top", r["pes"], r["simd"]))
 
 
@@ -152,7 +151,7 @@ def rtl_check(path: Path) -> dict | None:
 def throughput_series(net, cfg: ArrayConfig) -> dict[int, tuple[list, list]]:
     """frames/s of square arrays (R = C = 1, 2, 4, ... 64) for SIMD/2, SIMD, 2*SIMD (model,
     vectorized like the DSE)."""
-    from .config import ConfigError
+    from ..config import ConfigError
     from .dse import ShapeTable, VecConfig
 
     sides = np.array([1, 2, 4, 8, 16, 32, 64])
@@ -222,10 +221,10 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, bandwidth_gbps:
     doc = {"command": command, "network": net.name, "network_source": net.source,
            "device": {"name": dev.name, "part": dev.part, **dev.capacity,
                       "source": dev.source},
-           "sources": {"cycles": "model (hw.cycles on the traced op list)",
+           "sources": {"cycles": "model (hw.cost.cycles on the traced op list)",
                        "resources": est_note if est is None else
-                       "resource model (hw/data/resource_model.json)",
-                       "synthesis": "hw/data/synth_*.jsonl", "rtl": "python -m sim all --json"},
+                       "resource model (hw/synth/data/resource_model.json)",
+                       "synthesis": "hw/synth/data/synth_*.jsonl", "rtl": "python -m sim all --json"},
            "cost": cost, "breakdown": groups, "resources": est, "utilisation_percent": util,
            "device_memory": mem_dev, "synthesis_points": points,
            "held_out_error_table": err_table, "rtl_checks": rtl,
@@ -291,9 +290,9 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
     L = [f"# Cost report: {doc['network']} on {cfg.rows}x{cfg.cols}x{cfg.simd} "
          f"({dev.name}, {cfg.clock_mhz:g} MHz)", "",
          f"Generated by `{doc['command']}`. Network traced from {doc['network_source']}.", "",
-         "Sources: **model** = `hw.cycles` on the traced op list (`hw/network.py`); "
-         "**resource model** = `hw/resources.py` fitted on committed synthesis data; "
-         "**synthesis** = `hw/data/synth_*.jsonl`; **RTL sim** = `python -m sim all --json`.",
+         "Sources: **model** = `hw.cost.cycles` on the traced op list (`hw/cost/network.py`); "
+         "**resource model** = `hw/cost/resources.py` fitted on committed synthesis data; "
+         "**synthesis** = `hw/synth/data/synth_*.jsonl`; **RTL sim** = `python -m sim all --json`.",
          "", "## Summary", ""] + _summary(doc) + ["", "## Array configuration", "",
          "| field | value |", "|---|---|"]
     L += [f"| {k} | {v} |" for k, v in cfg.to_dict().items()]
@@ -341,7 +340,7 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
           f"| the array's job buffers (R a-banks + C w-banks + pool memory) | "
           f"{mem['array_buffer_bits']:,} | ArrayConfig |",
           f"| device block RAM ({dev.bram} x {md['bram_bits_per_block']:,} bits) | "
-          f"{md['device_bram_bits']:,} | hw/devices.py, hw/resources.py |",
+          f"{md['device_bram_bits']:,} | hw/cost/devices.py, hw/cost/resources.py |",
           f"| block RAM left beside the array | {_n(md['free_bram_bits'])} | "
           + ("resource model |" if md["array_bram_blocks"] is not None
              else "device total (no resource model for the array's share) |"),
@@ -387,16 +386,16 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
     L += ["", "## LUT estimate vs synthesis", ""]
     if doc["synthesis_points"]:
         L += [f"{len(doc['synthesis_points'])} synthesis records of the {dev.family} family "
-              "(hw/data/synth_*.jsonl) against the resource model and FINN-R.", "",
+              "(hw/synth/data/synth_*.jsonl) against the resource model and FINN-R.", "",
               "![lut](lut_vs_synthesis.png)", ""]
     else:
-        L += ["No synthesis records committed yet (hw/data/synth_*.jsonl; `make synth`).", ""]
+        L += ["No synthesis records committed yet (hw/synth/data/synth_*.jsonl; `make synth`).", ""]
     if doc["held_out_error_table"]:
         L += ["Held-out error of the resource model (synthesis vs resource model; "
               "`python -m hw fit`):", "", doc["held_out_error_table"], ""]
     else:
-        L += ["Held-out error table: not available (needs hw/data/synth_*.jsonl and "
-              "hw/data/resource_model.json).", ""]
+        L += ["Held-out error table: not available (needs hw/synth/data/synth_*.jsonl and "
+              "hw/synth/data/resource_model.json).", ""]
     L += ["## Fmax vs array size (synthesis)", ""]
     if doc["fmax_vs_size"]:
         L += [f"nextpnr's achieved clock on {dev.name} (committed records; `whole` = the "
@@ -413,7 +412,7 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
               f"{r['file']} |" for r in doc["fmax_vs_size"]]
         L += [""]
     else:
-        L += [f"No placed-and-routed records for {dev.name} in hw/data/ (`make synth`).", ""]
+        L += [f"No placed-and-routed records for {dev.name} in hw/synth/data/ (`make synth`).", ""]
     if doc["utilisation_percent"]:
         L += ["## Device utilisation (resource model)", "",
               "![utilisation](device_utilisation.png)", ""]

@@ -6,7 +6,7 @@ from amaranth.hdl import Mux, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ArrayConfig
+from ..config import ArrayConfig
 from .pipeline import delayed
 from .popcount import Popcount
 
@@ -24,7 +24,7 @@ class PE(wiring.Component):
     ``f_out``) and south (``w_out``) one cycle later. Each valid cycle it adds
     popcount(XNOR(a, w)) (or popcount(a AND w) in AND mode) to its unsigned accumulator; the
     ``first`` flag restarts the sum. Padding bits past K are forced so that they count zero at the
-    array edge (:class:`hw.array.SystolicArray`), so the accumulator is exactly the popcount over
+    array edge (:class:`hw.rtl.array.SystolicArray`), so the accumulator is exactly the popcount over
     the true K.
 
     With the ``last`` word the final sum is captured into ``hold`` (a second register, so the

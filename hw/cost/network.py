@@ -9,7 +9,7 @@ Where every number comes from:
   one job per image per head (Q.K^T xnor: M = tokens, N = keys, K = head_dim; A.V and-mode:
   M = tokens, N = head_dim, K = keys); patch merges are im2col matmuls; SR pools, the four
   branch pools, the FFN-output channel-group pool, the merge shortcut and GAP are pool jobs.
-- *Cycles* of every job come from :mod:`hw.cycles` (the formula proven equal to the RTL); this
+- *Cycles* of every job come from :mod:`hw.cost.cycles` (the formula proven equal to the RTL); this
   module never re-derives them.
 - *Non-array work* (norm affines, RPReLU, LayerScale, RSign thresholds, softmax + threshold,
   residual adds, pool rescaling, partial-sum adds of K splits, the FP stem and head) is counted
@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from .config import ArrayConfig, ConfigError, ceil_div
+from ..config import ArrayConfig, ConfigError, ceil_div
+from ..paths import DIGITS_CHECKPOINT, REPO
 from .cycles import matmul_cycles, pool_cycles, pool_out_shape
 
-REPO = Path(__file__).resolve().parents[1]
-DIGITS_CHECKPOINT = REPO / "model" / "checkpoints" / "digits"
 NETWORKS = ("digits-tiny", "binaryvit-s")
 
 
@@ -379,8 +378,8 @@ def split_pool(cfg: ArrayConfig, op: PoolOp) -> Counter:
 
 
 def _check(cfg: ArrayConfig, job) -> None:
-    """The array's own legality check (hw.formats.check_job) on a shape-only job."""
-    from .formats import check_job
+    """The array's own legality check (hw.rtl.formats.check_job) on a shape-only job."""
+    from ..rtl.formats import check_job
 
     check_job(cfg, job)
 
@@ -391,7 +390,7 @@ def op_jobs(cfg: ArrayConfig, op) -> Counter:
 
 
 def jobs_cycles(cfg: ArrayConfig, kind: str, jobs: Counter) -> int:
-    """Sum of :mod:`hw.cycles` over sub-jobs."""
+    """Sum of :mod:`hw.cost.cycles` over sub-jobs."""
     if kind == "matmul":
         return sum(c * matmul_cycles(cfg, *s) for s, c in jobs.items())
     return sum(c * pool_cycles(cfg, *s) for s, c in jobs.items())
@@ -404,7 +403,7 @@ class OpCost:
 
     op: object
     jobs: int              # legal sub-jobs
-    cycles: int            # hw.cycles, summed over sub-jobs
+    cycles: int            # hw.cost.cycles, summed over sub-jobs
     weight_traffic_bits: int   # weight bits streamed in (N*K per sub-job; re-loads included)
     compute_s: float
     memory_s: float        # weight_traffic / bandwidth
@@ -416,7 +415,7 @@ class OpCost:
 
 def bram_bits_per_block(family: str) -> int:
     """Data bits of one device block-RAM unit of a family (the largest mode of
-    :data:`hw.resources.BRAM_SHAPES`, per unit of cost)."""
+    :data:`hw.cost.resources.BRAM_SHAPES`, per unit of cost)."""
     from .resources import BRAM_SHAPES
 
     return int(max(d * w / cost for d, w, cost in BRAM_SHAPES[family]))

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from .config import ArrayConfig
+from ..config import ArrayConfig
 from .core import FAULTS
 from .formats import cmd_fields, cmd_width
 
@@ -45,7 +45,7 @@ def strip_operand_memory_init(text: str) -> tuple[str, int]:
 
 
 def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME) -> str:
-    """Verilog text of :class:`hw.top.AxiTop` for ``cfg`` (optionally with a deliberate fault)."""
+    """Verilog text of :class:`hw.rtl.top.AxiTop` for ``cfg`` (optionally with a deliberate fault)."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 

@@ -28,8 +28,8 @@ S = ceil((kw - 1)/V) + 1 words per window row):
 
 from __future__ import annotations
 
-from .config import ArrayConfig, ceil_div
-from .jobs import pool_out_shape  # the one output-shape formula (also imported from here)
+from ..config import ArrayConfig, ceil_div
+from ..jobs import pool_out_shape  # the one output-shape formula (also imported from here)
 
 
 def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
