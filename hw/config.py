@@ -1,14 +1,18 @@
 """The array configuration: the one source of truth the RTL, the testbenches and the cost model
-elaborate from (DESIGN.md section 6).
+elaborate from (README.md, Architecture).
 
-Every width, depth and latency of the hardware is a read-only property of :class:`ArrayConfig`;
-the RTL modules read them from here and never re-derive them.
+Every width, depth and latency of the hardware is a read-only property of :class:`ArrayConfig`.
+Each latency is exported by the RTL module that builds the structure (register-count constants and
+``latency_of``-style class methods in ``hw/rtl``); the properties here combine those, and the RTL,
+the testbenches and the cost model read them from here.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+
+import numpy as np
 
 
 class ConfigError(ValueError):
@@ -26,12 +30,23 @@ def ceil_log2(n: int) -> int:
 
 
 def popcount_latency(width: int, group: int = 8) -> int:
-    """Register stages of :class:`hw.rtl.popcount.Popcount` for ``width`` input bits.
+    """Register stages of :class:`hw.rtl.popcount.Popcount` for ``width`` input bits
+    (:meth:`~hw.rtl.popcount.Popcount.latency_of`)."""
+    from .rtl.popcount import Popcount
 
-    One stage sums each ``group``-bit leaf, then one registered level per pairwise addition.
+    return Popcount.latency_of(width, group)
+
+
+def tile_period(rows, cols, m_valid, kw):
+    """Cycles between the last reads of a tile with ``m_valid`` rows and the next tile on an
+    R x C array: the next tile's first capture (PE (0, 0)) must not precede this tile's last
+    drain shift, so max(KW, R + C + m_valid - 2).
+
+    Elementwise on numpy arrays (the design-space sweep passes arrays of R and C); of ints, an
+    int. :meth:`ArrayConfig.tile_period` is this function on the config's R and C.
     """
-    groups = ceil_div(width, group)
-    return 1 + ceil_log2(groups)
+    period = np.maximum(kw, rows + cols + m_valid - 2)
+    return period if isinstance(period, np.ndarray) else int(period)
 
 
 #: (words, bits) aspect ratios of one ECP5 DP16KD block RAM in true dual-port mode
@@ -53,15 +68,11 @@ def mem_slice_bits(piece_words: int) -> int:
 
 
 def mem_read_latency(depth: int, piece_depth: int = 16384) -> int:
-    """Read latency of :class:`hw.rtl.memory.PipelinedMemory`: 7 (two input registers, block RAM,
-    its output register, three transport registers) + one registered 4:1 mux level per factor
-    of 4 pieces."""
-    pieces = ceil_div(depth, mem_piece_words(depth, piece_depth))
-    levels, n = 0, pieces
-    while n > 1:
-        n = ceil_div(n, 4)
-        levels += 1
-    return 7 + levels
+    """Read latency of :class:`hw.rtl.memory.PipelinedMemory`
+    (:meth:`~hw.rtl.memory.PipelinedMemory.read_latency`)."""
+    from .rtl.memory import PipelinedMemory
+
+    return PipelinedMemory.read_latency(depth, piece_depth)
 
 
 def _round8(n: int) -> int:
@@ -156,13 +167,17 @@ class ArrayConfig:
     @property
     def pe_popcount_latency(self) -> int:
         """Register stages of the PE's popcount tree (simd inputs)."""
-        return popcount_latency(self.simd)
+        from .rtl.popcount import Popcount
+
+        return Popcount.latency_of(self.simd)
 
     @property
     def pe_latency(self) -> int:
         """Cycles from a PE's operand register to its accumulator update being visible:
-        1 (XNOR/AND register) + popcount tree + 1 (accumulator)."""
-        return 1 + self.pe_popcount_latency + 1
+        XNOR/AND register, popcount tree, accumulator (:meth:`hw.rtl.pe.PE.latency_of`)."""
+        from .rtl.pe import PE
+
+        return PE.latency_of(self.simd)
 
     @property
     def a_bank_depth(self) -> int:
@@ -180,28 +195,36 @@ class ArrayConfig:
         (the drain of the tile starts then).
 
         mm_read_latency (operand memories) + (R - 1) + (C - 1) (skew and hops)
-        + 1 (PE operand register) + pe_latency.
+        + 1 (PE operand register) + pe_latency
+        (:meth:`hw.rtl.array.SystolicArray.flush_latency` after the read latency).
         """
-        return self.mm_read_latency + (self.rows - 1) + (self.cols - 1) + 1 + self.pe_latency
+        from .rtl.array import SystolicArray
+
+        return self.mm_read_latency + SystolicArray.flush_latency(self.rows, self.cols, self.simd)
 
     @property
     def mm_read_latency(self) -> int:
         """Cycles from a tile read (the controller's ``rd_k``) to its A and W words at the array
         edge: 1 (the controller's read-address register) + the slower of the activation and
         weight memories (the faster one is padded)."""
-        return 1 + max(mem_read_latency(self.a_bank_depth, self.mem_piece_depth),
-                       mem_read_latency(self.w_bank_depth, self.mem_piece_depth))
+        from .rtl.core import BinaryCore
+        from .rtl.memory import PipelinedMemory
+
+        return BinaryCore.READ_ADDR_REGS + max(
+            PipelinedMemory.read_latency(self.a_bank_depth, self.mem_piece_depth),
+            PipelinedMemory.read_latency(self.w_bank_depth, self.mem_piece_depth))
 
     @property
     def pool_read_latency(self) -> int:
         """Cycles from a pool memory address to its word."""
-        return mem_read_latency(self.pool_depth, self.mem_piece_depth)
+        from .rtl.memory import PipelinedMemory
+
+        return PipelinedMemory.read_latency(self.pool_depth, self.mem_piece_depth)
 
     def tile_period(self, m_valid: int, kw: int) -> int:
         """Cycles between the last reads of a tile with ``m_valid`` rows and the next tile:
-        the next tile's first capture (PE (0, 0)) must not precede this tile's last drain shift,
-        so max(KW, R + C + m_valid - 2)."""
-        return max(kw, self.rows + self.cols + m_valid - 2)
+        :func:`tile_period` (max(KW, R + C + m_valid - 2)) on this config's R and C."""
+        return tile_period(self.rows, self.cols, m_valid, kw)
 
     # ---- pool datapath ----------------------------------------------------------------------
     @property
@@ -220,25 +243,32 @@ class ArrayConfig:
 
     @property
     def pool_popcount_latency(self) -> int:
-        return popcount_latency(self.pool_lanes)
+        """Register stages of the pool unit's bit-plane popcount trees (pool_lanes inputs)."""
+        from .rtl.popcount import Popcount
+
+        return Popcount.latency_of(self.pool_lanes)
 
     @property
     def pool_mul_levels(self) -> int:
         """Registered adder levels of the pool unit's row x words-per-row shift-add tree (one
         partial product per bit of the words-per-row value, pairwise sums)."""
-        return max(1, ceil_log2((self.pool_max_dim + 1).bit_length()))
+        from .rtl.pool import PoolUnit
+
+        return PoolUnit.mul_levels(self.pool_max_dim)
 
     @property
     def pool_latency(self) -> int:
-        """Cycles from a pool step leaving the sequencer to its output entering the FIFO.
+        """Cycles from a pool step leaving the sequencer to its output leaving the pool unit
+        (:meth:`hw.rtl.pool.PoolUnit.latency_of`).
 
         3 (window row; row/word index; address and lane masks) + pool_mul_levels (row x
         words-per-row, lane comparisons) + pool_read_latency + popcount tree
         + ceil(log2(pool_bits)) (shift-add tree of the bit planes) + 1 (accumulate into the
         output register).
         """
-        return (3 + self.pool_mul_levels + self.pool_read_latency + self.pool_popcount_latency
-                + ceil_log2(self.pool_bits) + 1)
+        from .rtl.pool import PoolUnit
+
+        return PoolUnit.latency_of(self)
 
     # ---- output stream ----------------------------------------------------------------------
     @property
@@ -253,16 +283,53 @@ class ArrayConfig:
 
     @property
     def out_fifo_depth(self) -> int:
-        """Output FIFO entries (covers the tiles in flight and the pool pipeline)."""
-        need = max(6 * self.rows + 8, self.pool_latency + 8)
-        return 1 << ceil_log2(need)
+        """Output FIFO entries (covers the tiles in flight and the pool pipeline):
+        :meth:`hw.rtl.core.BinaryCore.fifo_depth_for`, 6R + 8 or pool_latency + 8 rounded up to a
+        power of two."""
+        from .rtl.core import BinaryCore
+
+        return BinaryCore.fifo_depth_for(self.rows, self.pool_latency)
+
+    @property
+    def mm_credit_margin(self) -> int:
+        """Output FIFO entries the tile reader keeps free beyond those promised: 3R
+        (:meth:`hw.rtl.core.BinaryCore.credit_margin`)."""
+        from .rtl.core import BinaryCore
+
+        return BinaryCore.mm_credit_margin(self.rows)
+
+    @property
+    def pool_credit_margin(self) -> int:
+        """Output FIFO entries the pool unit keeps free beyond those promised: 3
+        (:meth:`hw.rtl.core.BinaryCore.credit_margin`)."""
+        from .rtl.core import BinaryCore
+
+        return BinaryCore.pool_credit_margin()
+
+    @property
+    def job_start_cycles(self) -> int:
+        """Cycles of every job before its first data beat: the command beat and the setup
+        cycle (:attr:`hw.rtl.core.BinaryCore.JOB_START_CYCLES`)."""
+        from .rtl.core import BinaryCore
+
+        return BinaryCore.JOB_START_CYCLES
+
+    @property
+    def pool_start_cycles(self) -> int:
+        """Cycles from the pool unit's start to its first step: the pool-start cycle and the
+        sequencer's priming cycle (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
+        from .rtl.pool import PoolUnit
+
+        return PoolUnit.START_CYCLES
 
     @property
     def result_latency(self) -> int:
         """Cycles from a result leaving the drain or the pool unit to its beat being valid on the
         output: 3 (result registers: hold values, 2*hold - offset, lane masks)
-        + 2 (SyncFIFOBuffered)."""
-        return 5
+        + 2 (SyncFIFOBuffered) (:attr:`hw.rtl.core.BinaryCore.RESULT_LATENCY`)."""
+        from .rtl.core import BinaryCore
+
+        return BinaryCore.RESULT_LATENCY
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,9 +10,9 @@ m_l = M - (Tm - 1) * R rows in the last tile row, P(m) = max(KW, R + C + m - 2))
            + KW                                    reads of the first tile
            + Tn * (Tm - 1) * P(R) + (Tn - 1) * P(m_l)   last read to last read of later tiles
            + tile_flush + m_l - 1                  the last tile's flush and drain
-           + result_latency + 2                    result register and FIFO, command beat, setup
+           + result_latency + job_start_cycles     result registers and FIFO; command beat, setup (2)
 
-    tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 1
+    tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 2
 
 Tiles stream back to back through the array: a tile's sums are captured into per-PE hold
 registers and drained (one beat per row) while the next tile accumulates; P(m) is the spacing
@@ -21,15 +21,22 @@ that keeps the next tile's first capture behind the last drain shift.
 Pool (P x H x W, kernel kh x kw, V = simd / pool_bits lanes, WW = ceil(W/V),
 S = ceil((kw - 1)/V) + 1 words per window row):
 
-    cycles = P * H * WW + P * Ho * Wo * kh * S + pool_latency + result_latency + 4
+    cycles = P * H * WW + P * Ho * Wo * kh * S + pool_latency + result_latency
+           + job_start_cycles + pool_start_cycles
 
-(the 4: the command beat, the setup cycle, the pool-start cycle and the sequencer's priming cycle)
+(job_start_cycles = 2: the command beat and the setup cycle; pool_start_cycles = 2: the
+pool-start cycle and the sequencer's priming cycle)
+
+The latencies (tile_flush, pool_latency, result_latency and what they are made of) are
+:class:`ArrayConfig` properties, each computed from the register counts that the RTL module
+building the structure exports (``hw/rtl``: ``Popcount``, ``PipelinedMemory``, ``PE``,
+``SystolicArray``, ``PoolUnit``, ``BinaryCore``); tests/hw/rtl measures each one in simulation.
 """
 
 from __future__ import annotations
 
 from ..config import ArrayConfig, ceil_div
-from ..jobs import pool_out_shape  # the one output-shape formula (also imported from here)
+from ..ops import pool_out_shape  # the one output-shape formula
 
 
 def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
@@ -43,7 +50,7 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
     spacing = (tn * (tm - 1) * cfg.tile_period(cfg.rows, kw)
                + (tn - 1) * cfg.tile_period(m_l, kw))
     return ((m + n) * kw + kw + spacing + cfg.tile_flush + m_l - 1
-            + cfg.result_latency + 2)
+            + cfg.result_latency + cfg.job_start_cycles)
 
 
 def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
@@ -54,12 +61,5 @@ def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
     s = ceil_div(kernel[1] - 1, v) + 1
     words = planes * h * ceil_div(w, v)
     steps = planes * ho * wo * kernel[0] * s
-    return words + steps + cfg.pool_latency + cfg.result_latency + 4
-
-
-def job_cycles(cfg: ArrayConfig, job) -> int:
-    """Cycles of a :class:`hw.jobs.MatmulJob` or :class:`hw.jobs.PoolJob`."""
-    if job.kind == "matmul":
-        return matmul_cycles(cfg, job.m, job.n, job.k)
-    p, h, w = job.x.shape
-    return pool_cycles(cfg, p, h, w, job.kernel, job.stride, job.padding)
+    return (words + steps + cfg.pool_latency + cfg.result_latency + cfg.job_start_cycles
+            + cfg.pool_start_cycles)

@@ -24,11 +24,18 @@ class SystolicArray(wiring.Component):
     so PE (r, c) sees word k of its row and column at the same cycle. A column of extra PEs on the
     west edge (weights tied to ones, AND mode) counts popcount(a) per row for the AND-mode offset.
 
-    :attr:`ArrayConfig.tile_flush` cycles after the last word every PE's ``hold`` register has its
+    :meth:`flush_latency` cycles after the last word every PE's ``hold`` register has its
     final sum (PE (r, c) captures it r + c cycles after PE (0, 0)); while ``shift`` is high the
     hold registers move one row north per cycle, so ``hold_top`` (row 0) and ``rowpop_top``
     present rows 0, 1, 2, ... of the tile on consecutive cycles.
     """
+
+    @staticmethod
+    def flush_latency(rows: int, cols: int, simd: int) -> int:
+        """Cycles from a tile's last word at the array inputs to the first cycle its drain may
+        shift (every hold register final): the skew and operand-register hops to PE
+        (R - 1, C - 1), its own operand register, then the PE latency."""
+        return (rows - 1 + cols - 1 + 1) * PE.OPERAND_REGS + PE.latency_of(simd)
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if fault is not None and fault not in ARRAY_FAULTS:
@@ -62,13 +69,13 @@ class SystolicArray(wiring.Component):
         for r in range(R):
             a_m = Signal(cfg.simd, name=f"a_masked{r}")
             m.d.comb += a_m.eq(self.a[r] & keep)
-            d = r + (1 if self._fault == "skew" and r == 1 else 0)
+            d = r * PE.OPERAND_REGS + (1 if self._fault == "skew" and r == 1 else 0)
             a_west.append(delayed(m, a_m, d, f"a_skew{r}"))
             f_west.append(delayed(m, self.flags, d, f"f_skew{r}"))
         for c in range(C):
             w_m = Signal(cfg.simd, name=f"w_masked{c}")
             m.d.comb += w_m.eq(self.w[c] | ~keep)
-            w_north.append(delayed(m, w_m, c, f"w_skew{c}"))
+            w_north.append(delayed(m, w_m, c * PE.OPERAND_REGS, f"w_skew{c}"))
 
         pes = [[PE(cfg, fault=self._pe_fault) for _ in range(C)] for _ in range(R)]
         rowpop = [PE(cfg) for _ in range(R)]

@@ -40,7 +40,71 @@ class BinaryCore(wiring.Component):
     stream through the array back to back (KW reads each, spaced by
     :meth:`ArrayConfig.tile_period`); each tile drains (m_valid beats into the output FIFO)
     ``tile_flush`` cycles after its last read, while later tiles accumulate.
+
+    Output flow control: a tile starts, and the pool unit starts an output, only while the
+    output FIFO has room for every result promised so far plus a credit margin
+    (:meth:`credit_margin`), so back-pressure stalls the producers and never drops a result.
     """
+
+    #: cycles of a job before its first data beat is taken: the command beat, then the setup
+    #: cycle that latches the job's derived counts
+    JOB_START_CYCLES = 2
+    #: the controller's tile read-address register (in front of the operand memories)
+    READ_ADDR_REGS = 1
+    #: result registers between the drain or the pool unit and the output FIFO: (A) hold values
+    #: and offset, or the pool sum, (B) 2*hold - offset, (C) lanes past N forced to zero
+    RESULT_REGS = 3
+    #: cycles from a write into the output FIFO (SyncFIFOBuffered) to the entry on its read port
+    FIFO_LATENCY = 2
+    #: cycles from a result leaving the drain or the pool unit to its beat on ``out``
+    RESULT_LATENCY = RESULT_REGS + FIFO_LATENCY
+    #: a credit flag is a register: it decides on counts one cycle old
+    CREDIT_REGS = 1
+    #: registers from a result leaving the drain or the pool unit to the FIFO count that the
+    #: credit checks read: result register A, then the registered count (``occupied``)
+    OCCUPIED_DELAY = 2
+    #: registers from a tile start or a drain shift to the count of promised rows that the tile
+    #: credit reads: ``reserved``, then its copy ``reserved_q`` (as late as ``occupied``)
+    RESERVED_DELAY = 2
+    #: output FIFO sizing for matmul: the rows of this many tiles in flight ...
+    FIFO_TILES = 3
+    #: ... and this many spare entries
+    FIFO_SPARE = 3
+
+    @classmethod
+    def credit_margin(cls, per_start: int, count_delay: int) -> int:
+        """FIFO entries a credit check keeps free beyond those it counts, so that the output
+        FIFO never overflows.
+
+        The producer starts at most once per cycle, promising up to ``per_start`` entries, and
+        its results leave at most one per cycle; its count of both is ``count_delay`` registers
+        behind. The registered credit misses the starts of the last ``count_delay + CREDIT_REGS``
+        cycles (the current one included) and the results that have left that count but are not
+        yet in ``occupied`` (``OCCUPIED_DELAY - count_delay`` cycles of them).
+        """
+        return (per_start * (count_delay + cls.CREDIT_REGS)
+                + max(0, cls.OCCUPIED_DELAY - count_delay))
+
+    @classmethod
+    def mm_credit_margin(cls, rows: int) -> int:
+        """Credit margin of the tile reader: a tile start promises up to ``rows`` entries."""
+        return cls.credit_margin(rows, cls.RESERVED_DELAY)
+
+    @classmethod
+    def pool_credit_margin(cls) -> int:
+        """Credit margin of the pool unit: an output start promises one entry."""
+        return cls.credit_margin(1, PoolUnit.COUNT_REGS)
+
+    @classmethod
+    def fifo_depth_for(cls, rows: int, pool_latency: int) -> int:
+        """Output FIFO entries (a power of two): the credit margin, what a producer may have in
+        flight with the output always ready (matmul: the rows of ``FIFO_TILES`` tiles and
+        ``FIFO_SPARE`` entries; pool: one output per cycle of its latency) and the results
+        staged in the result registers and the FIFO's latency."""
+        staged = cls.RESULT_REGS + cls.FIFO_LATENCY
+        mm = cls.mm_credit_margin(rows) + cls.FIFO_TILES * rows + cls.FIFO_SPARE + staged
+        pool = cls.pool_credit_margin() + pool_latency + staged
+        return 1 << ceil_log2(max(mm, pool))
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
@@ -95,10 +159,11 @@ class BinaryCore(wiring.Component):
         m.submodules.pool = pool = PoolUnit(cfg)
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=cfg.out_width + 1,
                                                     depth=cfg.out_fifo_depth)
-        # three result registers in front of the FIFO (see the result datapath below)
+        # RESULT_REGS result registers in front of the FIFO (see the result datapath below)
         st_a_valid, st_b_valid, res_valid = Signal(), Signal(), Signal()
         res_data = Signal(cfg.out_width + 1, reset_less=True)
-        occupied = Signal(range(cfg.out_fifo_depth + 4))     # registered: FIFO + staged entries
+        # registered: FIFO + staged entries
+        occupied = Signal(range(cfg.out_fifo_depth + self.RESULT_REGS + 1))
         m.d.comb += [fifo.w_en.eq(res_valid), fifo.w_data.eq(res_data)]
         m.d.sync += occupied.eq(fifo.level + res_valid + st_a_valid + st_b_valid)
         m.d.comb += [
@@ -196,11 +261,13 @@ class BinaryCore(wiring.Component):
                          w_mem[c].w_en.eq(wr_w[c])]
         for r in range(R):
             m.d.comb += [a_mem[r].r_addr.eq(a_raddr),
-                         arr.a[r].eq(delayed(m, a_mem[r].r_data, L - 1 - a_mem[r].latency, f"a{r}",
+                         arr.a[r].eq(delayed(m, a_mem[r].r_data,
+                                             L - self.READ_ADDR_REGS - a_mem[r].latency, f"a{r}",
                                              reset_less=True))]
         for c in range(C):
             m.d.comb += [w_mem[c].r_addr.eq(w_raddr),
-                         arr.w[c].eq(delayed(m, w_mem[c].r_data, L - 1 - w_mem[c].latency, f"w{c}",
+                         arr.w[c].eq(delayed(m, w_mem[c].r_data,
+                                             L - self.READ_ADDR_REGS - w_mem[c].latency, f"w{c}",
                                              reset_less=True))]
         m.d.comb += arr.kmask.eq(kmask)
 
@@ -275,10 +342,10 @@ class BinaryCore(wiring.Component):
         reserved_q = Signal.like(reserved)
         m.d.sync += [
             reserved.eq(reserved + reserve - shift),
-            # occupied + reserved grows by at most R per cycle (a tile start); credit sees them
-            # two cycles late, so a margin of 3R keeps the FIFO from ever overflowing
+            # occupied + reserved grows by at most R per cycle (a tile start) and the credit
+            # sees it late: ArrayConfig.mm_credit_margin
             reserved_q.eq(reserved),
-            credit.eq(occupied + reserved_q + 3 * R <= cfg.out_fifo_depth),
+            credit.eq(occupied + reserved_q + cfg.mm_credit_margin <= cfg.out_fifo_depth),
         ]
 
         # ---- tile reader (state READ, flagged by the `reading` register). A tile may start

@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..config import ceil_div, ceil_log2, mem_piece_words, mem_read_latency, mem_slice_bits
+from ..config import ceil_div, ceil_log2, mem_piece_words, mem_slice_bits
 from .pipeline import delayed
 
 
@@ -16,7 +16,7 @@ class PipelinedMemory(wiring.Component):
     """A ``width`` x ``depth`` memory with one write port and one read port (never used in the
     same cycle: the controller loads a job, then reads it).
 
-    Structure, from the ports inwards (:func:`hw.config.mem_read_latency` counts the stages):
+    Structure, from the ports inwards (:meth:`read_latency` counts the stages):
 
     1. Input register: write enable, write data and one shared address (the write address while
        ``w_en``, else the read address). Read and write share the address, so Yosys maps them to
@@ -36,6 +36,31 @@ class PipelinedMemory(wiring.Component):
 
     Read data appears ``latency`` cycles after ``r_addr``; a write lands one cycle after ``w_*``.
     """
+
+    #: input registers: the shared address (and write data), then one per piece
+    INPUT_REGS = 2
+    #: the block RAM's synchronous read and the read-data register right behind each slice
+    RAM_REGS = 2
+    #: transport registers behind the read-data register
+    TRANSPORT_REGS = 3
+    #: pieces that one registered multiplexer level selects from
+    MUX_WAYS = 4
+
+    @classmethod
+    def mux_levels(cls, pieces: int) -> int:
+        """Registered ``MUX_WAYS``:1 multiplexer levels that select one of ``pieces``."""
+        levels = 0
+        while pieces > 1:
+            pieces = ceil_div(pieces, cls.MUX_WAYS)
+            levels += 1
+        return levels
+
+    @classmethod
+    def read_latency(cls, depth: int, piece_depth: int = 16384) -> int:
+        """Cycles from ``r_addr`` to ``r_data`` of a ``depth``-word memory cut into pieces of
+        ``piece_depth`` words: input, block-RAM and transport registers, then the mux levels."""
+        pieces = ceil_div(depth, mem_piece_words(depth, piece_depth))
+        return cls.INPUT_REGS + cls.RAM_REGS + cls.TRANSPORT_REGS + cls.mux_levels(pieces)
 
     def __init__(self, width: int, depth: int, piece_depth: int = 16384):
         for name, v in (("width", width), ("depth", depth), ("piece_depth", piece_depth)):
@@ -65,7 +90,7 @@ class PipelinedMemory(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from ``r_addr`` to ``r_data``."""
-        return mem_read_latency(self._depth, self._piece)
+        return self.read_latency(self._depth, self._piece)
 
     def elaborate(self, platform):
         m = Module()
@@ -104,33 +129,36 @@ class PipelinedMemory(wiring.Component):
                 m.d.comb += [wp.addr.eq(addr2), wp.data.eq(wdata2[lo:hi]), wp.en.eq(we2),
                              rp.addr.eq(addr2)]
                 m.d.sync += q[lo:hi].eq(rp.data)
-            # 5. three transport registers (the placer spreads them between the block RAM and the
+            # 5. the transport registers (the placer spreads them between the block RAM and the
             # consumer: the slices of one memory lie far apart, up to a die width away)
-            t = delayed(m, q, 3, f"piece{i}_t", reset_less=True)
+            t = delayed(m, q, self.TRANSPORT_REGS, f"piece{i}_t", reset_less=True)
             outs.append(t)
 
-        # 6. registered 4:1 mux levels; the piece index follows the data through the pipeline
+        # 6. registered 4:1 mux levels; the piece index (registered alongside the second input
+        # register) follows the data through the block RAM and transport registers
         sel_d = sel
-        for d in range(5):          # second input register, output register, 3 transport registers
+        for d in range(self.RAM_REGS + self.TRANSPORT_REGS):
             nxt = Signal.like(sel, name=f"sel_d{d + 1}")
             m.d.sync += nxt.eq(sel_d)
             sel_d = nxt
+        ways, wbits = self.MUX_WAYS, ceil_log2(self.MUX_WAYS)
         level, shift = outs, 0
-        while len(level) > 1:
+        for _ in range(self.mux_levels(self._pieces)):
             nxt_level = []
-            for g in range(0, len(level), 4):
-                group = level[g:g + 4]
-                reg = Signal(self._width, name=f"mux{shift}_{g // 4}", reset_less=True)
-                idx = sel_d[shift:shift + 2] if len(sel_d) > shift else 0
+            for g in range(0, len(level), ways):
+                group = level[g:g + ways]
+                reg = Signal(self._width, name=f"mux{shift}_{g // ways}", reset_less=True)
+                idx = sel_d[shift:shift + wbits] if len(sel_d) > shift else 0
                 with m.Switch(idx):
                     for j, sig in enumerate(group):
                         with m.Case(j):
                             m.d.sync += reg.eq(sig)
                 nxt_level.append(reg)
             level = nxt_level
-            shift += 2
+            shift += wbits
             nsel = Signal.like(sel, name=f"sel_l{shift}")
             m.d.sync += nsel.eq(sel_d)
             sel_d = nsel
+        assert len(level) == 1
         m.d.comb += self.r_data.eq(level[0])
         return m

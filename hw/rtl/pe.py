@@ -33,6 +33,20 @@ class PE(wiring.Component):
     controller schedules tiles so that a capture never hits a value still to be drained.
     """
 
+    #: operand registers (``a_out``, ``w_out``, ``f_out``): one hop east or south
+    OPERAND_REGS = 1
+    #: the registered XNOR (or AND) of the operands
+    XNOR_REGS = 1
+    #: the accumulator (and ``hold``, loaded from the same sum)
+    ACC_REGS = 1
+
+    @classmethod
+    def latency_of(cls, simd: int) -> int:
+        """Cycles from the operand registers to the accumulator update (or ``hold`` capture)
+        being visible: the XNOR/AND register, the popcount tree of ``simd`` bits, the
+        accumulator."""
+        return cls.XNOR_REGS + Popcount.latency_of(simd) + cls.ACC_REGS
+
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if fault is not None and fault not in PE_FAULTS:
             raise ValueError(f"unknown PE fault {fault!r}; known: {PE_FAULTS}")
@@ -50,8 +64,8 @@ class PE(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from the operand register to the accumulator update being visible."""
-        return self._cfg.pe_latency
+        """Cycles from the operand registers to the accumulator update being visible."""
+        return self.latency_of(self._cfg.simd)
 
     def elaborate(self, platform):
         m = Module()
@@ -70,7 +84,7 @@ class PE(wiring.Component):
 
         m.submodules.tree = tree = Popcount(cfg.simd)
         m.d.comb += tree.i.eq(x)
-        f = delayed(m, self.f_out, 1 + tree.latency, "flags")
+        f = delayed(m, self.f_out, self.XNOR_REGS + tree.latency, "flags")
         acc = Signal(self.acc_width)
         acc_next = Signal(self.acc_width)
         m.d.comb += acc_next.eq(Mux(f.first, 0, acc) + tree.o)

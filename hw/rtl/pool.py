@@ -26,7 +26,60 @@ class PoolUnit(wiring.Component):
 
     Flow control: a new output is only started while ``fifo_level`` + outputs in flight is below
     ``fifo_depth``, so the pipeline never stalls and never overflows the output FIFO.
+
+    Timing: the first step issues :attr:`START_CYCLES` after ``start``; a step's address is on
+    ``rd_addr`` :meth:`addr_latency` cycles after its issue, its memory word is expected on
+    ``rd_data`` ``pool_read_latency`` cycles later, and an output leaves on ``o_*``
+    :meth:`data_latency` cycles after the word of its last step (:meth:`latency_of` in all).
     """
+
+    #: cycles from ``start`` to the first step's issue: the cycle that loads the sequencer, then
+    #: one priming cycle
+    START_CYCLES = 2
+    #: registered stages from a step's issue to the row multiplier: (1) window row, (2) row
+    #: index, word index, window end
+    INDEX_STAGES = 2
+    #: the registered memory address and lane masks (``rd_addr``)
+    ADDR_REGS = 1
+    #: the output register (``o_valid``, ``o_sum``, ``o_last``)
+    OUT_REGS = 1
+    #: registers between an issue or an output and the count of outputs in flight that the credit
+    #: check reads (the count itself)
+    COUNT_REGS = 1
+
+    @staticmethod
+    def mul_levels(max_dim: int) -> int:
+        """Registered pairwise adder levels of the row x words-per-row shift-add tree: one partial
+        product per bit of a words-per-row value up to ``max_dim``."""
+        return max(1, ceil_log2((max_dim + 1).bit_length()))
+
+    @staticmethod
+    def plane_sum_levels(bits: int) -> int:
+        """Registered pairwise adder levels that shift-add the ``bits`` bit-plane counts."""
+        return ceil_log2(bits)
+
+    @classmethod
+    def addr_latency(cls, cfg: ArrayConfig) -> int:
+        """Cycles from a step's issue to its address on ``rd_addr``."""
+        return cls.INDEX_STAGES + cls.mul_levels(cfg.pool_max_dim) + cls.ADDR_REGS
+
+    @classmethod
+    def data_latency(cls, cfg: ArrayConfig) -> int:
+        """Cycles from a step's word on ``rd_data`` to its output on ``o_*``: the bit-plane
+        popcounts, their shift-add tree, the accumulate into the output register."""
+        return (Popcount.latency_of(cfg.pool_lanes) + cls.plane_sum_levels(cfg.pool_bits)
+                + cls.OUT_REGS)
+
+    @classmethod
+    def latency_of(cls, cfg: ArrayConfig) -> int:
+        """Cycles from a step's issue to its output on ``o_*`` (when it is the output's last
+        step): address, memory read, data."""
+        return cls.addr_latency(cfg) + cfg.pool_read_latency + cls.data_latency(cfg)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a step's issue to its output on ``o_*``."""
+        return self.latency_of(self._cfg)
 
     def __init__(self, cfg: ArrayConfig):
         self._cfg = cfg
@@ -96,11 +149,11 @@ class PoolUnit(wiring.Component):
         issue = Signal()
         m.d.comb += [issue.eq(running & primed & (~cur["first"] | credit)),
                      self.busy.eq(running | (inflight != 0))]
-        # level + inflight grows by at most 1 per cycle (issues); fifo_level is a registered
-        # count (one cycle late) and credit is registered, so a margin of 3 keeps the FIFO
-        # from ever overflowing
+        # the credit check keeps free what it cannot see yet (the issues of this and the last
+        # cycle, an output between inflight and fifo_level): ArrayConfig.pool_credit_margin
         m.d.sync += [inflight.eq(inflight + (issue & cur["first"]) - self.o_valid),
-                     credit.eq(self.fifo_level + inflight + 3 <= cfg.out_fifo_depth)]
+                     credit.eq(self.fifo_level + inflight + cfg.pool_credit_margin
+                               <= cfg.out_fifo_depth)]
 
         # job constants: free-running registers of the job fields (stable from the cycle after
         # the command; s_words from the one after that), two stages deep, so they have settled
@@ -208,7 +261,7 @@ class PoolUnit(wiring.Component):
                     "lohi": lohi1, "rowok": rowok1}, "s2")
 
         # ---- row * words-per-row: a shift-add tree of the partial products (one per bit of
-        # WW), one registered pairwise level at a time (pool_mul_levels of them; no DSP block: its
+        # WW), one registered pairwise level at a time (mul_levels of them; no DSP block: its
         # 3.9 ns combinational delay alone would nearly fill a 150 MHz cycle). Only the address
         # bits are kept (the memory wraps; rows outside the input are masked anyway). The
         # lane-window comparisons ride along; then the address and lane masks -------------------
@@ -228,7 +281,7 @@ class PoolUnit(wiring.Component):
             pp = Signal(abits, name=f"pp{i}")
             m.d.comb += pp.eq(Mux(ww_q[i], s2["row"] << i, 0))
             terms.append(pp)
-        for lvl in range(cfg.pool_mul_levels):
+        for lvl in range(self.mul_levels(cfg.pool_max_dim)):
             sums = {}
             for j in range(0, len(terms), 2):
                 t = Signal(abits, name=f"mul{lvl + 1}_sum{j // 2}")
@@ -269,13 +322,12 @@ class PoolUnit(wiring.Component):
             m.d.comb += term.eq(-(tree.o << b) if b == B - 1 else (tree.o << b))
             terms.append(term)
         fl = {k: s5[k] for k in flags}
-        for d in range(cfg.pool_popcount_latency):
+        for d in range(tree.latency):
             fl = stage(fl, f"pc{d + 1}")
 
         # ---- shift-add of the plane counts: a registered pairwise adder tree ---------------
-        level, depth = terms, 0
-        while len(level) > 1:
-            depth += 1
+        level = terms
+        for depth in range(1, self.plane_sum_levels(B) + 1):
             nxt = []
             for j in range(0, len(level), 2):
                 reg = Signal(signed(cfg.pool_sum_width), name=f"sum{depth}_{j // 2}")
@@ -283,6 +335,7 @@ class PoolUnit(wiring.Component):
                 nxt.append(reg)
             level = nxt
             fl = stage(fl, f"sum{depth}")
+        assert len(level) == 1
         part = level[0]
 
         # ---- accumulate over the window, then the output register ---------------------------

@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ceil_div, popcount_latency
+from ..config import ceil_div, ceil_log2
 
 
 class Popcount(wiring.Component):
@@ -15,6 +15,20 @@ class Popcount(wiring.Component):
     Stage 1 sums each ``group``-bit leaf and registers it; every further stage adds pairs of
     partial sums and registers them, so no path is longer than one ``group``-bit sum or one adder.
     """
+
+    #: registered stages of leaf sums (one ``group``-bit sum each)
+    LEAF_REGS = 1
+
+    @staticmethod
+    def adder_levels(width: int, group: int = 8) -> int:
+        """Registered pairwise adder levels above the leaves of a ``width``-bit tree."""
+        return ceil_log2(ceil_div(width, group))
+
+    @classmethod
+    def latency_of(cls, width: int, group: int = 8) -> int:
+        """Cycles from ``i`` to ``o`` of a ``width``-bit tree: the leaf stage, then one per
+        adder level."""
+        return cls.LEAF_REGS + cls.adder_levels(width, group)
 
     def __init__(self, width: int, group: int = 8):
         self._MustUse__silence = True    # no "never used" warning if validation fails
@@ -32,8 +46,8 @@ class Popcount(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Register stages from ``i`` to ``o``."""
-        return popcount_latency(self._width, self._group)
+        """Cycles from ``i`` to ``o``."""
+        return self.latency_of(self._width, self._group)
 
     def elaborate(self, platform):
         m = Module()
@@ -45,9 +59,7 @@ class Popcount(wiring.Component):
             leaf = Signal(range(hi - lo + 1), name=f"leaf{g}")
             m.d.sync += leaf.eq(sum(bits[b] for b in range(lo, hi)))
             level.append((leaf, hi - lo))
-        depth = 0
-        while len(level) > 1:
-            depth += 1
+        for depth in range(1, self.adder_levels(self._width, self._group) + 1):
             nxt = []
             for j in range(0, len(level), 2):
                 if j + 1 == len(level):
@@ -61,5 +73,6 @@ class Popcount(wiring.Component):
                     m.d.sync += reg.eq(a + b)
                 nxt.append((reg, cap))
             level = nxt
+        assert len(level) == 1
         m.d.comb += self.o.eq(level[0][0])
         return m

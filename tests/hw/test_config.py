@@ -49,3 +49,18 @@ def test_memory_pieces_and_read_latency():
     assert mem_read_latency(8192, 16384) == 7          # 2 input, RAM, output, 3 transport
     assert mem_read_latency(8192, 2048) == 8           # + one 4:1 level over 4 pieces
     assert mem_read_latency(2500, 512) == 9            # 5 pieces: two 4:1 levels
+
+
+@pytest.mark.parametrize("rows, pool_max_dim", [(1, 8), (4, 1024), (16, 1024)])
+def test_fifo_credit_margins_and_depth(rows, pool_max_dim):
+    cfg = ArrayConfig(rows=rows, pool_max_dim=pool_max_dim)
+    assert cfg.mm_credit_margin == 3 * rows            # tile starts the credit cannot see yet
+    assert cfg.pool_credit_margin == 3                 # 2 unseen issues + 1 output between counts
+    need = max(6 * rows + 8, cfg.pool_latency + 8)     # margin + in flight + staged
+    assert cfg.out_fifo_depth == 1 << (need - 1).bit_length()
+
+
+def test_default_latencies():
+    cfg = ArrayConfig()
+    assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 8, 20)
+    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (20, 5, 32)

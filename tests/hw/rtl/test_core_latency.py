@@ -1,0 +1,88 @@
+"""BinaryCore: the output FIFO's latency, and whole jobs in Amaranth's simulator taking the cycles
+the cycle model composes from the exported latencies (tile_flush, pool_latency, result_latency)."""
+
+import random
+
+import pytest
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.sim import Simulator
+
+from hw.config import ArrayConfig, ceil_div
+from hw.cost.cycles import matmul_cycles, pool_cycles
+from hw.rtl.core import BinaryCore
+from hw.rtl.formats import matmul_cmd, pool_cmd
+
+CFG = ArrayConfig(rows=2, cols=2, simd=16, max_k=64, max_m=8, max_n=8, pool_bits=8,
+                  pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_depth=64)
+
+
+def test_fifo_latency_is_measured():
+    dut = SyncFIFOBuffered(width=8, depth=CFG.out_fifo_depth)
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.r_en, 0)
+        for cycle in range(10):
+            ctx.set(dut.w_en, int(cycle == 0))
+            ctx.set(dut.w_data, 0x5A)
+            if ctx.get(dut.r_rdy):
+                seen.append(cycle)
+                return
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [BinaryCore.FIFO_LATENCY]
+    assert CFG.result_latency == BinaryCore.RESULT_REGS + BinaryCore.FIFO_LATENCY
+
+
+def job_cycles(cmd: int, words: list[int]) -> int:
+    """Cycles from the accepted command beat to the last accepted result beat, both counted
+    (input always valid, output always ready)."""
+    dut = BinaryCore(CFG)
+    marks = {}
+
+    async def bench(ctx):
+        ctx.set(dut.out.ready, 1)
+        ctx.set(dut.cmd.payload.as_value(), cmd)
+        ctx.set(dut.cmd.valid, 1)
+        sent = 0
+        for cycle in range(400):
+            if "cmd" in marks and sent < len(words):
+                ctx.set(dut.data.payload, words[sent])
+                ctx.set(dut.data.valid, 1)
+            else:
+                ctx.set(dut.data.valid, 0)
+            if "cmd" not in marks and ctx.get(dut.cmd.ready):
+                marks["cmd"] = cycle
+            elif ctx.get(dut.data.valid) and ctx.get(dut.data.ready):
+                sent += 1
+            if ctx.get(dut.out.valid) and ctx.get(dut.out.payload.last):
+                marks["last"] = cycle
+                return
+            await ctx.tick()
+            if "cmd" in marks:
+                ctx.set(dut.cmd.valid, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert "last" in marks, "the job never finished"
+    return marks["last"] - marks["cmd"] + 1
+
+
+@pytest.mark.parametrize("m, n, k", [(2, 2, 16), (3, 4, 40)])
+def test_matmul_takes_the_modelled_cycles(m, n, k):
+    rng = random.Random(m * n * k)
+    words = [rng.getrandbits(CFG.simd) for _ in range((m + n) * ceil_div(k, CFG.simd))]
+    assert job_cycles(matmul_cmd(CFG, "xnor", m, n, k), words) == matmul_cycles(CFG, m, n, k)
+
+
+def test_pool_takes_the_modelled_cycles():
+    p, h, w, kernel, stride = 1, 2, 4, (2, 2), (1, 1)
+    words = [0x0102] * (p * h * ceil_div(w, CFG.pool_lanes))
+    got = job_cycles(pool_cmd(CFG, p, h, w, kernel, stride, (0, 0)), words)
+    assert got == pool_cycles(CFG, p, h, w, kernel, stride)
