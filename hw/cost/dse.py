@@ -3,15 +3,16 @@ model says fit, and return the Pareto front of frames/s against LUTs.
 
 Speed without a second formula: the sweep is evaluated with numpy over all (R, C) of one SIMD
 at once, by calling the *same* functions as the scalar model -- :func:`hw.cost.cycles.matmul_cycles`
-and :func:`hw.cost.cycles.pool_cycles`, :func:`hw.cost.resources.features` -- on :class:`VecConfig`, a
-stand-in for :class:`hw.config.ArrayConfig` whose ``rows`` and ``cols`` are arrays. The two
-config helpers that use Python's ``max``/``math`` (``ArrayConfig.tile_period`` and
-``resources.features``) are re-bound to numpy equivalents (:func:`_numpy_rebound`): same code
-object, numpy globals. Every other config value (pipeline latencies, memory read latencies,
-widths) is read from the real ``ArrayConfig`` of each (R, C), so it may depend on anything.
-Tests check the vectorized numbers equal the scalar functions on random configs, so a change
-on either side cannot drift silently; if numpy cannot evaluate a changed function, the sweep
-falls back to the scalar functions config by config (and says so).
+and :func:`hw.cost.cycles.pool_cycles`, :func:`hw.cost.resources.features` -- on a
+:class:`ConfigGrid`: ``rows`` and ``cols`` are arrays, ``simd`` an int, ``tile_period`` is
+:func:`hw.config.tile_period` (which :meth:`hw.config.ArrayConfig.tile_period` calls too), and
+the other config values those functions read (:data:`STACKED`: pipeline latencies, widths)
+are taken from the real ``ArrayConfig`` of each (R, C) and stacked into arrays, so they may
+depend on anything. The formulas are written with operations that work elementwise on arrays
+and on ints alike (``np.maximum``, ``np.log2``, ``//``); a formula numpy cannot evaluate, or
+a config value the grid does not stack, is an error, not a silent fallback. Tests check the
+vectorized numbers equal the scalar functions on random configs, and that the sweep
+reproduces the committed BinaryViT-S result.
 
 The legal-job split (:mod:`hw.cost.network`) depends on the limits and SIMD only, so it is computed
 once per SIMD into a table of unique job shapes with counts. Block RAM is counted per config
@@ -26,62 +27,52 @@ import functools
 import math
 import sys
 import time
-import types
 from collections import Counter
 from dataclasses import replace
 
 import numpy as np
 
 from . import resources as _res
-from ..config import ArrayConfig
+from ..config import ArrayConfig, tile_period
 from .cycles import matmul_cycles, pool_cycles
+from ..ops import OpKind
 from .network import Network, op_jobs
 
 
-def _numpy_rebound(func, **overrides):
-    """``func`` with the same code and defaults, its module globals with ``overrides``."""
-    g = dict(func.__globals__)
-    g.update(overrides)
-    return types.FunctionType(func.__code__, g, func.__name__, func.__defaults__,
-                              func.__closure__)
+#: The :class:`hw.config.ArrayConfig` properties that :func:`hw.cost.cycles.matmul_cycles`,
+#: :func:`hw.cost.cycles.pool_cycles` and :func:`hw.cost.resources.features` read (besides
+#: rows, cols, simd and tile_period); :class:`ConfigGrid` holds each as an array, one value
+#: per (R, C). A formula that starts reading another property fails on the grid with an
+#: AttributeError naming it: add it here.
+STACKED = ("tile_flush", "result_latency", "job_start_cycles", "pool_start_cycles",
+           "pool_lanes", "pool_latency", "acc_width", "lane_width", "pe_latency")
 
 
-_np_math = types.SimpleNamespace(log2=np.log2, ceil=np.ceil, floor=np.floor, sqrt=np.sqrt)
-_tile_period = _numpy_rebound(ArrayConfig.tile_period, max=np.maximum)
+def stacked_properties(base: ArrayConfig, rows, cols, names=STACKED) -> dict[str, np.ndarray]:
+    """``{name: array}`` of the properties ``names`` of the real configs ``base`` with each
+    (rows[i], cols[i]) (every property computed by ArrayConfig itself, per config)."""
+    cfgs = [replace(base, rows=int(r), cols=int(c)) for r, c in zip(rows, cols)]
+    return {name: np.array([getattr(c, name) for c in cfgs]) for name in names}
 
 
-class VecConfig:
-    """An ArrayConfig with array-valued ``rows`` and ``cols`` (one SIMD, one set of limits).
+class ConfigGrid:
+    """The configs ``base`` with (R, C) = (rows[i], cols[i]): what the cycle and resource
+    formulas read of a config, as arrays (one SIMD and set of limits).
 
-    ``rows``, ``cols`` are arrays and ``simd`` a scalar; every other attribute (pipeline
-    latencies, bank depths, widths, ...) is read from a real :class:`ArrayConfig` per (R, C)
-    -- the real properties, whatever they depend on -- and returned as an array (computed once
-    per attribute). ``tile_period`` is ArrayConfig's own code with numpy's ``maximum``.
+    ``rows``, ``cols``: int64 arrays; ``simd``: an int; the :data:`STACKED` properties: arrays
+    from :func:`stacked_properties`; :meth:`tile_period`: :func:`hw.config.tile_period`.
+    Nothing else (no other attribute of ArrayConfig is imitated).
     """
 
     def __init__(self, base: ArrayConfig, rows, cols):
-        self._base = base
-        self.rows = np.asarray(rows, dtype=np.int64)
-        self.cols = np.asarray(cols, dtype=np.int64)
+        self.rows, self.cols = (np.array(a, dtype=np.int64)
+                                for a in np.broadcast_arrays(rows, cols))
         self.simd = base.simd
-        self._cfgs = None
-
-    def configs(self) -> list[ArrayConfig]:
-        """The real configs, one per (R, C)."""
-        if self._cfgs is None:
-            self._cfgs = [replace(self._base, rows=int(r), cols=int(c))
-                          for r, c in zip(*np.broadcast_arrays(self.rows, self.cols))]
-        return self._cfgs
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        vals = np.array([getattr(c, name) for c in self.configs()])
-        setattr(self, name, vals)
-        return vals
+        for name, vals in stacked_properties(base, self.rows, self.cols).items():
+            setattr(self, name, vals)
 
     def tile_period(self, m_valid, kw):
-        return _tile_period(self, m_valid, kw)
+        return tile_period(self.rows, self.cols, m_valid, kw)
 
 
 @functools.lru_cache(maxsize=None)
@@ -89,67 +80,48 @@ def _tiles(depth: int, width: int, family: str) -> float:
     return _res.bram_tiles(depth, width, family)
 
 
-class _Cached:
-    """Read-through cache of a config's attributes (its properties are computed once)."""
-
-    def __init__(self, cfg):
-        self._cfg = cfg
-
-    def __getattr__(self, name):
-        val = getattr(self._cfg, name)
-        setattr(self, name, val)
-        return val
-
-
 def bram_of(cfg: ArrayConfig, family: str) -> float:
     """:func:`hw.cost.resources.bram_estimate` with the per-memory tile count cached."""
-    shapes = Counter((d, w) for _, d, w in _res.memories(_Cached(cfg)))
+    shapes = Counter((d, w) for _, d, w in _res.memories(cfg))
     return sum(n * _tiles(d, w, family) for (d, w), n in shapes.items())
-
-
-_features_np = None
-
-
-def vec_features(vcfg: VecConfig) -> dict:
-    """:func:`hw.cost.resources.features` evaluated on a :class:`VecConfig`."""
-    global _features_np
-    if _features_np is None:
-        _features_np = _numpy_rebound(_res.features, math=_np_math)
-    return _features_np(vcfg)
 
 
 class ShapeTable:
     """The network's legal jobs for one SIMD and set of limits: unique matmul shapes with
-    counts, and the pool jobs (their cycles do not depend on R, C: checked in the tests by
-    evaluating them on the VecConfig like the matmuls)."""
+    counts, and the pool jobs (evaluated on the :class:`ConfigGrid` like the matmuls)."""
 
     def __init__(self, net: Network, base: ArrayConfig):
         self.base = base
         self.matmul = Counter()
         self.pool = Counter()
         for op in net.ops:
-            jobs = op_jobs(base, op)
-            (self.matmul if op.kind == "matmul" else self.pool).update(jobs)
+            for job, n in op_jobs(base, op).items():
+                if job.kind is OpKind.MATMUL:
+                    self.matmul[(job.m, job.n, job.k)] += n
+                else:
+                    self.pool[(job.planes, job.h, job.w, job.kernel, job.stride,
+                               job.padding)] += n
         self.macs = net.macs()
 
-    def cycles(self, vcfg: VecConfig) -> np.ndarray:
-        total = np.zeros(np.broadcast(vcfg.rows, vcfg.cols).shape, dtype=np.int64)
+    def cycles(self, grid: ConfigGrid) -> np.ndarray:
+        """Cycles of the network on every config of ``grid`` (:mod:`hw.cost.cycles`)."""
+        total = np.zeros(grid.rows.shape, dtype=np.int64)
         for shape, n in self.matmul.items():
-            total = total + n * matmul_cycles(vcfg, *shape)
+            total = total + n * matmul_cycles(grid, *shape)
         for shape, n in self.pool.items():
-            total = total + n * pool_cycles(vcfg, *shape)
+            total = total + n * pool_cycles(grid, *shape)
         return total
 
 
-def predict_vec(vcfg: VecConfig, family: str, model: dict) -> dict:
-    """Resource-model prediction (lut, ff, dsp, fmax_mhz) for every config of ``vcfg``: the
+def predict_vec(grid: ConfigGrid, family: str, model: dict) -> dict:
+    """Resource-model prediction (lut, ff, dsp, fmax_mhz) for every config of ``grid``: the
     fitted coefficients times :func:`hw.cost.resources.features`, rounded like
     :func:`hw.cost.resources.predict` (whose output the tests compare it with)."""
     if family not in model:
         raise _res.ModelError(f"no fitted coefficients for family {family!r}; "
                               "run `python -m hw fit`")
-    feats = vec_features(vcfg)
-    shape = np.broadcast(vcfg.rows, vcfg.cols).shape
+    feats = _res.features(grid)
+    shape = grid.rows.shape
     out = {}
     for key in ("lut", "ff", "dsp", "fmax_mhz"):
         m = model[family].get(key)
@@ -179,7 +151,6 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
     cols_out = {k: [] for k in ("rows", "cols", "simd", "cycles", "lut", "ff", "bram", "dsp",
                                 "fmax_mhz", "clock_mhz", "fps", "utilisation", "fits")}
     n_total = len(R) * len(simds)
-    fallbacks: list[str] = []
     done = 0
     t0 = time.perf_counter()
     bar = _Progress(n_total, progress)
@@ -188,8 +159,9 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
         table = ShapeTable(net, cfg_s)
         for lo in range(0, len(R), 4096):
             r, c = R[lo:lo + 4096], C[lo:lo + 4096]
-            v = VecConfig(cfg_s, r, c)
-            cyc, res = _evaluate(table, v, cfg_s, fam, model, fallbacks)
+            grid = ConfigGrid(cfg_s, r, c)
+            cyc = table.cycles(grid)
+            res = predict_vec(grid, fam, model)
             if res["lut"] is None:
                 raise _res.ModelError(f"the resource model has no LUT coefficients for {fam}; "
                                       "run `python -m hw fit`")
@@ -224,34 +196,7 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
     out["n"] = n_total
     out["seconds"] = elapsed
     out["rate"] = n_total / elapsed if elapsed > 0 else float("inf")
-    out["scalar_fallback"] = sorted(set(fallbacks))
     return out
-
-
-def _evaluate(table: ShapeTable, v: VecConfig, cfg_s: ArrayConfig, fam: str, model: dict,
-              fallbacks: list) -> tuple[np.ndarray, dict]:
-    """Cycles and resources of a block of configs: vectorized, or -- if the scalar functions
-    changed in a way numpy cannot evaluate (e.g. a new ``int()`` on a config value) -- one
-    config at a time with the scalar functions themselves (slower, same numbers)."""
-    try:
-        cyc = table.cycles(v)
-    except (TypeError, ValueError):
-        fallbacks.append("cycles")
-        cyc = np.array([sum(n * matmul_cycles(c, *s) for s, n in table.matmul.items())
-                        + sum(n * pool_cycles(c, *s) for s, n in table.pool.items())
-                        for c in _scalar_configs(v, cfg_s)], dtype=np.int64)
-    try:
-        res = predict_vec(v, fam, model)
-    except (TypeError, ValueError):
-        fallbacks.append("resources")
-        preds = [_res.predict(c, fam, model) for c in _scalar_configs(v, cfg_s)]
-        res = {k: (None if preds[0][k] is None else np.array([p[k] for p in preds]))
-               for k in ("lut", "ff", "dsp", "fmax_mhz")}
-    return cyc, res
-
-
-def _scalar_configs(v: VecConfig, cfg_s: ArrayConfig):
-    return v.configs()
 
 
 def pareto_front(lut: np.ndarray, fps: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -302,16 +247,16 @@ class DSEError(ValueError):
 
 
 def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=None, simds=None,
-            use_fmax: bool = False, coeffs=None, out_dir=None, progress: bool = True,
+            use_fmax: bool = False, coeffs=None, out_dir, progress: bool = True,
             command: str = "") -> dict:
-    """Sweep, write ``dse_<device>.json`` and ``dse_<device>.png`` under ``out_dir`` (default
-    reports/<network>/), return the JSON document (with the measured rate)."""
+    """Sweep, write ``dse_<device>.json`` and ``dse_<device>.png`` under ``out_dir`` (created;
+    ``python -m hw dse`` passes reports/<network>/), return the JSON document (with the measured
+    rate)."""
     import json
     from pathlib import Path
 
     from . import plots
     from .devices import fit_report, get_device
-    from ..paths import REPORTS_DIR
     from .network import load_network
 
     dev = get_device(device)
@@ -361,10 +306,10 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
            "grid": {"rows": [min(rows), max(rows)], "cols": [min(cols), max(cols)],
                     "simd": simds},
            "configs": int(out["n"]), "fit": int(fits.sum()), "seconds": out["seconds"],
-           "configs_per_s": out["rate"], "scalar_fallback": out["scalar_fallback"],
+           "configs_per_s": out["rate"],
            "front": [rec(int(i)) for i in front],
            "fastest": rec(best)}
-    out_dir = Path(out_dir or REPORTS_DIR / net.name)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     jpath = out_dir / f"dse_{dev.name}.json"
     jpath.write_text(json.dumps(doc, indent=1) + "\n")

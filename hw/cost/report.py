@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config import ArrayConfig
 from .devices import check_fits, fit_report, get_device
-from ..paths import REPO, REPORTS_DIR as REPORTS, SIM_RESULTS_DIR as SIM_DIR
+from ..paths import REPO, SIM_RESULTS_DIR as SIM_DIR
 from .network import (device_memory, load_network, network_cost, require_fit)
 
 
@@ -152,7 +152,7 @@ def throughput_series(net, cfg: ArrayConfig) -> dict[int, tuple[list, list]]:
     """frames/s of square arrays (R = C = 1, 2, 4, ... 64) for SIMD/2, SIMD, 2*SIMD (model,
     vectorized like the DSE)."""
     from ..config import ConfigError
-    from .dse import ShapeTable, VecConfig
+    from .dse import ConfigGrid, ShapeTable
 
     sides = np.array([1, 2, 4, 8, 16, 32, 64])
     out = {}
@@ -161,15 +161,17 @@ def throughput_series(net, cfg: ArrayConfig) -> dict[int, tuple[list, list]]:
             base = replace(cfg, simd=s, rows=1, cols=1)
         except ConfigError:
             continue
-        cyc = ShapeTable(net, base).cycles(VecConfig(base, sides, sides))
+        cyc = ShapeTable(net, base).cycles(ConfigGrid(base, sides, sides))
         out[s] = ((sides * sides).tolist(), (cfg.clock_mhz * 1e6 / cyc).tolist())
     return out
 
 
-def build_report(network: str, cfg: ArrayConfig, device: str, *, bandwidth_gbps: float = 1.0,
-                 out_dir: Path | None = None, sim_json: list | None = None, coeffs=None,
+def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
+                 bandwidth_gbps: float = 1.0, sim_json: list | None = None, coeffs=None,
                  command: str = "") -> dict:
-    """Write report.md, report.json and the PNGs; return the JSON document.
+    """Write report.md, report.json and the PNGs into ``out_dir`` (created; ``python -m hw
+    report`` passes reports/<network>); return the JSON document. ``sim_json``: the RTL sim
+    results to check (default: the committed ``reports/sim/*.json``).
 
     Raises DeviceError (unknown device, or the resource model says the config does not fit,
     with by how much) and NetworkError (unknown network, an op that cannot be split).
@@ -182,7 +184,7 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, bandwidth_gbps:
     est, est_note = resource_estimate(cfg, dev, coeffs)
     if est is not None:
         check_fits(est, dev)
-    out_dir = Path(out_dir or REPORTS / net.name)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     cost = network_cost(net, cfg, bandwidth_gbps)

@@ -81,7 +81,10 @@ def array_register_bits(cfg: ArrayConfig) -> int:
 def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     """Per-resource feature vectors (name -> value) of the model, from ``cfg``'s properties.
 
-    Few features on purpose: the sweeps have 7-9 training configs per family.
+    Few features on purpose: the sweeps have 7-9 training configs per family. Written with
+    operations that also work elementwise on numpy arrays: :class:`hw.cost.dse.ConfigGrid`
+    (many (R, C) of one SIMD; ``rows``, ``cols`` and the properties read here as arrays) goes
+    through this same function.
     """
     R, C, S = cfg.rows, cfg.cols, cfg.simd
     pes = R * C + R
@@ -92,8 +95,15 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
                "mem_words": (R + C + 1) * S, "const": 1.0},
         "carry": {"pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
         "dsp": {"const": 1.0},
-        "fmax_mhz": {"const": 1.0, "log2_pes": math.log2(R * C)},
+        "fmax_mhz": {"const": 1.0, "log2_pes": _log2(R * C)},
     }
+
+
+def _log2(x):
+    """log2, elementwise on numpy arrays; of a number, a Python float (numpy's log2 either way,
+    so one config and a sweep of them get the same bits)."""
+    y = np.log2(x)
+    return y if isinstance(y, np.ndarray) else float(y)
 
 
 # ---- block RAM -----------------------------------------------------------------------------------
@@ -120,24 +130,19 @@ def memories(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
     RTL's PipelinedMemory: pieces of at most ``mem_piece_depth`` words, each cut into slices of
     :func:`hw.config.mem_slice_bits` bits (one RAM each), listed separately.
     """
-    piece_depth = getattr(cfg, "mem_piece_depth", None) or 16384
+    piece_depth, simd = cfg.mem_piece_depth, cfg.simd
 
-    def split(name, depth):
+    def slices(depth):
+        """(".piece.slice", depth, width) of the RAMs of one operand memory."""
         words = mem_piece_words(depth, piece_depth)
         bits = mem_slice_bits(words)
-        out = []
-        for i in range(ceil_div(depth, words)):
-            d = min(words, depth - i * words)
-            for j in range(ceil_div(cfg.simd, bits)):
-                out.append((f"{name}.{i}.{j}", d, min(bits, cfg.simd - j * bits)))
-        return out
+        return [(f".{i}.{j}", min(words, depth - i * words), min(bits, simd - j * bits))
+                for i in range(ceil_div(depth, words)) for j in range(ceil_div(simd, bits))]
 
-    mems = []
-    for r in range(cfg.rows):
-        mems += split(f"a_bank{r}", cfg.a_bank_depth)
-    for c in range(cfg.cols):
-        mems += split(f"w_bank{c}", cfg.w_bank_depth)
-    mems += split("pool", cfg.pool_depth)
+    a_bank, w_bank = slices(cfg.a_bank_depth), slices(cfg.w_bank_depth)
+    mems = [(f"a_bank{r}{s}", d, w) for r in range(cfg.rows) for s, d, w in a_bank]
+    mems += [(f"w_bank{c}{s}", d, w) for c in range(cfg.cols) for s, d, w in w_bank]
+    mems += [(f"pool{s}", d, w) for s, d, w in slices(cfg.pool_depth)]
     mems.append(("out_fifo", cfg.out_fifo_depth, cfg.out_width + 1))
     return mems
 
@@ -371,9 +376,11 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
-def fit_main(data_glob: str | None = None, out: Path = RESOURCE_MODEL,
-             table: str | None = None) -> int:
-    """``python -m hw fit``: fit, write the model JSON and the error table, print the table."""
+def fit_main(*, out: Path, data_glob: str | None = None, table: str | None = None) -> int:
+    """``python -m hw fit``: fit on the records matching ``data_glob`` (default the committed
+    ``hw/synth/data/synth_*.jsonl``), write the model JSON to ``out`` and the markdown error
+    table to ``table`` (none when None), print the table. The command passes the committed
+    paths (hw/synth/data/resource_model.json, resource_model_error.md)."""
     pattern = data_glob or str(SYNTH_DATA_DIR / "synth_*.jsonl")
     recs = load_records(pattern)
     if not recs:

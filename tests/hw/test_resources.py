@@ -130,7 +130,7 @@ def test_estimate_has_the_synth_keys_and_held_out_error_is_recorded():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "hw.cli.synth", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hw", *args], capture_output=True,
                           text=True, cwd=REPO, timeout=600)
 
 
