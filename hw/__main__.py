@@ -1,103 +1,81 @@
-"""``python -m hw``: Verilog generation and the analytical cycle model.
+"""``python -m hw``: Verilog generation, the cycle and network cost models, synthesis, the resource
+model, the design-space sweep and the reports.
 
-  python -m hw verilog [--rows R --cols C --simd S ...] --out DIR   bvit_top.v + files.f + json
-  python -m hw cycles  [--rows R --cols C --simd S ...] --m M --n N --k K [--mode xnor|and]
-  python -m hw cycles  ... --pool P H W --kernel KH KW --stride SH SW [--padding PH PW]
-  python -m hw config  [...]                                        the config and derived values
+Each command is one module in hw/cli/ (its docstring is the command's help); this file only
+assembles them. ``python -m hw COMMAND --help`` for the options of one.
+
+Exit status: 0 ok, 2 bad input (one line ``error: ...`` on stderr), 3 the config does not fit
+the device, 1 a tool or a check failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
 
-from .cli.common import add_config_args, config_from_args
-from .config import ConfigError
+#: (command, module in hw/cli/) in the order ``--help`` lists them
+COMMANDS = (
+    ("verilog", "verilog"),
+    ("cycles", "cycles"),
+    ("config", "show_config"),
+    ("synth", "synth"),
+    ("estimate", "estimate"),
+    ("fit", "fit"),
+    ("network", "network"),
+    ("report", "report"),
+    ("dse", "dse"),
+    ("bench", "bench"),
+)
 
 
-def cmd_verilog(args) -> int:
-    from .rtl.verilog import write_verilog
-
-    cfg = config_from_args(args)
-    path = write_verilog(cfg, args.out, fault=args.fault)
-    print(json.dumps({"top": str(path), "file_list": str(path.parent / "files.f"),
-                      "config": cfg.to_dict()}))
-    return 0
-
-
-def cmd_cycles(args) -> int:
-    from .cost.cycles import matmul_cycles, pool_cycles, pool_out_shape
-
-    cfg = config_from_args(args)
-    if args.pool:
-        p, h, w = args.pool
-        if not args.kernel:
-            raise ConfigError("--pool needs --kernel KH KW (and --stride, --padding)")
-        stride = args.stride or args.kernel
-        cyc = pool_cycles(cfg, p, h, w, args.kernel, stride, args.padding)
-        ho, wo = pool_out_shape(h, w, args.kernel, stride, args.padding)
-        out = {"kind": "pool", "planes": p, "h": h, "w": w, "kernel": args.kernel,
-               "stride": stride, "padding": args.padding, "outputs": p * ho * wo, "cycles": cyc}
-    else:
-        if None in (args.m, args.n, args.k):
-            raise ConfigError("give --m, --n and --k (or --pool P H W --kernel KH KW)")
-        for what, v, lim in (("m", args.m, cfg.max_m), ("n", args.n, cfg.max_n),
-                             ("k", args.k, cfg.max_k)):
-            if not 1 <= v <= lim:
-                raise ConfigError(f"--{what} {v} outside 1..{lim} (the config's max_{what})")
-        cyc = matmul_cycles(cfg, args.m, args.n, args.k)
-        out = {"kind": "matmul", "mode": args.mode, "m": args.m, "n": args.n, "k": args.k,
-               "outputs": args.m * args.n, "cycles": cyc}
-    out["time_us"] = round(out["cycles"] / cfg.clock_mhz, 3)
-    print(json.dumps(out))
-    return 0
-
-
-def cmd_config(args) -> int:
-    cfg = config_from_args(args)
-    derived = {k: getattr(cfg, k) for k in (
-        "kw_max", "acc_width", "mm_result_width", "pe_popcount_latency", "pe_latency",
-        "mm_read_latency", "tile_flush", "a_bank_depth", "w_bank_depth", "pool_lanes",
-        "pool_sum_width", "pool_read_latency", "pool_mul_levels", "pool_latency", "lane_width",
-        "out_width", "out_fifo_depth", "result_latency")}
-    print(json.dumps({"config": cfg.to_dict(), "derived": derived}))
-    return 0
-
-
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command: each module's docstring is its help (first line) and
+    description; its ``add_arguments(parser)`` adds the options, its ``run(args)`` runs it."""
     parser = argparse.ArgumentParser(prog="python -m hw", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("verilog", help="write the Verilog top, file list and config sidecar")
-    add_config_args(p)
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--fault", default=None, help=argparse.SUPPRESS)
-    p.set_defaults(func=cmd_verilog)
-    p = sub.add_parser("cycles", help="analytical cycles of one job (one JSON line)")
-    add_config_args(p)
-    p.add_argument("--m", type=int)
-    p.add_argument("--n", type=int)
-    p.add_argument("--k", type=int)
-    p.add_argument("--mode", choices=("xnor", "and"), default="xnor")
-    p.add_argument("--pool", type=int, nargs=3, metavar=("P", "H", "W"))
-    p.add_argument("--kernel", type=int, nargs=2, metavar=("KH", "KW"))
-    p.add_argument("--stride", type=int, nargs=2, metavar=("SH", "SW"))
-    p.add_argument("--padding", type=int, nargs=2, metavar=("PH", "PW"), default=[0, 0])
-    p.set_defaults(func=cmd_cycles)
-    p = sub.add_parser("config", help="print a config and its derived values")
-    add_config_args(p)
-    p.set_defaults(func=cmd_config)
-    from .cli.synth import add_subcommands  # synth, estimate, fit (hw/cli/synth.py)
-    add_subcommands(sub)
-    from .cli.cost import add_subcommands as add_cost_subcommands  # network, report, dse
-    add_cost_subcommands(sub)
-    args = parser.parse_args(argv)
+    for name, module in COMMANDS:
+        mod = importlib.import_module(f".cli.{module}", __package__)
+        doc = (mod.__doc__ or "").strip()
+        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(run=mod.run)
+    return parser
+
+
+def exit_status(exc: BaseException) -> int | None:
+    """The exit status of a known error (its message is then printed as ``error: ...``), or
+    None for anything else (a bug: the traceback is kept)."""
+    from .config import ConfigError
+    from .cost.devices import DeviceError
+    from .cost.dse import DSEError
+    from .cost.network import NetworkError
+    from .cost.resources import ModelError
+    from .synth.flow import SynthError
+
+    if isinstance(exc, DeviceError):          # an estimate over the device's capacity: 3
+        return 3 if "does not fit" in str(exc) else 2
+    if isinstance(exc, DSEError):             # nothing in the sweep fits: 3
+        return 3 if "fits" in str(exc) else 2
+    if isinstance(exc, SynthError):           # yosys / nextpnr failed
+        return 1
+    if isinstance(exc, (ConfigError, NetworkError, ModelError, ValueError)):
+        return 2                              # ValueError: also the op-file's JobError
+    return None
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except (ConfigError, ValueError) as exc:
+        return args.run(args)
+    except Exception as exc:  # noqa: BLE001 -- only the known classes, see exit_status
+        status = exit_status(exc)
+        if status is None:
+            raise
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return status
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
-"""Command-line helpers shared by ``python -m hw`` and ``python -m sim``."""
+"""Command-line helpers shared by the ``python -m hw`` commands (one module each in hw/cli/)
+and by ``python -m sim``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
 
 from ..config import DEFAULT, ArrayConfig
 
@@ -24,3 +29,76 @@ def config_from_args(args) -> ArrayConfig:
     """The validated :class:`ArrayConfig` named by the parsed arguments (raises ConfigError)."""
     return ArrayConfig(**{name: getattr(args, name) for name in _FIELDS},
                        clock_mhz=args.clock_mhz)
+
+
+# ---- devices and resource records (synth, estimate) ----------------------------------------------
+def add_device_arg(p: argparse.ArgumentParser, default: str | None = "ecp5-85",
+                   required: bool = False) -> None:
+    """--device, its help listing the valid names."""
+    from ..cost.devices import DEVICES
+
+    p.add_argument("--device", default=default, required=required,
+                   help=f"target device, one of: {', '.join(DEVICES)}"
+                   + (f" (default {default})" if default else ""))
+
+
+def print_record(rec: dict) -> None:
+    """One JSON line on stdout."""
+    print(json.dumps(rec, sort_keys=False), flush=True)
+
+
+def check_fit(rec: dict, dev) -> int:
+    """Add ``fits``/``over`` to ``rec``; message on stderr and status 3 when it does not fit."""
+    from ..cost.devices import fit_report
+
+    rep = fit_report(rec, dev)
+    over = {k: v for k, v in rep.items() if v["over"] > 0}
+    rec["fits"] = not over
+    rec["utilization_percent"] = {k: v["percent"] for k, v in rep.items()}
+    if over:
+        rec["over"] = {k: v["over"] for k, v in over.items()}
+        msg = "; ".join(f"{k} {v['used']:.0f} > {v['available']} (over by {v['over']:.0f}, "
+                        f"{v['percent']:.0f}%)" for k, v in over.items())
+        print(f"error: does not fit {dev.name}: {msg}", file=sys.stderr)
+        return 3
+    return 0
+
+
+# ---- networks (network, report, dse) ------------------------------------------------------------
+def add_network_args(p: argparse.ArgumentParser, device_required: bool = False) -> None:
+    """--network, --device and the array-config options."""
+    from ..cost.network import NETWORKS
+
+    p.add_argument("--network", required=True, metavar="NAME",
+                   help=f"one of: {', '.join(NETWORKS)}")
+    add_device_arg(p, default=None, required=device_required)
+    add_config_args(p)
+
+
+def network_out_dir(ns) -> Path:
+    """``--out`` when given, else ``reports/<network>`` (:data:`hw.paths.REPORTS_DIR`, the
+    network's canonical lower-case name as :func:`hw.cost.network.load_network` spells it)."""
+    from ..paths import REPORTS_DIR
+
+    return Path(ns.out) if ns.out else REPORTS_DIR / str(ns.network).strip().lower()
+
+
+def command_line(sub: str, ns, extra=()) -> str:
+    """The command line that reproduces this run: the network, the device, R/C/SIMD and every
+    config field that differs from hw.config.DEFAULT, then ``extra`` option names."""
+    from ..cost.report import config_flags
+
+    parts = ["python", "-m", "hw", sub, "--network", ns.network]
+    if getattr(ns, "device", None):
+        parts += ["--device", ns.device]
+    parts += config_flags(config_from_args(ns), () if sub == "dse" else ("rows", "cols", "simd"))
+    for opt in extra:
+        val = getattr(ns, opt)
+        if val not in (None, False):
+            flag = "--" + opt.replace("_", "-")
+            if val is True:
+                parts.append(flag)
+            else:
+                parts += [flag] + [str(v) for v in (val if isinstance(val, (list, tuple))
+                                                     else [val])]
+    return " ".join(shlex.quote(p) for p in parts)

@@ -1,9 +1,9 @@
 """The committed synthesis sweeps: which array configs are synthesized on which device.
 
 ``python -m hw synth --sweep NAME`` runs one (``all`` runs every one) and writes one JSON line per
-config to ``hw/synth/data/synth_<NAME>.jsonl``. Each record carries the ``command`` that reproduces it
-alone and ``held_out``: held-out records are never used to fit the resource model
-(:mod:`hw.cost.resources`); they measure its error.
+config to ``<out_dir>/synth_<NAME>.jsonl`` (the command's default out_dir: ``hw/synth/data``).
+Each record carries the ``command`` that reproduces it alone and ``held_out``: held-out records
+are never used to fit the resource model (:mod:`hw.cost.resources`); they measure its error.
 
 Memory limits (max_k, max_m, max_n, pool_*) are the ArrayConfig defaults on ECP5/Artix-7 and a
 small "iCE40 profile" on iCE40 (the default banks need ~2.5 Mbit of block RAM; an UP5K has 120
@@ -17,13 +17,11 @@ sweep file holds one RTL revision (the worker processes import the RTL once per 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-
-from ..paths import SYNTH_DATA_DIR
+from .yowasp_cache import warm_yowasp_cache
 
 #: Small memory limits that fit iCE40 block RAM.
 ICE40_PROFILE = dict(max_k=256, max_m=32, max_n=32, pool_max_dim=32, pool_max_planes=32,
@@ -88,14 +86,14 @@ def _done(path: Path) -> set[str]:
             if ln.strip() and "error" not in json.loads(ln)}
 
 
-def run_sweep(name: str, *, jobs: int = 2, only: str | None = None,
-              out_dir: Path | None = None) -> int:
-    """Run sweep ``name`` (or ``all``) with ``jobs`` tool runs at once; returns an exit status."""
+def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = None) -> int:
+    """Run sweep ``name`` (or ``all``) with ``jobs`` tool runs at once, appending the records to
+    ``out_dir/synth_<name>.jsonl`` (created); returns an exit status."""
     from tqdm import tqdm
 
     from .flow import config_command
 
-    out_dir = Path(out_dir or SYNTH_DATA_DIR)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = list(SWEEPS) if name == "all" else [name]
     todo = []
@@ -112,6 +110,7 @@ def run_sweep(name: str, *, jobs: int = 2, only: str | None = None,
     # family the big configs first so the workers finish together
     prio = {"ice40": 0, "ecp5": 1, "xc7": 2}
     todo.sort(key=lambda t: (prio.get(t[0], 3), -(t[3].rows * t[3].cols * t[3].simd)))
+    warm_yowasp_cache(log=lambda m: print(m, file=sys.stderr))   # before parallel tool runs
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, \
             tqdm(total=len(todo), desc=f"synth sweep {name}", unit="cfg", file=sys.stderr) as bar:
         futs = {pool.submit(_one, dev, cfg, held, n): (n, path) for n, path, dev, cfg, held in todo}
@@ -127,8 +126,3 @@ def run_sweep(name: str, *, jobs: int = 2, only: str | None = None,
     if failures:
         print(f"{failures} config(s) failed; their records carry an 'error' field", file=sys.stderr)
     return 1 if failures else 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_sweep(sys.argv[1] if len(sys.argv) > 1 else "all",
-                       jobs=int(os.environ.get("JOBS", "2"))))

