@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AMARANTH_USE_YOSYS := builtin
 JOBS ?= 2
 
-.PHONY: help setup iverilog sim test test-all train export verilog report synth clean
+.PHONY: help setup iverilog sim test test-all bench train export verilog report synth clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -32,6 +32,9 @@ test: setup  ## run the test suite (CI's representative subset; slow tests skipp
 test-all: setup  ## run every test, slow synthesis and Verilator runs included
 	$(PY) -m pytest -q -n $(JOBS) -m ''
 
+bench: setup  ## speed figures (DSE configs/s, Icarus vs Verilator wall time) of this machine
+	$(PY) -m hw bench
+
 train: setup  ## train the tiny BinaryViT on scikit-learn's digits
 	$(PY) -m model train --out runs/digits
 
@@ -41,13 +44,13 @@ export: setup  ## golden binary tensors of the committed tiny checkpoint -> gold
 verilog: setup  ## Verilog of the default array: build/verilog/bvit_top.v + files.f (hw/README.md)
 	$(PY) -m hw verilog --out build/verilog
 
-sim: setup export verilog  ## golden tensors + Icarus simulation of every op and the edge-shape suite (bit-exact)
+sim: setup export verilog  ## golden tensors + Icarus simulation of every op and the edge-shape suite: cycles = model without stalls, bit-exact under random stalls
 	$(PY) -m sim all --golden golden --workers $(JOBS)
 
 report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports -> reports/
 	$(PY) -m model export --checkpoint model/checkpoints/digits --images 1 --out build/golden_tiny
-	$(PY) -m sim all --workers $(JOBS) --json reports/sim/results.json
-	$(PY) -m sim all --golden build/golden_tiny --no-random --workers $(JOBS) --json reports/sim/digits_tiny_network.json
+	$(PY) -m sim all --workers $(JOBS) --no-stalls --json reports/sim/results.json
+	$(PY) -m sim all --golden build/golden_tiny --no-random --no-stalls --workers $(JOBS) --json reports/sim/digits_tiny_network.json
 	$(PY) -m hw dse --network binaryvit-s --device ecp5-85 --quiet
 	$(PY) -m hw report --network digits-tiny --rows 4 --cols 4 --simd 32 --device ecp5-85
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 --device ecp5-85

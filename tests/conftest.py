@@ -1,9 +1,12 @@
-"""Shared fixtures: where the (optional) ../shared/reference data lives."""
+"""Shared fixtures: where the (optional) ../shared/reference data lives; the YoWASP cache warm-up."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+from hw.synth.yowasp_cache import warm_yowasp_cache
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(os.environ.get("BINARYVIT_REFERENCE", REPO.parent / "shared" / "reference"))
@@ -25,3 +28,13 @@ def pytest_configure(config):
     import torch
 
     torch.set_num_threads(1)
+
+
+def pytest_sessionstart(session):
+    """Fill the YoWASP cache before any test (or xdist worker) starts. Runs in the main process
+    only: pytest-xdist starts its workers after this hook, so they find the cache warm."""
+    if hasattr(session.config, "workerinput"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    log = reporter.write_line if reporter is not None else (lambda m: print(m, file=sys.stderr))
+    warm_yowasp_cache(log=log)
