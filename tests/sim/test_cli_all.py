@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hw.config import DEFAULT
+from sim.__main__ import STALLS
 from sim.suite import random_matmul, random_pool
 
 SMALL = ["--rows", "2", "--cols", "3", "--simd", "16", "--max-k", "100", "--max-m", "24",
@@ -25,7 +26,7 @@ def write_golden(directory: Path) -> None:
     for i, job in enumerate(jobs):
         name = f"{i:04d}_{job.name}.npz"
         job.save(directory / name)
-        ops.append({"name": job.name, "kind": job.kind, "file": name})
+        ops.append({"name": job.name, "kind": job.kind.value, "file": name})
     (directory / "manifest.json").write_text(json.dumps({"ops": ops}))
 
 
@@ -37,10 +38,18 @@ def test_sim_all_golden_table_and_summary(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "3 passed, 0 failed" in r.stdout
+    assert "cycles: 3 of 3 jobs equal the model exactly" in r.stdout
     for name in ("blk.fc", "blk.context", "blk.pool_h3"):
         assert name in r.stdout
-    rows = json.loads(out.read_text())["rows"]
-    assert all(row["cycles"] == row["predicted_cycles"] for row in rows)
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]
+    assert all(row["cycles"] == row["predicted_cycles"] and row["cycles_match"] for row in rows)
+    # each job ran a second time under random stalls and output freezes, bit-exact
+    assert doc["stall_run"] == STALLS and doc["pad"] == "random"
+    for row in rows:
+        st = row["stalls"]
+        assert st["mismatches"] == 0 and st["error"] is None and st["frozen_cycles"] > 0, st
+        assert st["cycles"] >= row["predicted_cycles"], st
 
 
 def test_sim_array_json_line():
@@ -50,6 +59,7 @@ def test_sim_array_json_line():
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     row = json.loads(r.stdout.strip().splitlines()[-1])
     assert row["mismatches"] == 0 and row["outputs"] == 35 and row["cycles"] > 0
+    assert row["stalls"] and row["cycles"] >= row["predicted_cycles"] and row["cycles_match"]
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ and every result is bit-exact (cocotb + Icarus on the generated Verilog)."""
 import pytest
 
 from hw.config import DEFAULT
-from hw.cost.cycles import job_cycles
 from sim.runner import run_jobs
 from sim.suite import edge_suite, save_jobs
 
@@ -29,5 +28,5 @@ def test_cycle_model_matches_rtl(name, tmp_path):
     for job, row in zip(jobs, rows):
         assert row["passed"], row
         assert row["mismatches"] == 0 and row["outputs"] == job.result.size
-        assert row["cycles"] == job_cycles(cfg, job), (job.name, row["cycles"],
-                                                       job_cycles(cfg, job))
+        assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"],
+                                                       job.cycles(cfg))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hw.rtl.core import FAULTS
-from hw.jobs import MatmulJob
+from hw.ops import MatmulOp
 from sim.runner import run_jobs
 from sim.suite import random_matmul, save_jobs
 
@@ -19,7 +19,7 @@ def fault_jobs():
     rng = np.random.default_rng(2)
     a = rng.integers(0, 2, (4, CFG.max_k))
     return [
-        MatmulJob("a_equals_w_kmax", "xnor", a, a).with_result(),
+        MatmulOp.from_bits("a_equals_w_kmax", "xnor", a, a).with_result(),
         random_matmul("kpad_21", "xnor", 5, 4, 21, 3),
         random_matmul("multiword_and", "and", 7, 5, 30, 4),
     ]
