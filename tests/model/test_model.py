@@ -33,7 +33,7 @@ def test_binaryvit_s_binary_parameter_count():
                  if n.endswith("weight") and p.dim() >= 2 and not n.startswith(("stem", "head")))
     total = sum(p.numel() for p in m.parameters())
     assert total == 22_491_771
-    assert 21.1e6 < binary < 21.3e6           # DESIGN.md: 21.2 M binary
+    assert 21.1e6 < binary < 21.3e6           # the paper's count: 21.2 M binary
 
 
 def test_branches_and_layerscale_can_be_disabled():
