@@ -1,5 +1,5 @@
 """Golden binary tensors: run images through the model in float64, record every binary matmul and
-pooling op, and write each as a job file (hw/jobs.py format) plus manifest.json.
+pooling op, and write each as an op file (hw/ops.py, hw/opfile.py) plus manifest.json.
 
 Matmul jobs carry the exact integers; the export asserts that they equal what the float model's
 own matmul of the +-1 (or 0/1) operands computed. Pool jobs carry the input in signed fixed
@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hw.jobs import FORMAT_VERSION, MANIFEST_NAME, MatmulJob, PoolJob
+from hw.opfile import FORMAT_VERSION, MANIFEST_NAME
+from hw.ops import MatmulOp, OpKind, PoolOp
 
 from .binaryvit import BinaryViT
-from .trace import TracedMatmul, TracedPool, recording
+from .trace import Recorded, recording
 
 
 class ExportError(RuntimeError):
@@ -49,11 +50,12 @@ def to_fixed_point(x: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     return q, frac
 
 
-def matmul_job(op: TracedMatmul) -> MatmulJob:
-    """A traced matmul as a job; raises ExportError unless the float product is the exact
-    integer result of the bits."""
-    product = op.product.double().numpy()
-    job = MatmulJob(op.name, op.mode, op.a_bits.numpy(), op.w_bits.numpy()).with_result()
+def matmul_job(rec: Recorded) -> MatmulOp:
+    """A traced matmul with its result; raises ExportError unless the float product is the
+    exact integer result of the bits."""
+    op = rec.op
+    product = rec.output.double().numpy()
+    job = op.with_result()
     if not np.array_equal(product, np.round(product)) or not np.array_equal(job.result, product):
         bad = int((job.result != product).sum())
         raise ExportError(f"{op.name}: {bad} of {product.size} integers differ between the bits' "
@@ -61,13 +63,15 @@ def matmul_job(op: TracedMatmul) -> MatmulJob:
     return job
 
 
-def pool_job(op: TracedPool, bits: int) -> tuple[PoolJob, dict]:
-    """A traced pooling as a fixed-point job, and its error against the float pooling."""
-    x = op.x.double().numpy()
-    q, frac = to_fixed_point(x, bits)
-    job = PoolJob(op.name, q, frac, bits, op.kernel, op.stride, op.padding).with_result()
+def pool_job(rec: Recorded, bits: int) -> tuple[PoolOp, dict]:
+    """A traced pooling as a fixed-point op with its result, and its error against the float
+    pooling."""
+    op = rec.op
+    q, frac = to_fixed_point(rec.input.double().numpy(), bits)
+    job = PoolOp.from_values(op.name, q, frac, bits, op.kernel, op.stride,
+                             op.padding).with_result()
     fixed_avg = np.ldexp(job.result / job.window, -frac)
-    float_avg = op.output.double().numpy()
+    float_avg = rec.output.double().numpy()
     err = np.abs(fixed_avg - float_avg)
     stats = {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean()),
              "max_abs_value": float(np.abs(float_avg).max()),
@@ -80,11 +84,11 @@ def _file_name(index: int, name: str) -> str:
 
 
 def trace_model(model: BinaryViT, images: torch.Tensor):
-    """Run images through a float64 copy of the model and return (logits, traced ops)."""
+    """Run images through a float64 copy of the model and return (logits, recorded ops)."""
     model64 = copy.deepcopy(model).double().eval()
     with torch.no_grad(), recording() as trace:
         logits = model64(images.double())
-    return logits, trace.ops
+    return logits, trace.records
 
 
 def export_golden(model: BinaryViT, images: torch.Tensor, out_dir, pool_bits: int = 16,
@@ -110,15 +114,15 @@ def export_golden(model: BinaryViT, images: torch.Tensor, out_dir, pool_bits: in
     try:
         entries = []
         for i, op in enumerate(tqdm(ops, desc="export", unit="op", disable=not progress)):
-            entry = {"index": i, "name": op.name}
-            if isinstance(op, TracedMatmul):
+            entry = {"index": i, "name": op.op.name, "kind": op.op.kind.value}
+            if op.op.kind is OpKind.MATMUL:
                 job = matmul_job(op)
-                entry.update(kind="matmul", mode=job.mode, shape=job.shape)
+                entry.update(mode=job.mode, shape=job.shape)
             else:
                 job, stats = pool_job(op, pool_bits)
-                entry.update(kind="pool", shape=job.shape, frac_bits=job.frac_bits,
+                entry.update(shape=job.shape, frac_bits=job.frac_bits,
                              window=job.window, fixed_point_error=stats)
-            entry["file"] = _file_name(i, op.name)
+            entry["file"] = _file_name(i, op.op.name)
             job.save(tmp / entry["file"])
             entries.append(entry)
         pools = [e["fixed_point_error"] for e in entries if e["kind"] == "pool"]

@@ -1,4 +1,9 @@
-"""Recording of every binary matmul and pooling op during a forward pass (for the golden export)."""
+"""Recording of every binary matmul and pooling op during a forward pass.
+
+The trace produces the hardware's own ops (:mod:`hw.ops`): a matmul with its bits, a pooling
+with its shape. Next to each op it keeps the float tensors the model computed, which the golden
+export checks the ops against and turns into fixed-point pool inputs.
+"""
 
 from __future__ import annotations
 
@@ -8,49 +13,47 @@ from dataclasses import dataclass, field
 
 import torch
 
-from hw.jobs import as_pair
+from hw.ops import MatmulOp, PoolOp, as_pair
 
 _ACTIVE: contextvars.ContextVar["OpTrace | None"] = contextvars.ContextVar("op_trace", default=None)
 
 
 @dataclass
-class TracedMatmul:
-    """A binary matmul as the float model computed it: bits and the float product of the +-1 /
-    0-1 operands (an exact integer in float64)."""
+class Recorded:
+    """One traced op and the float tensors of the model around it.
 
-    name: str
-    mode: str
-    a_bits: torch.Tensor   # (M, K) uint8
-    w_bits: torch.Tensor   # (N, K) uint8
-    product: torch.Tensor  # (M, N) float: the model's own matmul of the unscaled operands
+    matmul: ``op`` carries the bits; ``output`` is the model's own (M, N) product of the +-1 /
+    0-1 operands (an exact integer in float64); ``input`` is None.
+    pool: ``op`` carries the shape; ``input`` is the (P, H, W) float planes and ``output`` the
+    (P, Ho, Wo) float average (count_include_pad=True).
+    """
 
-
-@dataclass
-class TracedPool:
-    """An average pooling over real-valued planes as the float model computed it."""
-
-    name: str
-    x: torch.Tensor        # (P, H, W) float input planes
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    output: torch.Tensor   # (P, Ho, Wo) float average (count_include_pad=True)
+    op: MatmulOp | PoolOp
+    output: torch.Tensor
+    input: torch.Tensor | None = None
 
 
 @dataclass
 class OpTrace:
-    """Ops in execution order."""
+    """Recorded ops in execution order."""
 
-    ops: list = field(default_factory=list)
+    records: list[Recorded] = field(default_factory=list)
+
+    @property
+    def ops(self) -> list:
+        """The :mod:`hw.ops` ops, in execution order."""
+        return [r.op for r in self.records]
 
     def matmul(self, name, mode, a_bits, w_bits, product):
-        self.ops.append(TracedMatmul(name, mode, a_bits.detach().to(torch.uint8).cpu(),
-                                     w_bits.detach().to(torch.uint8).cpu(),
+        a = a_bits.detach().to(torch.uint8).cpu().numpy()
+        w = w_bits.detach().to(torch.uint8).cpu().numpy()
+        self.records.append(Recorded(MatmulOp.from_bits(name, mode, a, w),
                                      product.detach().cpu()))
 
     def pool(self, name, x, kernel, stride, padding, output):
-        self.ops.append(TracedPool(name, x.detach().cpu(), as_pair(kernel), as_pair(stride),
-                                   as_pair(padding), output.detach().cpu()))
+        p, h, w = x.shape
+        op = PoolOp(name, p, h, w, as_pair(kernel), as_pair(stride), as_pair(padding))
+        self.records.append(Recorded(op, output.detach().cpu(), x.detach().cpu()))
 
 
 def active_trace() -> OpTrace | None:

@@ -17,13 +17,15 @@ Where every number comes from:
   it runs on a per-element post-processing unit beside the array (the stem conv and the head
   on the host CPU), overlapped with the array, so it is *not* in the array cycles.
 
-Jobs above the array's limits are split into legal sub-jobs (:func:`split_matmul`,
-:func:`split_pool`); the cycles of the sub-jobs add up. Matmuls split greedily along M
-(chunks of max_m rows, the remainder last), N (chunks of max_n) and K (chunks of max_k; the
-integer partial results of the K chunks add exactly and the adds are counted as non-array work).
-Pool jobs split along planes (each plane is independent) and, when one plane is still too big,
-along H or W in bands of whole output rows/columns -- only on an axis without padding (with
-padding a band would need asymmetric padding, which the job format cannot express: error).
+The ops are :mod:`hw.ops` ops (shape-only); each splits itself into legal sub-jobs of a config
+(``legal_jobs``: matmuls in greedy chunks along M, N and K, whose integer partial sums add
+exactly and are counted as non-array work; pools along planes and, when one plane is too big, in
+bands of whole output rows/columns on an unpadded axis) and the cycles of the sub-jobs add up.
+
+The one place where ``hw`` imports the ``model`` package: :func:`network_config` and
+:func:`trace_network` below (the model builds the op list). Everything else in ``hw`` works on
+:mod:`hw.ops` ops and never imports ``model``; ``model`` imports only :mod:`hw.ops` and
+:mod:`hw.opfile`. tests/test_import_graph.py holds both rules.
 """
 
 from __future__ import annotations
@@ -32,11 +34,10 @@ import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
-from ..config import ArrayConfig, ConfigError, ceil_div
+from ..config import ArrayConfig, ConfigError
 from ..paths import DIGITS_CHECKPOINT, REPO
-from .cycles import matmul_cycles, pool_cycles, pool_out_shape
+from ..ops import MatmulOp, Op, OpKind, PoolOp
 
 NETWORKS = ("digits-tiny", "binaryvit-s")
 
@@ -46,74 +47,6 @@ class NetworkError(ValueError):
 
 
 # ---- the op list ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MatmulOp:
-    """One binary matmul of the network: M x K activations times N x K weights (or, for the
-    attention products, a second activation operand)."""
-
-    name: str
-    mode: str        # "xnor" | "and"
-    m: int
-    n: int
-    k: int
-    group: str       # "linear" | "merge" | "attention"
-
-    kind = "matmul"
-
-    @property
-    def macs(self) -> int:
-        """Useful binary MACs: M * N * K."""
-        return self.m * self.n * self.k
-
-    @property
-    def weight_bits(self) -> int:
-        """Stored binary weights (N x K) of a weight layer; 0 for the attention products,
-        whose both operands are activations."""
-        return self.n * self.k if self.group != "attention" else 0
-
-    @property
-    def shape(self) -> str:
-        return f"{self.m}x{self.n}x{self.k}"
-
-
-@dataclass(frozen=True)
-class PoolOp:
-    """One pooling: integer window sums over ``planes`` planes of H x W fixed-point values."""
-
-    name: str
-    planes: int
-    h: int
-    w: int
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    group: str = "pool"
-    mode: str = "pool"
-
-    kind = "pool"
-
-    @property
-    def out_hw(self) -> tuple[int, int]:
-        return pool_out_shape(self.h, self.w, self.kernel, self.stride, self.padding)
-
-    @property
-    def outputs(self) -> int:
-        ho, wo = self.out_hw
-        return self.planes * ho * wo
-
-    @property
-    def macs(self) -> int:
-        """Window additions: one per input element of every window (kh * kw per output)."""
-        return self.outputs * self.kernel[0] * self.kernel[1]
-
-    weight_bits = 0
-
-    @property
-    def shape(self) -> str:
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        return f"{self.planes}x{self.h}x{self.w} k{kh}x{kw} s{sh}x{sw} p{ph}x{pw}"
-
-
 @dataclass(frozen=True)
 class ElementwiseWork:
     """Non-array work of one category: element count (or FP MACs) and where it is assumed to
@@ -138,11 +71,11 @@ class Network:
 
     @property
     def matmuls(self) -> list[MatmulOp]:
-        return [op for op in self.ops if op.kind == "matmul"]
+        return [op for op in self.ops if op.kind is OpKind.MATMUL]
 
     @property
     def pools(self) -> list[PoolOp]:
-        return [op for op in self.ops if op.kind == "pool"]
+        return [op for op in self.ops if op.kind is OpKind.POOL]
 
     def macs(self, group: str | None = None) -> int:
         """Binary MACs of the matmuls (of one group: linear, merge, attention)."""
@@ -151,12 +84,6 @@ class Network:
     @property
     def weight_bits(self) -> int:
         return sum(op.weight_bits for op in self.matmuls)
-
-
-def _matmul_group(name: str, mode: str) -> str:
-    if mode == "and" or name.endswith(".scores") or name.endswith(".context"):
-        return "attention"
-    return "merge" if ".merge." in name else "linear"
 
 
 def network_config(name: str):
@@ -191,7 +118,7 @@ def trace_network(cfg, name: str = "", source: str = "") -> Network:
     import torch
 
     from model import BinaryViT
-    from model.trace import TracedMatmul, recording
+    from model.trace import recording
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -200,16 +127,7 @@ def trace_network(cfg, name: str = "", source: str = "") -> Network:
     images = torch.zeros(1, cfg.in_channels, cfg.image_size, cfg.image_size)
     with torch.no_grad(), recording() as trace, counter:
         model(images)
-    ops = []
-    for t in trace.ops:
-        if isinstance(t, TracedMatmul):
-            (m, k), (n, k2) = t.a_bits.shape, t.w_bits.shape
-            assert k == k2, t.name
-            ops.append(MatmulOp(t.name, t.mode, int(m), int(n), int(k),
-                                _matmul_group(t.name, t.mode)))
-        else:
-            p, h, w = t.x.shape
-            ops.append(PoolOp(t.name, int(p), int(h), int(w), t.kernel, t.stride, t.padding))
+    ops = [op.shape_only() for op in trace.ops]
     net = Network(name or cfg.name, cfg, ops, source=source)
     net.elementwise = counter.work(net)
     return net
@@ -308,92 +226,14 @@ class _ElementCounter:
         ]
 
 
-# ---- splitting into legal jobs -------------------------------------------------------------------
-def chunks(total: int, limit: int) -> list[int]:
-    """Greedy chunks of at most ``limit`` summing to ``total`` (full chunks, remainder last)."""
-    q, r = divmod(total, limit)
-    return [limit] * q + ([r] if r else [])
-
-
-def split_matmul(cfg: ArrayConfig, m: int, n: int, k: int) -> Counter:
-    """Legal sub-job shapes {(m, n, k): count} of an M x N x K matmul on ``cfg``."""
-    out = Counter()
-    for mi in chunks(m, cfg.max_m):
-        for ni in chunks(n, cfg.max_n):
-            for ki in chunks(k, cfg.max_k):
-                out[(mi, ni, ki)] += 1
-    for (mi, ni, ki) in out:
-        _check(cfg, SimpleNamespace(kind="matmul", name="split", m=mi, n=ni, k=ki))
-    return out
-
-
-def _band_split(size, out_size, k, s, p, limit_in) -> list[tuple[int, int]]:
-    """(input extent, output extent) of bands of whole outputs along one axis whose input
-    extent is at most ``limit_in`` (padding must be 0). Windows may overlap (k > s)."""
-    if p:
-        raise NetworkError("cannot split a padded pool axis (bands would need asymmetric "
-                           "padding)")
-    per = (limit_in - k) // s + 1 if limit_in >= k else 0
-    if per < 1:
-        raise NetworkError(f"a {k}-wide window does not fit {limit_in} inputs")
-    bands = []
-    for o in chunks(out_size, per):
-        bands.append(((o - 1) * s + k, o))
-    return bands
-
-
-def split_pool(cfg: ArrayConfig, op: PoolOp) -> Counter:
-    """Legal sub-job shapes {(planes, h, w, kernel, stride, padding): count} of a pool op."""
-    (kh, kw), (sh, sw), (ph, pw) = op.kernel, op.stride, op.padding
-    if max(kh, kw, sh, sw, ph, pw) > cfg.pool_max_kernel:
-        raise NetworkError(f"{op.name}: kernel {op.kernel} / stride {op.stride} / padding "
-                           f"{op.padding} above pool_max_kernel={cfg.pool_max_kernel}; build a "
-                           f"config with --pool-max-kernel {max(kh, kw, sh, sw, ph, pw)}")
-    ho, wo = op.out_hw
+# ---- legal jobs ----------------------------------------------------------------------------------
+def op_jobs(cfg: ArrayConfig, op: Op) -> Counter:
+    """Legal sub-jobs of an op on ``cfg`` (shape-only :mod:`hw.ops` ops with counts); a
+    NetworkError says why an op cannot be split to fit."""
     try:
-        hb = ([(op.h, ho)] if op.h <= cfg.pool_max_dim
-              else _band_split(op.h, ho, kh, sh, ph, cfg.pool_max_dim))
-        wb = ([(op.w, wo)] if op.w <= cfg.pool_max_dim
-              else _band_split(op.w, wo, kw, sw, pw, cfg.pool_max_dim))
-        words = ceil_div(wb[0][0], cfg.pool_lanes)
-        if hb[0][0] * words > cfg.pool_depth:   # one plane too big: bands of rows
-            limit = cfg.pool_depth // words
-            hb = [sub for h, o in hb for sub in _band_split(h, o, kh, sh, ph, limit)]
-    except NetworkError as exc:
-        raise NetworkError(f"{op.name} ({op.shape}) cannot be split to fit this config: {exc}; "
-                           f"raise pool_max_dim (--pool-max-dim) or pool_depth (--pool-depth)"
-                           ) from None
-    out = Counter()
-    for h, _ in hb:
-        for w, _ in wb:
-            per_plane = h * ceil_div(w, cfg.pool_lanes)
-            cap = min(cfg.pool_max_planes, cfg.pool_depth // per_plane)
-            pad = (ph if h == op.h else 0, pw if w == op.w else 0)
-            for p in chunks(op.planes, cap):
-                out[(p, h, w, op.kernel, op.stride, pad)] += 1
-    for (p, h, w, ker, st, pad) in out:
-        _check(cfg, SimpleNamespace(kind="pool", name=op.name, x=SimpleNamespace(shape=(p, h, w)),
-                                    bits=cfg.pool_bits, kernel=ker, stride=st, padding=pad))
-    return out
-
-
-def _check(cfg: ArrayConfig, job) -> None:
-    """The array's own legality check (hw.rtl.formats.check_job) on a shape-only job."""
-    from ..rtl.formats import check_job
-
-    check_job(cfg, job)
-
-
-def op_jobs(cfg: ArrayConfig, op) -> Counter:
-    """Legal sub-jobs of an op (a Counter of shapes)."""
-    return split_matmul(cfg, op.m, op.n, op.k) if op.kind == "matmul" else split_pool(cfg, op)
-
-
-def jobs_cycles(cfg: ArrayConfig, kind: str, jobs: Counter) -> int:
-    """Sum of :mod:`hw.cost.cycles` over sub-jobs."""
-    if kind == "matmul":
-        return sum(c * matmul_cycles(cfg, *s) for s, c in jobs.items())
-    return sum(c * pool_cycles(cfg, *s) for s, c in jobs.items())
+        return op.legal_jobs(cfg)
+    except ConfigError as exc:
+        raise NetworkError(str(exc)) from None
 
 
 # ---- the cost of a network on a config -----------------------------------------------------------
@@ -435,24 +275,23 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth_gbps: float = 1.0) ->
     costs = []
     for op in net.ops:
         jobs = op_jobs(cfg, op)
-        cyc = jobs_cycles(cfg, op.kind, jobs)
-        traffic = (sum(c * s[1] * s[2] for s, c in jobs.items())
-                   if op.kind == "matmul" and op.group != "attention" else 0)
+        cyc = sum(n * job.cycles(cfg) for job, n in jobs.items())
+        traffic = sum(n * job.weight_bits for job, n in jobs.items())
         costs.append(OpCost(op, sum(jobs.values()), cyc, traffic, cyc / f_hz,
                             traffic / 8 / (bandwidth_gbps * 1e9)))
     total = sum(c.cycles for c in costs)
-    mm_cycles = sum(c.cycles for c in costs if c.op.kind == "matmul")
+    mm_cycles = sum(c.cycles for c in costs if c.op.kind is OpKind.MATMUL)
     macs = net.macs()
     rows = []
     for c in costs:
         op = c.op
         rows.append({
-            "name": op.name, "kind": op.kind, "group": op.group, "mode": op.mode,
-            "shape": op.shape, "jobs": c.jobs, "cycles": c.cycles, "macs": op.macs,
-            "utilisation": (op.macs / (peak * c.cycles)) if op.kind == "matmul" else None,
+            "name": op.name, "kind": op.kind.value, "group": op.group, "mode": op.mode,
+            "shape": op.label, "jobs": c.jobs, "cycles": c.cycles, "macs": op.macs,
+            "utilisation": (op.macs / (peak * c.cycles)) if op.kind is OpKind.MATMUL else None,
             "weight_bits": op.weight_bits, "weight_traffic_bits": c.weight_traffic_bits,
             "compute_us": c.compute_s * 1e6, "memory_us": c.memory_s * 1e6, "bound": c.bound})
-    k_split_adds = sum(op.m * op.n * (len(chunks(op.k, cfg.max_k)) - 1) for op in net.matmuls)
+    k_split_adds = sum(op.m * op.n * (op.k_splits(cfg) - 1) for op in net.matmuls)
     latency_s = total / f_hz
     roof_s = sum(max(c.compute_s, c.memory_s) for c in costs)
     traffic = sum(c.weight_traffic_bits for c in costs)
@@ -486,7 +325,7 @@ def memory_needs(net: Network, cfg: ArrayConfig) -> dict:
     array's own job buffers (max_m x max_k + max_n x max_k bits + the pool memory)."""
     work = 0
     for op in net.ops:
-        if op.kind == "matmul":
+        if op.kind is OpKind.MATMUL:
             work = max(work, op.m * op.k + op.n * op.k + op.m * op.n * cfg.lane_width)
         else:
             ho, wo = op.out_hw

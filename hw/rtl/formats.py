@@ -10,6 +10,7 @@ from __future__ import annotations
 from amaranth.lib import data
 
 from ..config import ArrayConfig, ceil_div
+from ..ops import OpKind
 
 OP_XNOR, OP_AND, OP_POOL = 0, 1, 2
 OPCODES = {"xnor": OP_XNOR, "and": OP_AND, "pool": OP_POOL}
@@ -71,27 +72,34 @@ def pool_cmd(cfg: ArrayConfig, planes, h, w, kernel, stride, padding) -> int:
 
 # ---- data words and result beats (Python side of the same formats) -----------------------------
 
-def _rows_to_words(bits, simd: int) -> list[int]:
-    """(rows, K) 0/1 -> row-major list of ceil(K/simd) words per row; bit k in word k // simd."""
+def _rows_to_words(bits, simd: int, pad_rng=None) -> list[int]:
+    """(rows, K) 0/1 -> row-major list of ceil(K/simd) words per row; bit k in word k // simd.
+    Bits past K in each row's last word are 0, or random bits drawn from the numpy Generator
+    ``pad_rng`` (the hardware must ignore them)."""
     import numpy as np
 
     bits = np.asarray(bits, dtype=np.uint8)
     kw = ceil_div(bits.shape[1], simd)
     padded = np.zeros((bits.shape[0], kw * simd), dtype=np.uint8)
+    if pad_rng is not None:
+        padded[:, bits.shape[1]:] = pad_rng.integers(0, 2, (bits.shape[0],
+                                                            kw * simd - bits.shape[1]))
     padded[:, :bits.shape[1]] = bits
     packed = np.packbits(padded, axis=1, bitorder="little").reshape(bits.shape[0], kw, simd // 8)
     return [int.from_bytes(packed[r, w].tobytes(), "little")
             for r in range(bits.shape[0]) for w in range(kw)]
 
 
-def matmul_words(cfg: ArrayConfig, job) -> list[int]:
-    """Data beats of a matmul job: M rows of A, then N rows of W, ceil(K/simd) words each."""
-    return _rows_to_words(job.a_bits, cfg.simd) + _rows_to_words(job.w_bits, cfg.simd)
+def matmul_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
+    """Data beats of a matmul job: M rows of A, then N rows of W, ceil(K/simd) words each
+    (bits past K: 0, or random from ``pad_rng``)."""
+    return (_rows_to_words(job.a_bits, cfg.simd, pad_rng)
+            + _rows_to_words(job.w_bits, cfg.simd, pad_rng))
 
 
-def pool_words(cfg: ArrayConfig, job) -> list[int]:
+def pool_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
     """Data beats of a pool job: P*H rows of ceil(W/V) words, value x in lane x % V
-    (``pool_bits`` two's complement)."""
+    (``pool_bits`` two's complement; lanes past W: 0, or random from ``pad_rng``)."""
     v, b = cfg.pool_lanes, cfg.pool_bits
     mask = (1 << b) - 1
     words = []
@@ -99,7 +107,9 @@ def pool_words(cfg: ArrayConfig, job) -> list[int]:
     for p in range(p_):
         for y in range(h_):
             row = [int(t) & mask for t in job.x[p, y]]
-            for base in range(0, w_, v):
+            if pad_rng is not None:
+                row += [int(t) for t in pad_rng.integers(0, mask + 1, (-w_) % v)]
+            for base in range(0, len(row), v):
                 word = 0
                 for lane, val in enumerate(row[base:base + v]):
                     word |= val << (lane * b)
@@ -109,15 +119,18 @@ def pool_words(cfg: ArrayConfig, job) -> list[int]:
 
 def job_cmd(cfg: ArrayConfig, job) -> int:
     """The command beat of any job."""
-    if job.kind == "matmul":
+    if job.kind is OpKind.MATMUL:
         return matmul_cmd(cfg, job.mode, job.m, job.n, job.k)
     p, h, w = job.x.shape
     return pool_cmd(cfg, p, h, w, job.kernel, job.stride, job.padding)
 
 
-def job_words(cfg: ArrayConfig, job) -> list[int]:
-    """The data beats of any job."""
-    return matmul_words(cfg, job) if job.kind == "matmul" else pool_words(cfg, job)
+def job_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
+    """The data beats of any job; ``pad_rng`` (a numpy Generator): random bits past K (matmul)
+    or random lanes past W (pool) instead of zeros, which the hardware must ignore."""
+    if job.kind is OpKind.MATMUL:
+        return matmul_words(cfg, job, pad_rng)
+    return pool_words(cfg, job, pad_rng)
 
 
 def lanes_of(cfg: ArrayConfig, tdata: int) -> list[int]:
@@ -132,7 +145,7 @@ def lanes_of(cfg: ArrayConfig, tdata: int) -> list[int]:
 
 def expected_beats(cfg: ArrayConfig, job) -> int:
     """Number of result beats of a job."""
-    if job.kind == "matmul":
+    if job.kind is OpKind.MATMUL:
         return job.m * ceil_div(job.n, cfg.cols)
     return int(np_prod(job.out_shape))
 
@@ -156,7 +169,7 @@ def decode_results(cfg: ArrayConfig, job, beats: list[int]):
     want = expected_beats(cfg, job)
     if len(beats) != want:
         raise ValueError(f"{job.name}: got {len(beats)} result beats, expected {want}")
-    if job.kind == "pool":
+    if job.kind is OpKind.POOL:
         return np.array([lanes_of(cfg, b)[0] for b in beats], dtype=np.int64).reshape(
             job.out_shape)
     R, C = cfg.rows, cfg.cols
@@ -169,34 +182,3 @@ def decode_results(cfg: ArrayConfig, job, beats: list[int]):
                 nv = min(C, job.n - n0)
                 out[m0 + r, n0:n0 + nv] = lanes[:nv]
     return out
-
-
-def check_job(cfg: ArrayConfig, job) -> None:
-    """Raise :class:`hw.config.ConfigError` if ``job`` does not fit ``cfg`` (before simulating)."""
-    from ..config import ConfigError
-
-    if job.kind == "matmul":
-        for what, val, lim, flag in (("M", job.m, cfg.max_m, "max_m"),
-                                     ("N", job.n, cfg.max_n, "max_n"),
-                                     ("K", job.k, cfg.max_k, "max_k")):
-            if val > lim:
-                raise ConfigError(f"job {job.name}: {what}={val} is above the array's "
-                                  f"{flag}={lim}; build a config with {flag} >= {val} "
-                                  f"(--{flag.replace('_', '-')}) or split the job")
-        return
-    p, h, w = job.x.shape
-    if job.bits > cfg.pool_bits:
-        raise ConfigError(f"job {job.name}: {job.bits}-bit pool values, the array takes up to "
-                          f"pool_bits={cfg.pool_bits}")
-    if max(h, w) > cfg.pool_max_dim:
-        raise ConfigError(f"job {job.name}: H x W = {h} x {w} above pool_max_dim="
-                          f"{cfg.pool_max_dim}")
-    if p > cfg.pool_max_planes:
-        raise ConfigError(f"job {job.name}: P={p} above pool_max_planes={cfg.pool_max_planes}")
-    if max(*job.kernel, *job.stride, *job.padding) > cfg.pool_max_kernel:
-        raise ConfigError(f"job {job.name}: kernel {job.kernel} / stride {job.stride} / padding "
-                          f"{job.padding} above pool_max_kernel={cfg.pool_max_kernel}")
-    words = p * h * ceil_div(w, cfg.pool_lanes)
-    if words > cfg.pool_depth:
-        raise ConfigError(f"job {job.name}: needs {words} pool memory words (P*H*ceil(W/"
-                          f"{cfg.pool_lanes})), the array has pool_depth={cfg.pool_depth}")

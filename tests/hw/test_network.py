@@ -11,10 +11,19 @@ import torch
 
 from hw.config import ArrayConfig
 from hw.cost.cycles import matmul_cycles, pool_cycles
-from hw.jobs import window_sums
-from hw.cost.network import (NETWORKS, MatmulOp, NetworkError, PoolOp, _band_split,
-                        bram_bits_per_block, chunks, load_network, network_config,
-                        network_cost, op_jobs, split_matmul, split_pool)
+from hw.config import ConfigError
+from hw.cost.network import (NETWORKS, NetworkError, bram_bits_per_block, load_network,
+                             network_config, network_cost, op_jobs)
+from hw.ops import MatmulOp, OpKind, PoolOp, _bands, chunks, window_sums
+
+
+def _shapes(jobs: Counter) -> Counter:
+    """Sub-jobs as plain shape tuples with counts."""
+    out = Counter()
+    for job, c in jobs.items():
+        out[(job.m, job.n, job.k) if job.kind is OpKind.MATMUL else
+            (job.planes, job.h, job.w, job.kernel, job.stride, job.padding)] += c
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +37,8 @@ def small_s():
 
 
 def _hand_macs(cfg):
-    """Binary MACs per group from the config alone (the model's structure as DESIGN.md states
-    it): q, [sr], k, v, attn_proj, fc1, fc2 per block; scores and context per head; merges."""
+    """Binary MACs per group from the config alone (the model's structure as
+    model/README.md states it): q, [sr], k, v, attn_proj, fc1, fc2 per block; scores and context per head; merges."""
     lin = att = merge = 0
     for s in range(cfg.num_stages):
         g, d, f, h, r = (cfg.stage_grids[s], cfg.dims[s], cfg.ffn_sizes[s], cfg.heads[s],
@@ -66,7 +75,7 @@ def test_binaryvit_s_macs_anchor(small_s):
     lin, att, merge = _hand_macs(small_s.config)
     assert (small_s.macs("linear"), small_s.macs("attention"), small_s.macs("merge")) == \
         (lin, att, merge)
-    # DESIGN.md: ~3.56 G in weight layers + ~0.27 G in the attention products
+    # counted independently of the trace: ~3.56 G in weight layers + ~0.27 G in the attention products
     assert round((lin + merge) / 1e9, 2) == 3.56
     assert round(att / 1e9, 2) == 0.27
     fp = {w.category: w.count for w in small_s.elementwise if w.unit == "FP MACs"}
@@ -77,7 +86,7 @@ def test_binaryvit_s_macs_anchor(small_s):
 def test_per_op_cycles_equal_hw_cycles_on_traced_shapes(tiny):
     """Trace the model here (independently of hw.cost.network) and compare op by op."""
     from model import BinaryViT
-    from model.trace import TracedMatmul, recording
+    from model.trace import recording
 
     cfg = ArrayConfig(rows=3, cols=5, simd=16)
     torch.manual_seed(1)
@@ -86,12 +95,13 @@ def test_per_op_cycles_equal_hw_cycles_on_traced_shapes(tiny):
         model(torch.randn(1, 1, 8, 8))
     cost = network_cost(tiny, cfg)
     assert len(cost["ops"]) == len(tr.ops)
-    for row, t in zip(cost["ops"], tr.ops):
+    for row, rec in zip(cost["ops"], tr.records):
+        t = rec.op
         assert row["name"] == t.name
-        if isinstance(t, TracedMatmul):
+        if t.kind is OpKind.MATMUL:   # the shape from the traced bits themselves
             want = matmul_cycles(cfg, t.a_bits.shape[0], t.w_bits.shape[0], t.a_bits.shape[1])
-        else:
-            want = pool_cycles(cfg, *t.x.shape, t.kernel, t.stride, t.padding)
+        else:                         # the shape from the traced float planes
+            want = pool_cycles(cfg, *rec.input.shape, t.kernel, t.stride, t.padding)
         assert row["cycles"] == want and row["jobs"] == 1
     assert cost["totals"]["cycles"] == sum(r["cycles"] for r in cost["ops"])
     peak = cfg.rows * cfg.cols * cfg.simd
@@ -128,7 +138,7 @@ def test_chunks():
 def test_split_matmul_is_legal_and_complete():
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_m=7, max_n=5, max_k=40)
     m, n, k = 23, 11, 100
-    jobs = split_matmul(cfg, m, n, k)
+    jobs = _shapes(MatmulOp("mm", "xnor", m, n, k).legal_jobs(cfg))
     assert sum(c * a * b * d for (a, b, d), c in jobs.items()) == m * n * k
     assert sum(jobs.values()) == len(chunks(m, 7)) * len(chunks(n, 5)) * len(chunks(k, 40))
     for (a, b, d) in jobs:
@@ -145,12 +155,12 @@ def test_split_network_cycles_sum(tiny):
     total = 0
     adds = 0
     for op in tiny.ops:
-        if op.kind == "matmul":
+        if op.kind is OpKind.MATMUL:
             total += sum(matmul_cycles(cfg, a, b, d) for a in chunks(op.m, 20)
                          for b in chunks(op.n, 24) for d in chunks(op.k, 48))
             adds += op.m * op.n * (len(chunks(op.k, 48)) - 1)
         else:
-            total += sum(c * pool_cycles(cfg, *s) for s, c in op_jobs(cfg, op).items())
+            total += sum(c * pool_cycles(cfg, *s) for s, c in _shapes(op_jobs(cfg, op)).items())
     assert cost["totals"]["cycles"] == total
     assert cost["totals"]["k_split_partial_adds"] == adds > 0
     assert cost["totals"]["binary_macs"] == tiny.macs()
@@ -159,7 +169,7 @@ def test_split_network_cycles_sum(tiny):
 def test_pool_split_planes_cover_outputs():
     cfg = ArrayConfig(rows=2, cols=2, simd=32, pool_max_planes=5, pool_depth=400)
     op = PoolOp("p", 23, 8, 8, (3, 1), (1, 1), (1, 0))
-    jobs = split_pool(cfg, op)
+    jobs = _shapes(op.legal_jobs(cfg))
     assert sum(c * s[0] for s, c in jobs.items()) == 23
     for (p, h, w, *_), c in jobs.items():
         assert p <= 5 and p * h * -(-w // cfg.pool_lanes) <= 400
@@ -172,7 +182,7 @@ def test_band_split_equals_whole_pool(size, k, s, limit):
     rng = np.random.default_rng(size)
     x = rng.integers(-100, 100, size=(2, size, 3))
     whole = window_sums(x, (k, 1), (s, 1), (0, 0))
-    bands = _band_split(size, whole.shape[1], k, s, 0, limit)
+    bands = _bands(whole.shape[1], k, s, 0, limit)
     parts, o0 = [], 0
     for n_in, n_out in bands:
         assert n_in <= limit
@@ -185,15 +195,17 @@ def test_band_split_equals_whole_pool(size, k, s, limit):
 def test_pool_band_split_needs_unpadded_axis():
     cfg = ArrayConfig(rows=2, cols=2, simd=16, pool_depth=100)
     with pytest.raises(NetworkError, match="padded"):
-        split_pool(cfg, PoolOp("p", 1, 40, 40, (3, 3), (1, 1), (1, 1)))
-    jobs = split_pool(cfg, PoolOp("q", 1, 40, 40, (2, 2), (2, 2), (0, 0)))
+        op_jobs(cfg, PoolOp("p", 1, 40, 40, (3, 3), (1, 1), (1, 1)))
+    with pytest.raises(ConfigError, match="padded"):
+        PoolOp("p", 1, 40, 40, (3, 3), (1, 1), (1, 1)).legal_jobs(cfg)
+    jobs = _shapes(PoolOp("q", 1, 40, 40, (2, 2), (2, 2), (0, 0)).legal_jobs(cfg))
     assert sum(c * ((s[1] - 2) // 2 + 1) for s, c in jobs.items()) == 20   # all output rows
 
 
 def test_pool_kernel_above_limit_is_a_clear_error():
     cfg = ArrayConfig(pool_max_kernel=4)
     with pytest.raises(NetworkError, match="pool_max_kernel=4"):
-        split_pool(cfg, PoolOp("gap", 8, 7, 7, (7, 7), (7, 7), (0, 0)))
+        op_jobs(cfg, PoolOp("gap", 8, 7, 7, (7, 7), (7, 7), (0, 0)))
 
 
 def test_memory_bound_marking(tiny):

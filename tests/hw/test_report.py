@@ -138,10 +138,8 @@ def test_rtl_network_totals(tmp_path, capsys):
     rows = []
     for r in cost["ops"]:
         op = next(o for o in load_network("digits-tiny").ops if o.name == r["name"])
-        shape = ({"m": op.m, "n": op.n, "k": op.k} if op.kind == "matmul" else
-                 {"planes": op.planes, "h": op.h, "w": op.w, "kernel": list(op.kernel),
-                  "stride": list(op.stride), "padding": list(op.padding)})
-        rows.append({"op": op.name, "kind": op.kind, "shape": shape, "cycles": r["cycles"]})
+        shape = {k: v for k, v in op.shape.items() if k != "bits"}   # as the sim rows hold it
+        rows.append({"op": op.name, "kind": op.kind.value, "shape": shape, "cycles": r["cycles"]})
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps({"config": cfg.to_dict(), "rows": rows}))
     rows[3] = {**rows[3], "cycles": rows[3]["cycles"] + 1}

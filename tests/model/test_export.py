@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from hw.jobs import load_job, read_manifest
+from hw.ops import load_op
+from hw.opfile import read_manifest
 from model import BinaryViT, BinaryViTConfig
 from model.export import ExportError, export_golden
 
@@ -60,7 +61,7 @@ def test_pool_files_round_trip_and_error_is_half_an_lsb(exported):
     for op in manifest["ops"]:
         if op["kind"] != "pool":
             continue
-        job = load_job(out / op["file"])
+        job = load_op(out / op["file"])
         x = torch.from_numpy(job.x).double()[:, None]
         sums = torch.nn.functional.avg_pool2d(x, job.kernel, job.stride, job.padding,
                                               count_include_pad=True) * job.window

@@ -67,7 +67,8 @@ def test_logits_equal_official_fp32(small):
 def test_golden_integers_equal_official_intermediates(small, tmp_path):
     """The export's job files hold exactly the official code's integers for block 0 and the
     first patch merge (inputs' signs, weights' signs and the binary products)."""
-    from hw.jobs import load_job, read_manifest
+    from hw.ops import load_op
+    from hw.opfile import read_manifest
     from model.export import export_golden
 
     d, m = small
@@ -79,17 +80,17 @@ def test_golden_integers_equal_official_intermediates(small, tmp_path):
              "attn.value": "attn.v", "attn_output.dense": "attn_proj",
              "ffn_intermediate.dense": "fc1", "ffn_output.dense": "fc2"}
     for ref, ours in pairs.items():
-        job = load_job(jobs[pre + ours]["path"])
+        job = load_op(jobs[pre + ours]["path"])
         assert np.array_equal(job.result, z[f"{ref}.binary_matmul_int"][0]), ref
         assert np.array_equal(2 * job.a_bits.astype(int) - 1,
                               z[f"{ref}.input_sign"][0].reshape(job.m, job.k)), ref
         assert np.array_equal(2 * job.w_bits.astype(int) - 1, z[f"{ref}.weight_sign"]), ref
-    merge = load_job(jobs["stages.1.merge.conv"]["path"])
+    merge = load_op(jobs["stages.1.merge.conv"]["path"])
     conv = z["patch_embed1.proj.binary_conv_int"][0]               # (128, 28, 28)
     assert np.array_equal(merge.result, conv.reshape(conv.shape[0], -1).T)
-    scores = load_job(jobs[pre + "attn.b0.h0.scores"]["path"])
+    scores = load_op(jobs[pre + "attn.b0.h0.scores"]["path"])
     assert np.array_equal(scores.result, z["attn.scores_int"][0, 0])
-    context = load_job(jobs[pre + "attn.b0.h0.context"]["path"])
+    context = load_op(jobs[pre + "attn.b0.h0.context"]["path"])
     assert np.array_equal(context.a_bits, z["attn.prob_mask"][0, 0])
     assert np.array_equal(context.result, z["attn.context_int"][0])
 
