@@ -506,42 +506,60 @@ Op = MatmulOp | PoolOp
 OP_CLASSES: dict[OpKind, type] = {OpKind.MATMUL: MatmulOp, OpKind.POOL: PoolOp}
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _read_arrays(path: Path) -> dict:
+    """Every array of an ``.npz`` file, read into memory (a damaged archive: JobError)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise JobError("a single array, not an .npz archive")
+            return {key: z[key] for key in z.files}
+    except JobError as exc:
+        raise JobError(f"{path}: not a readable .npz job file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - zip/npy decoding of a damaged file, any kind
+        raise JobError(f"{path}: not a readable .npz job file ({type(exc).__name__}: "
+                       f"{_one_line(exc)})") from None
+
+
 def load_op(path, verify: bool = True) -> Op:
     """Read and validate an op file; a file whose arrays disagree with its header raises
     JobError. With `verify`, the stored result must also equal the result recomputed from the
-    operands."""
+    operands. Every problem of the file is one JobError line that starts with the path."""
     path = Path(path)
     if not path.is_file():
         raise JobError(f"job file {path} does not exist")
+    z = _read_arrays(path)
+
+    def need(*keys):
+        missing = [k for k in keys if k not in z]
+        if missing:
+            raise JobError(f"missing fields {missing}; re-export it with "
+                           "`python -m model export`")
+
     try:
-        z = np.load(path, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
-        raise JobError(f"{path}: not a readable .npz job file ({exc})") from exc
-    with z:
-        files = set(z.files)
-
-        def need(*keys):
-            missing = [k for k in keys if k not in files]
-            if missing:
-                raise JobError(f"{path}: missing fields {missing}; re-export it with "
-                               "`python -m model export`")
-
         need("format_version", "kind", "name")
-        if int(z["format_version"]) != FORMAT_VERSION:
-            raise JobError(f"{path}: format_version {int(z['format_version'])}, this code reads "
-                           f"{FORMAT_VERSION}")
+        version = int(z["format_version"])
+        if version != FORMAT_VERSION:
+            raise JobError(f"format_version {version}, this code reads {FORMAT_VERSION}")
         kind, name = str(z["kind"]), str(z["name"])
         try:
-            try:
-                cls = OP_CLASSES[OpKind(kind)]
-            except ValueError:
-                raise JobError(f"unknown job kind {kind!r} (expected one of "
-                               f"{[k.value for k in OpKind]})") from None
-            op = cls.from_npz(name, z, need)
-            if verify and not np.array_equal(op.result, op.golden()):
-                bad = int((op.result != op.golden()).sum())
-                raise JobError(f"{bad} stored result values disagree with the result recomputed "
-                               "from the inputs; the file is corrupt, re-export it")
-            return op
-        except JobError as exc:
-            raise JobError(f"{path}: {exc}") from None
+            cls = OP_CLASSES[OpKind(kind)]
+        except ValueError:
+            raise JobError(f"unknown job kind {kind!r} (expected one of "
+                           f"{[k.value for k in OpKind]})") from None
+        op = cls.from_npz(name, z, need)
+        if verify and not np.array_equal(op.result, op.golden()):
+            bad = int((op.result != op.golden()).sum())
+            raise JobError(f"{bad} stored result values disagree with the result recomputed "
+                           "from the inputs; the file is corrupt, re-export it")
+        return op
+    except JobError as exc:
+        raise JobError(f"{path}: {_one_line(exc)}") from None
+    except (TypeError, ValueError, OverflowError, IndexError) as exc:
+        # a field of the wrong type or shape (e.g. an array where a number belongs)
+        raise JobError(f"{path}: malformed field values ({type(exc).__name__}: "
+                       f"{_one_line(exc)}); re-export it with `python -m model export`") from None
