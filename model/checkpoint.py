@@ -1,5 +1,7 @@
-"""Our checkpoint format: a directory with config.json, weights.pt (our state dict) and, after
-training, metrics.json."""
+"""Our checkpoint format: a directory with config.json, weights.pt (our state dict) and
+metrics.json, which carries the marker ``"kind": "bvit-checkpoint"`` and ``"format_version"``
+(what lets `python -m model train` replace a folder it wrote, and nothing else) and, after
+training, the metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from .binaryvit import BinaryViT
 from .config import BinaryViTConfig
 
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE = "config.json", "weights.pt", "metrics.json"
+#: the marker in metrics.json of a checkpoint directory this project wrote
+CHECKPOINT_KIND = "bvit-checkpoint"
+CHECKPOINT_FORMAT_VERSION = 1
 
 
 class CheckpointError(ValueError):
@@ -19,30 +24,69 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(directory, model: BinaryViT, metrics: dict | None = None) -> Path:
-    """Write config.json, weights.pt (float32) and metrics.json into `directory`."""
+    """Write config.json, weights.pt (float32) and metrics.json (the checkpoint marker plus
+    ``metrics``) into `directory`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.config.save(directory / CONFIG_FILE)
     state = {k: (v.float() if v.is_floating_point() else v).clone()
              for k, v in model.state_dict().items()}
     torch.save(state, directory / WEIGHTS_FILE)
-    if metrics is not None:
-        (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    marked = {**(metrics or {}), "kind": CHECKPOINT_KIND,
+              "format_version": CHECKPOINT_FORMAT_VERSION}
+    (directory / METRICS_FILE).write_text(json.dumps(marked, indent=2, sort_keys=True) + "\n")
     return directory
 
 
+def is_checkpoint_dir(directory) -> bool:
+    """True if ``directory``'s metrics.json carries this project's checkpoint marker and format
+    version (so `python -m model train` wrote it and may replace it)."""
+    try:
+        d = json.loads((Path(directory) / METRICS_FILE).read_bytes().decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return (isinstance(d, dict) and d.get("kind") == CHECKPOINT_KIND
+            and type(d.get("format_version")) is int
+            and d["format_version"] == CHECKPOINT_FORMAT_VERSION)
+
+
 def load_checkpoint(directory) -> BinaryViT:
-    """Read a checkpoint directory written by save_checkpoint; the model comes back in eval mode."""
+    """Read a checkpoint directory written by save_checkpoint; the model comes back in eval mode.
+    CheckpointError (or ConfigError) naming the file for anything that is not a usable
+    checkpoint: missing files, a malformed config.json, a weights.pt that is not a state dict
+    (random bytes, empty, a bare tensor), does not fit the config or holds NaN/Inf."""
     directory = Path(directory)
+    hint = "(train one with `python -m model train --out DIR`)"
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint {directory} is not a folder; give a checkpoint "
+                              f"directory {hint}")
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (directory / name).is_file():
             raise CheckpointError(f"{directory} is not a checkpoint directory: {name} is missing "
-                                  "(train one with `python -m model train --out DIR`)")
+                                  f"{hint}")
     model = BinaryViT(BinaryViTConfig.load(directory / CONFIG_FILE))
+    wpath = directory / WEIGHTS_FILE
     try:
-        state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        state = torch.load(wpath, map_location="cpu", weights_only=True)
+    except Exception as exc:      # random bytes, empty, truncated, not a torch.save file
+        kind = "it is empty" if wpath.stat().st_size == 0 else type(exc).__name__
+        raise CheckpointError(f"{wpath} cannot be read as a PyTorch state dict ({kind}); it is "
+                              f"damaged or not a weights file {hint}") from None
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise CheckpointError(f"{wpath} holds a {type(state).__name__}, not a state dict "
+                              f"(parameter name -> tensor) {hint}")
+    try:
         model.load_state_dict(state, strict=True)
-    except (RuntimeError, OSError, EOFError) as exc:
-        raise CheckpointError(f"{directory / WEIGHTS_FILE} cannot be loaded into the model its "
-                              f"config.json describes: {exc}") from None
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[1:3]) or first[0]
+        raise CheckpointError(f"{wpath} cannot be loaded into the model its config.json "
+                              f"describes: {detail[:300]}") from None
+    bad = [k for k, v in model.state_dict().items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{wpath} holds NaN or Inf values ({bad[0]}"
+                              f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); "
+                              "retrain it")
     return model.eval()

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
+import operator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
 class ConfigError(ValueError):
     """A configuration is inconsistent; the message says which field and how to fix it."""
+
+
+def _as_int(key: str, value) -> int:
+    """``value`` as an int (Python or numpy integer); ConfigError naming ``key`` otherwise."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ConfigError(f"{key} must be an integer, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -33,8 +45,24 @@ class BinaryViTConfig:
     name: str = field(default="binaryvit-s", compare=False)
 
     def __post_init__(self):
+        for key in ("image_size", "patch_size", "in_channels", "num_classes"):
+            object.__setattr__(self, key, _as_int(key, getattr(self, key)))
         for key in ("dims", "depths", "heads", "sr_ratios", "ffn_sizes"):
-            object.__setattr__(self, key, tuple(int(v) for v in getattr(self, key)))
+            values = getattr(self, key)
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                raise ConfigError(f"{key} must be a list of integers (one per stage), got "
+                                  f"{values!r}")
+            object.__setattr__(self, key, tuple(_as_int(key, v) for v in values))
+        for key in ("pool_branches", "layerscale"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
+        eps = self.norm_eps
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (
+                math.isfinite(eps) and eps > 0):
+            raise ConfigError(f"norm_eps must be a finite number > 0, got {eps!r}")
+        object.__setattr__(self, "norm_eps", float(eps))
+        if not isinstance(self.name, str):
+            raise ConfigError(f"name must be a string, got {self.name!r}")
         self._validate()
 
     # ---- derived values -------------------------------------------------------------------
@@ -124,12 +152,26 @@ class BinaryViTConfig:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         try:
-            d = json.loads(path.read_text())
+            d = json.loads(path.read_bytes().decode("utf-8-sig"))   # a UTF-8 BOM is accepted
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); give a JSON config "
+                              "file") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-        if "hidden_size" in d:
-            return cls.from_official(d)
-        return cls.from_dict(d)
+        except RecursionError:
+            raise ConfigError(f"{path}: JSON nested too deeply to be a config") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path}: holds a JSON {type(d).__name__}, not an object of config "
+                              "fields")
+        try:
+            return cls.from_official(d) if "hidden_size" in d else cls.from_dict(d)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ConfigError(f"{path}: a field has the wrong type or value ({exc}); see "
+                              "BinaryViTConfig for the fields and their types") from None
 
     @classmethod
     def from_official(cls, d: dict) -> "BinaryViTConfig":

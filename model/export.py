@@ -11,18 +11,17 @@ of the fixed-point average against the float model's average pooling.
 from __future__ import annotations
 
 import copy
-import json
 import math
+import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from hw.opfile import FORMAT_VERSION, MANIFEST_NAME
+from hw.opfile import JobError, is_golden_dir, load_manifest, write_manifest
 from hw.ops import MatmulOp, OpKind, PoolOp
+from hw.outfiles import OutputError, atomic_dir, check_writable_dir
 
 from .binaryvit import BinaryViT
 from .trace import Recorded, recording
@@ -91,27 +90,55 @@ def trace_model(model: BinaryViT, images: torch.Tensor):
     return logits, trace.records
 
 
+#: widths of the fixed-point pooling inputs the export accepts
+POOL_BITS_RANGE = (2, 32)
+
+
+def check_pool_bits(pool_bits) -> int:
+    lo, hi = POOL_BITS_RANGE
+    if type(pool_bits) is not int or not lo <= pool_bits <= hi:
+        raise ValueError(f"pool bits must be an integer in {lo}..{hi}, got {pool_bits!r}")
+    return pool_bits
+
+
+def check_golden_out(out_dir, what: str = "output folder") -> Path:
+    """``out_dir`` as an absolute Path that an export may write: absent, empty, or a golden
+    directory (its manifest.json carries the marker of :func:`hw.opfile.write_manifest`), in a
+    writable folder. OutputError naming the path otherwise; nothing is touched."""
+    if Path(out_dir).is_symlink():
+        raise OutputError(f"{what} {out_dir} is a symbolic link; give the folder it points to "
+                          f"({os.path.realpath(out_dir)}) or another path")
+    out_dir = check_writable_dir(Path(os.path.abspath(out_dir)), what)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_golden_dir(out_dir):
+        try:
+            load_manifest(out_dir)
+            reason = "it is not a golden directory"
+        except JobError as exc:
+            reason = str(exc).split("; ", 1)[0]
+        raise OutputError(f"{what} {out_dir} exists, is not empty and was not written by "
+                          f"`python -m model export` ({reason}); nothing was changed: choose "
+                          "another folder or empty it yourself")
+    return out_dir
+
+
 def export_golden(model: BinaryViT, images: torch.Tensor, out_dir, pool_bits: int = 16,
                   labels: torch.Tensor | None = None, source: str = "",
-                  progress: bool = True) -> dict:
+                  progress: bool = True, what: str = "output folder") -> dict:
     """Write every binary op of `images` through `model` into `out_dir`; returns the manifest.
 
-    The directory is written under a temporary name and moved into place at the end, so a
-    failure never leaves a partial golden directory. An existing directory is replaced only if
-    it holds a previous export (a manifest.json).
+    The directory is written under a temporary sibling name (``.<name>.tmp-<pid>``) and renamed
+    into place at the end (:func:`hw.outfiles.atomic_dir`), so a failure, Ctrl-C or SIGTERM
+    never leaves a partial golden directory, and a temporary left by a killed export is removed
+    by the next one. An existing non-empty directory is replaced only if it is a golden
+    directory (manifest.json with ``"kind": "bvit-golden"`` and this format version); anything
+    else raises OutputError before any work.
     """
     from tqdm import tqdm
 
-    if not 2 <= pool_bits <= 32:
-        raise ExportError(f"pool bits must be in 2..32, got {pool_bits}")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST_NAME).is_file():
-        raise ExportError(f"{out_dir} exists, is not empty and is not a golden directory; "
-                          "choose another --out")
-    logits, ops = trace_model(model, images)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    check_pool_bits(pool_bits)
+    out_dir = check_golden_out(out_dir, what)
+    with atomic_dir(out_dir, owned=is_golden_dir, what=what) as tmp:
+        logits, ops = trace_model(model, images)
         entries = []
         for i, op in enumerate(tqdm(ops, desc="export", unit="op", disable=not progress)):
             entry = {"index": i, "name": op.op.name, "kind": op.op.kind.value}
@@ -126,8 +153,8 @@ def export_golden(model: BinaryViT, images: torch.Tensor, out_dir, pool_bits: in
             job.save(tmp / entry["file"])
             entries.append(entry)
         pools = [e["fixed_point_error"] for e in entries if e["kind"] == "pool"]
-        manifest = {
-            "format_version": FORMAT_VERSION, "source": source, "images": int(images.shape[0]),
+        fields = {
+            "source": source, "images": int(images.shape[0]),
             "config": model.config.to_dict(), "pool_bits": pool_bits,
             "encoding": {"bits": "bit 1 = +1 (xnor operands, and-mode W), bit 0 = -1; and-mode "
                                  "A: bit 1 = 1, bit 0 = 0", "tie_rule": "sign(0) = +1",
@@ -139,13 +166,7 @@ def export_golden(model: BinaryViT, images: torch.Tensor, out_dir, pool_bits: in
                         "pool_ops": len(pools),
                         "pool_max_abs_error": max((p["max_abs_error"] for p in pools),
                                                   default=0.0)},
-            "ops": entries,
         }
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_manifest(tmp, entries, **fields)
+        manifest = load_manifest(tmp)
     return manifest

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from hw.outfiles import OutputError, atomic_dir, check_writable_dir
+
 from .binaryvit import BinaryViT
-from .checkpoint import save_checkpoint
+from .checkpoint import is_checkpoint_dir, save_checkpoint
 from .config import BinaryViTConfig, tiny_digits_config
 from .data import SPLIT_SEED, TEST_FRACTION, digits_split
 
@@ -29,8 +34,23 @@ class TrainSettings:
     threads: int = 1           # 2 intra-op threads on a busy 2-core box are ~40x slower
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.max_shift < 0:
-            raise ValueError("epochs and batch_size must be >= 1, lr > 0, max_shift >= 0")
+        for key, lo in (("epochs", 1), ("batch_size", 1), ("max_shift", 0), ("seed", 0),
+                        ("threads", 1)):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{key} must be an integer >= {lo}, got {v!r}")
+        if self.seed >= 2 ** 63:
+            raise ValueError(f"seed must be below 2**63, got {self.seed}")
+        for key, positive in (("lr", True), ("weight_decay", False)):
+            v = getattr(self, key)
+            if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                    or v < 0 or (positive and v == 0)):
+                raise ValueError(f"{key} must be a finite number {'>' if positive else '>='} 0, "
+                                 f"got {v!r}")
+
+
+class TrainingDiverged(ValueError):
+    """The loss or the weights became NaN or Inf; no checkpoint is written."""
 
 
 def random_shift(images: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
@@ -52,15 +72,50 @@ def accuracy(model: BinaryViT, x: torch.Tensor, y: torch.Tensor, batch: int = 51
     return correct / len(x)
 
 
+def check_checkpoint_out(out_dir, what: str = "output folder") -> Path:
+    """``out_dir`` as an absolute Path that training may write: absent, empty or a checkpoint
+    directory this project wrote (metrics.json with ``"kind": "bvit-checkpoint"``), in a
+    writable folder; OutputError naming the path otherwise. Nothing is touched."""
+    if Path(out_dir).is_symlink():
+        raise OutputError(f"{what} {out_dir} is a symbolic link; give the folder it points to "
+                          f"({os.path.realpath(out_dir)}) or another path")
+    out_dir = check_writable_dir(Path(os.path.abspath(out_dir)), what)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_checkpoint_dir(out_dir):
+        raise OutputError(f"{what} {out_dir} exists, is not empty and was not written by "
+                          "`python -m model train` (its metrics.json has no \"kind\": "
+                          "\"bvit-checkpoint\" marker); nothing was changed: choose another "
+                          "folder or empty it yourself")
+    return out_dir
+
+
 def train(out_dir, cfg: BinaryViTConfig | None = None, settings: TrainSettings = TrainSettings(),
-          progress: bool = True) -> dict:
+          progress: bool = True, what: str = "output folder") -> dict:
     """Train on the digits training split, evaluate once on the held-out split, write a
-    checkpoint directory (config.json, weights.pt, metrics.json); returns the metrics."""
+    checkpoint directory (config.json, weights.pt, metrics.json); returns the metrics.
+
+    The output is checked before training (OutputError: a file, not writable, or a non-empty
+    folder that is not a checkpoint this project wrote) and written whole or not at all
+    (:func:`hw.outfiles.atomic_dir`). A NaN or Inf loss or weight stops training with
+    TrainingDiverged and writes nothing."""
     from tqdm import tqdm
 
     cfg = cfg or tiny_digits_config()
     if (cfg.in_channels, cfg.image_size) != (1, 8):
         raise ValueError("the digits set has 1x8x8 images: use in_channels=1, image_size=8")
+    out_dir = check_checkpoint_out(out_dir, what)
+    with atomic_dir(out_dir, owned=is_checkpoint_dir, what=what) as tmp:
+        model, metrics = _train(cfg, settings, progress, tqdm)
+        save_checkpoint(tmp, model, metrics)
+    return metrics
+
+
+def _diverged(where: str, settings: TrainSettings) -> TrainingDiverged:
+    return TrainingDiverged(f"training diverged: {where} with lr {settings.lr:g}; lower --lr "
+                            "(no checkpoint was written)")
+
+
+def _train(cfg: BinaryViTConfig, settings: TrainSettings, progress: bool,
+           tqdm) -> tuple[BinaryViT, dict]:
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     gen = torch.Generator().manual_seed(settings.seed)
@@ -72,20 +127,28 @@ def train(out_dir, cfg: BinaryViTConfig | None = None, settings: TrainSettings =
                                                 steps_per_epoch=steps_per_epoch, pct_start=0.1)
     start = time.time()
     bar = tqdm(range(settings.epochs), desc="train", unit="epoch", disable=not progress)
-    for _ in bar:
+    for epoch in bar:
         model.train()
         order = torch.randperm(len(x_train), generator=gen)
         total = 0.0
-        for i in range(0, len(order), settings.batch_size):
+        for step, i in enumerate(range(0, len(order), settings.batch_size)):
             idx = order[i:i + settings.batch_size]
             xb = random_shift(x_train[idx], settings.max_shift, gen)
             loss = F.cross_entropy(model(xb), y_train[idx])
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise _diverged(f"the loss is {value} at epoch {epoch + 1} step {step + 1}",
+                                settings)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach()) * len(idx)
+            total += value * len(idx)
         bar.set_postfix(loss=f"{total / len(x_train):.4f}")
+    bad = [n for n, v in model.state_dict().items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise _diverged(f"{bad[0]} holds NaN or Inf after the last step", settings)
     metrics = {
         "dataset": "sklearn.datasets.load_digits",
         "split": {"seed": SPLIT_SEED, "test_fraction": TEST_FRACTION, "train": len(x_train),
@@ -99,8 +162,7 @@ def train(out_dir, cfg: BinaryViTConfig | None = None, settings: TrainSettings =
                         "stem conv and classifier are full precision (as in BinaryViT)",
         "torch": torch.__version__, "machine": platform.machine(),
     }
-    save_checkpoint(out_dir, model, metrics)
-    return metrics
+    return model, metrics
 
 
 def print_metrics(metrics: dict) -> None:

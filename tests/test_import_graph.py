@@ -24,7 +24,7 @@ PACKAGES = ("hw", "model", "sim")
 #: the one place in hw that reads the model package (it traces a network's ops)
 HW_MAY_IMPORT_MODEL = {"hw.cost.network"}
 #: what model may import from hw: the op description and its file format
-MODEL_MAY_IMPORT_HW = {"hw.jobs", "hw.ops", "hw.opfile"}
+MODEL_MAY_IMPORT_HW = {"hw.jobs", "hw.ops", "hw.opfile", "hw.outfiles"}
 
 
 def _under(name: str, prefix: str) -> bool:

@@ -9,6 +9,7 @@ import torch
 
 from hw.ops import load_op
 from hw.opfile import read_manifest
+from hw.outfiles import OutputError
 from model import BinaryViT, BinaryViTConfig
 from model.export import ExportError, export_golden
 
@@ -95,5 +96,6 @@ def test_export_never_leaves_partial_output(exported, tmp_path, monkeypatch):
 def test_export_refuses_a_foreign_directory(exported, tmp_path):
     model, images, _, _ = exported
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(ExportError, match="not a golden directory"):
+    with pytest.raises(OutputError, match="not written by `python -m model export`"):
         export_golden(model, images, tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
