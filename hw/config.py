@@ -10,6 +10,7 @@ the testbenches and the cost model read them from here.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -79,6 +80,72 @@ def _round8(n: int) -> int:
     return ceil_div(n, 8) * 8
 
 
+# ---- upper bounds ------------------------------------------------------------------------------
+# Every field has one (checked in ArrayConfig.__post_init__, before anything is computed or
+# elaborated), from the devices of hw/cost/devices.py or from what the Verilog writer elaborates
+# in reasonable time and memory; each message states the value, the bound and the reason.
+
+#: R and C: every PE row has its own activation bank and every column its own weight bank, each
+#: at least one block RAM; the device with the most block RAMs here, xc7a100t, has 270 of
+#: 18 kbit (135 RAMB36), so R + C <= 269 on any of them.
+MAX_ROWS_COLS = 256
+#: SIMD: a 1x1 array already has 2 PEs (with the AND-offset PE) of SIMD bits each, and every PE
+#: bit costs about 4 LUTs or more (hw/synth/data/resource_model.json: 3.9 to 5.6): SIMD 16384
+#: needs over 128,000 LUTs, more than the largest device here (ecp5-85: 83,640 LUT4).
+MAX_SIMD = 8192
+#: largest M, N, K of one job and words of the pool memory: a larger op is split into legal jobs
+#: (hw/ops.py legal_jobs); the memories these size are also bounded by MAX_MEMORY_BITS.
+MAX_JOB_DIM = 1 << 20
+#: largest P, H, W of one pool job (larger pools are split into jobs, hw/ops.py).
+MAX_POOL_DIM = 1 << 16
+#: largest pool kernel, stride and padding (window sums of up to 256 x 256 values; the networks
+#: here use 8 at most).
+MAX_POOL_KERNEL = 256
+#: on-chip memory of a config (R activation banks, C weight banks and the pool memory, all
+#: ``simd`` bits wide): 64 Mbit, 13x the block RAM of the largest device here (xc7a100t,
+#: 135 x 36 kbit = 4.9 Mbit); every word is an Amaranth memory word at elaboration.
+MAX_MEMORY_BITS = 1 << 26
+#: clock: FPGA fabric clocks of these devices stay far below 1 GHz (the fitted Fmax of the
+#: synthesis records is below 300 MHz).
+MAX_CLOCK_MHZ = 1000.0
+#: what the Verilog writer is asked to elaborate (:func:`check_elaboration`): R*C*SIMD PE bits.
+#: Measured on the 2-core development machine: 16x16x32 (8,192) elaborates in 16 s and 0.3 GB,
+#: 32x32x64 (65,536) in 96 s and 1.3 GB, growing linearly; 65,536 PE bits is also over 3x the
+#: largest array that fits any device here (about 21,000 PE bits at >= 3.9 LUTs per PE bit).
+MAX_ELABORATED_PE_BITS = 1 << 16
+#: operand memory bits the Verilog writer is asked to elaborate (:func:`check_elaboration`):
+#: 8 Mbit, 1.7x the block RAM of the largest device here (xc7a100t: 4.9 Mbit). Measured: 1x1x512
+#: (6.3 Mbit) in 27 s and 0.4 GB, 1x1x4096 (36 Mbit) in 270 s and 2.5 GB.
+MAX_ELABORATED_MEMORY_BITS = 1 << 23
+
+
+def memory_bits(cfg) -> int:
+    """Bits of on-chip operand memory of ``cfg``: R activation banks, C weight banks, the pool
+    memory (``simd`` bits per word)."""
+    return (cfg.rows * cfg.a_bank_depth + cfg.cols * cfg.w_bank_depth + cfg.pool_depth) * cfg.simd
+
+
+def check_elaboration(cfg) -> None:
+    """ConfigError unless the Verilog writer elaborates ``cfg`` in reasonable time and memory
+    (:data:`MAX_ELABORATED_PE_BITS`, :data:`MAX_ELABORATED_MEMORY_BITS`); the commands that
+    elaborate (``python -m hw verilog``, ``synth``) call it before elaborating. The cost model
+    (network, report, DSE) has no such bound."""
+    mem = memory_bits(cfg)
+    if mem > MAX_ELABORATED_MEMORY_BITS:
+        raise ConfigError(
+            f"the operand memories need {mem:,} bits, above the {MAX_ELABORATED_MEMORY_BITS:,} "
+            f"that the Verilog writer elaborates (1.7x the block RAM of the largest device here; "
+            f"36 Mbit takes about 270 s and 2.5 GB); lower --max-m/--max-n/--max-k/--pool-depth "
+            f"or --simd")
+    bits = cfg.rows * cfg.cols * cfg.simd
+    if bits > MAX_ELABORATED_PE_BITS:
+        raise ConfigError(
+            f"R x C x SIMD = {cfg.rows} x {cfg.cols} x {cfg.simd} = {bits:,} PE bits is above "
+            f"the {MAX_ELABORATED_PE_BITS:,} that the Verilog writer elaborates (32x32x64 takes "
+            f"about 100 s and 1.3 GB; no device here holds more than about 21,000 PE bits); "
+            f"use a smaller --rows/--cols/--simd")
+
+
 @dataclass(frozen=True)
 class ArrayConfig:
     """An R x C XNOR-popcount systolic array with its controller, pool unit and limits.
@@ -116,37 +183,65 @@ class ArrayConfig:
     clock_mhz: float = 150.0
 
     def __post_init__(self):
-        def need_int(name, lo, hint):
+        def need_int(name, lo, hint, hi=None, why=""):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ConfigError(f"{name} must be an integer >= {lo}, got {v!r}; {hint}")
+            if hi is not None and v > hi:
+                raise ConfigError(f"{name} must be <= {hi:,}, got {v:,}: {why}; pass a smaller "
+                                  f"--{name.replace('_', '-')}")
 
-        need_int("rows", 1, "pass --rows 1 or more (R, the PE rows of the array)")
-        need_int("cols", 1, "pass --cols 1 or more (C, the PE columns of the array)")
-        need_int("simd", 1, "pass --simd 8 or more (bits per PE per cycle)")
+        banks = ("has its own {} bank of at least one block RAM and the device with the most "
+                 "block RAMs here (xc7a100t) has 270")
+        need_int("rows", 1, "pass --rows 1 or more (R, the PE rows of the array)",
+                 MAX_ROWS_COLS, "every PE row " + banks.format("activation"))
+        need_int("cols", 1, "pass --cols 1 or more (C, the PE columns of the array)",
+                 MAX_ROWS_COLS, "every PE column " + banks.format("weight"))
+        need_int("simd", 1, "pass --simd 8 or more (bits per PE per cycle)", MAX_SIMD,
+                 "even a 1x1 array (2 PEs of SIMD bits, about 4 LUTs per bit) would need more "
+                 "LUTs than the largest device here (ecp5-85: 83,640)")
         if self.simd < 8 or self.simd & (self.simd - 1):
             raise ConfigError(f"simd must be a power of two >= 8 (one data beat is whole bytes "
                               f"and K splits into words by shifting), got {self.simd}; "
                               f"try {max(8, 1 << ceil_log2(self.simd))}")
-        need_int("max_k", 1, "pass --max-k (largest K of a job)")
-        need_int("max_m", 1, "pass --max-m (largest M of a job)")
-        need_int("max_n", 1, "pass --max-n (largest N of a job)")
+        split = "the largest {} of one job; larger ops are split into jobs (hw/ops.py)"
+        need_int("max_k", 1, "pass --max-k (largest K of a job)", MAX_JOB_DIM, split.format("K"))
+        need_int("max_m", 1, "pass --max-m (largest M of a job)", MAX_JOB_DIM, split.format("M"))
+        need_int("max_n", 1, "pass --max-n (largest N of a job)", MAX_JOB_DIM, split.format("N"))
         need_int("pool_bits", 2, "pool values are two's complement of at least 2 bits")
         if self.simd % self.pool_bits or (self.simd // self.pool_bits) & (
                 self.simd // self.pool_bits - 1):
             raise ConfigError(f"simd/pool_bits must be a power of two (pool values are packed "
                               f"into data beats), got simd={self.simd}, pool_bits={self.pool_bits}; "
                               f"use pool_bits in {[b for b in (8, 16, 32) if self.simd % b == 0]}")
-        need_int("pool_max_dim", 1, "largest H and W of a pool job")
-        need_int("pool_max_planes", 1, "largest P of a pool job")
-        need_int("pool_max_kernel", 1, "largest kernel/stride/padding of a pool job")
-        need_int("pool_depth", 1, "words of pool input memory")
-        need_int("mem_piece_depth", 16, "words per memory piece (a power of two, e.g. 512)")
+        need_int("pool_max_dim", 1, "largest H and W of a pool job", MAX_POOL_DIM,
+                 split.format("pool H or W"))
+        need_int("pool_max_planes", 1, "largest P of a pool job", MAX_POOL_DIM,
+                 split.format("pool P"))
+        need_int("pool_max_kernel", 1, "largest kernel/stride/padding of a pool job",
+                 MAX_POOL_KERNEL, "the largest pool window, stride and padding (the networks "
+                 "here use 8 at most)")
+        need_int("pool_depth", 1, "words of pool input memory", MAX_JOB_DIM,
+                 "words of the pool memory; larger pools are split into jobs (hw/ops.py)")
+        need_int("mem_piece_depth", 16, "words per memory piece (a power of two, e.g. 512)",
+                 MAX_JOB_DIM, "words per memory piece (16384 is the deepest block RAM shape)")
         if self.mem_piece_depth & (self.mem_piece_depth - 1):
             raise ConfigError(f"mem_piece_depth must be a power of two, got "
                               f"{self.mem_piece_depth}; try {1 << ceil_log2(self.mem_piece_depth)}")
-        if not (isinstance(self.clock_mhz, (int, float)) and self.clock_mhz > 0):
-            raise ConfigError(f"clock_mhz must be > 0, got {self.clock_mhz!r}")
+        clk = self.clock_mhz
+        if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
+                or not 0 < clk <= MAX_CLOCK_MHZ:
+            raise ConfigError(f"clock_mhz must be a finite number in (0, {MAX_CLOCK_MHZ:g}] MHz "
+                              f"(FPGA fabric clocks of these devices stay far below 1 GHz), got "
+                              f"{clk!r}; pass e.g. --clock-mhz 150")
+        bits = memory_bits(self)
+        if bits > MAX_MEMORY_BITS:
+            raise ConfigError(
+                f"the operand memories need {bits:,} bits ({self.rows} activation banks of "
+                f"{self.a_bank_depth:,} words, {self.cols} weight banks of {self.w_bank_depth:,} "
+                f"words, pool memory of {self.pool_depth:,} words, {self.simd} bits each), above "
+                f"the bound of {MAX_MEMORY_BITS:,} bits (13x the block RAM of the largest device "
+                f"here, xc7a100t: 4.9 Mbit); lower --max-m/--max-n/--max-k/--pool-depth")
 
     # ---- matmul datapath ------------------------------------------------------------------
     @property

@@ -175,6 +175,10 @@ def run(ns) -> int:
     if repeats < 1:
         print(f"error: --repeats must be >= 1, got {repeats}", file=sys.stderr)
         return 2
+    if ns.json:
+        from ..outfiles import check_output_path
+
+        check_output_path(ns.json, "--json", folder=False)   # before minutes of timing
     m, n, k = ns.job or (QUICK_JOB if ns.quick else FULL_JOB)
     argv = ["python", "-m", "hw", "bench"] + (["--quick"] if ns.quick else [])
     doc = {"command": " ".join(argv), "machine": machine(), "quick": bool(ns.quick)}
@@ -184,10 +188,15 @@ def run(ns) -> int:
           + ("  [--quick: smoke figures, not for quoting]" if ns.quick else ""), flush=True)
     status = 0
     if not ns.skip_dse:
+        from ..cost.devices import DeviceError
+        from ..cost.network import NetworkError
+        from ..cost.resources import ModelError
+        from ..outfiles import InputFileError
+
         try:
             d = bench_dse(ns.network, ns.device, repeats)
-        except ValueError as exc:   # unknown network or device, no fitted resource model
-            print(f"error: {exc}", file=sys.stderr)
+        except (DeviceError, NetworkError, ModelError, InputFileError) as exc:
+            print(f"error: {exc}", file=sys.stderr)   # unknown network/device, no fitted model
             return 2
         doc["dse"] = d
         print(f"dse: {d['network']} on {d['device']}, {d['configs']:,} configs: best of "
@@ -214,8 +223,9 @@ def run(ns) -> int:
         doc["sim"] = sim
         _print_sim(sim)
     if ns.json:
-        Path(ns.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(ns.json).write_text(json.dumps(doc, indent=1) + "\n")
+        from ..outfiles import write_text_atomic
+
+        write_text_atomic(ns.json, json.dumps(doc, indent=1) + "\n")   # whole or not at all
         print(f"wrote {ns.json}")
     return status
 

@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
 
 from ..config import DEFAULT, ArrayConfig
+
+
+class UsageError(ValueError):
+    """A command-line value that is wrong on its own (an empty range, an unknown name, a size
+    below 1); the message names the flag and says how to fix it (``python -m hw``: exit 2)."""
+
+
+def positive_float(text: str) -> float:
+    """argparse type of a float option that must be a finite number > 0 (``inf`` and ``nan``
+    are refused: they would reach the JSON outputs as Infinity/NaN, which is not JSON)."""
+    try:
+        val = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(val) or val <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return val
 
 _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool_max_dim",
            "pool_max_planes", "pool_max_kernel", "pool_depth", "mem_piece_depth")
@@ -21,7 +39,7 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     for name in _FIELDS:
         g.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(DEFAULT, name),
                        help=f"default {getattr(DEFAULT, name)}")
-    g.add_argument("--clock-mhz", type=float, default=DEFAULT.clock_mhz,
+    g.add_argument("--clock-mhz", type=positive_float, default=DEFAULT.clock_mhz,
                    help=f"default {DEFAULT.clock_mhz}")
 
 

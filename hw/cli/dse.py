@@ -6,15 +6,18 @@ Sweep R, C, SIMD on a device; write the Pareto front (dse_<device>.json + .png u
 default reports/<network>); print the rate. Array-config options other than rows/cols/simd set
 the fixed limits and the clock of every swept config.
 
-Exit status: 0 ok, 2 bad input (unknown network/device, invalid config, no fitted resource
-model), 3 no config of the sweep fits the device (by how much on stderr).
+Exit status: 0 ok, 2 bad input (unknown network/device, invalid config, an empty or reversed
+range, no fitted resource model, --out holding a dse_<device>.json this command did not write),
+3 no config of the sweep fits the device (by how much on stderr). The two files are written
+whole or not at all; the folder's other files (the report) are left as they are.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from .common import add_network_args, command_line, config_from_args, network_out_dir
+from .common import (UsageError, add_network_args, command_line, config_from_args,
+                     network_out_dir)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,13 +36,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def sweep_range(flag: str, lo: int, hi: int) -> range:
+    """LO..HI inclusive of a --rows-range/--cols-range; UsageError for an empty, reversed or
+    out-of-bounds range (never silently the default)."""
+    from ..config import MAX_ROWS_COLS
+
+    if lo < 1:
+        raise UsageError(f"{flag} {lo} {hi}: LO must be >= 1")
+    if hi < lo:
+        raise UsageError(f"{flag} {lo} {hi}: LO is above HI, the range is empty; give LO <= HI, "
+                         f"e.g. {flag} {hi} {lo}")
+    if hi > MAX_ROWS_COLS:
+        raise UsageError(f"{flag} {lo} {hi}: HI must be <= {MAX_ROWS_COLS} (the largest R and C "
+                         "of an array config, hw/config.py)")
+    return range(lo, hi + 1)
+
+
 def run(ns) -> int:
+    from dataclasses import replace
+
+    from ..config import ConfigError
     from ..cost.dse import run_dse
 
     base = config_from_args(ns)
-    doc = run_dse(ns.network, ns.device, base,
-                  rows=range(ns.rows_range[0], ns.rows_range[1] + 1),
-                  cols=range(ns.cols_range[0], ns.cols_range[1] + 1), simds=ns.simds,
+    rows = sweep_range("--rows-range", *ns.rows_range)
+    cols = sweep_range("--cols-range", *ns.cols_range)
+    if ns.simds is not None:
+        if len(set(ns.simds)) != len(ns.simds):
+            raise UsageError(f"--simds {' '.join(map(str, ns.simds))}: a value is repeated")
+        for s in ns.simds:
+            try:
+                replace(base, simd=s)
+            except ConfigError as exc:
+                raise UsageError(f"--simds {s}: {exc}") from None
+    doc = run_dse(ns.network, ns.device, base, rows=rows, cols=cols, simds=ns.simds,
                   use_fmax=ns.use_fmax, coeffs=ns.coeffs, out_dir=network_out_dir(ns),
                   progress=not ns.quiet,
                   command=command_line("dse", ns, ("rows_range", "cols_range", "simds",

@@ -5,6 +5,8 @@
 Fit the resource model's coefficients per device family on hw/synth/data/synth_*.jsonl (records
 marked held_out are excluded), write hw/synth/data/resource_model.json and the markdown table
 hw/synth/data/resource_model_error.md, and print the held-out error table (ours vs FINN-R).
+Both files are written whole or not at all; a --data line that is not a JSON record is an error
+naming the file and line.
 """
 
 from __future__ import annotations

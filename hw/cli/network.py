@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_network_args, config_from_args
+from .common import add_network_args, config_from_args, positive_float
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_network_args(p)
-    p.add_argument("--bandwidth", type=float, default=1.0, metavar="GBPS",
+    p.add_argument("--bandwidth", type=positive_float, default=1.0, metavar="GBPS",
                    help="off-chip weight bandwidth in GB/s (default 1.0)")
     p.add_argument("--coeffs",
                    help="fitted resource model (default hw/synth/data/resource_model.json)")

@@ -5,7 +5,11 @@
 Write report.md, report.json and the PNGs of a network on an array config and a device to --out
 (default reports/<network>): the model's cycles per op, the resource estimate and utilisation,
 the committed synthesis points, the RTL-vs-model cycle checks and the DSE result when present.
-Exit status 3 when the resource model says the config does not fit (by how much on stderr).
+Exit status 3 when the resource model says the config does not fit (by how much on stderr);
+2 for bad input, found before any work: a named --sim-json/--coeffs file missing or not what it
+should be, or an --out folder that exists, is not empty and holds no report of this command.
+The folder is written whole or not at all (a temporary sibling renamed into place); a report
+folder's other files (the DSE's dse_<device>.json/.png, yours) are kept.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_network_args, command_line, config_from_args, network_out_dir
+from .common import (add_network_args, command_line, config_from_args, network_out_dir,
+                     positive_float)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_network_args(p, device_required=True)
-    p.add_argument("--bandwidth", type=float, default=1.0, metavar="GBPS",
+    p.add_argument("--bandwidth", type=positive_float, default=1.0, metavar="GBPS",
                    help="off-chip weight bandwidth in GB/s (default 1.0)")
     p.add_argument("--out", help="output directory (default reports/<network>)")
     p.add_argument("--sim-json", nargs="+", metavar="FILE",

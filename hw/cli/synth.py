@@ -19,17 +19,18 @@ import json
 from pathlib import Path
 
 from ..paths import SYNTH_DATA_DIR
-from .common import add_config_args, add_device_arg, check_fit, config_from_args, print_record
+from .common import (UsageError, add_config_args, add_device_arg, check_fit, config_from_args,
+                     positive_float, print_record)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_config_args(p)
     add_device_arg(p)
     p.add_argument("--no-pnr", action="store_true", help="synthesis only, no nextpnr (fmax null)")
-    p.add_argument("--freq", type=float, default=None,
+    p.add_argument("--freq", type=positive_float, default=None,
                    help="nextpnr target MHz (default per device: ECP5 200, iCE40 100)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placer seed (default 1)")
-    p.add_argument("--timeout", type=float, default=3600, help="seconds per tool run")
+    p.add_argument("--timeout", type=positive_float, default=3600, help="seconds per tool run")
     p.add_argument("--component", choices=("top", "array"), default="top",
                    help="what to synthesize: the whole accelerator (default) or the systolic "
                    "array alone (to see the array's own Fmax)")
@@ -43,21 +44,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(ns) -> int:
+    from ..config import check_elaboration
     from ..cost.devices import get_device
+    from ..outfiles import append_line, check_output_path, read_jsonl
     from ..synth.flow import synth_config
 
     if ns.sweep:
         from ..synth.sweep import run_sweep
 
+        if ns.jobs < 1:
+            raise UsageError(f"--jobs {ns.jobs}: give 1 or more parallel tool runs")
         return run_sweep(ns.sweep, jobs=ns.jobs, only=ns.only, out_dir=Path(ns.out_dir))
     dev = get_device(ns.device)
     cfg = config_from_args(ns)
+    check_elaboration(cfg)
+    # output paths before the tools run (minutes)
+    if ns.keep:
+        check_output_path(ns.keep, "--keep")
+    if ns.append:
+        check_output_path(ns.append, "--append", folder=False)
+        if Path(ns.append).exists():
+            torn: list = []
+            read_jsonl(ns.append, "--append", torn=torn)   # a JSONL of records, or an error
+            if torn:
+                raise UsageError(f"--append {ns.append}: its last line {torn[0][0]} is a torn "
+                                 "record (a killed run); delete that line, then rerun")
     rec = synth_config(cfg, dev, pnr=not ns.no_pnr, workdir=Path(ns.keep) if ns.keep else None,
                        freq_mhz=ns.freq, seed=ns.seed, timeout=ns.timeout,
                        component=ns.component)   # SynthError: exit 1 (hw/__main__.py)
     status = check_fit(rec, dev)
     if ns.append:
-        with open(ns.append, "a") as fh:
-            fh.write(json.dumps(rec) + "\n")
+        append_line(ns.append, json.dumps(rec))   # one write: the whole line or a torn one
     print_record(rec)
     return status

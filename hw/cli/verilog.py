@@ -2,8 +2,9 @@
 
   python -m hw verilog [--rows R --cols C --simd S ...] --out DIR
 
-Writes DIR/bvit_top.v, DIR/files.f and the config sidecar JSON; prints one JSON line with the
-paths and the config.
+Writes DIR/bvit_top.v, DIR/files.f and the config sidecar JSON (each whole or not at all; the
+folder's other files are left alone); prints one JSON line with the paths and the config. The
+config and --out are checked before the elaboration starts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_config_args, config_from_args
+from .common import UsageError, add_config_args, config_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,10 +22,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..rtl.verilog import write_verilog
+    from ..config import check_elaboration
+    from ..outfiles import OutputError, check_output_path
+    from ..rtl.core import FAULTS
+    from ..rtl.verilog import TOP_NAME, write_verilog
 
     cfg = config_from_args(args)
-    path = write_verilog(cfg, args.out, fault=args.fault)
+    check_elaboration(cfg)        # before elaborating: sizes it builds in reasonable memory
+    if args.fault is not None and args.fault not in FAULTS:
+        raise UsageError(f"--fault {args.fault!r}: unknown fault; known: {', '.join(FAULTS)}")
+    out = check_output_path(args.out, "--out")   # before the elaboration (seconds to minutes)
+    for name in (f"{TOP_NAME}.v", "files.f", f"{TOP_NAME}.json"):
+        if (out / name).is_dir():
+            raise OutputError(f"--out {out}: {name} is a folder; remove it or choose another "
+                              "--out")
+    path = write_verilog(cfg, out, fault=args.fault)
     print(json.dumps({"top": str(path), "file_list": str(path.parent / "files.f"),
                       "config": cfg.to_dict()}))
     return 0

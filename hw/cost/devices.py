@@ -21,6 +21,11 @@ class DeviceError(ValueError):
     """Unknown device name, or a request the device cannot serve; the message says what to do."""
 
 
+class DeviceFitError(DeviceError):
+    """A config needs more of a resource than the device has (``python -m hw``: exit status 3);
+    the message says by how much."""
+
+
 @dataclass(frozen=True)
 class Device:
     """One FPGA part: capacities, tool-chain arguments and the datasheet it comes from."""
@@ -97,9 +102,9 @@ def fit_report(usage: dict, device: Device) -> dict:
 
 
 def check_fits(usage: dict, device: Device) -> None:
-    """Raise DeviceError saying, per resource, by how much ``usage`` exceeds ``device``."""
+    """Raise DeviceFitError saying, per resource, by how much ``usage`` exceeds ``device``."""
     over = {k: v for k, v in fit_report(usage, device).items() if v["over"] > 0}
     if over:
         parts = [f"{k}: needs {v['used']:.0f}, has {v['available']} "
                  f"(over by {v['over']:.0f}, {v['percent']:.0f}% used)" for k, v in over.items()]
-        raise DeviceError(f"config does not fit {device.name} ({device.part}): " + "; ".join(parts))
+        raise DeviceFitError(f"config does not fit {device.name} ({device.part}): " + "; ".join(parts))

@@ -243,19 +243,88 @@ def default_simds(base: ArrayConfig, top: int = 512) -> list[int]:
 
 
 class DSEError(ValueError):
-    """Nothing in the sweep fits the device, or a bad sweep range; says by how much/what to do."""
+    """A bad sweep (empty or reversed range, --use-fmax without P&R); says what to do."""
+
+
+class DSENoFitError(DSEError):
+    """No config of the sweep fits the device (``python -m hw``: exit status 3); says by how
+    much the smallest one is over."""
+
+
+#: the ``kind`` field of a DSE JSON (with ``format_version``): marks the file as written by
+#: :func:`run_dse`, so a later run may replace it (and a report folder holding it is ours)
+DSE_KIND = "bvit-dse"
+DSE_FORMAT_VERSION = 1
+
+
+def is_dse_file(path) -> bool:
+    """True when ``path`` is a DSE JSON written by this tool: ``kind`` :data:`DSE_KIND`, or (files
+    written before the marker existed) a ``command`` of ``python -m hw dse``."""
+    import json
+    from pathlib import Path
+
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(doc, dict):
+        return False
+    if "kind" in doc:
+        return doc["kind"] == DSE_KIND
+    return str(doc.get("command", "")).startswith("python -m hw dse ")
+
+
+def dse_outputs(out_dir, device_name: str):
+    """(json, png) paths of the DSE of ``device_name`` under ``out_dir``."""
+    from pathlib import Path
+
+    return (Path(out_dir) / f"dse_{device_name}.json", Path(out_dir) / f"dse_{device_name}.png")
+
+
+def check_dse_outputs(out_dir, device_name: str, what: str = "--out") -> None:
+    """OutputError unless the DSE may write its two files into ``out_dir``: the folder can be
+    written, and an existing dse_<device>.json / .png is replaced only when the JSON was written
+    by this tool."""
+    from ..outfiles import OutputError, check_output_path
+
+    check_output_path(out_dir, what)
+    jpath, ppath = dse_outputs(out_dir, device_name)
+    for p in (jpath, ppath):
+        if p.is_dir():
+            raise OutputError(f"{what} {out_dir}: {p.name} is a folder; remove it or choose "
+                              "another --out")
+    if (jpath.exists() or ppath.exists()) and not is_dse_file(jpath):
+        raise OutputError(f"{what} {out_dir}: {jpath.name if jpath.exists() else ppath.name} "
+                          "exists and was not written by `python -m hw dse`; move it away or "
+                          "choose another --out")
+
+
+def sweep_values(what: str, vals, default) -> list[int]:
+    """The swept values of one axis: ``default`` when ``vals`` is None; DSEError for an empty
+    axis or values below 1 (an empty range is never replaced by the default)."""
+    vals = list(default) if vals is None else [int(v) for v in vals]
+    if not vals:
+        raise DSEError(f"the {what} sweep is empty; give at least one value")
+    if min(vals) < 1:
+        raise DSEError(f"the {what} sweep must hold values >= 1, got {min(vals)}")
+    return vals
 
 
 def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=None, simds=None,
             use_fmax: bool = False, coeffs=None, out_dir, progress: bool = True,
             command: str = "") -> dict:
     """Sweep, write ``dse_<device>.json`` and ``dse_<device>.png`` under ``out_dir`` (created;
-    ``python -m hw dse`` passes reports/<network>/), return the JSON document (with the measured
-    rate)."""
+    ``python -m hw dse`` passes reports/<network>/; each file whole or not at all, the folder's
+    other files untouched), return the JSON document (with the measured rate).
+
+    ``rows``/``cols``/``simds``: the values to sweep (None: 1..64, 1..64, :func:`default_simds`).
+    Raises DSEError for a bad sweep, DSENoFitError when nothing fits, OutputError (before the
+    sweep) when ``out_dir`` holds a dse file this tool did not write."""
     import json
-    from pathlib import Path
 
     from . import plots
+    from ..config import ConfigError
+    from ..outfiles import atomic_file
     from .devices import fit_report, get_device
     from .network import load_network
 
@@ -263,16 +332,18 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
     if use_fmax and not dev.can_place_and_route:
         raise DSEError(f"{dev.name} has no Fmax estimate (no open place-and-route for "
                        f"{dev.family}); drop --use-fmax and give --clock-mhz")
-    net = load_network(network)
+    rows = sweep_values("rows", rows, range(1, 65))
+    cols = sweep_values("cols", cols, range(1, 65))
+    simds = sweep_values("simd", simds, default_simds(base))
+    for s in simds:   # validate every SIMD once with the real config, at the largest R and C
+        try:
+            replace(base, simd=int(s), rows=max(rows), cols=max(cols))
+        except ConfigError as exc:
+            raise DSEError(f"the sweep holds an invalid config (R={max(rows)}, C={max(cols)}, "
+                           f"SIMD={s}): {exc}") from None
     model = _res.load_model(coeffs)["families"]
-    rows = list(rows or range(1, 65))
-    cols = list(cols or range(1, 65))
-    simds = list(simds or default_simds(base))
-    for what, vals in (("rows", rows), ("cols", cols), ("simd", simds)):
-        if not vals or min(vals) < 1:
-            raise DSEError(f"--{what} range must hold values >= 1, got {vals[:5]}")
-    for s in simds:   # validate every SIMD once with the real config
-        replace(base, simd=int(s))
+    check_dse_outputs(out_dir, dev.name)
+    net = load_network(network)
     out = sweep(net, dev, model, rows, cols, simds, base, use_fmax=use_fmax, progress=progress)
     fits = out["fits"]
     if not fits.any():
@@ -283,9 +354,10 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
                  "bram": bram_of(cfg, dev.family)}
         over = {k: f"{v['used']:.0f} > {v['available']} (over by {v['over']:.0f})"
                 for k, v in fit_report(usage, dev).items() if v["over"] > 0}
-        raise DSEError(f"no config of the sweep fits {dev.name}; the smallest "
-                       f"({cfg.rows}x{cfg.cols}x{cfg.simd}) needs {over}. Shrink the memory "
-                       "limits (--max-m/--max-n/--max-k/--pool-depth) or pick a larger device")
+        raise DSENoFitError(f"no config of the sweep fits {dev.name}; the smallest "
+                            f"({cfg.rows}x{cfg.cols}x{cfg.simd}) needs {over}. Shrink the "
+                            "memory limits (--max-m/--max-n/--max-k/--pool-depth) or pick a "
+                            "larger device")
     front = pareto_front(out["lut"], out["fps"], fits)
     keys = ("rows", "cols", "simd", "lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz",
             "cycles", "fps", "utilisation")
@@ -296,7 +368,8 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
         return d
 
     best = int(front[np.argmax(out["fps"][front])])
-    doc = {"command": command, "network": net.name, "device": dev.name,
+    doc = {"kind": DSE_KIND, "format_version": DSE_FORMAT_VERSION,
+           "command": command, "network": net.name, "device": dev.name,
            "sources": {"frames_per_s": "model (hw.cost.cycles on the traced op list)",
                        "lut/ff/bram/dsp/fmax": "resource model ("
                        + str(coeffs or "hw/synth/data/resource_model.json") + ")"},
@@ -309,12 +382,13 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
            "configs_per_s": out["rate"],
            "front": [rec(int(i)) for i in front],
            "fastest": rec(best)}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    jpath = out_dir / f"dse_{dev.name}.json"
-    jpath.write_text(json.dumps(doc, indent=1) + "\n")
-    plots.pareto(out["lut"][fits], out["fps"][fits], out["lut"][front], out["fps"][front],
-                 f"{net.name} on {dev.name}: frames/s vs LUT ({int(fits.sum())} of "
-                 f"{out['n']} configs fit)", out_dir / f"dse_{dev.name}.png", lut_cap=dev.lut)
-    doc["files"] = [str(jpath), str(out_dir / f"dse_{dev.name}.png")]
+    jpath, ppath = dse_outputs(out_dir, dev.name)
+    # both files or neither: the PNG is drawn first, the JSON (which marks the pair as ours)
+    # is renamed into place first, so a kill between the two renames leaves our JSON
+    with atomic_file(ppath, "wb") as png, atomic_file(jpath) as js:
+        plots.pareto(out["lut"][fits], out["fps"][fits], out["lut"][front], out["fps"][front],
+                     f"{net.name} on {dev.name}: frames/s vs LUT ({int(fits.sum())} of "
+                     f"{out['n']} configs fit)", png, lut_cap=dev.lut)
+        js.write(json.dumps(doc, indent=1) + "\n")
+    doc["files"] = [str(jpath), str(ppath)]
     return doc

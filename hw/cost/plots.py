@@ -11,13 +11,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def _save(fig, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _save(fig, path):
+    """Write ``fig`` as PNG to ``path`` whole or not at all (a temporary renamed into place,
+    :func:`hw.outfiles.atomic_file`), or into ``path`` when it is an open binary file; return
+    ``path``."""
+    from ..outfiles import atomic_file
+
+    try:
+        fig.tight_layout()
+        if hasattr(path, "write"):
+            fig.savefig(path, dpi=110, format="png")
+            return path
+        path = Path(path)
+        with atomic_file(path, "wb") as fh:
+            fig.savefig(fh, dpi=110, format="png")
+        return path
+    finally:
+        plt.close(fig)
 
 
 def cycle_breakdown(groups: dict[str, int], title: str, path) -> Path:

@@ -23,8 +23,89 @@ import numpy as np
 
 from ..config import ArrayConfig
 from .devices import check_fits, fit_report, get_device
+from ..outfiles import InputFileError, OutputError, atomic_dir, check_output_path, read_json
 from ..paths import REPO, SIM_RESULTS_DIR as SIM_DIR
 from .network import (device_memory, load_network, network_cost, require_fit)
+
+#: the ``kind`` field of report.json (with ``format_version``): marks a folder as a report
+#: written by :func:`build_report`, which a later run may replace
+REPORT_KIND = "bvit-cost-report"
+REPORT_FORMAT_VERSION = 1
+#: the files a report writes (a later report of the same folder replaces them; every other
+#: file of the folder, such as the DSE's dse_<device>.json/.png, is kept)
+REPORT_FILES = ("report.json", "report.md", "cycles_breakdown.png", "throughput_vs_size.png",
+                "lut_vs_synthesis.png", "device_utilisation.png")
+
+
+def _report_doc(path: Path) -> dict | None:
+    """report.json of this tool in folder ``path`` (marked with :data:`REPORT_KIND`, or written
+    before the marker existed: its ``command`` is ``python -m hw report``), else None."""
+    try:
+        doc = json.loads((Path(path) / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if "kind" in doc:
+        return doc if doc["kind"] == REPORT_KIND else None
+    return doc if str(doc.get("command", "")).startswith("python -m hw report ") else None
+
+
+def is_report_dir(path) -> bool:
+    """True when folder ``path`` was written by this tool: it holds our report.json, or only the
+    DSE's files (dse_<device>.json marked as ours and its .png)."""
+    from .dse import is_dse_file
+
+    path = Path(path)
+    if _report_doc(path) is not None:
+        return True
+    entries = list(path.iterdir())
+    return bool(entries) and all(
+        e.is_file() and e.name.startswith("dse_") and (
+            (e.suffix == ".json" and is_dse_file(e))
+            or (e.suffix == ".png" and is_dse_file(e.with_suffix(".json"))))
+        for e in entries)
+
+
+def check_report_dir(out_dir, what: str = "--out") -> Path:
+    """OutputError (before any work) unless ``out_dir`` can receive a report: it can be written
+    and is absent, empty or a folder this tool wrote (:func:`is_report_dir`)."""
+    if Path(out_dir).is_symlink():   # replace the folder it points to, not the link
+        out_dir = Path(out_dir).resolve()
+    out_dir = check_output_path(out_dir, what)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_report_dir(out_dir):
+        raise OutputError(f"{what} {out_dir} exists, is not empty and holds no report of "
+                          "`python -m hw report`; choose another folder or empty it yourself")
+    return out_dir
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    """Give the new report folder ``new`` every entry of the old folder ``old`` that is not a
+    report file (the DSE's files, anything a user put there): hard links (copies where the
+    file system has none), so the old folder stays whole until it is replaced."""
+    import os
+    import shutil
+
+    if not old.is_dir():
+        return
+    prev = _report_doc(old) or {}
+    ours = set(REPORT_FILES) | {str(v) for v in (prev.get("plots") or {}).values()}
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    for entry in old.iterdir():
+        if entry.name in ours or (new / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=link)
+        elif entry.is_symlink():
+            os.symlink(os.readlink(entry), new / entry.name)
+        else:
+            link(entry, new / entry.name)
 
 
 
@@ -64,9 +145,15 @@ def breakdown(cost: dict) -> dict[str, dict]:
 
 
 def resource_estimate(cfg: ArrayConfig, device, coeffs=None) -> tuple[dict | None, str]:
-    """(estimate record or None, note). None with the reason when no fitted model exists."""
-    from .resources import ModelError, estimate
+    """(estimate record or None, note). None with the reason when the committed fitted model
+    does not exist; a named ``coeffs`` file must exist (InputFileError) and be a model."""
+    from .resources import ModelError, estimate, load_model
 
+    if coeffs is not None:
+        if not Path(coeffs).is_file():
+            raise InputFileError(f"--coeffs {coeffs}: no such file; give the model written by "
+                                 "`python -m hw fit`")
+        load_model(coeffs)      # ModelError / InputFileError naming the file: not a note
     try:
         return estimate(cfg, device, coeffs_path=coeffs), "resource model"
     except ModelError as exc:
@@ -107,10 +194,11 @@ def fmax_vs_size(dev) -> list[dict]:
     (``hw/synth/data/synth_*.jsonl``) and array alone (``hw/synth/data/fmax_array_*.jsonl``), by size."""
     from ..paths import SYNTH_DATA_DIR as DATA_DIR
 
+    from ..outfiles import read_jsonl
+
     rows = []
     for path in sorted(DATA_DIR.glob("synth_*.jsonl")) + sorted(DATA_DIR.glob("fmax_array_*.jsonl")):
-        for line in path.read_text().splitlines():
-            rec = json.loads(line) if line.strip() else {}
+        for rec in read_jsonl(path, "synthesis records"):
             if rec.get("device") == dev.name and rec.get("fmax_mhz") and "error" not in rec:
                 rows.append({"rows": rec["rows"], "cols": rec["cols"], "simd": rec["simd"],
                              "pes": rec["rows"] * rec["cols"],
@@ -120,26 +208,38 @@ def fmax_vs_size(dev) -> list[dict]:
     return sorted(rows, key=lambda r: (r["component"] != "top", r["pes"], r["simd"]))
 
 
-def rtl_check(path: Path) -> dict | None:
+def rtl_check(path: Path, what: str = "RTL sim results") -> dict | None:
     """Measured (RTL sim) vs model cycles of every job in a ``python -m sim all --json`` file;
-    the model side is recomputed here from the shape and the file's config."""
+    the model side is recomputed here from the shape and the file's config. None when the file
+    does not exist; InputFileError naming the file (as ``what``) when it is not such a file."""
     from .cycles import matmul_cycles, pool_cycles
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         return None
-    doc = json.loads(path.read_text())
-    cfg = ArrayConfig(**doc["config"])
-    rows = []
-    for r in doc["rows"]:
-        s = r["shape"]
-        if r["kind"] == "matmul":
-            model = matmul_cycles(cfg, s["m"], s["n"], s["k"])
-        else:
-            model = pool_cycles(cfg, s["planes"], s["h"], s["w"], s["kernel"], s["stride"],
-                                s["padding"])
-        rows.append({"op": r["op"], "kind": r["kind"], "measured": r.get("cycles"),
-                     "model": model, "passed": r.get("passed")})
+    doc = read_json(path, what)
+    try:
+        cfg = ArrayConfig(**doc["config"])
+        rows = []
+        for i, r in enumerate(doc["rows"]):
+            s = r["shape"]
+            if r["kind"] == "matmul":
+                model = matmul_cycles(cfg, s["m"], s["n"], s["k"])
+            elif r["kind"] == "pool":
+                model = pool_cycles(cfg, s["planes"], s["h"], s["w"], s["kernel"], s["stride"],
+                                    s["padding"])
+            else:
+                raise ValueError(f"row {i} has kind {r['kind']!r}, not matmul or pool")
+            cyc = r.get("cycles")
+            if cyc is not None and (isinstance(cyc, bool) or not isinstance(cyc, int)):
+                raise ValueError(f"row {i} has cycles {cyc!r}, not an integer")
+            rows.append({"op": str(r["op"]), "kind": r["kind"], "measured": cyc,
+                         "model": model, "passed": r.get("passed")})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = f"no field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InputFileError(f"{what} {path}: not a `python -m sim all --json` result "
+                             f"({reason}); regenerate it with `python -m sim all --json "
+                             f"{path}`") from None
     measured = [r for r in rows if r["measured"] is not None]
     return {"file": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
             "config": cfg.to_dict(), "jobs": len(rows), "measured": len(measured),
@@ -169,30 +269,44 @@ def throughput_series(net, cfg: ArrayConfig) -> dict[int, tuple[list, list]]:
 def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
                  bandwidth_gbps: float = 1.0, sim_json: list | None = None, coeffs=None,
                  command: str = "") -> dict:
-    """Write report.md, report.json and the PNGs into ``out_dir`` (created; ``python -m hw
-    report`` passes reports/<network>); return the JSON document. ``sim_json``: the RTL sim
-    results to check (default: the committed ``reports/sim/*.json``).
+    """Write report.md, report.json and the PNGs into ``out_dir`` (``python -m hw report``
+    passes reports/<network>); return the JSON document. ``sim_json``: the RTL sim results to
+    check (default: the committed ``reports/sim/*.json``); each named file must exist.
 
-    Raises DeviceError (unknown device, or the resource model says the config does not fit,
-    with by how much) and NetworkError (unknown network, an op that cannot be split).
+    The folder is written whole or not at all (:func:`hw.outfiles.atomic_dir`): an existing
+    ``out_dir`` is replaced only when this tool wrote it (:func:`is_report_dir`), and keeps its
+    files that are not report files (the DSE's dse_<device>.json/.png).
+
+    Raises, before any work, InputFileError (a named --sim-json/--coeffs file missing or not
+    what it should be), OutputError (``out_dir`` not ours or not writable); then DeviceError
+    (unknown device; DeviceFitError: the resource model says the config does not fit, with by
+    how much) and NetworkError (unknown network, an op that cannot be split).
     """
-    from . import plots
-
     dev = get_device(device)
+    if sim_json is not None:   # every named file must be there and readable
+        for p in sim_json:
+            if not Path(p).is_file():
+                raise InputFileError(f"--sim-json {p}: no such file; give the JSON written by "
+                                     "`python -m sim all --json FILE`")
+        rtl = [rtl_check(p, "--sim-json") for p in sim_json]
+    else:
+        rtl = [r for r in (rtl_check(p) for p in sorted(SIM_DIR.glob("*.json")))
+               if r is not None]
+    if coeffs is not None:
+        from .resources import load_model
+
+        load_model(coeffs)   # a named --coeffs file must exist and be a fitted model
+    out_dir = check_report_dir(out_dir)
     net = load_network(network)
     require_fit(net, cfg)
     est, est_note = resource_estimate(cfg, dev, coeffs)
     if est is not None:
         check_fits(est, dev)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     cost = network_cost(net, cfg, bandwidth_gbps)
     mem_dev = device_memory(cost["memory"], dev, est["bram"] if est else None)
     groups = breakdown(cost)
     points, err_table = synthesis_points(dev, coeffs)
-    rtl = [r for r in (rtl_check(p) for p in (sim_json or sorted(SIM_DIR.glob("*.json"))))
-           if r is not None]
     names = {row["name"] for row in cost["ops"]}
     for r in rtl:   # a sim of exactly this network's ops on this config: compare the totals
         if r["config"] == cfg.to_dict() and {row["op"] for row in r["rows"]} == names \
@@ -201,6 +315,19 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
             r["network"] = {"measured_total": meas, "model_total": cost["totals"]["cycles"],
                             "equal": meas == cost["totals"]["cycles"]}
     util = {k: v["percent"] for k, v in fit_report(est, dev).items()} if est else None
+    dse = _dse_summary(out_dir / f"dse_{dev.name}.json")
+    with atomic_dir(out_dir, owned=is_report_dir) as tmp:
+        doc = _write_report(tmp, net, cfg, dev, command, cost, groups, est, est_note, util,
+                            mem_dev, points, err_table, rtl, dse)
+        _carry_over(out_dir, tmp)
+    return doc
+
+
+def _write_report(out_dir: Path, net, cfg, dev, command, cost, groups, est, est_note, util,
+                  mem_dev, points, err_table, rtl, dse) -> dict:
+    """Write the report's files into the (temporary) folder ``out_dir``; return report.json's
+    document."""
+    from . import plots
 
     pngs = {}
     pngs["cycles"] = plots.cycle_breakdown(
@@ -220,7 +347,8 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
             util, f"{dev.name}: {cfg.rows}x{cfg.cols}x{cfg.simd} (resource model)",
             out_dir / "device_utilisation.png")
 
-    doc = {"command": command, "network": net.name, "network_source": net.source,
+    doc = {"kind": REPORT_KIND, "format_version": REPORT_FORMAT_VERSION,
+           "command": command, "network": net.name, "network_source": net.source,
            "device": {"name": dev.name, "part": dev.part, **dev.capacity,
                       "source": dev.source},
            "sources": {"cycles": "model (hw.cost.cycles on the traced op list)",
@@ -231,7 +359,7 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
            "device_memory": mem_dev, "synthesis_points": points,
            "held_out_error_table": err_table, "rtl_checks": rtl,
            "fmax_vs_size": fmax_vs_size(dev),
-           "dse": _dse_summary(out_dir / f"dse_{dev.name}.json"),
+           "dse": dse,
            "plots": {k: p.name for k, p in pngs.items()}}
     (out_dir / "report.json").write_text(json.dumps(doc, indent=1, default=_json) + "\n")
     (out_dir / "report.md").write_text(markdown(doc, cfg, dev))
@@ -242,7 +370,12 @@ def _dse_summary(path: Path) -> dict | None:
     """The DSE result of this network and device (``python -m hw dse``) when it was run."""
     if not path.is_file():
         return None
-    doc = json.loads(path.read_text())
+    doc = read_json(path, "DSE result")
+    missing = [k for k in ("command", "configs", "configs_per_s", "fit", "device", "front",
+                           "fastest") if not isinstance(doc, dict) or k not in doc]
+    if missing:
+        raise InputFileError(f"DSE result {path}: not written by `python -m hw dse` (no "
+                             f"{', '.join(missing)}); rerun the DSE or move the file away")
     doc["file"] = str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
     return doc
 
@@ -449,7 +582,8 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
                   for r in rtl["rows"]]
             L.append("")
     if not doc["rtl_checks"]:
-        L += [f"No RTL simulation results present ({SIM_DIR.relative_to(REPO)}/*.json; write "
+        sim_dir = SIM_DIR.relative_to(REPO) if SIM_DIR.is_relative_to(REPO) else SIM_DIR
+        L += [f"No RTL simulation results present ({sim_dir}/*.json; write "
               "them with `python -m sim all --golden DIR --json reports/sim/NAME.json`). "
               "The cycle model is checked against the RTL by tests/sim/test_cycles.py.", ""]
     return "\n".join(L) + "\n"

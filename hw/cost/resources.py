@@ -29,6 +29,7 @@ FINN-R baseline (:func:`finn_r_lut`).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import math
@@ -185,15 +186,34 @@ def finn_r_lut(cfg: ArrayConfig) -> int:
 
 
 # ---- fitting -------------------------------------------------------------------------------------
-def load_records(pattern: str | Path = SYNTH_DATA_DIR / "synth_*.jsonl") -> list[dict]:
-    """Every whole-accelerator synthesis record (no ``error``) in the files matching ``pattern``."""
+def load_records(pattern: str | Path = SYNTH_DATA_DIR / "synth_*.jsonl",
+                 what: str = "synthesis records") -> list[dict]:
+    """Every whole-accelerator synthesis record (no ``error``) in the files matching ``pattern``.
+
+    InputFileError (:mod:`hw.outfiles`) naming the file and line of a line that is not a JSON
+    record; ModelError naming the file and line of a record without the fields the fit reads
+    (device, config, command) or with an invalid config."""
+    from ..config import ConfigError
+    from ..outfiles import read_jsonl
+    from .devices import DeviceError
+
     recs = []
     for path in sorted(glob.glob(str(pattern))):
-        for ln in Path(path).read_text().splitlines():
-            if ln.strip():
-                r = json.loads(ln)
-                if "error" not in r and r.get("component", "top") == "top":
-                    recs.append(r)
+        if Path(path).is_dir():
+            continue
+        for no, r in enumerate(read_jsonl(path, what), 1):
+            if "error" in r or r.get("component", "top") != "top":
+                continue
+            try:
+                get_device(r["device"])
+                ArrayConfig(**r["config"])
+                str(r["command"])
+            except (KeyError, TypeError, ConfigError, DeviceError) as exc:
+                reason = f"no field {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise ModelError(f"{what} {path}: record {no} is not a synthesis record "
+                                 f"({reason}); rerun `python -m hw synth` for it or remove "
+                                 "it") from None
+            recs.append(r)
     return recs
 
 
@@ -270,6 +290,11 @@ def predict(cfg: ArrayConfig, family: str, model: dict) -> dict:
         if m is None:
             out[key] = None
             continue
+        unknown = [n for n in m["features"] if n not in feats[key]]
+        if unknown:
+            raise ModelError(f"the fitted {family} {key} coefficients name features {unknown} "
+                             "that hw.cost.resources.features does not have; re-run "
+                             "`python -m hw fit`")
         val = sum(c * feats[key][n] for n, c in zip(m["features"], m["coef"]))
         out[key] = round(val, 1) if key == "fmax_mhz" else int(round(val))
     out["bram"] = bram_estimate(cfg, family)
@@ -277,11 +302,44 @@ def predict(cfg: ArrayConfig, family: str, model: dict) -> dict:
 
 
 def load_model(path: Path | None = None) -> dict:
+    """The fitted model file (``path``, a --coeffs argument, or the committed
+    hw/synth/data/resource_model.json): ModelError when it does not exist or is not a fitted
+    model, InputFileError (:mod:`hw.outfiles`) when it is not JSON; both name the file."""
+    from ..outfiles import read_json
+
+    what = "--coeffs" if path else "resource model"
     path = Path(path or RESOURCE_MODEL)
     if not path.exists():
-        raise ModelError(f"{path} not found; run `python -m hw fit` on the committed synthesis "
-                         "data (hw/synth/data/synth_*.jsonl) first")
-    return json.loads(path.read_text())
+        raise ModelError(f"{what} {path} not found; run `python -m hw fit` on the committed "
+                         "synthesis data (hw/synth/data/synth_*.jsonl) first")
+    doc = read_json(path, what)
+    problem = _model_problem(doc)
+    if problem:
+        raise ModelError(f"{what} {path}: not a fitted resource model ({problem}); write one "
+                         "with `python -m hw fit`")
+    return doc
+
+
+def _model_problem(doc) -> str | None:
+    """What is wrong with a model document (None when it has the format :func:`fit` writes)."""
+    fams = doc.get("families") if isinstance(doc, dict) else None
+    if not isinstance(fams, dict):
+        return "no 'families' object"
+    for fam, fm in fams.items():
+        if not isinstance(fm, dict):
+            return f"family {fam!r} is not an object"
+        for key in ("lut", "ff", "carry", "dsp", "fmax_mhz"):
+            m = fm.get(key)
+            if m is None:
+                continue
+            if not (isinstance(m, dict) and isinstance(m.get("features"), list)
+                    and isinstance(m.get("coef"), list)
+                    and len(m["features"]) == len(m["coef"])
+                    and all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                            and math.isfinite(c) for c in m["coef"])):
+                return (f"{fam}.{key} needs 'features' and 'coef' lists of equal length with "
+                        "finite numbers")
+    return None
 
 
 def estimate(cfg: ArrayConfig, device: Device | str, *, coeffs_path: Path | None = None) -> dict:
@@ -381,11 +439,16 @@ def fit_main(*, out: Path, data_glob: str | None = None, table: str | None = Non
     ``hw/synth/data/synth_*.jsonl``), write the model JSON to ``out`` and the markdown error
     table to ``table`` (none when None), print the table. The command passes the committed
     paths (hw/synth/data/resource_model.json, resource_model_error.md)."""
+    from ..outfiles import atomic_file, check_output_path
+
     pattern = data_glob or str(SYNTH_DATA_DIR / "synth_*.jsonl")
-    recs = load_records(pattern)
+    check_output_path(out, "--out", folder=False)          # before the fit: a bad path fails at once
+    if table:
+        check_output_path(table, "--table", folder=False)
+    recs = load_records(pattern, "--data")
     if not recs:
-        raise ModelError(f"no synthesis records match {pattern}; run `python -m hw synth --sweep "
-                         "all` (make synth) first")
+        raise ModelError(f"--data {pattern}: no synthesis records match; run `python -m hw "
+                         "synth --sweep all` (make synth) first")
     model = fit(recs)
     rows = error_rows(recs, model)
     train_rows = error_rows(recs, model, held_out=False)
@@ -394,12 +457,15 @@ def fit_main(*, out: Path, data_glob: str | None = None, table: str | None = Non
            "families": model, "held_out_error": summary(rows),
            "training_error": summary(train_rows), "training_loo_error": loo_error(recs),
            "held_out": rows}
-    Path(out).write_text(json.dumps(doc, indent=1) + "\n")
     text = error_table(rows)
-    if table:
-        Path(table).write_text("# Resource model: held-out error (`python -m hw fit`)\n\n"
-                               "Positive error = over-estimate. FINN-R = Blott et al., TRETS "
-                               "2018, MVAU lut_estimation with P=R*C, Q=SIMD, W=A=1, MW=max_k.\n\n"
-                               + text)
+    # both files or neither: each goes to a temporary, renamed into place when both are whole
+    with atomic_file(out) as model_fh, (atomic_file(table) if table
+                                        else contextlib.nullcontext()) as table_fh:
+        model_fh.write(json.dumps(doc, indent=1) + "\n")
+        if table_fh is not None:
+            table_fh.write("# Resource model: held-out error (`python -m hw fit`)\n\n"
+                           "Positive error = over-estimate. FINN-R = Blott et al., TRETS "
+                           "2018, MVAU lut_estimation with P=R*C, Q=SIMD, W=A=1, MW=max_k.\n\n"
+                           + text)
     print(text, end="")
     return 0

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ..config import ArrayConfig
+from ..outfiles import atomic_file
 from .core import FAULTS
 from .formats import cmd_fields, cmd_width
 
@@ -68,10 +69,6 @@ def write_verilog(cfg: ArrayConfig, out_dir, *, fault: str | None = None,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     vpath = out / f"{name}.v"
-    tmp = vpath.with_suffix(".v.tmp")
-    tmp.write_text(text)
-    tmp.replace(vpath)
-    (out / "files.f").write_text(f"{vpath.name}\n")
     meta = {
         "top": name, "fault": fault, "config": cfg.to_dict(),
         "ports": {"s_axis_cmd_tdata": cmd_width(cfg), "s_axis_data_tdata": cfg.simd,
@@ -79,5 +76,11 @@ def write_verilog(cfg: ArrayConfig, out_dir, *, fault: str | None = None,
         "lane_width": cfg.lane_width,
         "cmd_fields": [{"name": n, "offset": o, "width": w} for n, o, w in cmd_fields(cfg)],
     }
-    (out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    # the three files whole or not at all: each goes to a temporary sibling, renamed into place
+    # only when all three are written (hw/outfiles.py)
+    with atomic_file(vpath) as v, atomic_file(out / "files.f") as flist, \
+            atomic_file(out / f"{name}.json") as side:
+        v.write(text)
+        flist.write(f"{vpath.name}\n")
+        side.write(json.dumps(meta, indent=2) + "\n")
     return vpath

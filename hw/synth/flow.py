@@ -395,9 +395,12 @@ def _array_verilog(cfg, out_dir: Path) -> Path:
 
     from ..rtl.array import SystolicArray
 
+    from ..outfiles import write_text_atomic
+
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "bvit_array.v"
-    path.write_text(verilog.convert(SystolicArray(cfg), name="bvit_array", emit_src=False))
+    write_text_atomic(path, verilog.convert(SystolicArray(cfg), name="bvit_array",
+                                            emit_src=False))
     return path
 
 

@@ -9,9 +9,13 @@ Memory limits (max_k, max_m, max_n, pool_*) are the ArrayConfig defaults on ECP5
 small "iCE40 profile" on iCE40 (the default banks need ~2.5 Mbit of block RAM; an UP5K has 120
 kbit). A few configs vary max_k so the accumulator-width terms of the model are identifiable.
 A config whose command already has a record in the output file is skipped, so an interrupted
-sweep resumes. RTL changes are NOT detected this way (each record carries ``rtl_revision``):
-after an RTL change, delete the files (or pass a fresh ``--out-dir``) and rerun, so that one
-sweep file holds one RTL revision (the worker processes import the RTL once per run).
+sweep resumes. Each record is appended in one write and fsynced
+(:func:`hw.outfiles.append_line`); a last line torn by a killed run is cut off with a warning when
+the sweep resumes (its config runs again), and any other line that is not a JSON record stops the
+sweep before it starts, naming the file and line. RTL changes are NOT detected this way (each
+record carries ``rtl_revision``): after an RTL change, delete the files (or pass a fresh
+``--out-dir``) and rerun, so that one sweep file holds one RTL revision (the worker processes
+import the RTL once per run).
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from .yowasp_cache import warm_yowasp_cache
+
+
+class SweepError(ValueError):
+    """An unknown sweep name or --only device (``python -m hw``: exit status 2)."""
+
 
 #: Small memory limits that fit iCE40 block RAM.
 ICE40_PROFILE = dict(max_k=256, max_m=32, max_n=32, pool_max_dim=32, pool_max_planes=32,
@@ -57,11 +66,11 @@ SWEEPS: dict[str, list[tuple[str, int, int, int, dict, bool]]] = {
 
 
 def sweep_configs(name: str):
-    """[(device, ArrayConfig, held_out)] of a sweep; ValueError listing the valid names."""
+    """[(device, ArrayConfig, held_out)] of a sweep; SweepError listing the valid names."""
     from ..config import ArrayConfig
 
     if name not in SWEEPS:
-        raise ValueError(f"unknown sweep {name!r}; valid: {', '.join(SWEEPS)}, all")
+        raise SweepError(f"--sweep {name!r}: unknown sweep; valid: {', '.join(SWEEPS)}, all")
     return [(dev, ArrayConfig(rows=r, cols=c, simd=s, **x), h)
             for dev, r, c, s, x, h in SWEEPS[name]]
 
@@ -80,10 +89,25 @@ def _one(dev: str, cfg, held_out: bool, sweep: str) -> dict:
 
 
 def _done(path: Path) -> set[str]:
+    """Commands of the records already in ``path`` (failed ones excluded: they run again). A torn
+    last line is cut off with a warning on stderr; another bad line is an InputFileError."""
+    from ..outfiles import InputFileError, read_jsonl, repair_torn_tail
+
     if not path.exists():
         return set()
-    return {json.loads(ln)["command"] for ln in path.read_text().splitlines()
-            if ln.strip() and "error" not in json.loads(ln)}
+    cut = repair_torn_tail(path, "sweep records")
+    if cut:
+        print(f"warning: {path}: removed a torn last line ({cut} bytes, the partial record of a "
+              "killed run); its config runs again", file=sys.stderr)
+    done = set()
+    for no, rec in enumerate(read_jsonl(path, "sweep records"), 1):
+        if "error" in rec:
+            continue
+        if not isinstance(rec.get("command"), str):
+            raise InputFileError(f"sweep records {path}: record {no} has no command; it is not "
+                                 "a record of `python -m hw synth`, move the file away")
+        done.add(rec["command"])
+    return done
 
 
 def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = None) -> int:
@@ -91,11 +115,21 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
     ``out_dir/synth_<name>.jsonl`` (created); returns an exit status."""
     from tqdm import tqdm
 
+    from ..cost.devices import get_device
+    from ..outfiles import append_line, check_writable_dir
     from .flow import config_command
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     names = list(SWEEPS) if name == "all" else [name]
+    for n in names:
+        sweep_configs(n)                          # SweepError for an unknown name
+    if only:
+        dev_names = {dev for n in names for dev, *_ in SWEEPS[n]}
+        get_device(only)                          # DeviceError listing the valid names
+        if only not in dev_names:
+            raise SweepError(f"--only {only}: not a device of sweep {name!r} "
+                             f"({', '.join(sorted(dev_names))})")
+    out_dir = check_writable_dir(out_dir, "--out-dir")
+    out_dir.mkdir(parents=True, exist_ok=True)
     todo = []
     for n in names:
         path = out_dir / f"synth_{n}.jsonl"
@@ -118,8 +152,7 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
             n, path = futs[fut]
             rec = fut.result()
             failures += "error" in rec
-            with open(path, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+            append_line(path, json.dumps(rec))   # one write: whole, or torn and cut on resume
             bar.set_postfix_str(f"{rec['device']} {rec['rows']}x{rec['cols']}x{rec['simd']} "
                                 f"lut={rec.get('lut')} fmax={rec.get('fmax_mhz')}")
             bar.update()

@@ -120,17 +120,25 @@ def test_report_and_dse_default_to_reports_network(monkeypatch, capsys):
 
 
 def test_exit_status_of_the_known_errors():
-    """One table in hw/__main__.py: bad input 2, does not fit 3, a tool failed 1, a bug: None
-    (the traceback is kept)."""
+    """One table in hw/__main__.py, by exception type (never by message text): bad input 2,
+    does not fit 3, a tool failed 1, a bug: None (the traceback is kept)."""
     from hw.__main__ import exit_status
+    from hw.cli.common import UsageError
     from hw.config import ConfigError
-    from hw.cost.devices import DeviceError
-    from hw.cost.dse import DSEError
+    from hw.cost.devices import DeviceError, DeviceFitError
+    from hw.cost.dse import DSEError, DSENoFitError
+    from hw.opfile import JobError
+    from hw.outfiles import InputFileError, OutputError
     from hw.synth.flow import SynthError
 
     assert exit_status(ConfigError("simd must be ...")) == 2
     assert exit_status(DeviceError("unknown device 'x'")) == 2
-    assert exit_status(DeviceError("config does not fit ice40-up5k")) == 3
-    assert exit_status(DSEError("no config of the sweep fits ice40-up5k")) == 3
+    assert exit_status(DeviceError("config does not fit ice40-up5k")) == 2   # the type decides
+    assert exit_status(DeviceFitError("x")) == 3
+    assert exit_status(DSEError("no config of the sweep fits ice40-up5k")) == 2
+    assert exit_status(DSENoFitError("x")) == 3
     assert exit_status(SynthError("yosys failed")) == 1
+    for exc in (JobError("x"), OutputError("x"), InputFileError("x"), UsageError("x")):
+        assert exit_status(exc) == 2, exc
     assert exit_status(KeyError("bug")) is None
+    assert exit_status(ValueError("a bug, not a user's mistake")) is None

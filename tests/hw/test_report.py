@@ -82,16 +82,31 @@ def test_report_files_and_numbers(tmp_path, coeffs, capsys):
     assert "resource model" in md
 
 
-def test_report_without_model_or_sim(tmp_path, capsys):
+def _no_committed_model_or_sim(tmp_path, monkeypatch):
+    """As in a fresh checkout before `python -m hw fit` and `make report`: no fitted model and no
+    RTL sim results at the default paths."""
+    from hw.cost import report
+
+    monkeypatch.setattr(resources, "RESOURCE_MODEL", tmp_path / "none.json")
+    (tmp_path / "nosim").mkdir()
+    monkeypatch.setattr(report, "SIM_DIR", tmp_path / "nosim")
+
+
+def test_report_without_model_or_sim(tmp_path, capsys, monkeypatch):
+    _no_committed_model_or_sim(tmp_path, monkeypatch)
     out = tmp_path / "rep"
-    rc = _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--coeffs",
-               str(tmp_path / "none.json"), "--out", str(out), "--sim-json",
-               str(tmp_path / "none_sim.json")])
+    rc = _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
     md = (out / "report.md").read_text()
     assert "Not available:" in md and "python -m hw fit" in md
     assert "No RTL simulation results present" in md
     assert rtl_check(tmp_path / "none_sim.json") is None
+    # a file named on the command line must exist: an error, not a silent "not available"
+    for flag in ("--coeffs", "--sim-json"):
+        assert _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--out",
+                     str(out), flag, str(tmp_path / "none_sim.json")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "none_sim.json" in err and flag in err
 
 
 def test_report_config_does_not_fit(tmp_path, coeffs, capsys):
@@ -130,7 +145,7 @@ def test_network_job_cannot_be_split(capsys):
     assert "pool_max_kernel=3" in capsys.readouterr().err
 
 
-def test_rtl_network_totals(tmp_path, capsys):
+def test_rtl_network_totals(tmp_path, capsys, monkeypatch):
     """A sim file holding exactly the network's ops on the report's config is compared as a
     whole frame; one cycle off anywhere shows as DIFFERENT."""
     cfg = ArrayConfig()
@@ -145,9 +160,9 @@ def test_rtl_network_totals(tmp_path, capsys):
     rows[3] = {**rows[3], "cycles": rows[3]["cycles"] + 1}
     bad.write_text(json.dumps({"config": cfg.to_dict(), "rows": rows}))
     out = tmp_path / "rep"
-    assert _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--coeffs",
-                 str(tmp_path / "none.json"), "--out", str(out), "--sim-json", str(good),
-                 str(bad)]) == 0, capsys.readouterr().err
+    _no_committed_model_or_sim(tmp_path, monkeypatch)
+    assert _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--out", str(out),
+                 "--sim-json", str(good), str(bad)]) == 0, capsys.readouterr().err
     doc = json.loads((out / "report.json").read_text())
     g, b = doc["rtl_checks"]
     assert g["network"] == {"measured_total": cost["totals"]["cycles"],
