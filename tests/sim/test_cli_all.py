@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hw.config import DEFAULT
+from hw.opfile import write_manifest
 from sim.__main__ import STALLS
 from sim.suite import random_matmul, random_pool
 
@@ -27,7 +28,7 @@ def write_golden(directory: Path) -> None:
         name = f"{i:04d}_{job.name}.npz"
         job.save(directory / name)
         ops.append({"name": job.name, "kind": job.kind.value, "file": name})
-    (directory / "manifest.json").write_text(json.dumps({"ops": ops}))
+    write_manifest(directory, ops)
 
 
 def test_sim_all_golden_table_and_summary(tmp_path):
