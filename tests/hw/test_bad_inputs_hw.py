@@ -22,21 +22,8 @@ import pytest
 from hw.__main__ import main
 from hw.config import (DEFAULT, MAX_ELABORATED_PE_BITS, MAX_MEMORY_BITS, MAX_ROWS_COLS,
                        ArrayConfig, ConfigError, check_elaboration, memory_bits)
-from hw.cost import resources
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def coeffs(tmp_path_factory):
-    """Made-up coefficients in the resource-model format (test data only)."""
-    feats = resources.features(ArrayConfig())
-    fams = {fam: {key: {"features": list(feats[key]), "coef": [1.0] * len(feats[key])}
-                  for key in ("lut", "ff", "carry", "dsp", "fmax_mhz")}
-            for fam in ("ecp5", "ice40", "xc7")}
-    path = tmp_path_factory.mktemp("coeffs") / "resource_model.json"
-    path.write_text(json.dumps({"families": fams}))
-    return path
 
 
 def tree(root: Path) -> dict:

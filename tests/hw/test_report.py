@@ -14,18 +14,6 @@ from hw.cost.network import load_network, network_cost
 from hw.cost.report import breakdown, op_category, rtl_check
 
 
-@pytest.fixture(scope="module")
-def coeffs(tmp_path_factory):
-    """Made-up coefficients in the resource-model format (test data only)."""
-    feats = resources.features(ArrayConfig())
-    fams = {fam: {key: {"features": list(feats[key]), "coef": [1.0] * len(feats[key])}
-                  for key in ("lut", "ff", "carry", "dsp", "fmax_mhz")}
-            for fam in ("ecp5", "ice40", "xc7")}
-    path = tmp_path_factory.mktemp("coeffs") / "resource_model.json"
-    path.write_text(json.dumps({"families": fams}))
-    return path
-
-
 def _run(args):
     from hw.__main__ import main
 
