@@ -22,6 +22,7 @@ import pytest
 from hw.__main__ import main
 from hw.config import (DEFAULT, MAX_ELABORATED_PE_BITS, MAX_MEMORY_BITS, MAX_ROWS_COLS,
                        ArrayConfig, ConfigError, check_elaboration, memory_bits)
+from hw.cost import resources
 
 REPO = Path(__file__).resolve().parents[2]
 
