@@ -2,8 +2,8 @@
 
 import random
 
-from amaranth.sim import Simulator
 
+from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig
 from hw.rtl.pe import PE
 
@@ -33,10 +33,7 @@ def run_pe(words, and_mode, shift_value=None):
             ctx.set(dut.shift, 0)
             out["shifted"] = ctx.get(dut.hold)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     return out
 
 

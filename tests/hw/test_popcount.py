@@ -3,8 +3,8 @@
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
+from hw.rtl.simulate import run_testbench
 from hw.rtl.popcount import Popcount
 
 
@@ -21,10 +21,7 @@ def test_popcount_tree_exact_and_pipelined(width):
             await ctx.tick()
             seen.append(ctx.get(dut.o))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     # the value presented before tick t is visible after tick t + latency - 1
     got = seen[dut.latency - 1:dut.latency - 1 + len(vectors)]
     assert got == [bin(v).count("1") for v in vectors]

@@ -4,8 +4,8 @@ simulation, is the flush latency the array exports."""
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
+from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig
 from hw.rtl.array import SystolicArray
 
@@ -31,10 +31,7 @@ def drained(cfg: ArrayConfig, a_words, w_words, start: int) -> list[list[int]]:
                 rows.append([ctx.get(dut.hold_top[c]) for c in range(cfg.cols)])
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     return rows
 
 

@@ -5,8 +5,8 @@ import random
 
 import pytest
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.sim import Simulator
 
+from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig, ceil_div
 from hw.cost.cycles import matmul_cycles, pool_cycles
 from hw.rtl.core import BinaryCore
@@ -30,10 +30,7 @@ def test_fifo_latency_is_measured():
                 return
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     assert seen == [BinaryCore.FIFO_LATENCY]
     assert CFG.result_latency == BinaryCore.RESULT_REGS + BinaryCore.FIFO_LATENCY
 
@@ -66,10 +63,7 @@ def job_cycles(cmd: int, words: list[int]) -> int:
             if "cmd" in marks:
                 ctx.set(dut.cmd.valid, 0)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     assert "last" in marks, "the job never finished"
     return marks["last"] - marks["cmd"] + 1
 

@@ -2,8 +2,8 @@
 and without piece multiplexer levels."""
 
 import pytest
-from amaranth.sim import Simulator
 
+from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig, mem_read_latency
 from hw.rtl.core import BinaryCore
 from hw.rtl.memory import PipelinedMemory
@@ -29,10 +29,7 @@ def read_trace(dut: PipelinedMemory, writes: dict, reads: list, cycles: int) -> 
             out.append(ctx.get(dut.r_data))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     return t0, out
 
 

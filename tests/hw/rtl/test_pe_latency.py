@@ -1,8 +1,8 @@
 """PE: the latency the PE has in simulation is the one it exports."""
 
 import pytest
-from amaranth.sim import Simulator
 
+from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig
 from hw.rtl.pe import PE
 
@@ -27,10 +27,7 @@ def measured(dut: PE, simd: int) -> tuple[int, int]:
                 return
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     return seen["hop"], seen["hold"]
 
 

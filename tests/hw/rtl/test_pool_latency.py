@@ -1,8 +1,8 @@
 """PoolUnit: the latencies the pool unit has in simulation (start to first issue, issue to memory
 address, memory word to output) are the ones it exports."""
 
-from amaranth.sim import Simulator
 
+from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig
 from hw.rtl.pool import PoolUnit
 
@@ -35,10 +35,7 @@ def run_pool(dut: PoolUnit) -> dict:
                 out.append((cycle, ctx.get(dut.o_sum), ctx.get(dut.o_last)))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     return {"start": start, "addr1": addrs.index(1), "out": out}
 
 

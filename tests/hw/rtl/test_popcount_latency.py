@@ -1,8 +1,8 @@
 """Popcount: the latency the tree has in simulation is the one it exports."""
 
 import pytest
-from amaranth.sim import Simulator
 
+from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig, popcount_latency
 from hw.rtl.popcount import Popcount
 
@@ -19,10 +19,7 @@ def measured_latency(dut: Popcount) -> int:
                 return
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_testbench(dut, bench)
     assert seen, "no count ever appeared on o"
     return seen[0]
 
