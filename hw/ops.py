@@ -116,6 +116,15 @@ class _OpMethods:
     execution and the file header. Each kind supplies ``golden``, ``legal_jobs``, ``cycles``
     and ``_payload`` (its arrays for the file)."""
 
+    def _sizes_at_least_one(self, names, message: str) -> None:
+        """Make the fields ``names`` plain ints, or raise JobError(``message``) unless each is a
+        whole number >= 1."""
+        for what in names:
+            v = getattr(self, what)
+            if isinstance(v, bool) or int(v) != v or v < 1:
+                raise JobError(f"op {self.name}: {message}")
+            object.__setattr__(self, what, int(v))
+
     def with_result(self):
         """This op with ``result`` set to :meth:`golden`."""
         return replace(self, result=self.golden())
@@ -159,12 +168,8 @@ class MatmulOp(_OpMethods):
     def __post_init__(self):
         if self.mode not in MATMUL_MODES:
             raise JobError(f"op {self.name}: unknown mode {self.mode!r}; use one of {MATMUL_MODES}")
-        for what in ("m", "n", "k"):
-            v = getattr(self, what)
-            if isinstance(v, bool) or int(v) != v or v < 1:
-                raise JobError(f"op {self.name}: M, N and K must all be >= 1, got "
-                               f"M={self.m}, N={self.n}, K={self.k}")
-            object.__setattr__(self, what, int(v))
+        self._sizes_at_least_one(("m", "n", "k"), f"M, N and K must all be >= 1, got "
+                                 f"M={self.m}, N={self.n}, K={self.k}")
         object.__setattr__(self, "group", self.group or matmul_group(self.name, self.mode))
         if self.group not in MATMUL_GROUPS:
             raise JobError(f"op {self.name}: unknown group {self.group!r}; use one of "
@@ -310,12 +315,8 @@ class PoolOp(_OpMethods):
     weight_bits: ClassVar[int] = 0
 
     def __post_init__(self):
-        for what in ("planes", "h", "w"):
-            v = getattr(self, what)
-            if isinstance(v, bool) or int(v) != v or v < 1:
-                raise JobError(f"op {self.name}: x must be (P, H, W) with every size >= 1, got "
-                               f"{(self.planes, self.h, self.w)}")
-            object.__setattr__(self, what, int(v))
+        self._sizes_at_least_one(("planes", "h", "w"), f"x must be (P, H, W) with every size "
+                                 f">= 1, got {(self.planes, self.h, self.w)}")
         kernel, stride = as_pair(self.kernel, "kernel"), as_pair(self.stride, "stride")
         padding = as_pair(self.padding, "padding")
         if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0:
