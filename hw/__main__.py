@@ -20,6 +20,8 @@ import sys
 import threading
 from pathlib import Path
 
+from .cli.common import Parser
+
 #: (command, module in hw/cli/) in the order ``--help`` lists them
 COMMANDS = (
     ("verilog", "verilog"),
@@ -33,14 +35,6 @@ COMMANDS = (
     ("dse", "dse"),
     ("bench", "bench"),
 )
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line ``error: ...`` (naming the option, exit status 2) instead of the
-    usage block: the same form as every other bad-input error of the command."""
-
-    def error(self, message):
-        self.exit(2, f"error: {message} (`{self.prog} --help` lists the options)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

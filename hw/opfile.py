@@ -63,13 +63,13 @@ def write_npz(path, arrays: dict) -> None:
             zf.writestr(info, buf.getvalue())
 
 
-def write_manifest(directory, ops: list[dict], **fields) -> Path:
+def write_manifest(directory, ops: list[dict], **fields) -> dict:
     """Write ``directory/manifest.json``: ``format_version`` and ``kind`` (the golden marker),
-    then ``fields``, then the op entries (each needs ``name``, ``kind``, ``file``)."""
-    path = Path(directory) / MANIFEST_NAME
+    then ``fields``, then the op entries (each needs ``name``, ``kind``, ``file``); return the
+    manifest written."""
     manifest = {"format_version": FORMAT_VERSION, "kind": GOLDEN_KIND, **fields, "ops": ops}
-    path.write_text(json.dumps(manifest, indent=1) + "\n")
-    return path
+    (Path(directory) / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
 
 
 def load_manifest(directory) -> dict:

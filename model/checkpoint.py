@@ -50,6 +50,12 @@ def is_checkpoint_dir(directory) -> bool:
             and d["format_version"] == CHECKPOINT_FORMAT_VERSION)
 
 
+def nonfinite_tensors(model) -> list[str]:
+    """Names of the model's floating-point parameters and buffers that hold NaN or Inf."""
+    return [k for k, v in model.state_dict().items()
+            if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
 def load_checkpoint(directory) -> BinaryViT:
     """Read a checkpoint directory written by save_checkpoint; the model comes back in eval mode.
     CheckpointError (or ConfigError) naming the file for anything that is not a usable
@@ -83,8 +89,7 @@ def load_checkpoint(directory) -> BinaryViT:
         detail = " ".join(line.strip() for line in first[1:3]) or first[0]
         raise CheckpointError(f"{wpath} cannot be loaded into the model its config.json "
                               f"describes: {detail[:300]}") from None
-    bad = [k for k, v in model.state_dict().items()
-           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = nonfinite_tensors(model)
     if bad:
         raise CheckpointError(f"{wpath} holds NaN or Inf values ({bad[0]}"
                               f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); "

@@ -109,10 +109,10 @@ def check_golden_out(out_dir, what: str = "output folder") -> Path:
         raise OutputError(f"{what} {out_dir} is a symbolic link; give the folder it points to "
                           f"({os.path.realpath(out_dir)}) or another path")
     out_dir = check_writable_dir(Path(os.path.abspath(out_dir)), what)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not is_golden_dir(out_dir):
+    if out_dir.is_dir() and any(out_dir.iterdir()):
         try:
             load_manifest(out_dir)
-            reason = "it is not a golden directory"
+            return out_dir          # a golden directory: the export may replace it
         except JobError as exc:
             reason = str(exc).split("; ", 1)[0]
         raise OutputError(f"{what} {out_dir} exists, is not empty and was not written by "
@@ -167,6 +167,5 @@ def export_golden(model: BinaryViT, images: torch.Tensor, out_dir, pool_bits: in
                         "pool_max_abs_error": max((p["max_abs_error"] for p in pools),
                                                   default=0.0)},
         }
-        write_manifest(tmp, entries, **fields)
-        manifest = load_manifest(tmp)
+        manifest = write_manifest(tmp, entries, **fields)
     return manifest

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from hw.outfiles import OutputError, atomic_dir, check_writable_dir
 
 from .binaryvit import BinaryViT
-from .checkpoint import is_checkpoint_dir, save_checkpoint
+from .checkpoint import is_checkpoint_dir, nonfinite_tensors, save_checkpoint
 from .config import BinaryViTConfig, tiny_digits_config
 from .data import SPLIT_SEED, TEST_FRACTION, digits_split
 
@@ -145,8 +145,7 @@ def _train(cfg: BinaryViTConfig, settings: TrainSettings, progress: bool,
             sched.step()
             total += value * len(idx)
         bar.set_postfix(loss=f"{total / len(x_train):.4f}")
-    bad = [n for n, v in model.state_dict().items()
-           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = nonfinite_tensors(model)
     if bad:
         raise _diverged(f"{bad[0]} holds NaN or Inf after the last step", settings)
     metrics = {

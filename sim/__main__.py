@@ -32,24 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from hw.cli.common import add_config_args, config_from_args
+from hw.cli.common import Parser, UsageError, add_config_args, config_from_args
 from hw.config import ConfigError
 from hw.ops import load_op
 from hw.opfile import JobError, read_manifest
 from hw.outfiles import (OutputError, check_writable_dir, check_writable_file, exit_on_sigterm,
                          write_text_atomic)
 from sim.runner import PAD_FILLS, SIMULATORS, SimOptionError, SimulationError, check_options
-
-
-class UsageError(ValueError):
-    """A command-line value that cannot work; the message names the flag and the fix."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with its errors as one line ``error: ...`` (exit status 2)."""
-
-    def error(self, message):
-        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
 #: random back-pressure of the stall pass of ``sim all``: input idles, output stalls, long
@@ -285,7 +274,7 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv=None) -> int:
     exit_on_sigterm()       # SIGTERM runs the same clean-up as Ctrl-C (exit status 143)
-    parser = _Parser(prog="python -m sim", description=__doc__,
+    parser = Parser(prog="python -m sim", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
 

@@ -13,6 +13,14 @@ from pathlib import Path
 from ..config import DEFAULT, ArrayConfig
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line ``error: ...`` (naming the option, exit status 2) instead of the
+    usage block: the same form as every other bad-input error of the command."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 class UsageError(ValueError):
     """A command-line value that is wrong on its own (an empty range, an unknown name, a size
     below 1); the message names the flag and says how to fix it (``python -m hw``: exit 2)."""
