@@ -262,9 +262,7 @@ class ArrayConfig:
     @property
     def pe_popcount_latency(self) -> int:
         """Register stages of the PE's popcount tree (simd inputs)."""
-        from .rtl.popcount import Popcount
-
-        return Popcount.latency_of(self.simd)
+        return popcount_latency(self.simd)
 
     @property
     def pe_latency(self) -> int:
@@ -303,18 +301,15 @@ class ArrayConfig:
         edge: 1 (the controller's read-address register) + the slower of the activation and
         weight memories (the faster one is padded)."""
         from .rtl.core import BinaryCore
-        from .rtl.memory import PipelinedMemory
 
         return BinaryCore.READ_ADDR_REGS + max(
-            PipelinedMemory.read_latency(self.a_bank_depth, self.mem_piece_depth),
-            PipelinedMemory.read_latency(self.w_bank_depth, self.mem_piece_depth))
+            mem_read_latency(self.a_bank_depth, self.mem_piece_depth),
+            mem_read_latency(self.w_bank_depth, self.mem_piece_depth))
 
     @property
     def pool_read_latency(self) -> int:
         """Cycles from a pool memory address to its word."""
-        from .rtl.memory import PipelinedMemory
-
-        return PipelinedMemory.read_latency(self.pool_depth, self.mem_piece_depth)
+        return mem_read_latency(self.pool_depth, self.mem_piece_depth)
 
     def tile_period(self, m_valid: int, kw: int) -> int:
         """Cycles between the last reads of a tile with ``m_valid`` rows and the next tile:
@@ -339,9 +334,7 @@ class ArrayConfig:
     @property
     def pool_popcount_latency(self) -> int:
         """Register stages of the pool unit's bit-plane popcount trees (pool_lanes inputs)."""
-        from .rtl.popcount import Popcount
-
-        return Popcount.latency_of(self.pool_lanes)
+        return popcount_latency(self.pool_lanes)
 
     @property
     def pool_mul_levels(self) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from hw.ops import MatmulOp, PoolOp, as_pair
+from hw.ops import MatmulOp, PoolOp
 
 _ACTIVE: contextvars.ContextVar["OpTrace | None"] = contextvars.ContextVar("op_trace", default=None)
 
@@ -52,7 +52,7 @@ class OpTrace:
 
     def pool(self, name, x, kernel, stride, padding, output):
         p, h, w = x.shape
-        op = PoolOp(name, p, h, w, as_pair(kernel), as_pair(stride), as_pair(padding))
+        op = PoolOp(name, p, h, w, kernel, stride, padding)
         self.records.append(Recorded(op, output.detach().cpu(), x.detach().cpu()))
 
 

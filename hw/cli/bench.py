@@ -89,7 +89,7 @@ def bench_dse(network: str, device: str, repeats: int) -> dict:
     model = resources.load_model()["families"]
     simds = default_simds(DEFAULT)
     runs = []
-    for _ in range(max(1, repeats)):
+    for _ in range(repeats):
         out = sweep(net, dev, model, range(1, 65), range(1, 65), simds, DEFAULT, progress=False)
         runs.append((out["seconds"], out["rate"]))
     secs, rate = max(runs, key=lambda r: r[1])

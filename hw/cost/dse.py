@@ -143,8 +143,6 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
           use_fmax: bool = False, progress: bool = True) -> dict:
     """Evaluate every (R, C, SIMD) of the grid. Returns arrays (one entry per config) and the
     measured rate. ``base`` gives the limits and the clock (``use_fmax``: the model's Fmax)."""
-    from ..rtl import formats  # noqa: F401  (imported by the legality check; keep it out of the rate)
-
     fam = device.family
     R, C = np.meshgrid(np.asarray(rows), np.asarray(cols), indexing="ij")
     R, C = R.ravel(), C.ravel()

@@ -351,7 +351,4 @@ def device_memory(mem: dict, device, array_bram_blocks: float | None) -> dict:
 def require_fit(net: Network, cfg: ArrayConfig) -> None:
     """Raise NetworkError if some op cannot be split into legal jobs of ``cfg``."""
     for op in net.ops:
-        try:
-            op_jobs(cfg, op)
-        except ConfigError as exc:
-            raise NetworkError(str(exc)) from None
+        op_jobs(cfg, op)

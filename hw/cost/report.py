@@ -158,9 +158,6 @@ def resource_estimate(cfg: ArrayConfig, device, coeffs=None) -> tuple[dict | Non
         return estimate(cfg, device, coeffs_path=coeffs), "resource model"
     except ModelError as exc:
         return None, str(exc).replace(str(REPO) + "/", "")
-    except KeyError as exc:   # coefficients fitted on another feature set
-        return None, (f"the fitted coefficients do not match hw.cost.resources.features (no feature "
-                      f"{exc}); re-run `python -m hw fit`")
 
 
 def synthesis_points(device, coeffs=None) -> tuple[list[dict], str | None]:
@@ -169,7 +166,8 @@ def synthesis_points(device, coeffs=None) -> tuple[list[dict], str | None]:
     from .resources import (ModelError, error_rows, error_table, finn_r_lut, load_model,
                             load_records, predict)
 
-    recs = [r for r in load_records() if get_device(r["device"]).family == device.family]
+    all_recs = load_records()
+    recs = [r for r in all_recs if get_device(r["device"]).family == device.family]
     try:
         model = load_model(coeffs)["families"]
     except ModelError:
@@ -184,7 +182,7 @@ def synthesis_points(device, coeffs=None) -> tuple[list[dict], str | None]:
                        "held_out": bool(r.get("held_out"))})
     table = None
     if model and recs:
-        rows = error_rows(load_records(), model)
+        rows = error_rows(all_recs, model)
         table = error_table(rows) if rows else None
     return points, table
 

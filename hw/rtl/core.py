@@ -101,7 +101,7 @@ class BinaryCore(wiring.Component):
         flight with the output always ready (matmul: the rows of ``FIFO_TILES`` tiles and
         ``FIFO_SPARE`` entries; pool: one output per cycle of its latency) and the results
         staged in the result registers and the FIFO's latency."""
-        staged = cls.RESULT_REGS + cls.FIFO_LATENCY
+        staged = cls.RESULT_LATENCY
         mm = cls.mm_credit_margin(rows) + cls.FIFO_TILES * rows + cls.FIFO_SPARE + staged
         pool = cls.pool_credit_margin() + pool_latency + staged
         return 1 << ceil_log2(max(mm, pool))

@@ -121,8 +121,7 @@ def job_cmd(cfg: ArrayConfig, job) -> int:
     """The command beat of any job."""
     if job.kind is OpKind.MATMUL:
         return matmul_cmd(cfg, job.mode, job.m, job.n, job.k)
-    p, h, w = job.x.shape
-    return pool_cmd(cfg, p, h, w, job.kernel, job.stride, job.padding)
+    return pool_cmd(cfg, job.planes, job.h, job.w, job.kernel, job.stride, job.padding)
 
 
 def job_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
@@ -147,14 +146,7 @@ def expected_beats(cfg: ArrayConfig, job) -> int:
     """Number of result beats of a job."""
     if job.kind is OpKind.MATMUL:
         return job.m * ceil_div(job.n, cfg.cols)
-    return int(np_prod(job.out_shape))
-
-
-def np_prod(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
+    return job.outputs
 
 
 def decode_results(cfg: ArrayConfig, job, beats: list[int]):

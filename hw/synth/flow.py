@@ -37,6 +37,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .bram_outreg import absorb_bram_output_registers
+from .yowasp_cache import entry_point
 from ..cost.devices import Device, get_device
 
 #: yosys synthesis command per family; ``{top}`` and ``{json}`` are filled in.
@@ -82,10 +83,7 @@ class SynthError(RuntimeError):
 # ---- tools ---------------------------------------------------------------------------------------
 def _tool(name: str) -> str:
     """Path of a YoWASP entry point (next to this Python, else on PATH)."""
-    cand = Path(sys.executable).parent / name
-    if cand.exists():
-        return str(cand)
-    found = shutil.which(name)
+    found = entry_point(name)
     if not found:
         raise SynthError(f"{name} not found; install it into this Python with "
                          f"`{sys.executable} -m pip install {name}`")

@@ -55,7 +55,8 @@ def yowasp_cache_file(package: str, wasm: str, cache_dir: Path | None = None) ->
     return (cache_dir or yowasp_cache_dir()) / package / wasm / hashlib.sha1(binary).hexdigest()
 
 
-def _entry_point(name: str) -> str | None:
+def entry_point(name: str) -> str | None:
+    """Path of a YoWASP entry point: next to this Python, else on PATH; None if neither."""
     cand = Path(sys.executable).parent / name
     return str(cand) if cand.exists() else shutil.which(name)
 
@@ -81,7 +82,7 @@ def warm_yowasp_cache(tools=YOWASP_TOOLS, cache_dir: Path | None = None, log=pri
                 fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             for name, package, wasm, args in tools:
-                target, exe = yowasp_cache_file(package, wasm, cache), _entry_point(name)
+                target, exe = yowasp_cache_file(package, wasm, cache), entry_point(name)
                 if target is None or exe is None or target.is_file():
                     continue
                 log(f"YoWASP cache {cache}: compiling {name} (once per machine, up to minutes)")
