@@ -6,6 +6,10 @@ Every binary layer computes y = BN(alpha * Wb . sign(x + move)) and gets a real-
 norms are BatchNorms over channels; activations are RPReLU; attention binarizes Q, K, V (no
 scale), quantizes the softmax probabilities to {0, clip}; stages are joined by binary 2x2 patch
 merges with an AvgPool shortcut; the head is global average pooling, BatchNorm, FP linear.
+
+The same classes build the rest of the model family (model/variants.py): the official plain-ViT
+baselines (one stage, optional class token, no stem BatchNorm), full-precision patch merges
+(--some-fp) and, with the DeiT block of model/deit.py, Bi-ViT and the full-precision teacher.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import BinaryViTConfig
+from .deit import DeiTBlock
 from .layers import (BinaryLinear, BinaryMergeConv, LayerScale, RPReLU, TokenBatchNorm,
-                     avg_pool_channels, avg_pool_planes, planes_to_tokens, tokens_to_planes)
-from .quant import binarize_activation, quantize_attention_probs, to_bits
-from .trace import active_trace
+                     avg_pool_channels, avg_pool_planes, planes_to_tokens, tokens_to_planes,
+                     trace_attention_products)
+from .quant import binarize_activation, quantize_attention_probs
 
 
 class BinaryAttention(nn.Module):
@@ -69,7 +74,7 @@ class BinaryAttention(nn.Module):
         probs = F.softmax(scores / math.sqrt(self.head_dim), dim=-1)
         probs = quantize_attention_probs(probs, self.prob_clip)
         context = torch.matmul(probs, vb)
-        self._trace_products(qb, kb, vb, scores, probs)
+        trace_attention_products(self.op_name, qb, kb, vb, scores, probs)
         context = context.transpose(1, 2).reshape(x.shape)
 
         if self.sr_ratio > 1:  # nearest-neighbour upsampling of K, V back to the token grid
@@ -81,19 +86,6 @@ class BinaryAttention(nn.Module):
         r = self.sr_ratio
         img = tokens_to_planes(x, grid // r)
         return planes_to_tokens(img.repeat_interleave(r, dim=2).repeat_interleave(r, dim=3))
-
-    def _trace_products(self, qb, kb, vb, scores, probs):
-        trace = active_trace()
-        if trace is None:
-            return
-        mask = (probs != 0).to(probs.dtype)
-        for b in range(qb.shape[0]):
-            for h in range(self.heads):
-                tag = f"{self.op_name}.b{b}.h{h}"
-                trace.matmul(f"{tag}.scores", "xnor", to_bits(qb[b, h]), to_bits(kb[b, h]),
-                             scores[b, h])
-                trace.matmul(f"{tag}.context", "and", to_bits(mask[b, h]),
-                             to_bits(vb[b, h].T), mask[b, h] @ vb[b, h])
 
 
 class Block(nn.Module):
@@ -131,12 +123,16 @@ class Block(nn.Module):
         f = self.fc2_act(self.fc2(f) + avg_pool_channels(f, self.ffn_ratio,
                                                          f"{self.op_name}.fc2_shortcut_pool"))
         out = self.ffn_scale(f) + x
-        planes = tokens_to_planes(h, grid)
+        extra = h.shape[1] - grid * grid     # a class token (first) has no place on the grid
+        planes = tokens_to_planes(h[:, extra:] if extra else h, grid)
         for name, scale in self.branch_scales.items():
             kh, kw = self.BRANCHES[name]
             pooled = avg_pool_planes(planes, (kh, kw), 1, (kh // 2, kw // 2),
                                      f"{self.op_name}.pool_{name}")
-            out = out + scale(planes_to_tokens(pooled))
+            branch = scale(planes_to_tokens(pooled))
+            if extra:   # our choice (the official code cannot run it): no branch term for it
+                branch = F.pad(branch, (0, 0, extra, 0))
+            out = out + branch
         return out
 
 
@@ -162,19 +158,48 @@ class PatchMerge(nn.Module):
         return self.act(self.norm(y) + shortcut) + self.pos_embed
 
 
+class FPPatchMerge(nn.Module):
+    """Full-precision patch merging (official --some-fp, `PatchEmbed` of
+    modeling_vit_extra_res_pyramid.py): BatchNorm, float Conv 2x2/stride 2 without bias on the
+    float input, BatchNorm, position embedding; no move, RPReLU or shortcut. Host work."""
+
+    def __init__(self, in_dim: int, out_dim: int, out_tokens: int, eps: float):
+        super().__init__()
+        self.norm_in = TokenBatchNorm(in_dim, eps=eps)
+        self.conv = nn.Conv2d(in_dim, out_dim, 2, 2, bias=False)
+        self.norm = TokenBatchNorm(out_dim, eps=eps)
+        self.pos_embed = nn.Parameter(torch.zeros(1, out_tokens, out_dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+
+    def forward(self, x: torch.Tensor, grid: int) -> torch.Tensor:
+        y = planes_to_tokens(self.conv(tokens_to_planes(self.norm_in(x), grid)))
+        return self.norm(y) + self.pos_embed
+
+
 class Stem(nn.Module):
-    """Full-precision patch embedding: Conv(k=s=patch, bias), BatchNorm, position embedding."""
+    """Full-precision patch embedding: Conv(k=s=patch, bias), BatchNorm (unless
+    ``stem_norm`` is false, as in the official plain ViT), optional class token, position
+    embedding."""
 
     def __init__(self, cfg: BinaryViTConfig):
         super().__init__()
         dim = cfg.dims[0]
         self.proj = nn.Conv2d(cfg.in_channels, dim, cfg.patch_size, cfg.patch_size)
-        self.norm = TokenBatchNorm(dim, eps=cfg.norm_eps)
-        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.stage_tokens[0], dim))
+        if cfg.stem_norm:
+            self.norm = TokenBatchNorm(dim, eps=cfg.norm_eps)
+        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.extra_tokens + cfg.stage_tokens[0], dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if cfg.cls_token:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+            nn.init.trunc_normal_(self.cls_token, std=0.02)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.norm(planes_to_tokens(self.proj(images))) + self.pos_embed
+        x = planes_to_tokens(self.proj(images))
+        if hasattr(self, "norm"):
+            x = self.norm(x)
+        if hasattr(self, "cls_token"):
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return x + self.pos_embed
 
 
 class Stage(nn.Module):
@@ -183,9 +208,11 @@ class Stage(nn.Module):
     def __init__(self, cfg: BinaryViTConfig, stage: int):
         super().__init__()
         if stage > 0:
-            self.merge = PatchMerge(cfg.dims[stage - 1], cfg.dims[stage], cfg.stage_tokens[stage],
-                                    cfg.norm_eps)
-        self.blocks = nn.ModuleList(Block(cfg, stage) for _ in range(cfg.depths[stage]))
+            merge = FPPatchMerge if cfg.fp_merge else PatchMerge
+            self.merge = merge(cfg.dims[stage - 1], cfg.dims[stage], cfg.stage_tokens[stage],
+                               cfg.norm_eps)
+        block = Block if cfg.block == "binaryvit" else DeiTBlock
+        self.blocks = nn.ModuleList(block(cfg, stage) for _ in range(cfg.depths[stage]))
 
 
 class BinaryViT(nn.Module):
@@ -196,7 +223,10 @@ class BinaryViT(nn.Module):
         self.config = cfg
         self.stem = Stem(cfg)
         self.stages = nn.ModuleList(Stage(cfg, s) for s in range(cfg.num_stages))
-        self.norm = TokenBatchNorm(cfg.dims[-1], eps=cfg.norm_eps)
+        if cfg.block == "binaryvit":
+            self.norm = TokenBatchNorm(cfg.dims[-1], eps=cfg.norm_eps)
+        else:
+            self.norm = nn.LayerNorm(cfg.dims[-1], eps=cfg.norm_eps)
         self.head = nn.Linear(cfg.dims[-1], cfg.num_classes)
         nn.init.trunc_normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
@@ -218,6 +248,8 @@ class BinaryViT(nn.Module):
             for block in stage.blocks:
                 x = block(x, grid)
         x = self.norm(x)
+        if cfg.cls_token:
+            return self.head(x[:, 0])
         g = cfg.stage_grids[-1]
         pooled = avg_pool_planes(tokens_to_planes(x, g), g, g, 0, "gap")
         return self.head(pooled.flatten(1))

@@ -23,6 +23,12 @@ def _as_int(key: str, value) -> int:
         raise ConfigError(f"{key} must be an integer, got {value!r}") from None
 
 
+#: block kinds: the BinaryViT block (also ReActDeiT's), Bi-ViT's binary DeiT block, FP DeiT
+BLOCKS = ("binaryvit", "bivit", "deit")
+#: fields added for the model family; left out of to_dict() while at their default
+FAMILY_FIELDS = ("cls_token", "stem_norm", "fp_merge", "block")
+
+
 @dataclass(frozen=True)
 class BinaryViTConfig:
     """Shape of a BinaryViT (Le & Li, CVPR'23 W): a pyramid of binary transformer stages.
@@ -43,6 +49,11 @@ class BinaryViTConfig:
     layerscale: bool = True      # LayerScale before the two block residual adds
     norm_eps: float = 1e-5
     name: str = field(default="binaryvit-s", compare=False)
+    # ---- the rest of the model family (model/variants.py); defaults = BinaryViT-S ----------
+    cls_token: bool = False      # official --enable-cls-token: prepend a class token, head reads it
+    stem_norm: bool = True       # BatchNorm after the stem (pyramid: yes; official extra-res: no)
+    fp_merge: bool = False       # official --some-fp: full-precision patch merging
+    block: str = "binaryvit"     # "binaryvit" | "bivit" (Bi-ViT binary DeiT) | "deit" (FP DeiT)
 
     def __post_init__(self):
         for key in ("image_size", "patch_size", "in_channels", "num_classes"):
@@ -53,7 +64,7 @@ class BinaryViTConfig:
                 raise ConfigError(f"{key} must be a list of integers (one per stage), got "
                                   f"{values!r}")
             object.__setattr__(self, key, tuple(_as_int(key, v) for v in values))
-        for key in ("pool_branches", "layerscale"):
+        for key in ("pool_branches", "layerscale", "cls_token", "stem_norm", "fp_merge"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
         eps = self.norm_eps
@@ -63,6 +74,8 @@ class BinaryViTConfig:
         object.__setattr__(self, "norm_eps", float(eps))
         if not isinstance(self.name, str):
             raise ConfigError(f"name must be a string, got {self.name!r}")
+        if self.block not in BLOCKS:
+            raise ConfigError(f"block must be one of {', '.join(BLOCKS)}, got {self.block!r}")
         self._validate()
 
     # ---- derived values -------------------------------------------------------------------
@@ -86,7 +99,18 @@ class BinaryViTConfig:
 
     @property
     def stage_tokens(self) -> tuple[int, ...]:
+        """Patch tokens of every stage (the class token, if any, comes on top)."""
         return tuple(g * g for g in self.stage_grids)
+
+    @property
+    def extra_tokens(self) -> int:
+        """Tokens before the patch tokens: 1 with a class token, else 0."""
+        return int(self.cls_token)
+
+    @property
+    def binary(self) -> bool:
+        """False only for the full-precision DeiT (the distillation teacher)."""
+        return self.block != "deit"
 
     # ---- validation -----------------------------------------------------------------------
     def _validate(self):
@@ -116,22 +140,55 @@ class BinaryViTConfig:
                 raise ConfigError(f"stage {s}: dims, heads, sr_ratios, ffn_sizes and depths must "
                                   "all be >= 1")
             if d % h:
-                raise ConfigError(f"stage {s}: dim {d} is not a multiple of heads {h}")
+                divisors = [str(k) for k in range(1, d + 1) if d % k == 0]
+                shown = ", ".join(divisors[:12]) + (", ..." if len(divisors) > 12 else "")
+                raise ConfigError(f"stage {s}: dim {d} is not a multiple of heads {h} (every "
+                                  f"head gets dim/heads channels); give heads that divide {d}: "
+                                  f"{shown}")
             if f % d:
                 raise ConfigError(f"stage {s}: ffn size {f} must be a multiple of dim {d} (the FFN "
                                   "shortcuts repeat / average channel groups)")
             if g % r:
                 raise ConfigError(f"stage {s}: spatial-reduction ratio {r} does not divide the "
                                   f"{g}x{g} token grid")
-            if s and self.dims[s] % self.dims[s - 1]:
+            if s and self.dims[s] % self.dims[s - 1] and not self.fp_merge:
                 raise ConfigError(f"stage {s}: dim {d} must be a multiple of the previous stage's "
                                   f"{self.dims[s - 1]} (the merge shortcut repeats channels)")
+        self._validate_family()
+
+    def _validate_family(self):
+        """The combinations of the family's switches that have no defined network."""
+        n = len(self.dims)
+        if self.cls_token and n > 1:
+            raise ConfigError("cls_token needs a single stage (a plain ViT): the patch merges have "
+                              "no class-token path; use one stage or set cls_token false")
+        if self.cls_token and max(self.sr_ratios) > 1:
+            raise ConfigError("cls_token with sr_ratios > 1: spatial reduction pools the token "
+                              "grid, where the class token has no place; set sr_ratios to 1 or "
+                              "cls_token false")
+        if self.fp_merge and n == 1:
+            raise ConfigError("fp_merge needs at least two stages (a one-stage model has no patch "
+                              "merge); set fp_merge false")
+        if self.block != "binaryvit":
+            what = f"block {self.block!r} (a DeiT block, as Bi-ViT binarizes it)"
+            if n > 1:
+                raise ConfigError(f"{what} is a plain ViT: give one stage (dims, depths, heads, "
+                                  "sr_ratios and ffn_sizes with one entry each)")
+            if max(self.sr_ratios) > 1 or self.pool_branches or self.layerscale:
+                raise ConfigError(f"{what} has no spatial reduction, pooling branches or "
+                                  "LayerScale; set sr_ratios [1], pool_branches false and "
+                                  "layerscale false")
 
     # ---- (de)serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict:
+        """All fields, except the family switches left at their default (so a BinaryViT config
+        is written exactly as before they existed)."""
         d = asdict(self)
         for key in ("dims", "depths", "heads", "sr_ratios", "ffn_sizes"):
             d[key] = list(d[key])
+        for key in FAMILY_FIELDS:
+            if d[key] == self.__dataclass_fields__[key].default:
+                del d[key]
         return d
 
     @classmethod
@@ -177,26 +234,25 @@ class BinaryViTConfig:
     def from_official(cls, d: dict) -> "BinaryViTConfig":
         """Build from the official training code's effective config.json (transformers ViTConfig
         fields plus the script flags; see shared/reference/README.md)."""
-        missing = [k for k in ("hidden_size", "depths", "num_attention_heads", "reduction_ratio",
-                               "intermediate_size") if k not in d]
-        if missing:
-            raise ConfigError(f"official config lacks {missing}")
         for key, want in (("weight_bits", 1), ("input_bits", 1)):
             if d.get(key, want) != want:
                 raise ConfigError(f"official config has {key}={d[key]}; only the fully binary "
                                   f"model ({key}=1) is supported")
-        if d.get("some_fp", False):
-            raise ConfigError("official config has some_fp=true (full-precision patch merging); "
-                              "only the binary merge is supported")
-        if d.get("enable_cls_token", False):
-            raise ConfigError("official config has enable_cls_token=true; the pyramid model "
-                              "uses global average pooling, set it to false")
         if d.get("norm_layer", "BatchNormT") not in ("BatchNormT", "SyncBatchNormT"):
             raise ConfigError(f"official config norm_layer={d['norm_layer']!r}: only the "
                               "--replace-ln-bn (BatchNorm) model is supported")
         if bool(d.get("avg_res3", True)) != bool(d.get("avg_res5", True)):
             raise ConfigError("official config enables only one of avg_res3/avg_res5; both or "
                               "neither are supported")
+        if not isinstance(d.get("hidden_size"), list):
+            return cls._from_official_extra_res(d)
+        missing = [k for k in ("hidden_size", "depths", "num_attention_heads", "reduction_ratio",
+                               "intermediate_size") if k not in d]
+        if missing:
+            raise ConfigError(f"official config lacks {missing}")
+        if d.get("enable_cls_token", False):
+            raise ConfigError("official config has enable_cls_token=true; the pyramid model "
+                              "uses global average pooling, set it to false")
         if len(d["hidden_size"]) != 4:
             raise ConfigError("the official pyramid model has exactly 4 stages")
         return cls(
@@ -207,6 +263,26 @@ class BinaryViTConfig:
             sr_ratios=d["reduction_ratio"], ffn_sizes=d["intermediate_size"],
             pool_branches=bool(d.get("avg_res3", True)),
             layerscale=not bool(d.get("disable_layerscale", False)),
+            fp_merge=bool(d.get("some_fp", False)),
+            norm_eps=float(d.get("layer_norm_eps", 1e-5)), name="official")
+
+    @classmethod
+    def _from_official_extra_res(cls, d: dict) -> "BinaryViTConfig":
+        """The official plain-ViT model (`--model-type=extra-res`,
+        transformer/modeling_vit_extra_res.py): one stage, patch_size read from the json, no
+        BatchNorm after the stem, optional class token. `some_fp` is not read by that model."""
+        missing = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
+                               "intermediate_size", "patch_size") if k not in d]
+        if missing:
+            raise ConfigError(f"official plain-ViT config lacks {missing}")
+        return cls(
+            image_size=int(d.get("image_size", 224)), patch_size=d["patch_size"],
+            in_channels=int(d.get("num_channels", 3)), num_classes=int(d.get("num_labels", 1000)),
+            dims=[d["hidden_size"]], depths=[d["num_hidden_layers"]],
+            heads=[d["num_attention_heads"]], sr_ratios=[1], ffn_sizes=[d["intermediate_size"]],
+            pool_branches=bool(d.get("avg_res3", False)),
+            layerscale=not bool(d.get("disable_layerscale", False)),
+            cls_token=bool(d.get("enable_cls_token", False)), stem_norm=False,
             norm_eps=float(d.get("layer_norm_eps", 1e-5)), name="official")
 
 

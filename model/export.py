@@ -136,6 +136,9 @@ def export_golden(model: BinaryViT, images: torch.Tensor, out_dir, pool_bits: in
     from tqdm import tqdm
 
     check_pool_bits(pool_bits)
+    if not model.config.binary:
+        raise ValueError(f"model {model.config.name!r} is full precision (block "
+                         f"{model.config.block!r}): it has no binary ops to export")
     out_dir = check_golden_out(out_dir, what)
     with atomic_dir(out_dir, owned=is_golden_dir, what=what) as tmp:
         logits, ops = trace_model(model, images)

@@ -126,3 +126,19 @@ def avg_pool_channels(x: torch.Tensor, group: int, op_name: str) -> torch.Tensor
         trace.pool(op_name, planes, (1, group), (1, group), (0, 0),
                    y.reshape(-1, 1, y.shape[-1]))
     return y
+
+
+def trace_attention_products(op_name, qb, kb, vb, scores, probs):
+    """Record the two attention products of every image and head: Qb.Kb^T (xnor) and
+    mask.Vb (and; the mask is where the quantized probabilities are not 0)."""
+    trace = active_trace()
+    if trace is None:
+        return
+    mask = (probs != 0).to(probs.dtype)
+    for b in range(qb.shape[0]):
+        for h in range(qb.shape[1]):
+            tag = f"{op_name}.b{b}.h{h}"
+            trace.matmul(f"{tag}.scores", "xnor", to_bits(qb[b, h]), to_bits(kb[b, h]),
+                         scores[b, h])
+            trace.matmul(f"{tag}.context", "and", to_bits(mask[b, h]),
+                         to_bits(vb[b, h].T), mask[b, h] @ vb[b, h])

@@ -5,6 +5,12 @@ Official keys are `vit.encoder.layer.N.*` with N counted over all stages; ours a
 `stages.S.blocks.B.*`. Block-relative renames are listed in BLOCK_RENAMES (entries ending in
 "." rename a module prefix, others a whole key); leaf renames in LEAF_RENAMES. The only shape
 difference: a merge's `move` is (C,) here and (1, C, 1, 1) in the official layout.
+
+The same table serves every official variant (model/variants.py): the plain ViT
+(`--model-type=extra-res`, one stage, so layer N = block N; `vit.embeddings.cls_token` with
+`--enable-cls-token`, no `vit.embeddings.norm`) and the full-precision merges of `--some-fp`
+(`norm0`, `proj.weight`, `norm`, `position_embeddings` only). `load_official` picks the variant
+from the config.json it is given.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ MERGE_RENAMES = [
 TOP_RENAMES = [
     ("stem.proj.", "vit.embeddings.patch_embeddings.projection."),
     ("stem.norm.", "vit.embeddings.norm."), ("stem.pos_embed", "vit.embeddings.position_embeddings"),
+    ("stem.cls_token", "vit.embeddings.cls_token"),
     ("norm.", "vit.layernorm."), ("head.", "classifier."),
 ]
 # RPReLU and LayerScale parameters (these leaf names occur nowhere else).

@@ -49,6 +49,33 @@ class TrainSettings:
                                  f"got {v!r}")
 
 
+@dataclass(frozen=True)
+class Distillation:
+    """Knowledge distillation from a trained teacher checkpoint (model/distill.py).
+
+    kind "soft": the official BinaryViT scripts' loss, the teacher's softmax as the only target.
+    kind "bivit": Bi-ViT's hard distillation (weight ``hard_alpha`` on the teacher's argmax, the
+    rest on the labels) plus ``rank_weight`` x the ranking-aware attention loss over the
+    teacher's top ``rank_topk`` keys of every query."""
+
+    teacher: str
+    kind: str = "soft"
+    rank_weight: float = 1.0
+    rank_topk: int = 4
+    hard_alpha: float = 0.5
+
+    def __post_init__(self):
+        if self.kind not in ("soft", "bivit"):
+            raise ValueError(f"distillation kind must be 'soft' or 'bivit', got {self.kind!r}")
+        if isinstance(self.rank_topk, bool) or not isinstance(self.rank_topk, int) or \
+                self.rank_topk < 1:
+            raise ValueError(f"rank_topk must be an integer >= 1, got {self.rank_topk!r}")
+        for key in ("rank_weight", "hard_alpha"):
+            v = getattr(self, key)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{key} must be a finite number >= 0, got {v!r}")
+
+
 class TrainingDiverged(ValueError):
     """The loss or the weights became NaN or Inf; no checkpoint is written."""
 
@@ -89,24 +116,78 @@ def check_checkpoint_out(out_dir, what: str = "output folder") -> Path:
 
 
 def train(out_dir, cfg: BinaryViTConfig | None = None, settings: TrainSettings = TrainSettings(),
-          progress: bool = True, what: str = "output folder") -> dict:
+          progress: bool = True, what: str = "output folder", variant: str | None = None,
+          distill: Distillation | None = None) -> dict:
     """Train on the digits training split, evaluate once on the held-out split, write a
     checkpoint directory (config.json, weights.pt, metrics.json); returns the metrics.
 
     The output is checked before training (OutputError: a file, not writable, or a non-empty
     folder that is not a checkpoint this project wrote) and written whole or not at all
     (:func:`hw.outfiles.atomic_dir`). A NaN or Inf loss or weight stops training with
-    TrainingDiverged and writes nothing."""
+    TrainingDiverged and writes nothing. ``distill`` trains against a teacher checkpoint
+    (checked before training); ``variant`` is recorded in the metrics."""
     from tqdm import tqdm
 
     cfg = cfg or tiny_digits_config()
     if (cfg.in_channels, cfg.image_size) != (1, 8):
         raise ValueError("the digits set has 1x8x8 images: use in_channels=1, image_size=8")
     out_dir = check_checkpoint_out(out_dir, what)
+    teacher = _load_teacher(cfg, distill) if distill is not None else None
     with atomic_dir(out_dir, owned=is_checkpoint_dir, what=what) as tmp:
-        model, metrics = _train(cfg, settings, progress, tqdm)
+        model, metrics = _train(cfg, settings, progress, tqdm, teacher, distill)
+        if variant is not None:
+            metrics["variant"] = variant
         save_checkpoint(tmp, model, metrics)
     return metrics
+
+
+def _load_teacher(cfg: BinaryViTConfig, distill: Distillation) -> BinaryViT:
+    """The teacher checkpoint in eval mode; ValueError (naming it) if it cannot teach ``cfg``."""
+    from .checkpoint import load_checkpoint
+    from .distill import attention_ranking_loss, capturing_attention
+
+    teacher = load_checkpoint(distill.teacher)
+    tcfg = teacher.config
+    if (tcfg.in_channels, tcfg.image_size, tcfg.num_classes) != (
+            cfg.in_channels, cfg.image_size, cfg.num_classes):
+        raise ValueError(f"teacher {distill.teacher} takes {tcfg.in_channels}x{tcfg.image_size}"
+                         f"x{tcfg.image_size} images to {tcfg.num_classes} classes; the student "
+                         f"{cfg.in_channels}x{cfg.image_size}x{cfg.image_size} to "
+                         f"{cfg.num_classes}")
+    if distill.kind == "bivit":     # the attention layers must pair up: try it on two images
+        torch.manual_seed(0)
+        probe = torch.zeros(2, cfg.in_channels, cfg.image_size, cfg.image_size)
+        student = BinaryViT(cfg).eval()
+        with torch.no_grad(), capturing_attention() as s_caps:
+            student(probe)
+        with torch.no_grad(), capturing_attention() as t_caps:
+            teacher(probe)
+        try:
+            attention_ranking_loss(s_caps, t_caps, distill.rank_topk)
+        except ValueError as exc:
+            raise ValueError(f"teacher {distill.teacher} cannot teach ranking-aware "
+                             f"distillation: {exc}") from None
+    return teacher
+
+
+def _loss(model, xb, yb, teacher, distill):
+    """The training loss of one batch: cross-entropy, or the distillation loss."""
+    if teacher is None:
+        return F.cross_entropy(model(xb), yb)
+    from .distill import (attention_ranking_loss, capturing_attention, distribution_loss,
+                          hard_distillation_loss)
+
+    with capturing_attention() as s_caps:
+        logits = model(xb)
+    with torch.no_grad(), capturing_attention() as t_caps:
+        t_logits = teacher(xb)
+    if distill.kind == "soft":
+        return distribution_loss(logits, t_logits)
+    loss = hard_distillation_loss(logits, t_logits, yb, distill.hard_alpha)
+    if distill.rank_weight:
+        loss = loss + distill.rank_weight * attention_ranking_loss(s_caps, t_caps,
+                                                                   distill.rank_topk)
+    return loss
 
 
 def _diverged(where: str, settings: TrainSettings) -> TrainingDiverged:
@@ -115,7 +196,8 @@ def _diverged(where: str, settings: TrainSettings) -> TrainingDiverged:
 
 
 def _train(cfg: BinaryViTConfig, settings: TrainSettings, progress: bool,
-           tqdm) -> tuple[BinaryViT, dict]:
+           tqdm, teacher: BinaryViT | None = None,
+           distill: Distillation | None = None) -> tuple[BinaryViT, dict]:
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     gen = torch.Generator().manual_seed(settings.seed)
@@ -134,7 +216,7 @@ def _train(cfg: BinaryViTConfig, settings: TrainSettings, progress: bool,
         for step, i in enumerate(range(0, len(order), settings.batch_size)):
             idx = order[i:i + settings.batch_size]
             xb = random_shift(x_train[idx], settings.max_shift, gen)
-            loss = F.cross_entropy(model(xb), y_train[idx])
+            loss = _loss(model, xb, y_train[idx], teacher, distill)
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise _diverged(f"the loss is {value} at epoch {epoch + 1} step {step + 1}",
@@ -157,11 +239,26 @@ def _train(cfg: BinaryViTConfig, settings: TrainSettings, progress: bool,
         "train_seconds": round(time.time() - start, 1),
         "settings": asdict(settings),
         "config": cfg.to_dict(),
-        "fully_binary": "every transformer linear, attention product and patch merge is binary; "
-                        "stem conv and classifier are full precision (as in BinaryViT)",
+        "fully_binary": _precision_note(cfg),
         "torch": torch.__version__, "machine": platform.machine(),
     }
+    if distill is not None:
+        metrics["distillation"] = {**asdict(distill),
+                                   "teacher_test_top1": accuracy(teacher, x_test, y_test)}
     return model, metrics
+
+
+def _precision_note(cfg: BinaryViTConfig) -> str:
+    if not cfg.binary:
+        return "no: a full-precision DeiT (the distillation teacher)"
+    if cfg.fp_merge:
+        return ("every transformer linear and attention product is binary; stem conv, patch "
+                "merges and classifier are full precision (BinaryViT --some-fp)")
+    if cfg.num_stages == 1:
+        return ("every transformer linear and attention product is binary; stem conv and "
+                "classifier are full precision")
+    return ("every transformer linear, attention product and patch merge is binary; "
+            "stem conv and classifier are full precision (as in BinaryViT)")
 
 
 def print_metrics(metrics: dict) -> None:

@@ -45,10 +45,12 @@ def test_unknown_field_is_rejected(tmp_path):
 
 def test_official_json_unsupported_variants_are_rejected(reference_dir, tmp_path):
     d = json.loads((reference_dir / "binaryvit_official_config.json").read_text())
-    for key, value, message in (("some_fp", True, "some_fp"), ("weight_bits", 2, "weight_bits"),
+    for key, value, message in (("weight_bits", 2, "weight_bits"),
                                 ("avg_res5", False, "avg_res3/avg_res5")):
         (tmp_path / "c.json").write_text(json.dumps(d | {key: value}))
         with pytest.raises(ConfigError, match=message):
             BinaryViTConfig.load(tmp_path / "c.json")
     (tmp_path / "c.json").write_text(json.dumps(d | {"disable_layerscale": True}))
     assert BinaryViTConfig.load(tmp_path / "c.json").layerscale is False
+    (tmp_path / "c.json").write_text(json.dumps(d | {"some_fp": True}))     # --some-fp
+    assert BinaryViTConfig.load(tmp_path / "c.json").fp_merge is True
