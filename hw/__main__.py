@@ -33,6 +33,7 @@ COMMANDS = (
     ("network", "network"),
     ("report", "report"),
     ("dse", "dse"),
+    ("compare", "compare"),
     ("bench", "bench"),
 )
 

@@ -158,6 +158,31 @@ def atomic_dir(path, owned: Callable[[Path], bool] | None = None,
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def carry_over(old: Path, new: Path, ours) -> None:
+    """Give the new output folder ``new`` every entry of the old folder ``old`` whose name is
+    not in ``ours`` (the files the command writes) and that ``new`` does not have: hard links
+    (copies where the file system has none; folders copied, links kept as links), so a
+    replaced folder loses nothing a user put there and the old one stays whole until then."""
+    if not old.is_dir():
+        return
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    for entry in old.iterdir():
+        if entry.name in ours or (new / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=link)
+        elif entry.is_symlink():
+            os.symlink(os.readlink(entry), new / entry.name)
+        else:
+            link(entry, new / entry.name)
+
+
 def exit_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit(143) in this process, so ``finally`` blocks (temporaries,
     child simulators) run as they do for Ctrl-C. Call it at the start of a command's main."""

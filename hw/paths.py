@@ -16,5 +16,10 @@ RESOURCE_MODEL = SYNTH_DATA_DIR / "resource_model.json"
 REPORTS_DIR = REPO / "reports"
 #: RTL simulation results that the reports read (``python -m sim all --json``)
 SIM_RESULTS_DIR = REPORTS_DIR / "sim"
+#: the committed checkpoints: digits/ (the tiny BinaryViT) and one folder per variant of
+#: model/variants.py (``python -m model train --variant NAME``)
+CHECKPOINTS_DIR = REPO / "model" / "checkpoints"
 #: the committed tiny checkpoint trained on scikit-learn's digits
-DIGITS_CHECKPOINT = REPO / "model" / "checkpoints" / "digits"
+DIGITS_CHECKPOINT = CHECKPOINTS_DIR / "digits"
+#: the co-design table of the model family (``python -m hw compare``)
+VARIANTS_REPORT_DIR = REPORTS_DIR / "variants"

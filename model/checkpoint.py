@@ -56,6 +56,38 @@ def nonfinite_tensors(model) -> list[str]:
             if v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
 
+def state_mismatch(model, state: dict) -> str:
+    """'' when ``state`` has exactly the model's keys and shapes, else a short summary: how
+    many keys are missing, unexpected or of another shape, with the first of each."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    shape = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    parts = []
+    for what, keys in (("missing", missing), ("unexpected", extra), ("of another shape", shape)):
+        if keys:
+            parts.append(f"{len(keys)} key{'s' if len(keys) > 1 else ''} {what} (first: "
+                         f"{keys[0]})")
+    return ", ".join(parts)
+
+
+def _trained_as(directory: Path, cfg: BinaryViTConfig) -> str:
+    """The fix for weights that do not fit config.json: the variant / config metrics.json says
+    they were trained as, when it says one that differs; else the general advice."""
+    try:
+        d = json.loads((directory / METRICS_FILE).read_bytes().decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        d = None
+    trained = d.get("config") if isinstance(d, dict) else None
+    if isinstance(trained, dict) and trained != cfg.to_dict():
+        what = (f"variant {d['variant']!r}" if isinstance(d.get("variant"), str)
+                else f"config {trained.get('name')!r}")
+        return (f"{METRICS_FILE} says these weights were trained as {what}: put that training's "
+                f"config.json next to them (its \"config\" in {METRICS_FILE}) or the weights.pt "
+                f"of {cfg.name}")
+    return "put the config.json these weights were trained with next to them"
+
+
 def load_checkpoint(directory) -> BinaryViT:
     """Read a checkpoint directory written by save_checkpoint; the model comes back in eval mode.
     CheckpointError (or ConfigError) naming the file for anything that is not a usable
@@ -82,6 +114,12 @@ def load_checkpoint(directory) -> BinaryViT:
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise CheckpointError(f"{wpath} holds a {type(state).__name__}, not a state dict "
                               f"(parameter name -> tensor) {hint}")
+    mismatch = state_mismatch(model, state)
+    if mismatch:
+        raise CheckpointError(f"{wpath} cannot be loaded into the model "
+                              f"{directory / CONFIG_FILE} describes ({model.config.name}): "
+                              f"{mismatch}; "
+                              + _trained_as(directory, model.config))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

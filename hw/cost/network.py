@@ -36,10 +36,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import ArrayConfig, ConfigError
-from ..paths import DIGITS_CHECKPOINT, REPO
+from ..paths import CHECKPOINTS_DIR, DIGITS_CHECKPOINT, REPO
 from ..ops import MatmulOp, Op, OpKind, PoolOp
 
-NETWORKS = ("digits-tiny", "binaryvit-s")
+#: the model family of model/variants.py (``VARIANTS``; tests/hw/test_network.py checks the two
+#: lists agree): each traces at ImageNet 224 px under its own name and at the digits scale of
+#: its trained checkpoint as ``<variant>-digits``. Spelled out here so that listing the names
+#: (``--help``) does not import the model package (torch).
+VARIANT_NAMES = ("binaryvit-s", "binaryvit-s-somefp", "reactdeit-s", "reactdeit-s-avgpool",
+                 "reactdeit-s-avgpool-mb", "reactdeit-s-avgpool-mb-ls", "bivit-deit-t",
+                 "fp-teacher")
+#: the suffix of a variant's digits-scale network name
+DIGITS_SUFFIX = "-digits"
+NETWORKS = ("digits-tiny",) + VARIANT_NAMES + tuple(v + DIGITS_SUFFIX for v in VARIANT_NAMES)
 
 
 class NetworkError(ValueError):
@@ -68,6 +77,7 @@ class Network:
     ops: list
     elementwise: list = field(default_factory=list)
     source: str = ""
+    parameters: int = 0              # trainable parameters of the model (binary and FP)
 
     @property
     def matmuls(self) -> list[MatmulOp]:
@@ -85,11 +95,23 @@ class Network:
     def weight_bits(self) -> int:
         return sum(op.weight_bits for op in self.matmuls)
 
+    def work(self, unit: str) -> int:
+        """Total non-array work in ``unit`` ("elements" or "FP MACs")."""
+        return sum(w.count for w in self.elementwise if w.unit == unit)
+
 
 def network_config(name: str):
-    """The model config of a network name: ``digits-tiny`` (the committed checkpoint's
-    config.json when present, else ``model.tiny_digits_config()``) or ``binaryvit-s``."""
+    """(model config, source) of a network name (:data:`NETWORKS`):
+
+    - ``digits-tiny``: the committed checkpoint's config.json when present, else
+      ``model.tiny_digits_config()``;
+    - ``binaryvit-s``: ``model.BinaryViTConfig()`` (BinaryViT-S, 224 px);
+    - another variant of model/variants.py: its official config (ImageNet, 224 px);
+    - ``<variant>-digits``: the config.json of its trained checkpoint
+      (model/checkpoints/<variant>/) when present, else the variant's tiny config.
+    """
     from model import BinaryViTConfig, tiny_digits_config
+    from model.variants import get_variant
 
     key = str(name).strip().lower()
     if key == "digits-tiny":
@@ -99,6 +121,18 @@ def network_config(name: str):
         return tiny_digits_config(), "model.tiny_digits_config()"
     if key == "binaryvit-s":
         return BinaryViTConfig(), "model.BinaryViTConfig() (BinaryViT-S, 224 px)"
+    if key in VARIANT_NAMES:
+        v = get_variant(key)
+        return v.official, (f"model.variants.VARIANTS[{key!r}].official (ImageNet, 224 px; "
+                            f"{v.source})")
+    if key.endswith(DIGITS_SUFFIX) and key[:-len(DIGITS_SUFFIX)] in VARIANT_NAMES:
+        variant = key[:-len(DIGITS_SUFFIX)]
+        path = CHECKPOINTS_DIR / variant / "config.json"
+        if path.is_file():
+            return BinaryViTConfig.load(path), f"{path.relative_to(REPO)}"
+        return (get_variant(variant).tiny,
+                f"model.variants.VARIANTS[{variant!r}].tiny (no checkpoint at "
+                f"{path.parent.relative_to(REPO)})")
     raise NetworkError(f"unknown network {name!r}; valid networks: {', '.join(NETWORKS)}")
 
 
@@ -128,15 +162,18 @@ def trace_network(cfg, name: str = "", source: str = "") -> Network:
     with torch.no_grad(), recording() as trace, counter:
         model(images)
     ops = [op.shape_only() for op in trace.ops]
-    net = Network(name or cfg.name, cfg, ops, source=source)
+    net = Network(name or cfg.name, cfg, ops, source=source,
+                  parameters=sum(p.numel() for p in model.parameters()))
     net.elementwise = counter.work(net)
     return net
 
 
 class _ElementCounter:
-    """Counts the non-array work of a forward pass with module hooks (norms, RPReLU,
-    LayerScale, the FP stem conv and head) and a torch function mode (tensor adds outside
-    those modules: residual and shortcut adds, position embeddings, Q/K/V sign thresholds)."""
+    """Counts the non-array work of a forward pass with module hooks (BatchNorms, LayerNorms,
+    RPReLU, LayerScale, the FP stem conv, FP patch-merge convs, FP linears and the head) and a
+    torch function mode (tensor adds outside those modules: residual and shortcut adds,
+    position embeddings, Q/K/V sign thresholds; and, in a full-precision model, the attention
+    matmuls, softmax and GELU, which no binary op records)."""
 
     def __init__(self, model):
         from torch import nn
@@ -145,20 +182,22 @@ class _ElementCounter:
                                   TokenBatchNorm)
 
         self.model = model
+        self.fp = not model.config.binary
         self.counts = Counter()
         self.depth = 0
         self.handles = []
-        cats = {TokenBatchNorm: "norm", RPReLU: "rprelu", LayerScale: "layerscale"}
-        leaves = (TokenBatchNorm, RPReLU, LayerScale, BinaryLinear, BinaryMergeConv, nn.Conv2d,
-                  nn.Linear)
+        cats = {TokenBatchNorm: "norm", nn.LayerNorm: "layernorm", RPReLU: "rprelu",
+                LayerScale: "layerscale"}
+        leaves = (TokenBatchNorm, nn.LayerNorm, RPReLU, LayerScale, BinaryLinear,
+                  BinaryMergeConv, nn.Conv2d, nn.Linear)
         for mod in model.modules():
             if not isinstance(mod, leaves):
                 continue
             cat = next((c for t, c in cats.items() if isinstance(mod, t)), None)
-            if isinstance(mod, nn.Conv2d):
-                cat = "stem"
-            elif isinstance(mod, nn.Linear):
-                cat = "head"
+            if isinstance(mod, nn.Conv2d):   # the stem, or an FP patch merge (--some-fp)
+                cat = "stem" if mod is model.stem.proj else "fp_merge"
+            elif isinstance(mod, nn.Linear):  # the head, or a layer of the FP teacher
+                cat = "head" if mod is model.head else "fp_linear"
             self.handles.append(mod.register_forward_pre_hook(self._enter))
             self.handles.append(mod.register_forward_hook(self._leave(cat)))
 
@@ -168,10 +207,10 @@ class _ElementCounter:
     def _leave(self, cat):
         def hook(mod, args, out):
             self.depth -= 1
-            if cat == "stem":   # FP MACs: outputs x (in_channels * kh * kw)
+            if cat in ("stem", "fp_merge"):   # FP MACs: outputs x (in_channels * kh * kw)
                 self.counts[cat] += out.numel() * mod.in_channels * mod.kernel_size[0] * \
                     mod.kernel_size[1]
-            elif cat == "head":
+            elif cat in ("head", "fp_linear"):
                 self.counts[cat] += out.numel() * mod.in_features
             elif cat is not None:
                 self.counts[cat] += out.numel()
@@ -179,16 +218,30 @@ class _ElementCounter:
 
     def __enter__(self):
         import torch
+        import torch.nn.functional as F
         from torch.overrides import TorchFunctionMode
 
         counter = self
         adds = {torch.Tensor.__add__, torch.Tensor.__radd__, torch.add, torch.Tensor.add}
+        matmuls = {torch.Tensor.__matmul__, torch.matmul}
+        softmax = {F.softmax, torch.softmax, torch.Tensor.softmax}
 
         class _Mode(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 out = func(*args, **(kwargs or {}))
-                if func in adds and counter.depth == 0 and isinstance(out, torch.Tensor):
+                if counter.depth or not isinstance(out, torch.Tensor):
+                    return out
+                name = getattr(func, "__name__", "")
+                if func in adds:
                     counter.counts["adds"] += out.numel()
+                elif not counter.fp:
+                    return out
+                elif func in matmuls or name in ("matmul", "__matmul__"):   # Q.K^T and A.V
+                    counter.counts["fp_attention"] += out.numel() * args[0].shape[-1]
+                elif func in softmax or name == "softmax":
+                    counter.counts["softmax"] += out.numel()
+                elif name == "gelu":
+                    counter.counts["gelu"] += out.numel()
                 return out
 
         self.mode = _Mode()
@@ -201,19 +254,25 @@ class _ElementCounter:
             h.remove()
 
     def work(self, net: Network) -> list[ElementwiseWork]:
+        """The non-array work of ``net``: the categories every network has, then the ones only
+        some variants have (listed only when the network has them)."""
         pe, cpu = "per-element unit", "host CPU"
+        cfg = self.model.config
         sign = sum(op.m * op.k for op in net.matmuls if op.group != "attention")
         scores = [op for op in net.matmuls if op.name.endswith(".scores")]
+        n_scores = sum(op.m * op.n for op in scores) if not self.fp else self.counts["softmax"]
         c = self.counts
-        return [
+        out = [
             ElementwiseWork("norm affine (BatchNorm, folded with alpha)", c["norm"], "elements",
                             pe, "per-channel a*x+b; the binary layers' alpha folds into it"),
             ElementwiseWork("RPReLU", c["rprelu"], "elements", pe),
             ElementwiseWork("LayerScale", c["layerscale"], "elements", pe),
             ElementwiseWork("RSign thresholds of binary-layer inputs", sign, "elements", pe,
                             "sign(x + move) of every weight-layer input bit (M*K)"),
-            ElementwiseWork("softmax (exp, sum, divide)", sum(op.m * op.n for op in scores),
-                            "elements", pe, "over the Q.K^T scores"),
+            ElementwiseWork("softmax (exp, sum, divide)", n_scores, "elements", pe,
+                            "over the Q.K^T scores, scaled by 1/sqrt(d)"
+                            + (" (Bi-ViT: gamma_h/sqrt(d), one constant per head)"
+                               if cfg.block == "bivit" else "")),
             ElementwiseWork("probability threshold (A = p >= clip)",
                             sum(op.m * op.n for op in scores), "elements", pe),
             ElementwiseWork("adds outside layers (residuals, shortcuts, pos-embed, Q/K/V "
@@ -224,6 +283,34 @@ class _ElementCounter:
             ElementwiseWork("FP stem conv", c["stem"], "FP MACs", cpu),
             ElementwiseWork("FP head linear", c["head"], "FP MACs", cpu),
         ]
+        if c["layernorm"]:
+            out.append(ElementwiseWork(
+                "LayerNorm (mean, variance, normalise, affine)", c["layernorm"], "elements", pe,
+                "over the channels of every token (and, in Bi-ViT, of Q and K per head): a "
+                "reduction per token, unlike the BatchNorm affines"))
+        if cfg.block == "bivit":
+            out.append(ElementwiseWork(
+                "alpha scale of weight-layer results (no BatchNorm to fold it into)",
+                sum(op.m * op.n for op in net.matmuls if op.group != "attention"), "elements",
+                pe, "an upper bound: where a sign follows directly (V, FC1 -> GELU -> sign) the "
+                "positive alpha and GELU change nothing and can be dropped"))
+        if c["fp_merge"]:
+            out.append(ElementwiseWork(
+                "FP patch-merge conv (--some-fp)", c["fp_merge"], "FP MACs", cpu,
+                "2x2/2 float conv of every merge, between the array's stages"))
+        if c["fp_linear"] or c["fp_attention"]:
+            out.append(ElementwiseWork("FP linears (qkv, proj, FC1, FC2)", c["fp_linear"],
+                                       "FP MACs", cpu, "full-precision network: no array op"))
+            out.append(ElementwiseWork("FP attention products (Q.K^T, A.V)",
+                                       c["fp_attention"], "FP MACs", cpu))
+        if c["gelu"]:
+            out.append(ElementwiseWork("GELU", c["gelu"], "elements", pe))
+        if cfg.cls_token:
+            out.append(ElementwiseWork(
+                "class token (prepend; the head reads token 0)", cfg.dims[0], "elements", pe,
+                "one more row in every weight-layer and attention job (in the traced shapes); "
+                "no GAP pool"))
+        return out
 
 
 # ---- legal jobs ----------------------------------------------------------------------------------
@@ -270,6 +357,7 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth_gbps: float = 1.0) ->
     """
     if not bandwidth_gbps > 0:
         raise NetworkError(f"bandwidth must be > 0 GB/s, got {bandwidth_gbps}")
+    require_array_ops(net)
     f_hz = cfg.clock_mhz * 1e6
     peak = cfg.rows * cfg.cols * cfg.simd
     costs = []
@@ -348,7 +436,18 @@ def device_memory(mem: dict, device, array_bram_blocks: float | None) -> dict:
             else None}
 
 
+def require_array_ops(net: Network) -> None:
+    """NetworkError for a network with no binary op (the full-precision teacher): it has
+    nothing to run on the array, so no cycles, frames/s or utilisation."""
+    if not net.ops:
+        raise NetworkError(f"network {net.name!r} has no binary matmul or pool (a full-"
+                           "precision network): nothing runs on the array; cost a binary "
+                           "variant instead")
+
+
 def require_fit(net: Network, cfg: ArrayConfig) -> None:
-    """Raise NetworkError if some op cannot be split into legal jobs of ``cfg``."""
+    """Raise NetworkError if the network has no array op, or some op cannot be split into
+    legal jobs of ``cfg``."""
+    require_array_ops(net)
     for op in net.ops:
         op_jobs(cfg, op)

@@ -114,3 +114,36 @@ def pareto(all_lut, all_fps, front_lut, front_fps, title: str, path, lut_cap=Non
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def accuracy_vs(points: list[dict], key: str, xlabel: str, title: str, path) -> Path:
+    """Top-1 against ``key`` (``fps`` or ``lut``) of the model family: our digits top-1 of
+    every point (circles: digits-scale networks, squares: ImageNet-224 shapes), and, in a second
+    panel when any point has one, the cited ImageNet top-1. Points are labelled by variant."""
+    cited = [p for p in points if p.get("cited") is not None]
+    panels = 2 if cited else 1
+    fig, axes = plt.subplots(1, panels, figsize=(7.5 * panels, 5), squeeze=False)
+    marks = {"digits": ("o", "tab:blue", "digits-scale network"),
+             "imagenet": ("s", "tab:red", "ImageNet-224 shapes")}
+
+    def draw(ax, pts, ykey, ylabel):
+        for scale, (m, c, label) in marks.items():
+            sel = [p for p in pts if p["scale"] == scale and p.get(ykey) is not None]
+            if not sel:
+                continue
+            ax.scatter([p[key] for p in sel], [p[ykey] for p in sel], marker=m, color=c,
+                       label=label)
+            for p in sel:
+                ax.annotate(p["label"], (p[key], p[ykey]), fontsize=6, xytext=(3, 3),
+                            textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+
+    draw(axes[0][0], points, "top1", "digits test top-1 % (ours, model/checkpoints)")
+    axes[0][0].set_title(title, fontsize=10)
+    if cited:
+        draw(axes[0][1], cited, "cited", "ImageNet top-1 % (cited, not measured here)")
+    return _save(fig, path)

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..config import ArrayConfig
 from .devices import check_fits, fit_report, get_device
-from ..outfiles import InputFileError, OutputError, atomic_dir, check_output_path, read_json
+from ..outfiles import (InputFileError, OutputError, atomic_dir, carry_over, check_output_path,
+                        read_json)
 from ..paths import REPO, SIM_RESULTS_DIR as SIM_DIR
 from .network import (device_memory, load_network, network_cost, require_fit)
 
@@ -81,32 +82,11 @@ def check_report_dir(out_dir, what: str = "--out") -> Path:
 
 def _carry_over(old: Path, new: Path) -> None:
     """Give the new report folder ``new`` every entry of the old folder ``old`` that is not a
-    report file (the DSE's files, anything a user put there): hard links (copies where the
-    file system has none), so the old folder stays whole until it is replaced."""
-    import os
-    import shutil
-
+    report file (the DSE's files, anything a user put there): :func:`hw.outfiles.carry_over`."""
     if not old.is_dir():
         return
     prev = _report_doc(old) or {}
-    ours = set(REPORT_FILES) | {str(v) for v in (prev.get("plots") or {}).values()}
-
-    def link(src, dst):
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    for entry in old.iterdir():
-        if entry.name in ours or (new / entry.name).exists():
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=link)
-        elif entry.is_symlink():
-            os.symlink(os.readlink(entry), new / entry.name)
-        else:
-            link(entry, new / entry.name)
-
+    carry_over(old, new, set(REPORT_FILES) | {str(v) for v in (prev.get("plots") or {}).values()})
 
 
 def config_flags(cfg: ArrayConfig, always=("rows", "cols", "simd")) -> list[str]:

@@ -54,9 +54,9 @@ def _hand_macs(cfg):
 
 
 def test_unknown_network_lists_valid_names():
-    with pytest.raises(NetworkError, match="valid networks: digits-tiny, binaryvit-s"):
+    with pytest.raises(NetworkError, match="valid networks: digits-tiny, binaryvit-s, "):
         load_network("resnet")
-    assert NETWORKS == ("digits-tiny", "binaryvit-s")
+    assert NETWORKS[:2] == ("digits-tiny", "binaryvit-s")
 
 
 def test_digits_config_source():
