@@ -1,136 +1,419 @@
-"""Stream bus-functional models for the AXI4-Stream ports of ``bvit_top``.
+"""Bus-functional models of ``bvit_top``: cocotbext-axi on the AXI4-Stream ports, the project's
+passive job monitor, reference model and scoreboard.
 
-Handshakes are sampled at the rising edge (``tvalid & tready`` as seen at the edge); new values
-are driven right after it. Random stalls come from a seeded :class:`random.Random`.
+- **Drivers and observers** (cocotbext-axi, :class:`Bench`): an ``AxiStreamSource`` on
+  ``s_axis_cmd`` (one frame per job: the command beat) and on ``s_axis_data`` (one frame per
+  job: every data beat), an ``AxiStreamSink`` on ``m_axis_res`` (drives tready; one frame per
+  job, delimited by tlast) and an ``AxiStreamMonitor`` on ``s_axis_cmd`` (the command beats the
+  core accepted). Each bus is found by its prefix (``AxiStreamBus.from_prefix``) and every
+  frame element is one whole beat (``byte_lanes=1``). All of them follow ``rst``: a reset drops
+  what they were sending or receiving. Back-pressure comes from their pause generators:
+  :func:`idle_pauses` (input tvalid held low) and :class:`SinkPauses` (output tready low:
+  random stalls, long freezes, and a freeze from each job's start until freeze_max/2 ..
+  freeze_max cycles after its first result beat is valid, so the output FIFO fills).
+- **Job monitor** (:class:`JobMonitor`, passive): samples the ports at the falling clock edge,
+  i.e. the values the next rising edge will see (the testbench drives only right after rising
+  edges and the core's outputs change only at them), every cycle in which a beat can move (it
+  sleeps while a job computes with no result valid, until the result stream becomes valid or
+  the producer's FIFO credit drops, and counts the cycles from the simulation time). Per job
+  it records the
+  cycle of the accepted command beat and of the last result beat (``cycles``, both included:
+  what the cycle model counts), every accepted result beat, the job's phase, the coverage
+  conditions (the output FIFO full, input starvation, output back-pressure) and extra beats
+  after tlast. Knowing half a cycle ahead that the last result beat is taken at the next edge
+  lets a caller that builds the next job from this one's results (:mod:`sim.tb_network`) put
+  that job's command on the bus for that same edge, so it is accepted the cycle after the
+  last result beat.
+- **Reference model** (:class:`ReferenceModel`) and **scoreboard** (:class:`Scoreboard`): the
+  expected result from the operands (numpy), every integer compared exactly.
+
+The sink's frame of each job is compared with the monitor's beats (two observers of one bus);
+:func:`sim.tb.drive_job` decodes the sink's frame when it waits past the job's end
+(``linger`` > 0) and the monitor's beats when it returns at the end (back to back).
 """
 
 from __future__ import annotations
 
+import logging
 import random
+from collections import deque
+from dataclasses import dataclass, field
 
-from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+import cocotb
+from cocotb.triggers import Event, FallingEdge, First, RisingEdge
 from cocotb.utils import get_sim_time
+from cocotbext.axi import AxiStreamBus, AxiStreamMonitor, AxiStreamSink, AxiStreamSource
+
+from sim.coverage import PHASES
+
+#: cocotbext-axi logs every frame at INFO (whole frames); keep the simulation log readable
+_AXI_LOG_LEVEL = logging.WARNING
+#: X/Z/U/W/- bits of a beat read as 0 (L/H as 0/1)
+_X_TO_0 = str.maketrans("xXzZuUwW-LH", "00000000001")
 
 
-class StreamDriver:
-    """Drives ``<prefix>_tdata/tvalid`` and waits on ``<prefix>_tready``.
-
-    ``idle_prob`` is the chance that tvalid stays low for a cycle before each beat (valid stalls).
-    """
-
-    def __init__(self, dut, prefix: str, rng: random.Random, idle_prob: float = 0.0):
-        self.clk = dut.clk
-        self.tdata = getattr(dut, f"{prefix}_tdata")
-        self.tvalid = getattr(dut, f"{prefix}_tvalid")
-        self.tready = getattr(dut, f"{prefix}_tready")
-        self.rng, self.idle_prob = rng, idle_prob
-        self.tvalid.value = 0
-
-    async def send(self, words) -> None:
-        """Send every word, one beat per handshake, in order."""
-        edge = RisingEdge(self.clk)
-        for word in words:
-            while self.idle_prob and self.rng.random() < self.idle_prob:
-                self.tvalid.value = 0
-                await edge
-            self.tdata.value = word
-            self.tvalid.value = 1
-            await edge
-            while not self.tready.value:
-                await edge
-        self.tvalid.value = 0
+def idle_pauses(rng: random.Random, prob: float):
+    """Pause generator of a source: each cycle, tvalid stays low (no new beat) with ``prob``."""
+    while True:
+        yield rng.random() < prob
 
 
-class ResultMonitor:
-    """Drives ``m_axis_res_tready``, collects every accepted beat until ``tlast``, and times the
-    job: the cycle of the first accepted command beat to the cycle of the last accepted result
-    beat, inclusive (see :attr:`cycles`).
+class SinkPauses:
+    """Pause generator of the result sink for one job (tready low while it yields True).
 
-    Back-pressure: tready is low with probability ``stall_prob`` per cycle, and with
-    ``freeze_max`` > 0 it freezes low for long stretches: from the job's start until
-    ``freeze_max // 2 .. freeze_max`` cycles after the first result beat is valid (the output
-    FIFO fills, the array must wait), and later, with probability ``freeze_prob`` per cycle,
-    for 1 .. ``freeze_max`` cycles (:attr:`frozen_cycles` counts them). While no result is
-    valid, tready cannot matter (AXI: tvalid never waits for tready) and the monitor sleeps
-    until one is, so the probabilities apply to the cycles with a result waiting."""
+    With ``freeze_max`` > 0: low from the job's start until its first result beat is valid,
+    then for ``freeze_max // 2 .. freeze_max`` more cycles (the output FIFO fills, the array
+    must wait); afterwards, on each cycle with a result waiting, a freeze of 1 .. freeze_max
+    cycles starts with ``freeze_prob``; otherwise tready is low with ``stall_prob``. While no
+    result is valid tready cannot matter and no random number is drawn. :attr:`frozen` counts
+    the frozen cycles (after the first result was valid)."""
 
-    def __init__(self, dut, rng: random.Random, stall_prob: float = 0.0,
-                 timeout_cycles: int = 10_000_000, period_ns: int = 10,
+    def __init__(self, dut, rng: random.Random, trace: "JobTrace", stall_prob: float = 0.0,
                  freeze_prob: float = 0.0, freeze_max: int = 0):
-        self.dut, self.rng, self.stall_prob = dut, rng, stall_prob
-        self.freeze_prob, self.freeze_max = freeze_prob, freeze_max
-        self.timeout = timeout_cycles
-        self.beats: list[int] = []
-        self.first_cmd: int | None = None
-        self.last_beat: int | None = None
-        self.extra_after_last = 0
-        self.frozen_cycles = 0          # cycles tready was held low by freezes (after the
-                                        # first result was valid)
-        self.period = period_ns
-        dut.m_axis_res_tready.value = 0
+        self.valid = dut.m_axis_res_tvalid
+        self.rng, self.trace = rng, trace
+        self.stall_prob, self.freeze_prob, self.freeze_max = stall_prob, freeze_prob, freeze_max
+        self.frozen = 0
+
+    def _valid(self) -> bool:
+        return self.valid.value == 1
+
+    def __iter__(self):
+        rng, fmax = self.rng, self.freeze_max
+        if fmax:
+            # results of this job exist only after its command beat was accepted
+            while self.trace.cmd_cycle is None or not self._valid():
+                yield True
+            n = rng.randint(fmax // 2, fmax)
+            self.frozen += n
+            for _ in range(n):
+                yield True
+        while True:
+            if not self._valid():
+                yield False
+            elif fmax and self.freeze_prob and rng.random() < self.freeze_prob:
+                n = rng.randint(1, fmax)
+                self.frozen += n
+                for _ in range(n):
+                    yield True
+            else:
+                yield bool(self.stall_prob) and rng.random() < self.stall_prob
+
+
+@dataclass
+class JobTrace:
+    """What the job monitor saw of one job (cycles are rising-edge numbers)."""
+
+    data_beats: int                       # data beats the job sends
+    pool: bool = False                    # a pool job (else a matmul)
+    cmd_cycle: int | None = None          # the command beat was accepted
+    data_seen: int = 0                    # data beats accepted so far
+    first_valid: int | None = None        # a result beat first valid
+    beats: list = field(default_factory=list)    # accepted result beats (tdata)
+    last_cycle: int | None = None         # the tlast beat was accepted
+    extra: int = 0                        # result beats accepted after tlast
+    x_beats: int = 0                      # accepted result beats with X/Z bits (read as 0)
+    after: int = 0                        # cycles sampled after tlast
+    fifo_full: bool = False
+    starved: bool = False
+    backpressure: bool = False
+    # a reset planned in this phase after `reset_delay` cycles in it (see JobMonitor)
+    reset_phase: str | None = None
+    reset_delay: int = 0
+    reset_at: str | None = None           # the phase the reset was asserted in
+    linger: int = 0
+    done: Event = field(default_factory=Event)        # tlast accepted (known half a cycle early)
+    lingered: Event = field(default_factory=Event)    # `linger` cycles after that sampled
+    reset_now: Event = field(default_factory=Event)   # assert reset now
 
     @property
-    def cycles(self) -> int:
-        return self.last_beat - self.first_cmd + 1
+    def phase(self) -> str:
+        """command, load, compute, drain (see :mod:`sim.coverage`) or done."""
+        if self.last_cycle is not None:
+            return "done"
+        if self.first_valid is not None:
+            return "drain"
+        if self.data_seen and self.data_seen >= self.data_beats:
+            return "compute"
+        return "load" if self.data_seen else "command"
 
-    async def collect(self, linger: int = 0) -> list[int]:
-        """Run until a beat with tlast is accepted, then ``linger`` more cycles with tready high
-        (any beat seen then counts as an extra, i.e. a duplicated result)."""
-        dut = self.dut
-        edge = RisingEdge(dut.clk)
-        valid_rise = RisingEdge(dut.m_axis_res_tvalid)
-        t0 = get_sim_time("ns")
-        ready = 0
-        done_at = None
-        first_freeze = bool(self.freeze_max)
+    @property
+    def cycles(self) -> int | None:
+        """Accepted command beat to accepted last result beat, both included."""
+        if self.cmd_cycle is None or self.last_cycle is None:
+            return None
+        return self.last_cycle - self.cmd_cycle + 1
+
+
+def _internal(dut, path: str):
+    """The handle of an internal signal (``core.credit``), or None when the simulator does not
+    show it."""
+    handle = dut
+    try:
+        for name in path.split("."):
+            handle = getattr(handle, name)
+        handle.value        # noqa: B018 - readable now, not only at the first sample
+    except (AttributeError, ValueError, TypeError):
+        return None
+    return handle
+
+
+class JobMonitor:
+    """Passive: samples the ports at the falling clock edge (the values the next rising edge
+    takes) and keeps the :class:`JobTrace` of the current job (:meth:`watch`). It samples every
+    cycle while a beat can move or a reset is planned, and otherwise sleeps until the result
+    tvalid rises, the producer's credit falls or a new job is watched; :attr:`cycle` (the
+    number of the next rising edge) follows the simulation time across a sleep. Sets the
+    trace's ``done`` when the tlast beat will be accepted at the next edge, ``lingered`` after
+    ``linger`` more cycles, and ``reset_now`` when a planned reset is due (a reset asserted
+    then is sampled by the core at that edge, before any beat moves).
+
+    **Output FIFO full**: the core never lets its output FIFO overflow: the tile reader starts
+    a tile, and the pool unit an output, only while a registered credit flag says the FIFO
+    has room for it (hw/README.md, Dataflow); the FIFO is full for the producer when that flag
+    is low, and it then waits. The ports cannot show this (FIFO writes are internal), so the
+    monitor reads the flag of the job's producer, ``core.credit`` (matmul) or
+    ``core.pool.credit`` (pool), after the job's last data beat (the producers run only then;
+    the flag is also low for a cycle after reset). Icarus shows both registers; Verilator
+    does through cocotb's ``--public-flat-rw``. Where a simulator hides them, ``fifo:full`` is
+    never recorded (:attr:`sees_fifo`)."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.trace: JobTrace | None = None
+        self.cycle = 0                  # the number of the rising edge after the last sample
+        self.period = None              # the clock period in simulator steps, once measured
+        self._wake = Event()
+        self.credit = {False: _internal(dut, "core.credit"),
+                       True: _internal(dut, "core.pool.credit")}
+        self._task = cocotb.start_soon(self._run())
+
+    @property
+    def sees_fifo(self) -> bool:
+        return None not in self.credit.values()
+
+    def watch(self, trace: JobTrace | None) -> None:
+        self.trace = trace
+        self._wake.set()
+
+    async def _run(self) -> None:
+        d = self.dut
+        fall = FallingEdge(d.clk)
+        prev = None
         while True:
-            edges = 1                   # rising edges to wait with this tready
-            if done_at is not None:
-                ready = 1
-            elif first_freeze:
-                # tready low from the start; once the first result is valid, for
-                # freeze_max/2 .. freeze_max more cycles
-                ready = 0
-                if dut.m_axis_res_tvalid.value:
-                    first_freeze = False
-                    edges = self.rng.randint(self.freeze_max // 2, self.freeze_max)
-                    self.frozen_cycles += edges
-            elif self.freeze_max and self.freeze_prob and self.rng.random() < self.freeze_prob:
-                ready = 0
-                edges = self.rng.randint(1, self.freeze_max)
-                self.frozen_cycles += edges
+            await fall
+            now = get_sim_time("step")
+            if prev is not None and self.period is None:
+                self.period = now - prev        # two polled samples in a row: one clock period
+            self.cycle += 1 if prev is None else round((now - prev) / self.period)
+            prev = now
+            t = self.trace
+            quiet = self._sample(t) if t is not None else True
+            if quiet and self.period is not None:
+                # nothing can happen before one of these: sleep (the cycle count follows the
+                # simulation time)
+                self._wake.clear()
+                triggers = [self._wake.wait()]
+                if t is not None and t.last_cycle is None:
+                    triggers.append(RisingEdge(d.m_axis_res_tvalid))
+                    credit = self.credit[t.pool]
+                    if credit is not None and not t.fifo_full:
+                        triggers.append(FallingEdge(credit))
+                await First(*triggers)
+
+    def _sample(self, t: JobTrace) -> bool:
+        """Record one cycle of job ``t``; True when nothing can change before the result
+        stream becomes valid, the producer's FIFO credit drops or a new job is watched (all
+        data in, no result valid, no reset planned; or the linger after tlast over)."""
+        d = self.dut
+        if t.last_cycle is not None:                # lingering after tlast
+            if t.after >= t.linger:
+                return True
+            t.after += 1
+            if d.m_axis_res_tvalid.value == 1 and d.m_axis_res_tready.value == 1:
+                t.extra += 1
+            if t.after >= t.linger:
+                t.lingered.set()
+            return False
+        res_valid = d.m_axis_res_tvalid.value == 1
+        res_take = res_valid and d.m_axis_res_tready.value == 1
+        loading = t.data_seen < t.data_beats
+        cmd_valid = data_take = False
+        if t.cmd_cycle is None:
+            cmd_valid = d.s_axis_cmd_tvalid.value == 1
+        if loading:
+            data_ready = d.s_axis_data_tready.value == 1
+            data_take = data_ready and d.s_axis_data_tvalid.value == 1
+        if t.reset_phase is not None and self._reset_due(t, cmd_valid, data_take, res_valid,
+                                                         res_take):
+            return False
+        if cmd_valid and d.s_axis_cmd_tready.value == 1:
+            t.cmd_cycle = self.cycle
+        if loading:
+            if data_take:
+                t.data_seen += 1
+            elif data_ready and t.cmd_cycle is not None:
+                t.starved = True
+        elif not t.fifo_full:
+            credit = self.credit[t.pool]
+            t.fifo_full = credit is not None and credit.value == 0
+        if res_valid:
+            if t.first_valid is None:
+                t.first_valid = self.cycle
+            if not res_take:
+                t.backpressure = True
             else:
-                ready = int(not (self.stall_prob and self.rng.random() < self.stall_prob))
-            dut.m_axis_res_tready.value = ready
-            if (ready or first_freeze) and done_at is None and self.first_cmd is not None \
-                    and not dut.m_axis_res_tvalid.value:
-                # nothing to sample until the result stream becomes valid (tvalid never depends
-                # on tready): skip the idle cycles, then decide tready again
-                await First(valid_rise, Timer(self.timeout * self.period, "ns"))
-                if not dut.m_axis_res_tvalid.value:
-                    raise TimeoutError(f"no result beat for {self.timeout} cycles "
-                                       f"({len(self.beats)} beats so far)")
-                continue
-            await (edge if edges == 1 else ClockCycles(dut.clk, edges))
-            cycle = int((get_sim_time("ns") - t0) // self.period) - 1
-            if self.first_cmd is None and dut.s_axis_cmd_tvalid.value and \
-                    dut.s_axis_cmd_tready.value:
-                self.first_cmd = cycle
-            if ready and dut.m_axis_res_tvalid.value:
-                if done_at is not None:
-                    self.extra_after_last += 1
-                else:
-                    self.beats.append(dut.m_axis_res_tdata.value.to_unsigned())
-                    if dut.m_axis_res_tlast.value:
-                        self.last_beat = cycle
-                        done_at = cycle
-            if done_at is not None and cycle - done_at >= linger:
-                break
-            if cycle > self.timeout:
-                raise TimeoutError(f"no tlast after {self.timeout} cycles "
-                                   f"({len(self.beats)} beats so far)")
-        dut.m_axis_res_tready.value = 0
-        return self.beats
+                t.beats.append(self._beat(t, d.m_axis_res_tdata.value))
+                if d.m_axis_res_tlast.value == 1:
+                    t.last_cycle = self.cycle
+                    t.done.set()
+                    if t.linger <= 0:
+                        t.lingered.set()
+            return False
+        return not loading and t.reset_phase is None
+
+    @staticmethod
+    def _beat(t: JobTrace, value) -> int:
+        """A result beat's tdata; X/Z bits count in ``x_beats`` and read as 0."""
+        bits = str(value)
+        try:
+            return int(bits, 2)
+        except ValueError:
+            t.x_beats += 1
+            return int(bits.translate(_X_TO_0), 2)
+
+    def _reset_due(self, t: JobTrace, cmd_valid, data_take, res_valid, res_take) -> bool:
+        """A planned reset: in the target phase after its delay, or at its last cycle (the
+        sample that would end it), or at once when the job skipped past the target. The
+        command phase counts from the cycle its command beat is on the bus."""
+        phase = t.phase
+        target = PHASES.index(t.reset_phase)
+        now = PHASES.index(phase) if phase in PHASES else len(PHASES)
+        if now < target or (phase == "command" and t.cmd_cycle is None and not cmd_valid):
+            return False
+        if now == target and t.reset_delay > 0:
+            ends = {"command": data_take,
+                    "load": data_take and t.data_seen + 1 >= t.data_beats,
+                    "compute": res_valid,
+                    "drain": res_take and self.dut.m_axis_res_tlast.value == 1}[phase]
+            if not ends:
+                t.reset_delay -= 1
+                return False
+        t.reset_at = phase
+        t.reset_phase = None
+        t.reset_now.set()
+        return True
+
+
+class Bench:
+    """The cocotbext-axi models and the job monitor of one ``bvit_top`` (made once per DUT by
+    :meth:`of`, kept across jobs so that jobs run back to back)."""
+
+    _benches: dict[int, "Bench"] = {}
+
+    def __init__(self, dut):
+        self.dut = dut
+        for prefix in ("s_axis_cmd", "s_axis_data", "m_axis_res"):
+            logging.getLogger(f"cocotb.{dut._name}.{prefix}").setLevel(_AXI_LOG_LEVEL)
+        clk, rst = dut.clk, dut.rst
+        self.cmd = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_cmd"), clk, rst,
+                                   byte_lanes=1)
+        self.data = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_data"), clk, rst,
+                                    byte_lanes=1)
+        self.res = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_res"), clk, rst,
+                                 byte_lanes=1)
+        self.cmd_seen = AxiStreamMonitor(AxiStreamBus.from_prefix(dut, "s_axis_cmd"), clk, rst,
+                                         byte_lanes=1)
+        self.monitor = JobMonitor(dut)
+        self.previous: str | None = None       # kind of the last job completed, no reset since
+        self.after_reset = False               # a job was interrupted by a reset
+        # (row, monitor beats, sink frame holder) of finished jobs whose sink frame is pending
+        self._pending: deque = deque()
+        self._checker = cocotb.start_soon(self._check_frames())
+
+    @classmethod
+    def of(cls, dut) -> "Bench":
+        bench = cls._benches.get(id(dut))
+        if bench is None:
+            bench = cls._benches[id(dut)] = cls(dut)
+        return bench
+
+    @classmethod
+    def find(cls, dut) -> "Bench | None":
+        return cls._benches.get(id(dut))
+
+    def start(self, trace: JobTrace, cmd: int, words: list[int], idle_pauses_for,
+              sink_pauses: SinkPauses | None) -> None:
+        """Queue a job's frames and set the pause generators; the monitor watches ``trace``."""
+        for source in (self.cmd, self.data):
+            if idle_pauses_for is None:
+                source.clear_pause_generator()
+                source.pause = False
+            else:
+                source.set_pause_generator(idle_pauses_for())
+        if sink_pauses is None:
+            self.res.clear_pause_generator()
+            self.res.pause = False
+        else:
+            self.res.set_pause_generator(sink_pauses)
+        self.monitor.watch(trace)
+        self.cmd.send_nowait([cmd])
+        self.data.send_nowait(words)
+
+    def release_output(self) -> None:
+        """Stop the result sink's pause generator: tready high from the next cycle on."""
+        self.res.clear_pause_generator()
+        self.res.pause = False
+
+    def accepted_commands(self) -> list[int]:
+        """The command beats accepted since the last call (the command monitor's frames)."""
+        out = []
+        while not self.cmd_seen.empty():
+            out += list(self.cmd_seen.recv_nowait().tdata)
+        return out
+
+    def expect_frame(self, row: dict | None, beats: list[int]) -> dict:
+        """Register the sink frame of a finished job, at once when the monitor saw its tlast
+        beat coming: the frame is compared with the monitor's ``beats`` when it arrives (on
+        that edge); a difference fails the holder's ``row`` (set now or later). The holder
+        gets ``frame`` and its ``event`` is set then."""
+        holder = {"row": row, "beats": beats, "frame": None, "differs": False,
+                  "event": Event()}
+        self._pending.append(holder)
+        return holder
+
+    @staticmethod
+    def mark_disagreement(row: dict, holder: dict) -> None:
+        row["error"] = row["error"] or (
+            f"the AXI sink's frame ({len(holder['frame'])} beats) differs from the "
+            f"{len(holder['beats'])} beats the job monitor saw")
+        row["passed"] = False
+
+    async def _check_frames(self) -> None:
+        while True:
+            frame = await self.res.recv()
+            data = list(frame.tdata)
+            if not self._pending:
+                continue        # the frame of a job that failed before its tlast
+            holder = self._pending.popleft()
+            holder["frame"] = data
+            if data != holder["beats"]:
+                holder["differs"] = True
+                if holder["row"] is not None:
+                    self.mark_disagreement(holder["row"], holder)
+            holder["event"].set()
+
+    def on_reset(self) -> None:
+        """Reset asserted: drop everything queued (the models drop their current frames
+        themselves, on the reset edge) and forget the current job."""
+        for model in (self.cmd, self.data):
+            model.clear()
+        while not self.res.empty():
+            self.res.recv_nowait()
+        self.accepted_commands()
+        self._pending.clear()
+        self.monitor.watch(None)
+        self.previous = None
 
 
 class ReferenceModel:
@@ -164,5 +447,12 @@ class Scoreboard:
         row = {"op": name, "kind": kind, "shape": shape, "outputs": outputs,
                "mismatches": mismatches, "cycles": cycles, "error": error,
                "passed": mismatches == 0 and error is None}
+        self.rows.append(row)
+        return row
+
+    def interrupted(self, name: str, kind: str, shape: dict, outputs: int, phase: str) -> dict:
+        """The row of a job cut short by a reset in ``phase``: not a mismatch, no cycles."""
+        row = {"op": name, "kind": kind, "shape": shape, "outputs": outputs, "mismatches": 0,
+               "cycles": None, "error": None, "passed": True, "reset": phase}
         self.rows.append(row)
         return row

@@ -10,7 +10,8 @@ SIGTERM (``prctl(PR_SET_PDEATHSIG)``, Linux), and it kills its group, simulator 
 
 SPEC is a JSON object: ``action`` ("build" or "test"), ``simulator``, ``parent`` (the runner's
 pid), ``build_dir``, ``log_file`` (the tool output; null: inherited), and for a build
-``verilog`` (the top ``.v``) and ``build_args``; for a test ``test_dir`` and ``results_xml``.
+``verilog`` (the top ``.v``) and ``build_args``; for a test ``test_dir``, ``results_xml`` and
+optionally ``test_module`` (default ``sim.tb``; ``sim.tb_network`` runs a whole network).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def main(argv: list[str]) -> int:
                          build_dir=spec["build_dir"], timescale=("1ns", "1ps"),
                          build_args=spec["build_args"], log_file=log)
         else:
-            runner.test(test_module="sim.tb", hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog",
+            runner.test(test_module=spec.get("test_module", "sim.tb"), hdl_toplevel=TOP_NAME,
+                        hdl_toplevel_lang="verilog",
                         build_dir=spec["build_dir"], test_dir=spec["test_dir"],
                         results_xml=spec["results_xml"], log_file=log)
     except RuntimeError as exc:     # cocotb's "Command failed with return code: N"
