@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AMARANTH_USE_YOSYS := builtin
 JOBS ?= 2
 
-.PHONY: help setup iverilog sim test test-all bench train export verilog report synth clean
+.PHONY: help setup iverilog sim sim-variants test test-all bench train export verilog report synth clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -44,19 +44,34 @@ export: setup  ## golden binary tensors of the committed tiny checkpoint -> gold
 verilog: setup  ## Verilog of the default array: build/verilog/bvit_top.v + files.f (hw/README.md)
 	$(PY) -m hw verilog --out build/verilog
 
-sim: setup export verilog  ## golden tensors + Icarus simulation of every op and the edge-shape suite: cycles = model without stalls, bit-exact under random stalls
+sim: setup export verilog  ## golden tensors + Icarus simulation of every op and the edge-shape suite (cycles = model without stalls, bit-exact under random stalls), then the whole integer network on the RTL for 2 images
 	$(PY) -m sim all --golden golden --workers $(JOBS)
+	$(PY) -m sim network --checkpoint model/checkpoints/digits --images 2
+	$(MAKE) --no-print-directory sim-variants
 
-report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports -> reports/
+#: the trained variants of model/variants.py whose ops `make sim-variants` runs on the RTL (the
+#: full-precision teacher, fp-teacher, has no binary op)
+SIM_VARIANTS := binaryvit-s binaryvit-s-somefp reactdeit-s reactdeit-s-avgpool \
+	reactdeit-s-avgpool-mb reactdeit-s-avgpool-mb-ls bivit-deit-t
+
+sim-variants: setup  ## every trained variant's binary ops (1 image each, build/golden_variants/<variant>) on the RTL: bit-exact, cycles = model
+	@set -e; for v in $(SIM_VARIANTS); do \
+	  echo "== $$v"; \
+	  $(PY) -m model export --checkpoint model/checkpoints/$$v --images 1 --out build/golden_variants/$$v; \
+	  $(PY) -m sim all --golden build/golden_variants/$$v --no-random --workers $(JOBS); \
+	done
+
+report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports -> reports/, the model family's co-design table -> reports/variants/
 	$(PY) -m model export --checkpoint model/checkpoints/digits --images 1 --out build/golden_tiny
 	$(PY) -m sim all --workers $(JOBS) --no-stalls --json reports/sim/results.json
 	$(PY) -m sim all --golden build/golden_tiny --no-random --no-stalls --workers $(JOBS) --json reports/sim/digits_tiny_network.json
 	$(PY) -m hw dse --network binaryvit-s --device ecp5-85 --quiet
 	$(PY) -m hw report --network digits-tiny --rows 4 --cols 4 --simd 32 --device ecp5-85
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 --device ecp5-85
+	$(PY) -m hw compare --device ecp5-85 --rows 8 --cols 8 --simd 64
 
-synth: setup  ## yosys + nextpnr sweeps (resumable) -> hw/synth/data/*.jsonl, then refit the resource model
-	$(PY) -m hw synth --sweep all --jobs $(JOBS)
+synth: setup  ## yosys + nextpnr sweeps (resumable) -> hw/synth/data/*.jsonl, then refit the resource model (SCHEDULER=tcp://HOST:PORT or local: on Dask)
+	$(PY) -m hw synth --sweep all --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 	$(PY) -m hw fit
 
 clean:

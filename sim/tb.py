@@ -1,9 +1,24 @@
-"""cocotb test module: runs a list of job files through ``bvit_top`` with reset between jobs.
+"""cocotb test module: runs a list of job files through ``bvit_top``, back to back.
 
 Driven by the runner (:mod:`sim.runner`) through the environment variable ``BVIT_PLAN``: the path
 of a JSON plan {"config": ArrayConfig fields, "jobs": [npz paths], "seed", "idle_prob",
 "stall_prob", "freeze_prob", "freeze_max", "pad" ("random" or "zero": the data bits past K /
-lanes past W), "results": path}. Writes one JSON result row per job to ``results``.
+lanes past W), "results": path, and optionally "back_to_back" (default true: one reset before
+the first job, then each job's command beat right after the previous job's last result beat;
+false: a reset before every job), "reset_prob" (default 0: the chance that a job is interrupted
+by a reset in one of its phases, command, load, compute, drain in turn; the job after an
+interrupted one is never interrupted and must be bit-exact), "job_seeds" (one seed per job:
+each job's stalls, padding bits and reset phase are drawn from its own seed instead of one
+stream for the run, so it replays identically alone; :mod:`sim.regress` uses it),
+"expect_fail"}. Writes one JSON
+result row per job to ``results`` (rewritten whole after every job).
+
+Every row has op, kind, shape, outputs, mismatches, cycles, error, passed, frozen_cycles, file,
+sim_wall_s, ``cover`` (the coverage bins the job hit, :mod:`sim.coverage`) and ``cycle_span``
+(the job monitor's cycle numbers of the accepted command beat and the last result beat, so
+``cycles`` = last - first + 1 and back-to-back jobs can be checked for gaps); a job cut short
+by a reset has ``"reset": <phase>``, no cycles, no mismatches and only the bin
+``reset:<phase>``. The drivers, monitors and back-pressure are in :mod:`sim.bfm`.
 """
 
 from __future__ import annotations
@@ -16,20 +31,28 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, First, RisingEdge
 
 from hw.config import ArrayConfig
-from hw.rtl.formats import decode_results, job_cmd, job_words
-from hw.ops import load_op
-from sim.bfm import ReferenceModel, ResultMonitor, Scoreboard, StreamDriver
+from hw.ops import OpKind, load_op
+from hw.rtl.formats import decode_results, expected_beats, job_cmd, job_words
+from sim import coverage
+from sim.bfm import Bench, JobTrace, ReferenceModel, Scoreboard, SinkPauses, idle_pauses
+
+#: cycles watched for extra result beats after a job's last one, when nothing follows at once
+LINGER = 8
 
 
 async def reset(dut, cycles: int = 3) -> None:
-    """Synchronous active-high reset with both inputs idle."""
+    """Synchronous active-high reset with both inputs idle: ``rst`` high for ``cycles`` rising
+    edges, then one more edge. The AXI models drop what they were sending or receiving."""
     dut.s_axis_cmd_tvalid.value = 0
     dut.s_axis_data_tvalid.value = 0
     dut.m_axis_res_tready.value = 0
     dut.rst.value = 1
+    bench = Bench.find(dut)
+    if bench is not None:
+        bench.on_reset()
     await ClockCycles(dut.clk, cycles)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
@@ -40,26 +63,121 @@ async def run_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, model,
     """Reset, drive one job (data bits past K random from ``pad_rng``, else 0), collect and
     score its results."""
     await reset(dut)
-    cmd = StreamDriver(dut, "s_axis_cmd", rng, idle_prob)
-    data = StreamDriver(dut, "s_axis_data", rng, idle_prob)
-    budget = (4 * job.cycles(cfg) + 10_000) * (1 + freeze_prob * freeze_max) + freeze_max
-    mon = ResultMonitor(dut, rng, stall_prob, timeout_cycles=int(budget),
-                        freeze_prob=freeze_prob, freeze_max=freeze_max)
-    expected = model.expect(job)
-    mon_task = cocotb.start_soon(mon.collect(linger=8))
-    cocotb.start_soon(cmd.send([job_cmd(cfg, job)]))
-    cocotb.start_soon(data.send(job_words(cfg, job, pad_rng)))
-    error, got = None, None
-    try:
-        beats = await mon_task
-        got = decode_results(cfg, job, beats)
-    except (ValueError, TimeoutError) as exc:
-        error = str(exc)
-    cycles = mon.cycles if mon.last_beat is not None and mon.first_cmd is not None else None
-    row = board.check(job.name, job.kind.value, job.shape, expected, got, cycles,
-                      mon.extra_after_last, error)
-    row["frozen_cycles"] = mon.frozen_cycles
+    row, _ = await drive_job(dut, cfg, job, rng, idle_prob, stall_prob, model, board,
+                             freeze_prob, freeze_max, pad_rng)
     return row
+
+
+def _reset_window(cfg: ArrayConfig, job, phase: str, words: int) -> int:
+    """The largest delay (cycles into ``phase``) drawn for a planned reset; the job monitor
+    asserts the reset at the phase's last cycle anyway if it ends sooner."""
+    if phase == "command":
+        return 2
+    if phase == "load":
+        return max(0, words - 2)
+    if phase == "compute":
+        lat = cfg.pool_latency if job.kind is OpKind.POOL else cfg.tile_flush
+        return lat + cfg.result_latency - 1
+    return max(0, expected_beats(cfg, job) - 1)
+
+
+async def drive_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, model, board,
+                    freeze_prob=0.0, freeze_max=0, pad_rng=None, linger=LINGER, *,
+                    reset_in: str | None = None):
+    """Drive one job from the current state (no reset), collect and score its results; return
+    (the scoreboard row, the decoded result array or None).
+
+    The command and data frames are queued on the AXI sources at once; with nothing stalling,
+    a call made when the previous job returned with ``linger=0`` has its command beat accepted
+    the cycle after that job's last result beat. With ``linger`` > 0 the call returns ``linger``
+    cycles after the last result beat (a beat seen then counts as an extra, i.e. a duplicated
+    result, and the result is decoded from the AXI sink's frame); with ``linger=0`` it returns
+    half a cycle before the edge that takes the last result beat (decoded from the job
+    monitor's beats; the sink's frame is compared with them when it arrives, and an extra beat
+    lands in the next job, whose count it breaks).
+
+    ``reset_in`` (one of :data:`sim.coverage.PHASES`): assert a reset in that phase of this
+    job (after a random delay drawn from ``rng``); the row then says ``"reset": <phase>`` and
+    the result is None. A job that fails with an error (no tlast in time, a wrong beat count,
+    an extra beat, a wrong command accepted) is followed by a reset too, so the next job starts
+    clean."""
+    bench = Bench.of(dut)
+    expected = model.expect(job)
+    kind = coverage.job_kind(job)
+    words = job_words(cfg, job, pad_rng)
+    cmd = job_cmd(cfg, job)
+    trace = JobTrace(data_beats=len(words), linger=max(0, linger),
+                     pool=job.kind is OpKind.POOL)
+    if reset_in is not None:
+        if reset_in not in coverage.PHASES:
+            raise ValueError(f"reset_in {reset_in!r}: use one of {coverage.PHASES}")
+        trace.reset_phase = reset_in
+        trace.reset_delay = rng.randint(0, _reset_window(cfg, job, reset_in, len(words)))
+    sink_pauses = (SinkPauses(dut, rng, trace, stall_prob, freeze_prob, freeze_max)
+                   if stall_prob or freeze_max else None)
+    idle = (lambda: idle_pauses(rng, idle_prob)) if idle_prob else None
+    previous, after_reset = bench.previous, bench.after_reset
+    budget = int((4 * job.cycles(cfg) + 10_000) * (1 + freeze_prob * freeze_max) + freeze_max)
+    bench.start(trace, cmd, words, idle, sink_pauses)
+    await First(trace.done.wait(), trace.reset_now.wait(), ClockCycles(dut.clk, budget))
+    frozen = sink_pauses.frozen if sink_pauses is not None else 0
+
+    if trace.reset_at is not None:                      # interrupted, as planned
+        await reset(dut)
+        bench.after_reset = True
+        row = board.interrupted(job.name, job.kind.value, job.shape,
+                                int(np.asarray(expected).size), trace.reset_at)
+        row["frozen_cycles"] = frozen
+        row["cycle_span"] = [trace.cmd_cycle, None]
+        row["cover"] = [f"reset:{trace.reset_at}"]
+        coverage.sample(row["cover"])
+        return row, None
+
+    error, got, holder = None, None, None
+    if not trace.done.is_set():
+        error = f"no tlast after {budget} cycles ({len(trace.beats)} beats so far)"
+    else:
+        holder = bench.expect_frame(None, list(trace.beats))
+        if linger > 0:
+            bench.release_output()          # tready high while watching for extra beats
+        await trace.lingered.wait()
+        beats = trace.beats
+        if linger > 0:
+            if not holder["event"].is_set():
+                error = "the AXI sink has no frame for a job whose tlast beat was accepted"
+            else:
+                beats = holder["frame"]
+        if trace.x_beats:
+            error = f"{trace.x_beats} result beats had X or Z bits (read as 0)"
+        accepted = bench.accepted_commands()
+        if accepted != [cmd]:
+            error = (f"the core accepted command beats {[hex(c) for c in accepted]}, "
+                     f"the testbench sent one, {cmd:#x}")
+        if error is None or trace.x_beats:
+            try:
+                got = decode_results(cfg, job, beats)
+            except ValueError as exc:
+                error = str(exc)
+    row = board.check(job.name, job.kind.value, job.shape, expected, got, trace.cycles,
+                      trace.extra, error)
+    if holder is not None:
+        holder["row"] = row
+        if holder.get("differs"):
+            Bench.mark_disagreement(row, holder)
+    row["frozen_cycles"] = frozen
+    row["cycle_span"] = [trace.cmd_cycle, trace.last_cycle]     # monitor cycle numbers
+    cover = coverage.shape_bins(cfg, job) + coverage.stream_bins(
+        fifo_full=trace.fifo_full, starved=trace.starved, backpressure=trace.backpressure)
+    if after_reset:
+        cover.append("reset:after")
+    elif previous is not None:
+        cover.append(coverage.transition_bin(previous, kind))
+    row["cover"] = cover
+    coverage.sample(cover)
+    bench.previous, bench.after_reset = kind, False
+    if error is not None or trace.extra:
+        await reset(dut)                    # the next job starts from a clean core
+    return row, got
 
 
 @cocotb.test()
@@ -68,24 +186,54 @@ async def run_plan(dut):
     with open(os.environ["BVIT_PLAN"]) as f:
         plan = json.load(f)
     cfg = ArrayConfig(**plan["config"])
-    rng = random.Random(plan.get("seed", 0))
+    seed = plan.get("seed", 0)
+    rng = random.Random(seed)
+    reset_rng = random.Random(f"reset-{seed}")      # resets do not shift the stall stream
     pad = plan.get("pad", "random")
-    pad_rng = np.random.default_rng(plan.get("seed", 0)) if pad == "random" else None
+    pad_rng = np.random.default_rng(seed) if pad == "random" else None
+    back_to_back = plan.get("back_to_back", True)
+    reset_prob = plan.get("reset_prob", 0.0)
+    phases = list(coverage.PHASES)
+    start = reset_rng.randrange(len(phases))
+    phases = phases[start:] + phases[:start]        # resets take the phases in turn
+    resets = 0
     Clock(dut.clk, 10, unit="ns").start()
     model, board = ReferenceModel(), Scoreboard()
     out_path = plan["results"]
-    for path in plan["jobs"]:
+    paths = plan["jobs"]
+    interrupted = False
+    await reset(dut)
+    job_seeds = plan.get("job_seeds")
+    for i, path in enumerate(paths):
         job = load_op(path, verify=False)   # the runner verified it; the model cross-checks
+        last = i == len(paths) - 1
+        if i and not back_to_back:
+            await reset(dut)
+        if job_seeds is not None:
+            # every random choice of this job (stalls, padding bits, its reset) from its own
+            # seed: the job replays the same way alone or in any chunk
+            rng = random.Random(job_seeds[i])
+            reset_rng = random.Random(f"reset-{job_seeds[i]}")
+            pad_rng = np.random.default_rng(job_seeds[i]) if pad == "random" else None
+        reset_in = None
+        if reset_prob and not last and not interrupted and reset_rng.random() < reset_prob:
+            reset_in = (phases[resets % len(phases)] if job_seeds is None
+                        else reset_rng.choice(phases))
+            resets += 1
+        linger = 0 if back_to_back and not last else LINGER
         t0 = time.perf_counter()
-        row = await run_job(dut, cfg, job, rng, plan.get("idle_prob", 0.0),
-                            plan.get("stall_prob", 0.0), model, board,
-                            plan.get("freeze_prob", 0.0), plan.get("freeze_max", 0), pad_rng)
+        row, _ = await drive_job(dut, cfg, job, rng, plan.get("idle_prob", 0.0),
+                                 plan.get("stall_prob", 0.0), model, board,
+                                 plan.get("freeze_prob", 0.0), plan.get("freeze_max", 0),
+                                 pad_rng, linger, reset_in=reset_in)
+        interrupted = "reset" in row
         row["file"] = path
         row["sim_wall_s"] = round(time.perf_counter() - t0, 3)
         dut._log.info("%s", json.dumps(row))
         with open(out_path + ".tmp", "w") as f:   # whole or not at all: the runner may
             json.dump(board.rows, f)                 # read it after a crash
         os.replace(out_path + ".tmp", out_path)
+    coverage.report_db(dut._log.info)
     failed = [r for r in board.rows if not r["passed"]]
     assert not failed or plan.get("expect_fail", False), \
         f"{len(failed)} of {len(board.rows)} jobs mismatched: {[r['op'] for r in failed]}"

@@ -1,12 +1,17 @@
 """synthesize (yosys) and place-and-route (nextpnr) one array config; print one JSON line
 
   python -m hw synth --device DEV [--rows R --cols C --simd S ...] [--no-pnr] [--keep DIR]
-  python -m hw synth --sweep NAME [--only DEV] [--jobs J] [--out-dir DIR]
+  python -m hw synth --sweep NAME [--only DEV] [--jobs J] [--out-dir DIR] [--scheduler ADDRESS]
 
 Synthesize the array for a device and print one JSON line: lut, ff, carry, bram, dsp (yosys cell
 counts), fmax_mhz (nextpnr), cells, tools, flags and the command, plus fits and the utilisation.
 With --sweep NAME: run a committed config sweep (hw/synth/sweep.py) and write
-synth_NAME.jsonl under --out-dir (default hw/synth/data).
+synth_NAME.jsonl under --out-dir (default hw/synth/data). With --scheduler the tool runs go to
+Dask workers instead of local processes: ADDRESS is a running scheduler (tcp://HOST:PORT; start
+it with `dask scheduler` and workers with `dask worker ADDRESS --nthreads 1` in checkouts of this
+revision, see hw/cluster.py) or `local` (a local cluster of --jobs workers). This process still
+appends every record, one whole line each, exactly as a local sweep does, and skips the configs
+already recorded (resumable).
 
 Exit status: 0 ok, 2 bad input (unknown device, invalid config), 3 the config does not fit the
 device (the JSON line is still printed, the reason goes to stderr), 1 a tool failed.
@@ -41,6 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", metavar="DEVICE", help="with --sweep: only this device")
     p.add_argument("--jobs", "-j", type=int, default=2, help="with --sweep: parallel tool runs")
     p.add_argument("--out-dir", default=str(SYNTH_DATA_DIR), help="with --sweep: where to write")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="with --sweep: run on Dask, a running scheduler tcp://HOST:PORT or "
+                   "`local` (a local cluster of --jobs workers)")
+    p.add_argument("--connect-timeout", type=positive_float, default=10.0,
+                   help="with --scheduler: seconds to wait for the scheduler and a worker")
 
 
 def run(ns) -> int:
@@ -52,9 +62,19 @@ def run(ns) -> int:
     if ns.sweep:
         from ..synth.sweep import run_sweep
 
+        from ..cluster import ClusterError, parse_address
+
         if ns.jobs < 1:
             raise UsageError(f"--jobs {ns.jobs}: give 1 or more parallel tool runs")
-        return run_sweep(ns.sweep, jobs=ns.jobs, only=ns.only, out_dir=Path(ns.out_dir))
+        try:
+            if ns.scheduler not in (None, "local"):
+                parse_address(ns.scheduler)
+            return run_sweep(ns.sweep, jobs=ns.jobs, only=ns.only, out_dir=Path(ns.out_dir),
+                             scheduler=ns.scheduler, timeout=ns.connect_timeout)
+        except ClusterError as exc:
+            raise UsageError(str(exc)) from None
+    if ns.scheduler is not None:
+        raise UsageError("--scheduler goes with --sweep NAME (one config runs here)")
     dev = get_device(ns.device)
     cfg = config_from_args(ns)
     check_elaboration(cfg)

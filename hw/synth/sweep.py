@@ -110,31 +110,49 @@ def _done(path: Path) -> set[str]:
     return done
 
 
-def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = None) -> int:
+def _one_on_worker(dev: str, cfg, held_out: bool, sweep: str) -> dict:
+    """:func:`_one` on a Dask worker: the YoWASP cache of that machine is filled first (once;
+    concurrent workers wait for the one that compiles it)."""
+    warm_yowasp_cache(log=lambda m: None)
+    return _one(dev, cfg, held_out, sweep)
+
+
+def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = None,
+              scheduler: str | None = None, timeout: float = 10.0,
+              sweeps: dict | None = None) -> int:
     """Run sweep ``name`` (or ``all``) with ``jobs`` tool runs at once, appending the records to
-    ``out_dir/synth_<name>.jsonl`` (created); returns an exit status."""
+    ``out_dir/synth_<name>.jsonl`` (created); returns an exit status.
+
+    ``scheduler``: run the tool runs on Dask instead of local processes: ``"local"`` a
+    LocalCluster of ``jobs`` workers, else the address of a running scheduler
+    (:mod:`hw.cluster`; ClusterError when it cannot be used). Either way this process alone
+    appends the records, in the order the runs finish, each line as a local run writes it, and
+    the configs that already have a record are skipped (resumable). ``sweeps`` replaces
+    :data:`SWEEPS` (tests)."""
     from tqdm import tqdm
 
+    from ..config import ArrayConfig
     from ..cost.devices import get_device
     from ..outfiles import append_line, check_writable_dir
     from .flow import config_command
 
-    names = list(SWEEPS) if name == "all" else [name]
-    for n in names:
-        sweep_configs(n)                          # SweepError for an unknown name
+    table = SWEEPS if sweeps is None else sweeps
+    names = list(table) if name == "all" else [name]
+    if name != "all" and name not in table:
+        raise SweepError(f"--sweep {name!r}: unknown sweep; valid: {', '.join(table)}, all")
     if only:
-        dev_names = {dev for n in names for dev, *_ in SWEEPS[n]}
+        dev_names = {dev for n in names for dev, *_ in table[n]}
         get_device(only)                          # DeviceError listing the valid names
         if only not in dev_names:
             raise SweepError(f"--only {only}: not a device of sweep {name!r} "
                              f"({', '.join(sorted(dev_names))})")
-    out_dir = check_writable_dir(out_dir, "--out-dir")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_writable_dir(out_dir, "--out-dir")   # created with the first record
     todo = []
     for n in names:
         path = out_dir / f"synth_{n}.jsonl"
         done = _done(path)
-        for dev, cfg, held in sweep_configs(n):
+        for dev, r, c, simd, extra, held in table[n]:
+            cfg = ArrayConfig(rows=r, cols=c, simd=simd, **extra)
             if only and dev != only:
                 continue
             if config_command(cfg, dev, dev != "xc7a100t") not in done:
@@ -144,18 +162,64 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
     # family the big configs first so the workers finish together
     prio = {"ice40": 0, "ecp5": 1, "xc7": 2}
     todo.sort(key=lambda t: (prio.get(t[0], 3), -(t[3].rows * t[3].cols * t[3].simd)))
-    warm_yowasp_cache(log=lambda m: print(m, file=sys.stderr))   # before parallel tool runs
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, \
-            tqdm(total=len(todo), desc=f"synth sweep {name}", unit="cfg", file=sys.stderr) as bar:
-        futs = {pool.submit(_one, dev, cfg, held, n): (n, path) for n, path, dev, cfg, held in todo}
-        for fut in as_completed(futs):
-            n, path = futs[fut]
-            rec = fut.result()
-            failures += "error" in rec
-            append_line(path, json.dumps(rec))   # one write: whole, or torn and cut on resume
-            bar.set_postfix_str(f"{rec['device']} {rec['rows']}x{rec['cols']}x{rec['simd']} "
-                                f"lut={rec.get('lut')} fmax={rec.get('fmax_mhz')}")
-            bar.update()
+
+    def take(bar, path, rec):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        append_line(path, json.dumps(rec))   # one write: whole, or torn and cut on resume
+        bar.set_postfix_str(f"{rec['device']} {rec['rows']}x{rec['cols']}x{rec['simd']} "
+                            f"lut={rec.get('lut')} fmax={rec.get('fmax_mhz')}")
+        bar.update()
+        return "error" in rec
+
+    if scheduler is not None:
+        failures = _run_dask(todo, name, scheduler, jobs, timeout, take)
+    else:
+        warm_yowasp_cache(log=lambda m: print(m, file=sys.stderr))   # before parallel runs
+        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, \
+                tqdm(total=len(todo), desc=f"synth sweep {name}", unit="cfg",
+                     file=sys.stderr) as bar:
+            futs = {pool.submit(_one, dev, cfg, held, n): (n, path)
+                    for n, path, dev, cfg, held in todo}
+            for fut in as_completed(futs):
+                failures += take(bar, futs[fut][1], fut.result())
     if failures:
         print(f"{failures} config(s) failed; their records carry an 'error' field", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _run_dask(todo, name: str, scheduler: str, jobs: int, timeout: float, take) -> int:
+    """The tool runs of ``todo`` as Dask tasks (in ``todo``'s order of priority); ``take``
+    appends each record here as it arrives. A task that fails outside the flow (its worker
+    died more than ``allowed-failures`` times, say) writes no record, so the config runs again
+    on resume; it counts as a failure and is named on stderr. Returns the failure count."""
+    from distributed import as_completed as dask_completed
+    from tqdm import tqdm
+
+    from ..cluster import dask_client
+
+    failures = 0
+    with dask_client(None if scheduler == "local" else scheduler, workers=max(1, jobs),
+                     timeout=timeout) as (client, where), \
+            tqdm(total=len(todo), desc=f"synth sweep {name} on {where}", unit="cfg",
+                 file=sys.stderr) as bar:
+        futs = {}
+        for i, (n, path, dev, cfg, held) in enumerate(todo):
+            fut = client.submit(_one_on_worker, dev, cfg, held, n, pure=False,
+                                priority=len(todo) - i, retries=1)
+            futs[fut.key] = (fut, path, dev, cfg)
+        try:
+            for fut in dask_completed([f for f, *_ in futs.values()], loop=client.loop):
+                _, path, dev, cfg = futs[fut.key]
+                if fut.status == "finished":
+                    failures += take(bar, path, fut.result())
+                else:
+                    exc = fut.exception()
+                    print(f"error: {dev} {cfg.rows}x{cfg.cols}x{cfg.simd}: its task failed on "
+                          f"the cluster ({type(exc).__name__}: {exc}); no record written, it "
+                          "runs again when the sweep resumes", file=sys.stderr)
+                    failures += 1
+                    bar.update()
+                fut.release()
+        finally:
+            client.cancel([f for f, *_ in futs.values() if not f.done()])
+    return failures
