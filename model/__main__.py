@@ -18,8 +18,10 @@ import sys
 import threading
 from pathlib import Path
 
+from .variants import TEACHER
+
 DEFAULT_CHECKPOINT = "model/checkpoints/digits"
-DEFAULT_TEACHER = "model/checkpoints/fp-teacher"
+DEFAULT_TEACHER = f"{DEFAULT_CHECKPOINT.rsplit('/', 1)[0]}/{TEACHER}"
 
 
 class UsageError(ValueError):
@@ -92,30 +94,13 @@ def _train(args) -> int:
     return 0
 
 
-def _digits_model(checkpoint, images: int, what: str):
-    """(model, test images, labels): a digits checkpoint and the first ``images`` images of the
-    digits test split; UsageError for a model of other images or a count outside the split."""
-    from .checkpoint import load_checkpoint
-    from .data import digits_split
-
-    model = load_checkpoint(checkpoint)
-    cfg = model.config
-    if (cfg.in_channels, cfg.image_size) != (1, 8):
-        raise UsageError(f"--checkpoint {checkpoint} is not a digits model (images "
-                         f"{cfg.in_channels}x{cfg.image_size}x{cfg.image_size}); {what} runs "
-                         "digits test images")
-    _, _, x_test, y_test = digits_split()
-    if not 1 <= images <= len(x_test):
-        raise UsageError(f"--images must be in 1..{len(x_test)} (the test split), got {images}")
-    return model, x_test[:images], y_test[:images]
-
-
 def _export(args) -> int:
     import torch
 
+    from .checkpoint import load_digits_checkpoint
     from .export import check_golden_out, export_golden
 
-    model, x_test, y_test = _digits_model(args.checkpoint, args.images, "export")
+    model, x_test, y_test = load_digits_checkpoint(args.checkpoint, args.images, "export")
     check_golden_out(args.out, "--out")      # before the (long) trace and export
     torch.set_num_threads(1)
     if args.integer:
@@ -151,18 +136,18 @@ def _export_integer(args, model, images, labels) -> int:
 
 
 def _integer(args) -> int:
-    from pathlib import Path
-
     import numpy as np
     import torch
 
     from hw.outfiles import check_writable_file, write_text_atomic
 
+    from .checkpoint import load_digits_checkpoint
     from .integer import fold_model
     from .integer.calibrate import digits_calibration_images
     from .integer.compare import compare_with_float, format_report
 
-    model, x_test, y_test = _digits_model(args.checkpoint, args.images, "the comparison")
+    model, x_test, y_test = load_digits_checkpoint(args.checkpoint, args.images,
+                                                   "the comparison")
     official = None
     if args.official is not None:
         official = Path(args.official)

@@ -133,3 +133,23 @@ def load_checkpoint(directory) -> BinaryViT:
                               f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); "
                               "retrain it")
     return model.eval()
+
+
+def load_digits_checkpoint(directory, images: int, what: str):
+    """(model, the first ``images`` digits test images, their labels) of a checkpoint folder
+    of a digits model (1x8x8 images); CheckpointError naming the folder or the count when the
+    model takes other images or ``images`` is outside the test split. ``what`` names the
+    command's work in the message."""
+    from .data import digits_split
+
+    model = load_checkpoint(directory)
+    cfg = model.config
+    if (cfg.in_channels, cfg.image_size) != (1, 8):
+        raise CheckpointError(f"--checkpoint {directory} is not a digits model (images "
+                              f"{cfg.in_channels}x{cfg.image_size}x{cfg.image_size}); {what} "
+                              "runs digits test images")
+    _, _, x_test, y_test = digits_split()
+    if not 1 <= images <= len(x_test):
+        raise CheckpointError(f"--images must be in 1..{len(x_test)} (the digits test split has "
+                              f"{len(x_test)} images), got {images}")
+    return model, x_test[:images], y_test[:images]

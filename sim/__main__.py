@@ -332,26 +332,19 @@ def cmd_network(args) -> int:
 def _integer_digits(checkpoint: Path, count: int):
     """(integer model, the first ``count`` digits test images as its integer input, their
     labels, the model config) of a float checkpoint folder."""
-    from model.checkpoint import CheckpointError, load_checkpoint
+    from model.checkpoint import CheckpointError, load_digits_checkpoint
     from model.config import ConfigError as ModelConfigError
-    from model.data import digits_split
     from model.integer import fold_model, quantize_images
     from model.integer.calibrate import digits_calibration_images
 
     try:
-        model = load_checkpoint(checkpoint)
+        model, test_x, test_y = load_digits_checkpoint(checkpoint, count, "the network run")
     except (CheckpointError, ModelConfigError) as exc:
-        raise UsageError(f"--checkpoint {checkpoint}: {_one_line(exc)}") from exc
-    if (model.config.in_channels, model.config.image_size) != (1, 8):
-        raise UsageError(f"--checkpoint {checkpoint}: a {model.config.in_channels}x"
-                         f"{model.config.image_size}x{model.config.image_size} model; the "
-                         "network run feeds digits test images (1x8x8)")
+        msg = _one_line(exc)          # the count and model checks name their flag already
+        raise UsageError(msg if msg.startswith("--") else f"--checkpoint {checkpoint}: {msg}") \
+            from exc
     int_model = fold_model(model, digits_calibration_images())   # as `python -m model integer`
-    _, _, test_x, test_y = digits_split()
-    if count > test_x.shape[0]:
-        raise UsageError(f"--images {count}: the digits test split has {test_x.shape[0]} images")
-    return (int_model, quantize_images(int_model, test_x[:count]), test_y[:count].numpy(),
-            model.config)
+    return int_model, quantize_images(int_model, test_x), test_y.numpy(), model.config
 
 
 def _one_line(exc: BaseException) -> str:

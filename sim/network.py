@@ -45,19 +45,16 @@ class ImageVerdict:
                 and self.cycles == self.model_cycles == self.span_cycles and not self.errors)
 
 
-def network_ops(int_model, image) -> list:
-    """The ops the integer model yields for one image (batch 1), in order, with operands."""
-    from model.integer import network_steps
+def reference_runs(int_model, images: np.ndarray) -> tuple[list, list]:
+    """The integer model's own run of every image (batch 1, :func:`model.integer.drive` with its
+    own executor) and the ops the first image yields, in order, with operands."""
+    from model.integer import drive, network_steps
 
-    steps = network_steps(int_model, image)
-    ops = []
-    try:
-        op = next(steps)
-        while True:
-            ops.append(op)
-            op = steps.send(op.golden())
-    except StopIteration:
-        return ops
+    ops: list = []
+    runs = [drive(network_steps(int_model, images[i:i + 1]),
+                  on_op=(lambda op, _: ops.append(op)) if i == 0 else None)
+            for i in range(images.shape[0])]
+    return runs, ops
 
 
 def check_fits(cfg: ArrayConfig, ops) -> None:
@@ -101,11 +98,9 @@ def run_network(cfg: ArrayConfig, int_model, images: np.ndarray, labels, model_c
     every image against the integer model's reference run."""
     from tqdm import tqdm
 
-    from model.integer import run_reference
     from sim.runner import SimulationError, run_plan
 
-    refs = [run_reference(int_model, images[i:i + 1]) for i in range(images.shape[0])]
-    ops = network_ops(int_model, images[:1])
+    refs, ops = reference_runs(int_model, images)
     check_fits(cfg, ops)
     per_image = cost_model_cycles(cfg, model_config)
     total = len(ops) * images.shape[0]

@@ -58,16 +58,6 @@ async def reset(dut, cycles: int = 3) -> None:
     await RisingEdge(dut.clk)
 
 
-async def run_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, model, board,
-                  freeze_prob=0.0, freeze_max=0, pad_rng=None):
-    """Reset, drive one job (data bits past K random from ``pad_rng``, else 0), collect and
-    score its results."""
-    await reset(dut)
-    row, _ = await drive_job(dut, cfg, job, rng, idle_prob, stall_prob, model, board,
-                             freeze_prob, freeze_max, pad_rng)
-    return row
-
-
 def _reset_window(cfg: ArrayConfig, job, phase: str, words: int) -> int:
     """The largest delay (cycles into ``phase``) drawn for a planned reset; the job monitor
     asserts the reset at the phase's last cycle anyway if it ends sooner."""
@@ -218,7 +208,7 @@ async def run_plan(dut):
         reset_in = None
         if reset_prob and not last and not interrupted and reset_rng.random() < reset_prob:
             reset_in = (phases[resets % len(phases)] if job_seeds is None
-                        else reset_rng.choice(phases))
+                        else reset_rng.choice(coverage.PHASES))     # the job's own choice
             resets += 1
         linger = 0 if back_to_back and not last else LINGER
         t0 = time.perf_counter()

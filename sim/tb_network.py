@@ -25,13 +25,11 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.utils import get_sim_time
 
 from hw.config import ArrayConfig
 from sim.bfm import ReferenceModel, Scoreboard
 from sim.tb import drive_job, reset
 
-CLOCK_NS = 10
 
 
 def save_run(path: Path, run, span: int) -> None:
@@ -57,22 +55,20 @@ async def run_network(dut):
     out = Path(plan["results"])
     rng = random.Random(plan.get("seed", 0))
     pad_rng = np.random.default_rng(plan.get("seed", 0)) if plan.get("pad") == "random" else None
-    Clock(dut.clk, CLOCK_NS, unit="ns").start()
+    Clock(dut.clk, 10, unit="ns").start()
     model, board = ReferenceModel(), Scoreboard()
     await reset(dut)                                   # once, for the whole run
     for i in range(images.shape[0]):
         steps = network_steps(int_model, images[i:i + 1])
-        t_first = None
+        first_cmd = None            # the job monitor's cycle of the first command beat
         result = None
         job = next(steps)
         while True:
             row, got = await drive_job(dut, cfg, job, rng, 0.0, 0.0, model, board,
                                        pad_rng=pad_rng, linger=0)
             row.update(image=i, predicted_cycles=job.cycles(cfg))
-            if t_first is None:
-                # the first job's command beat: the edge `cycles` cycles before this one
-                t_first = get_sim_time("ns") // CLOCK_NS - row["cycles"] \
-                    if row["cycles"] is not None else None
+            if first_cmd is None:
+                first_cmd = row["cycle_span"][0]
             if got is None:
                 # no usable result (a lost or extra beat): stop this image, say so
                 row["error"] = row["error"] or "no result"
@@ -89,6 +85,7 @@ async def run_network(dut):
         (out / "jobs.json.tmp").write_text(json.dumps(board.rows))
         os.replace(out / "jobs.json.tmp", out / "jobs.json")
         if result is not None:
-            span = (get_sim_time("ns") // CLOCK_NS - t_first) if t_first is not None else -1
+            last = row["cycle_span"][1]
+            span = last - first_cmd + 1 if None not in (first_cmd, last) else -1
             save_run(out / f"image{i}.npz", result, int(span))
         dut._log.info("image %d: %d jobs", i, sum(r["image"] == i for r in board.rows))

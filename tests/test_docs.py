@@ -59,21 +59,16 @@ def test_network_run_counts():
     """The README's tensor and job counts of `sim network` are those of the integer model."""
     from model.checkpoint import load_checkpoint
     from model.data import digits_split
-    from model.integer import fold_model, network_steps, quantize_images, run_reference
+    from model.integer import drive, fold_model, network_steps, quantize_images
     from model.integer.calibrate import digits_calibration_images
 
     int_model = fold_model(load_checkpoint(REPO / "model" / "checkpoints" / "digits"),
                            digits_calibration_images())
     image = quantize_images(int_model, digits_split()[2][:1])
-    tensors = len(run_reference(int_model, image).tensors)
-    steps, jobs = network_steps(int_model, image), 0
-    try:
-        op = next(steps)
-        while True:
-            jobs += 1
-            op = steps.send(op.golden())
-    except StopIteration:
-        pass
+    ops = []
+    tensors = len(drive(network_steps(int_model, image),
+                        on_op=lambda op, _: ops.append(op)).tensors)
+    jobs = len(ops)
     for n in _all(r"every intermediate tensor \((\d+) per image\)", README) + \
             _all(r"all (\d+) intermediate tensors", README):
         assert int(n) == tensors

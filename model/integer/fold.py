@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..quant import (conv_weight_scale, linear_weight_scale, linear_weight_signs, sign_pm1,
+                     to_bits)
 from .calibrate import calibrate
 from .fixed import (fold_affine, fold_clip, fold_move, fold_rprelu, frac_bits_for,
                     quantize_weights_int8)
@@ -76,11 +78,11 @@ def quantize_images(int_model: IntegerBinaryViT, images_float) -> np.ndarray:
 
 def _linear(layer, prefix, lin, frac_in, window=1):
     """RSign threshold and weight bits of a BinaryLinear; returns (alpha * gain, bias)."""
-    w = _np(lin.weight)
+    w = lin.weight.detach().double()        # float64, as the traced model the export checks
     layer[f"{prefix}.move"] = fold_move(_np(lin.move), frac_in, window)
-    layer[f"{prefix}.w_bits"] = ((w - w.mean(axis=1, keepdims=True)) >= 0).astype(np.uint8)
+    layer[f"{prefix}.w_bits"] = to_bits(linear_weight_signs(w)).numpy()
     g, b = _bn(lin.norm)
-    return np.abs(w).mean(axis=1) * g, b
+    return _np(linear_weight_scale(w))[:, 0] * g, b
 
 
 def _rprelu(layer, prefix, act, frac_in, frac_out, extra=None):
@@ -127,11 +129,11 @@ def fold_model(model, calib_images: torch.Tensor, headroom: float = HEADROOM,
             layer = {}
             g, b = _bn(m.norm_in)
             _put(layer, "norm_in", fold_affine([(g, frac[x_name])], b, frac[f"{pre}.h"], cin))
-            w = _np(m.conv.weight)
+            w = m.conv.weight.detach().double()
             layer["conv.move"] = fold_move(_np(m.conv.move), frac[f"{pre}.h"])
-            layer["conv.w_bits"] = (w >= 0).astype(np.uint8).reshape(dim, -1)
+            layer["conv.w_bits"] = to_bits(sign_pm1(w)).numpy().reshape(dim, -1)
             g, b = _bn(m.norm)
-            alpha = np.abs(w).mean(axis=(1, 2, 3))
+            alpha = _np(conv_weight_scale(w)).reshape(dim)
             _put(layer, "conv", fold_affine([(alpha * g, 0), (0.25, frac[f"{pre}.h"])], b,
                                             frac[f"{pre}.pre"], dim))
             _rprelu(layer, "act", m.act, frac[f"{pre}.pre"], frac[f"{pre}.out"],

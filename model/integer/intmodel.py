@@ -59,9 +59,6 @@ class IntegerBinaryViT:
     layers: dict[str, dict[str, np.ndarray]]
     meta: dict = field(default_factory=dict)
 
-    def layer(self, name: str) -> dict[str, np.ndarray]:
-        return self.layers[name]
-
     # ---- files ---------------------------------------------------------------------------
     def save(self, directory) -> Path:
         """Write ``directory`` (one ``<index>_<layer>.npz`` per layer, ``index.json``) whole or

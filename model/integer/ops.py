@@ -66,11 +66,6 @@ def affine(terms, bias, shift, bits: int = ACT_BITS) -> np.ndarray:
     return clamp_bits(round_shift(acc, shift), bits)
 
 
-def add_sat(x, y, bits: int = ACT_BITS) -> np.ndarray:
-    """Saturating add of two integers at the same scale: clamp_bits(x + y, bits)."""
-    return clamp_bits(_i64(x) + _i64(y), bits)
-
-
 def sign_bits(x, move) -> np.ndarray:
     """The RSign: bit = 1 (+1) iff x + move >= 0, else 0 (-1); the tie rule sign(0) = +1.
 
