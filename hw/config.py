@@ -120,9 +120,11 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 
 
 def memory_bits(cfg) -> int:
-    """Bits of on-chip operand memory of ``cfg``: R activation banks, C weight banks, the pool
-    memory (``simd`` bits per word)."""
-    return (cfg.rows * cfg.a_bank_depth + cfg.cols * cfg.w_bank_depth + cfg.pool_depth) * cfg.simd
+    """Bits of on-chip memory of ``cfg``: R activation banks and C weight banks (``simd`` bits
+    per word) and the pool unit's open-row banks (``pool_open_rows`` x ``pool_row_depth`` words
+    of ``pool_lanes`` sums)."""
+    return ((cfg.rows * cfg.a_bank_depth + cfg.cols * cfg.w_bank_depth) * cfg.simd
+            + cfg.pool_open_rows * cfg.pool_row_depth * cfg.pool_lanes * cfg.pool_sum_width)
 
 
 def check_elaboration(cfg) -> None:
@@ -135,7 +137,7 @@ def check_elaboration(cfg) -> None:
         raise ConfigError(
             f"the operand memories need {mem:,} bits, above the {MAX_ELABORATED_MEMORY_BITS:,} "
             f"that the Verilog writer elaborates (1.7x the block RAM of the largest device here; "
-            f"36 Mbit takes about 270 s and 2.5 GB); lower --max-m/--max-n/--max-k/--pool-depth "
+            f"36 Mbit takes about 270 s and 2.5 GB); lower --max-m/--max-n/--max-k/--pool-row-depth "
             f"or --simd")
     bits = cfg.rows * cfg.cols * cfg.simd
     if bits > MAX_ELABORATED_PE_BITS:
@@ -156,12 +158,16 @@ class ArrayConfig:
     simd                bits per PE per cycle = width of a data-stream beat.
     max_k               largest K of a matmul job (sizes the accumulators).
     max_m, max_n        largest M (activation rows) and N (weight rows) of a matmul job.
-    pool_bits           width of a pool input value (two's complement); ``simd / pool_bits``
-                        values travel per data beat (must be a power of two).
+    pool_bits           width of a pool input value (two's complement); the pool unit sums
+                        ``pool_lanes`` planes at once (``pool_words_per_position`` data words
+                        carry one position of them).
     pool_max_dim        largest H and W of a pool job.
     pool_max_planes     largest P of a pool job.
     pool_max_kernel     largest kh, kw, stride and padding of a pool job.
-    pool_depth          words (``simd`` bits each) of pool input memory; P*H*ceil(W/lanes) <= it.
+    pool_open_rows      output rows a pool may have open at once (one memory bank each):
+                        ceil(kh / sh) <= it.
+    pool_row_depth      words per open-row bank: the widest output row Wo of a pool whose
+                        windows span more than one input row (kh > 1); wider ones are split.
     mem_piece_depth     words per piece of every operand memory (a power of two); pieces are
                         selected by registered 4:1 mux levels. 16384 (the default) is the
                         deepest DP16KD shape, so memories up to 16384 words need no mux.
@@ -178,7 +184,8 @@ class ArrayConfig:
     pool_max_dim: int = 1024
     pool_max_planes: int = 1024
     pool_max_kernel: int = 16
-    pool_depth: int = 8192
+    pool_open_rows: int = 5
+    pool_row_depth: int = 64
     mem_piece_depth: int = 16384
     clock_mhz: float = 150.0
 
@@ -208,12 +215,8 @@ class ArrayConfig:
         need_int("max_k", 1, "pass --max-k (largest K of a job)", MAX_JOB_DIM, split.format("K"))
         need_int("max_m", 1, "pass --max-m (largest M of a job)", MAX_JOB_DIM, split.format("M"))
         need_int("max_n", 1, "pass --max-n (largest N of a job)", MAX_JOB_DIM, split.format("N"))
-        need_int("pool_bits", 2, "pool values are two's complement of at least 2 bits")
-        if self.simd % self.pool_bits or (self.simd // self.pool_bits) & (
-                self.simd // self.pool_bits - 1):
-            raise ConfigError(f"simd/pool_bits must be a power of two (pool values are packed "
-                              f"into data beats), got simd={self.simd}, pool_bits={self.pool_bits}; "
-                              f"use pool_bits in {[b for b in (8, 16, 32) if self.simd % b == 0]}")
+        need_int("pool_bits", 2, "pool values are two's complement of at least 2 bits", 32,
+                 "pool values are at most 32-bit integers")
         need_int("pool_max_dim", 1, "largest H and W of a pool job", MAX_POOL_DIM,
                  split.format("pool H or W"))
         need_int("pool_max_planes", 1, "largest P of a pool job", MAX_POOL_DIM,
@@ -221,8 +224,11 @@ class ArrayConfig:
         need_int("pool_max_kernel", 1, "largest kernel/stride/padding of a pool job",
                  MAX_POOL_KERNEL, "the largest pool window, stride and padding (the networks "
                  "here use 8 at most)")
-        need_int("pool_depth", 1, "words of pool input memory", MAX_JOB_DIM,
-                 "words of the pool memory; larger pools are split into jobs (hw/ops.py)")
+        need_int("pool_open_rows", 1, "output rows a pool may have open at once (e.g. 5 for "
+                 "a 5-row window with stride 1)", MAX_POOL_KERNEL, "a window spans at most "
+                 f"{MAX_POOL_KERNEL} rows")
+        need_int("pool_row_depth", 1, "words per open-row bank (the widest output row of a "
+                 "pool with kh > 1)", MAX_POOL_DIM, split.format("pool output row"))
         need_int("mem_piece_depth", 16, "words per memory piece (a power of two, e.g. 512)",
                  MAX_JOB_DIM, "words per memory piece (16384 is the deepest block RAM shape)")
         if self.mem_piece_depth & (self.mem_piece_depth - 1):
@@ -239,9 +245,10 @@ class ArrayConfig:
             raise ConfigError(
                 f"the operand memories need {bits:,} bits ({self.rows} activation banks of "
                 f"{self.a_bank_depth:,} words, {self.cols} weight banks of {self.w_bank_depth:,} "
-                f"words, pool memory of {self.pool_depth:,} words, {self.simd} bits each), above "
-                f"the bound of {MAX_MEMORY_BITS:,} bits (13x the block RAM of the largest device "
-                f"here, xc7a100t: 4.9 Mbit); lower --max-m/--max-n/--max-k/--pool-depth")
+                f"words, {self.simd} bits each, {self.pool_open_rows} pool row banks of "
+                f"{self.pool_row_depth:,} words), above the bound of {MAX_MEMORY_BITS:,} bits "
+                f"(13x the block RAM of the largest device here, xc7a100t: 4.9 Mbit); lower "
+                f"--max-m/--max-n/--max-k/--pool-row-depth")
 
     # ---- matmul datapath ------------------------------------------------------------------
     @property
@@ -306,11 +313,6 @@ class ArrayConfig:
             mem_read_latency(self.a_bank_depth, self.mem_piece_depth),
             mem_read_latency(self.w_bank_depth, self.mem_piece_depth))
 
-    @property
-    def pool_read_latency(self) -> int:
-        """Cycles from a pool memory address to its word."""
-        return mem_read_latency(self.pool_depth, self.mem_piece_depth)
-
     def tile_period(self, m_valid: int, kw: int) -> int:
         """Cycles between the last reads of a tile with ``m_valid`` rows and the next tile:
         :func:`tile_period` (max(KW, R + C + m_valid - 2)) on this config's R and C."""
@@ -319,8 +321,15 @@ class ArrayConfig:
     # ---- pool datapath ----------------------------------------------------------------------
     @property
     def pool_lanes(self) -> int:
-        """Pool values per data beat / pool memory word."""
-        return self.simd // self.pool_bits
+        """L: planes the pool unit sums at once (values per position): as many
+        ``pool_bits`` values as fit one data word, at most C (one output beat), at least 1."""
+        return max(1, min(self.simd // self.pool_bits, self.cols))
+
+    @property
+    def pool_words_per_position(self) -> int:
+        """Data words carrying one pool position (L values of ``pool_bits``): 1 unless a value
+        is wider than a word."""
+        return ceil_div(self.pool_lanes * self.pool_bits, self.simd)
 
     @property
     def pool_max_window(self) -> int:
@@ -332,31 +341,30 @@ class ArrayConfig:
         return self.pool_bits + ceil_log2(self.pool_max_window)
 
     @property
-    def pool_popcount_latency(self) -> int:
-        """Register stages of the pool unit's bit-plane popcount trees (pool_lanes inputs)."""
-        return popcount_latency(self.pool_lanes)
-
-    @property
-    def pool_mul_levels(self) -> int:
-        """Registered adder levels of the pool unit's row x words-per-row shift-add tree (one
-        partial product per bit of the words-per-row value, pairwise sums)."""
-        from .rtl.pool import PoolUnit
-
-        return PoolUnit.mul_levels(self.pool_max_dim)
-
-    @property
     def pool_latency(self) -> int:
-        """Cycles from a pool step leaving the sequencer to its output leaving the pool unit
-        (:meth:`hw.rtl.pool.PoolUnit.latency_of`).
-
-        3 (window row; row/word index; address and lane masks) + pool_mul_levels (row x
-        words-per-row, lane comparisons) + pool_read_latency + popcount tree
-        + ceil(log2(pool_bits)) (shift-add tree of the bit planes) + 1 (accumulate into the
-        output register).
-        """
+        """Cycles from a pool position's issue to its output leaving the pool unit
+        (:meth:`hw.rtl.pool.PoolUnit.latency_of`): 1 (value, window tap and flags registered)
+        + 1 (running window-row sum) + 2 (open-row bank read and its data register) + 1 (add,
+        output register)."""
         from .rtl.pool import PoolUnit
 
         return PoolUnit.latency_of(self)
+
+    @property
+    def pool_register_bits(self) -> int:
+        """Flip-flops of the pool unit's lanes
+        (:meth:`hw.rtl.pool.PoolUnit.lane_register_bits`)."""
+        from .rtl.pool import PoolUnit
+
+        return PoolUnit.lane_register_bits(self)
+
+    @property
+    def pool_min_row_positions(self) -> int:
+        """Positions per pool row at least (:attr:`hw.rtl.pool.PoolUnit.MIN_ROW_POSITIONS`):
+        a bank word is read again one row after its write."""
+        from .rtl.pool import PoolUnit
+
+        return PoolUnit.MIN_ROW_POSITIONS
 
     # ---- output stream ----------------------------------------------------------------------
     @property
@@ -372,11 +380,12 @@ class ArrayConfig:
     @property
     def out_fifo_depth(self) -> int:
         """Output FIFO entries (covers the tiles in flight and the pool pipeline):
-        :meth:`hw.rtl.core.BinaryCore.fifo_depth_for`, 6R + 8 or pool_latency + 8 rounded up to a
-        power of two."""
+        :meth:`hw.rtl.core.BinaryCore.fifo_depth_for`: the credit margin, the rows of the tiles
+        in flight (or the pool pipeline) and the staged results, rounded up to a power of
+        two."""
         from .rtl.core import BinaryCore
 
-        return BinaryCore.fifo_depth_for(self.rows, self.pool_latency)
+        return BinaryCore.fifo_depth_for(self.rows, self.cols, self.tile_flush, self.pool_latency)
 
     @property
     def mm_credit_margin(self) -> int:
@@ -404,8 +413,8 @@ class ArrayConfig:
 
     @property
     def pool_start_cycles(self) -> int:
-        """Cycles from the pool unit's start to its first step: the pool-start cycle and the
-        sequencer's priming cycle (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
+        """Cycles from the pool unit's start (the job's setup cycle) to its first position:
+        the cycle that latches the derived job values (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
         from .rtl.pool import PoolUnit
 
         return PoolUnit.START_CYCLES

@@ -82,6 +82,16 @@ def pool_out_shape(h: int, w: int, kernel, stride, padding) -> tuple[int, int]:
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
+def pool_extent(h: int, w: int, kernel, stride, padding) -> tuple[int, int]:
+    """(Yn, Xn): the input rows and columns, padding included, up to the last window's end,
+    counted from the first real row / column: (Ho - 1) * sh - ph + kh and likewise for W.
+    The pool unit walks these; rows and columns of the input past them (no window touches
+    them) are not sent."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    ho, wo = pool_out_shape(h, w, kernel, stride, padding)
+    return (ho - 1) * sh - ph + kh, (wo - 1) * sw - pw + kw
+
+
 def window_sums(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
     """Integer window sums (P, Ho, Wo) of integer planes x (P, H, W) with zero padding."""
     x = np.asarray(x, dtype=np.int64)
@@ -426,16 +436,28 @@ class PoolOp(_OpMethods):
             raise ConfigError(f"job {self.name}: kernel {self.kernel} / stride {self.stride} / "
                               f"padding {self.padding} above pool_max_kernel="
                               f"{cfg.pool_max_kernel}")
-        words = self.planes * self.h * ceil_div(self.w, cfg.pool_lanes)
-        if words > cfg.pool_depth:
-            raise ConfigError(f"job {self.name}: needs {words} pool memory words (P*H*ceil(W/"
-                              f"{cfg.pool_lanes})), the array has pool_depth={cfg.pool_depth}")
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        if ph >= kh or pw >= kw:
+            raise ConfigError(f"job {self.name}: padding {self.padding} must be below the "
+                              f"kernel {self.kernel} on each axis (a window wholly in the "
+                              f"padding is not a pool the unit streams); pad the input instead")
+        if ceil_div(kh, sh) > cfg.pool_open_rows:
+            raise ConfigError(f"job {self.name}: a {kh}-row window with stride {sh} keeps "
+                              f"{ceil_div(kh, sh)} output rows open, the array has "
+                              f"pool_open_rows={cfg.pool_open_rows}; build a config with "
+                              f"--pool-open-rows {ceil_div(kh, sh)}")
+        if kh > 1 and self.out_hw[1] > cfg.pool_row_depth:
+            raise ConfigError(f"job {self.name}: output rows of {self.out_hw[1]} values, the "
+                              f"array's open-row banks hold pool_row_depth="
+                              f"{cfg.pool_row_depth}; build a config with --pool-row-depth "
+                              f"{self.out_hw[1]} or split the job")
 
     def legal_jobs(self, cfg: ArrayConfig) -> Counter:
         """Shape-only legal sub-jobs with counts. Splits along planes (each plane is
-        independent) and, when one plane is still too big, along H or W in bands of whole
-        output rows/columns -- only on an axis without padding (a band would need asymmetric
-        padding, which the job format cannot express: ConfigError)."""
+        independent) and along H or W in bands of whole output rows/columns when the input is
+        larger than pool_max_dim or (kh > 1) the output rows are wider than the open-row
+        banks -- only on an axis without padding (a band would need asymmetric padding, which
+        the job format cannot express: ConfigError)."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
         if max(kh, kw, sh, sw, ph, pw) > cfg.pool_max_kernel:
             raise ConfigError(f"{self.name}: kernel {self.kernel} / stride {self.stride} / "
@@ -443,26 +465,23 @@ class PoolOp(_OpMethods):
                               f"{cfg.pool_max_kernel}; build a config with --pool-max-kernel "
                               f"{max(kh, kw, sh, sw, ph, pw)}")
         ho, wo = self.out_hw
+        w_limit = cfg.pool_max_dim
+        if kh > 1:      # output rows must fit an open-row bank
+            w_limit = min(w_limit, (cfg.pool_row_depth - 1) * sw + kw)
         try:
             hb = ([(self.h, ho)] if self.h <= cfg.pool_max_dim
                   else _bands(ho, kh, sh, ph, cfg.pool_max_dim))
-            wb = ([(self.w, wo)] if self.w <= cfg.pool_max_dim
-                  else _bands(wo, kw, sw, pw, cfg.pool_max_dim))
-            words = ceil_div(wb[0][0], cfg.pool_lanes)
-            if hb[0][0] * words > cfg.pool_depth:   # one plane too big: bands of rows
-                limit = cfg.pool_depth // words
-                hb = [sub for _, o in hb for sub in _bands(o, kh, sh, ph, limit)]
+            fits_w = self.w <= cfg.pool_max_dim and (kh == 1 or wo <= cfg.pool_row_depth)
+            wb = [(self.w, wo)] if fits_w else _bands(wo, kw, sw, pw, w_limit)
         except ConfigError as exc:
             raise ConfigError(f"{self.name} ({self.label}) cannot be split to fit this config: "
-                              f"{exc}; raise pool_max_dim (--pool-max-dim) or pool_depth "
-                              f"(--pool-depth)") from None
+                              f"{exc}; raise pool_max_dim (--pool-max-dim) or pool_row_depth "
+                              f"(--pool-row-depth)") from None
         out = Counter()
         for h, _ in hb:
             for w, _ in wb:
-                per_plane = h * ceil_div(w, cfg.pool_lanes)
-                cap = min(cfg.pool_max_planes, cfg.pool_depth // per_plane)
                 pad = (ph if h == self.h else 0, pw if w == self.w else 0)
-                for p in chunks(self.planes, cap):
+                for p in chunks(self.planes, cfg.pool_max_planes):
                     out[PoolOp(self.name, p, h, w, self.kernel, self.stride, pad)] += 1
         for job in out:
             job.check(cfg)

@@ -31,8 +31,9 @@ The bins (``GROUPS`` lists them by group):
   stalls).
 - ``reset:command|load|compute|drain``: this job was interrupted by a reset in that phase
   (command: before its first data beat was accepted; load: some but not all data beats
-  accepted; compute: all data in, no result beat valid yet; drain: result beats flowing, the
-  last one not yet accepted). A reset job's row has only this bin. ``reset:after``: the first
+  accepted; compute: all data in, no result beat valid yet -- matmul jobs only: a pool job
+  streams, its first results leave before its last data beat; drain: result beats flowing,
+  the last one not yet accepted). A reset job's row has only this bin. ``reset:after``: the first
   job after such a reset (its result is checked bit-exact like any other).
 
 Some bins cannot be hit on degenerate configs (``m_mod_r:nonzero`` with R = 1, ...):

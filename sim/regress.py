@@ -59,7 +59,7 @@ from hw.config import ArrayConfig, ConfigError, check_elaboration
 #: the memory limits of every regression config unless the spec overrides them: small memories
 #: (fast builds, short jobs), as sim.suite.small_config
 BASE = dict(max_k=100, max_m=24, max_n=24, pool_bits=8, pool_max_dim=24, pool_max_planes=8,
-            pool_max_kernel=8, pool_depth=512)
+            pool_max_kernel=8, pool_row_depth=512)
 #: the default configs: a 1x1 array with one pool lane, two skewed arrays (one with 4-bit pool
 #: values, 4 lanes), a 4x4 array with 32-bit words and a longer K
 DEFAULT_CONFIGS = ("1x1x8", "2x3x16", "3x2x16:pool_bits=4", "4x4x32:max_k=256")
@@ -250,13 +250,6 @@ def _draw_pool(cfg: ArrayConfig, rng) -> tuple[str, tuple, tuple, tuple, tuple]:
     else:
         h, w, kern, st, pad = dim(), dim(), (1, 1), (1, 1), (0, 0)
     planes = int(rng.integers(1, cfg.pool_max_planes + 1))
-    # fit the pool memory: P * H * ceil(W / lanes) words; fewer planes, then fewer rows
-    while planes * h * -(-w // cfg.pool_lanes) > cfg.pool_depth:
-        if planes > 1:
-            planes = max(1, cfg.pool_depth // (h * -(-w // cfg.pool_lanes)))
-        else:
-            h = max(kern[0], (h // 2 // st[0]) * st[0] or kern[0])
-            w = max(kern[1], (w // 2 // st[1]) * st[1] or kern[1])
     return cls, (planes, h, w), kern, st, pad
 
 

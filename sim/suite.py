@@ -83,6 +83,6 @@ def save_jobs(jobs, directory) -> list[Path]:
 def small_config(**kw):
     """A small ArrayConfig (small memories: fast to build) for tests and quick experiments."""
     base = dict(rows=2, cols=3, simd=16, max_k=100, max_m=24, max_n=24, pool_bits=8,
-                pool_max_dim=24, pool_max_planes=8, pool_max_kernel=8, pool_depth=512)
+                pool_max_dim=24, pool_max_planes=8, pool_max_kernel=8, pool_row_depth=512)
     base.update(kw)
     return ArrayConfig(**base)

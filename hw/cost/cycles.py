@@ -18,14 +18,22 @@ Tiles stream back to back through the array: a tile's sums are captured into per
 registers and drained (one beat per row) while the next tile accumulates; P(m) is the spacing
 that keeps the next tile's first capture behind the last drain shift.
 
-Pool (P x H x W, kernel kh x kw, V = simd / pool_bits lanes, WW = ceil(W/V),
-S = ceil((kw - 1)/V) + 1 words per window row):
+Pool (P x H x W, kernel kh x kw, stride sh x sw, padding ph x pw, Ho x Wo outputs; the pool
+unit takes L = pool_lanes planes per position and q = pool_words_per_position data words per
+position; it walks the rows and columns up to the last window's end, at least MIN =
+pool_min_row_positions positions per row, except after the job's last output):
 
-    cycles = P * H * WW + P * Ho * Wo * kh * S + pool_latency + result_latency
-           + job_start_cycles + pool_start_cycles
+    Xn = (Wo - 1) * sw - pw + kw      columns walked up to the last window's end
+    Yn = (Ho - 1) * sh - ph + kh      rows walked
+    Xt = max(Xn, MIN)                 positions per row
+    G  = ceil(P / L)                  plane groups
+    positions = G * Yn * Xt - (Xt - Xn)
+    data positions = G * min(H, Yn) * min(W, Xn)          (the others are padding: no beat)
+    cycles = positions + (q - 1) * data positions
+           + job_start_cycles + pool_start_cycles + pool_latency + result_latency
 
-(job_start_cycles = 2: the command beat and the setup cycle; pool_start_cycles = 2: the
-pool-start cycle and the sequencer's priming cycle)
+(job_start_cycles = 2: the command beat and the setup cycle, which starts the pool unit;
+pool_start_cycles = 1: the pool unit latches its derived values)
 
 The latencies (tile_flush, pool_latency, result_latency and what they are made of) are
 :class:`ArrayConfig` properties, each computed from the register counts that the RTL module
@@ -35,8 +43,10 @@ building the structure exports (``hw/rtl``: ``Popcount``, ``PipelinedMemory``, `
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..config import ArrayConfig, ceil_div
-from ..ops import pool_out_shape  # the one output-shape formula
+from ..ops import pool_extent  # the one formula of the rows and columns walked
 
 
 def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
@@ -55,11 +65,14 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
 
 def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
                 padding=(0, 0)) -> int:
-    """Cycles of a pool job over (planes, h, w) inputs."""
-    v = cfg.pool_lanes
-    ho, wo = pool_out_shape(h, w, kernel, stride, padding)
-    s = ceil_div(kernel[1] - 1, v) + 1
-    words = planes * h * ceil_div(w, v)
-    steps = planes * ho * wo * kernel[0] * s
-    return (words + steps + cfg.pool_latency + cfg.result_latency + cfg.job_start_cycles
-            + cfg.pool_start_cycles)
+    """Cycles of a pool job over (planes, h, w) inputs (elementwise on numpy arrays of
+    config values: the design-space sweep passes a grid)."""
+    yn, xn = pool_extent(h, w, kernel, stride, padding)
+    xt = np.maximum(xn, cfg.pool_min_row_positions)
+    groups = -(-planes // cfg.pool_lanes)
+    positions = groups * yn * xt - (xt - xn)
+    data_positions = groups * min(h, yn) * min(w, xn)
+    cycles = (positions + (cfg.pool_words_per_position - 1) * data_positions
+              + cfg.job_start_cycles + cfg.pool_start_cycles + cfg.pool_latency
+              + cfg.result_latency)
+    return cycles if isinstance(cycles, np.ndarray) else int(cycles)

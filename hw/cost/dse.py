@@ -45,7 +45,9 @@ from .network import Network, op_jobs
 #: per (R, C). A formula that starts reading another property fails on the grid with an
 #: AttributeError naming it: add it here.
 STACKED = ("tile_flush", "result_latency", "job_start_cycles", "pool_start_cycles",
-           "pool_lanes", "pool_latency", "acc_width", "lane_width", "pe_latency")
+           "pool_lanes", "pool_words_per_position", "pool_min_row_positions", "pool_latency",
+           "pool_register_bits",
+           "acc_width", "lane_width", "pe_latency")
 
 
 def stacked_properties(base: ArrayConfig, rows, cols, names=STACKED) -> dict[str, np.ndarray]:
@@ -354,7 +356,7 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
                 for k, v in fit_report(usage, dev).items() if v["over"] > 0}
         raise DSENoFitError(f"no config of the sweep fits {dev.name}; the smallest "
                             f"({cfg.rows}x{cfg.cols}x{cfg.simd}) needs {over}. Shrink the "
-                            "memory limits (--max-m/--max-n/--max-k/--pool-depth) or pick a "
+                            "memory limits (--max-m/--max-n/--max-k/--pool-row-depth) or pick a "
                             "larger device")
     front = pareto_front(out["lut"], out["fps"], fits)
     keys = ("rows", "cols", "simd", "lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz",

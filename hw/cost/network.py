@@ -35,7 +35,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import ArrayConfig, ConfigError
+from ..config import ArrayConfig, ConfigError, memory_bits
 from ..paths import CHECKPOINTS_DIR, DIGITS_CHECKPOINT, REPO
 from ..ops import MatmulOp, Op, OpKind, PoolOp
 
@@ -410,7 +410,8 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth_gbps: float = 1.0) ->
 def memory_needs(net: Network, cfg: ArrayConfig) -> dict:
     """On-chip storage the network needs (bits): all binary weights, and the largest working
     set of one op (A bits + W bits + the M x N results at the array's lane width); and the
-    array's own job buffers (max_m x max_k + max_n x max_k bits + the pool memory)."""
+    array's own job buffers (:func:`hw.config.memory_bits`: the operand banks and the pool
+    unit's open-row banks)."""
     work = 0
     for op in net.ops:
         if op.kind is OpKind.MATMUL:
@@ -419,8 +420,7 @@ def memory_needs(net: Network, cfg: ArrayConfig) -> dict:
             ho, wo = op.out_hw
             work = max(work, op.planes * (op.h * op.w + ho * wo) * cfg.pool_bits)
     return {"weight_bits": net.weight_bits, "largest_op_working_set_bits": work,
-            "array_buffer_bits": (cfg.rows * cfg.a_bank_depth + cfg.cols * cfg.w_bank_depth
-                                  + cfg.pool_depth) * cfg.simd}
+            "array_buffer_bits": memory_bits(cfg)}
 
 
 def device_memory(mem: dict, device, array_bram_blocks: float | None) -> dict:

@@ -12,11 +12,12 @@ LUT  = a * (R*C + R) * S          XNOR/AND select + popcount adder trees (R*C PE
 FF   = a * array_register_bits    the array's registers counted from its structure
                                   (:func:`array_register_bits`; a ~ 1 when yosys trims little)
      + b * C * lane_width         output side
-     + c * (R + C + 1) * S        operand memory registers (write data, read data, transport;
+     + c * (R + C) * S            operand memory registers (write data, read data, transport;
                                   on ECP5 the read-data register sits in the block RAM)
-     + d                          controller and pool unit
+     + d * pool_register_bits     the pool unit's lanes (row shift registers, sums)
+     + e                          controller and pool sequencer
 carry = a * (R*C + R) * acc_width + b * C * lane_width + c
-BRAM is counted from the memories' shapes (R activation banks, C weight banks, the pool memory,
+BRAM is counted from the memories' shapes (R activation banks, C weight banks, the pool unit's open-row banks,
 the output FIFO) tiled onto the family's block-RAM aspect ratios (no fitting); DSP is the
 controller's multipliers (a per-family constant, the training median); Fmax = a + b*log2(R*C)
 (nextpnr, least squares).
@@ -93,7 +94,7 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     return {
         "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
         "ff": {"array_regs": array_register_bits(cfg), "lanes": C * lane,
-               "mem_words": (R + C + 1) * S, "const": 1.0},
+               "mem_words": (R + C) * S, "pool_regs": cfg.pool_register_bits, "const": 1.0},
         "carry": {"pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
         "dsp": {"const": 1.0},
         "fmax_mhz": {"const": 1.0, "log2_pes": _log2(R * C)},
@@ -127,8 +128,8 @@ LUTRAM_MAX_DEPTH = {"ecp5": 32, "ice40": 0, "xc7": 64}
 def memories(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
     """(name, depth, width) of every RAM of the design, from the config's derived sizes.
 
-    Operand memories (R activation banks, C weight banks, the pool memory) are built like the
-    RTL's PipelinedMemory: pieces of at most ``mem_piece_depth`` words, each cut into slices of
+    Operand memories (R activation banks, C weight banks) are built like the RTL's
+    PipelinedMemory: pieces of at most ``mem_piece_depth`` words, each cut into slices of
     :func:`hw.config.mem_slice_bits` bits (one RAM each), listed separately.
     """
     piece_depth, simd = cfg.mem_piece_depth, cfg.simd
@@ -143,7 +144,8 @@ def memories(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
     a_bank, w_bank = slices(cfg.a_bank_depth), slices(cfg.w_bank_depth)
     mems = [(f"a_bank{r}{s}", d, w) for r in range(cfg.rows) for s, d, w in a_bank]
     mems += [(f"w_bank{c}{s}", d, w) for c in range(cfg.cols) for s, d, w in w_bank]
-    mems += [(f"pool{s}", d, w) for s, d, w in slices(cfg.pool_depth)]
+    mems += [(f"pool_row{b}", cfg.pool_row_depth, cfg.pool_lanes * cfg.pool_sum_width)
+             for b in range(cfg.pool_open_rows)]
     mems.append(("out_fifo", cfg.out_fifo_depth, cfg.out_width + 1))
     return mems
 

@@ -9,13 +9,13 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
-from ..config import ArrayConfig, ceil_log2
+from ..config import ArrayConfig, ceil_div, ceil_log2, tile_period
 from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
 from .pipeline import delayed
-from .pool import PoolUnit
+from .pool import POOL_FAULTS, PoolUnit
 
-FAULTS = ARRAY_FAULTS
+FAULTS = ARRAY_FAULTS + POOL_FAULTS
 
 
 def out_layout(cfg: ArrayConfig) -> data.StructLayout:
@@ -30,11 +30,13 @@ class BinaryCore(wiring.Component):
 
     - ``cmd``  (in):  one :func:`hw.rtl.formats.cmd_layout` beat per job.
     - ``data`` (in):  ``simd``-bit words. Matmul: M rows of A then N rows of W, each row as
-      ceil(K/simd) words, bit k of a row in bit k % simd of word k // simd. Pool: P*H rows of
-      ceil(W/V) words, V = simd/pool_bits values per word, value x in lane x % V.
+      ceil(K/simd) words, bit k of a row in bit k % simd of word k // simd. Pool: positions
+      (plane group, row, column), each the values of L = pool_lanes planes
+      (:func:`hw.rtl.formats.pool_words`), streamed straight into the pool unit.
     - ``out``  (out): ``data`` = C lanes, ``last`` on the final beat of the job. Matmul: one beat
       per row of every R x C tile, tiles in (tile row, tile column) order, lanes past N zero.
-      Pool: one beat per output value (P, Ho, Wo order) in lane 0.
+      Pool: one beat per output position (plane group, Ho, Wo order), lane l = plane
+      g * L + l, lanes past L and past P zero.
 
     Phases of a matmul job (no data-dependent timing): load (1 beat per cycle), then tiles
     stream through the array back to back (KW reads each, spaced by
@@ -66,9 +68,8 @@ class BinaryCore(wiring.Component):
     #: registers from a tile start or a drain shift to the count of promised rows that the tile
     #: credit reads: ``reserved``, then its copy ``reserved_q`` (as late as ``occupied``)
     RESERVED_DELAY = 2
-    #: output FIFO sizing for matmul: the rows of this many tiles in flight ...
-    FIFO_TILES = 3
-    #: ... and this many spare entries
+    #: output FIFO sizing for matmul: the rows promised by the tiles in flight
+    #: (:meth:`rows_in_flight`) and this many spare entries
     FIFO_SPARE = 3
 
     @classmethod
@@ -95,14 +96,25 @@ class BinaryCore(wiring.Component):
         """Credit margin of the pool unit: an output start promises one entry."""
         return cls.credit_margin(1, PoolUnit.COUNT_REGS)
 
+    @staticmethod
+    def rows_in_flight(rows: int, cols: int, tile_flush: int) -> int:
+        """Most result rows promised at once with the output always ready: a tile's m rows
+        are promised from its first read until its drain ends (1 + tile_flush + m cycles at
+        KW = 1), and tiles of m rows start :func:`hw.config.tile_period` (m, KW = 1) apart;
+        the worst m of 1 .. R."""
+        return max((ceil_div(1 + tile_flush + m, tile_period(rows, cols, m, 1)) + 1) * m
+                   for m in range(1, rows + 1))
+
     @classmethod
-    def fifo_depth_for(cls, rows: int, pool_latency: int) -> int:
+    def fifo_depth_for(cls, rows: int, cols: int, tile_flush: int, pool_latency: int) -> int:
         """Output FIFO entries (a power of two): the credit margin, what a producer may have in
-        flight with the output always ready (matmul: the rows of ``FIFO_TILES`` tiles and
+        flight with the output always ready (matmul: :meth:`rows_in_flight` and
         ``FIFO_SPARE`` entries; pool: one output per cycle of its latency) and the results
-        staged in the result registers and the FIFO's latency."""
+        staged in the result registers and the FIFO's latency, so that no producer waits for
+        credit while the output is always ready."""
         staged = cls.RESULT_LATENCY
-        mm = cls.mm_credit_margin(rows) + cls.FIFO_TILES * rows + cls.FIFO_SPARE + staged
+        mm = (cls.mm_credit_margin(rows) + cls.rows_in_flight(rows, cols, tile_flush)
+              + cls.FIFO_SPARE + staged)
         pool = cls.pool_credit_margin() + pool_latency + staged
         return 1 << ceil_log2(max(mm, pool))
 
@@ -133,8 +145,6 @@ class BinaryCore(wiring.Component):
         job = Signal(cmd_layout(cfg))
         kwords = Signal(kwb)                        # KW = ceil(K / simd)
         kmask = Signal(S)                           # ones below K mod simd (all ones if 0)
-        ww = Signal((cfg.pool_max_dim + 1).bit_length())
-        s_words = Signal((cfg.pool_max_kernel + 1).bit_length())
         is_and = Signal()                           # registered in SETUP
 
         # the last word's mask, free-running from the job register in two stages (subtract,
@@ -147,16 +157,16 @@ class BinaryCore(wiring.Component):
         piece = cfg.mem_piece_depth
         a_mem = [PipelinedMemory(S, cfg.a_bank_depth, piece) for _ in range(R)]
         w_mem = [PipelinedMemory(S, cfg.w_bank_depth, piece) for _ in range(C)]
-        p_mem = PipelinedMemory(S, cfg.pool_depth, piece)
         for r, mem in enumerate(a_mem):
             m.submodules[f"a_bank{r}"] = mem
         for c, mem in enumerate(w_mem):
             m.submodules[f"w_bank{c}"] = mem
-        m.submodules.p_mem = p_mem
 
         # ---- array, pool unit, output FIFO --------------------------------------------------
-        m.submodules.array = arr = SystolicArray(cfg, fault=self._fault)
-        m.submodules.pool = pool = PoolUnit(cfg)
+        m.submodules.array = arr = SystolicArray(
+            cfg, fault=self._fault if self._fault in ARRAY_FAULTS else None)
+        m.submodules.pool = pool = PoolUnit(
+            cfg, fault=self._fault if self._fault in POOL_FAULTS else None)
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=cfg.out_width + 1,
                                                     depth=cfg.out_fifo_depth)
         # RESULT_REGS result registers in front of the FIFO (see the result datapath below)
@@ -171,12 +181,11 @@ class BinaryCore(wiring.Component):
             self.out.payload.eq(fifo.r_data),
             fifo.r_en.eq(self.out.ready),
             pool.fifo_level.eq(occupied),
-            p_mem.r_addr.eq(pool.rd_addr),
-            pool.rd_data.eq(p_mem.r_data),
+            pool.data.valid.eq(self.data.valid),
+            pool.data.payload.eq(self.data.payload),
         ]
         for name in ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw"):
             m.d.comb += getattr(pool, name).eq(getattr(job, name))
-        m.d.comb += [pool.ww.eq(ww), pool.s_words.eq(s_words)]
 
         # ---- load counters ------------------------------------------------------------------
         wcount = Signal(kwb)                       # word within the row
@@ -191,17 +200,7 @@ class BinaryCore(wiring.Component):
         in_w = Signal()                            # loading W (else A)
         m_l = Signal(range(R + 1))                 # rows of the last tile row: (M-1) % R + 1
         n_l = Signal(range(C + 1))                 # columns of the last tile column
-        p_addr = Signal(range(cfg.pool_depth + 1))
-        p_col = Signal.like(ww)                    # pool load: word within the row,
-        p_row = Signal(range(cfg.pool_max_dim + 1))    # row within the plane,
-        p_pln = Signal(range(cfg.pool_max_planes + 1))  # plane
-        ww_pen = Signal.like(ww)                   # last values - 1 (wrap when 0: unmatched)
-        h_pen = Signal.like(p_row)
-        p_pen = Signal.like(p_pln)
-        ww_one, h_one = Signal(), Signal()         # WW == 1, H == 1
-        col_last, row_last, pln_last = Signal(), Signal(), Signal()   # pool load flags
-        loading, ploading = Signal(), Signal()     # registered: the loaders run
-        pool_go = Signal()                         # registered: start the pool unit
+        loading = Signal()                         # registered: the matmul loader runs
 
         # ---- tile reader ----------------------------------------------------------------------
         a_base = Signal(range(cfg.a_bank_depth + 1))
@@ -245,14 +244,12 @@ class BinaryCore(wiring.Component):
         a_raddr = Signal(range(cfg.a_bank_depth + 1), name="a_raddr", reset_less=True)
         w_raddr = Signal(range(cfg.w_bank_depth + 1), name="w_raddr", reset_less=True)
         m.d.sync += [a_raddr.eq(a_base + rd_k), w_raddr.eq(w_base + rd_k)]
-        wr_addr = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth, cfg.pool_depth) + 1),
+        wr_addr = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth) + 1),
                          name="wr_addr", reset_less=True)
         wr_data = Signal(S, name="wr_data", reset_less=True)
         wr_a = Signal(R, name="wr_a")      # write enables, one per memory
         wr_w = Signal(C, name="wr_w")
-        wr_p = Signal(name="wr_p")
-        m.d.sync += [wr_data.eq(self.data.payload), wr_a.eq(0), wr_w.eq(0), wr_p.eq(0)]
-        m.d.comb += [p_mem.w_addr.eq(wr_addr), p_mem.w_data.eq(wr_data), p_mem.w_en.eq(wr_p)]
+        m.d.sync += [wr_data.eq(self.data.payload), wr_a.eq(0), wr_w.eq(0)]
         for r in range(R):
             m.d.comb += [a_mem[r].w_addr.eq(wr_addr), a_mem[r].w_data.eq(wr_data),
                          a_mem[r].w_en.eq(wr_a[r])]
@@ -310,11 +307,13 @@ class BinaryCore(wiring.Component):
             m.d.sync += drow.eq(drow + 1)
 
         # ---- result datapath, three registers: (A) the drain row's hold values and offset (or
-        # the pool sum), (B) 2*hold - offset per lane, (C) lanes past N (or past lane 0 for a
-        # pool) forced to zero -------------------------------------------------------------------
+        # the pool sums), (B) 2*hold - offset per lane, (C) lanes past N (or past the pool
+        # lanes) forced to zero -------------------------------------------------------------------
         holds = [Signal(cfg.acc_width, name=f"hold_q{c}", reset_less=True) for c in range(C)]
         off_q = Signal(cfg.acc_width, reset_less=True)
-        pool_q = Signal(signed(cfg.lane_width), reset_less=True)
+        PL = cfg.pool_lanes
+        pool_q = [Signal(signed(cfg.lane_width), name=f"pool_q{l}", reset_less=True)
+                  for l in range(PL)]
         ok_a, last_a, pool_a = Signal(C, reset_less=True), Signal(reset_less=True), Signal()
         with m.If(shift):
             m.d.sync += [st_a_valid.eq(1), last_a.eq(dlast & drain_end), pool_a.eq(0),
@@ -323,20 +322,22 @@ class BinaryCore(wiring.Component):
             m.d.sync += [holds[c].eq(arr.hold_top[c]) for c in range(C)]
         with m.Else():
             m.d.sync += [st_a_valid.eq(pool.o_valid), last_a.eq(pool.o_last), pool_a.eq(1),
-                         ok_a.eq(1), pool_q.eq(pool.o_sum)]
+                         ok_a.eq(1)]
+            m.d.sync += [pool_q[l].eq(pool.o_data[l]) for l in range(PL)]
         diffs = [Signal(signed(cfg.lane_width), name=f"diff{c}", reset_less=True)
                  for c in range(C)]
         ok_b, last_b, pool_b = Signal(C, reset_less=True), Signal(reset_less=True), Signal()
-        pool_bq = Signal.like(pool_q)
+        pool_bq = [Signal.like(q, name=f"pool_bq{l}") for l, q in enumerate(pool_q)]
         m.d.sync += [st_b_valid.eq(st_a_valid), ok_b.eq(ok_a), last_b.eq(last_a),
-                     pool_b.eq(pool_a), pool_bq.eq(pool_q)]
+                     pool_b.eq(pool_a)]
+        m.d.sync += [pool_bq[l].eq(pool_q[l]) for l in range(PL)]
         m.d.sync += [diffs[c].eq((holds[c] << 1) - off_q) for c in range(C)]
-        lanes = [Mux(ok_b[c], diffs[c], 0) for c in range(C)]
-        lanes[0] = Mux(pool_b, pool_bq, lanes[0])
+        lanes = [Mux(pool_b, pool_bq[c] if c < PL else 0, Mux(ok_b[c], diffs[c], 0))
+                 for c in range(C)]
         m.d.sync += [res_valid.eq(st_b_valid), res_data.eq(Cat(*lanes, last_b))]
 
         beat = Signal()
-        m.d.comb += [self.data.ready.eq(loading | ploading),
+        m.d.comb += [self.data.ready.eq(loading | pool.data.ready),
                      beat.eq(self.data.valid & self.data.ready)]
         reserve = Signal(range(R + 1))
         reserved_q = Signal.like(reserved)
@@ -416,28 +417,6 @@ class BinaryCore(wiring.Component):
                                          base.eq(0), rows_left.eq(job.n),
                                          r_one.eq(job.n == 1), m_l.eq(bank + 1)]
 
-        m.d.sync += pool_go.eq(0)
-        m.d.comb += pool.start.eq(pool_go)
-
-        # ---- pool loader (state PLOAD, flagged by `ploading`); col_last (p_col == WW - 1),
-        # row_last (p_row == H - 1), pln_last (p_pln == P - 1) are registered flags ----------
-        with m.If(ploading):
-            m.d.sync += [wr_addr.eq(p_addr), wr_p.eq(beat)]
-            with m.If(beat):
-                m.d.sync += p_addr.eq(p_addr + 1)
-                with m.If(~col_last):
-                    m.d.sync += [p_col.eq(p_col + 1), col_last.eq(p_col == ww_pen)]
-                with m.Else():
-                    m.d.sync += [p_col.eq(0), col_last.eq(ww_one)]
-                    with m.If(~row_last):
-                        m.d.sync += [p_row.eq(p_row + 1), row_last.eq(p_row == h_pen)]
-                    with m.Else():
-                        m.d.sync += [p_row.eq(0), row_last.eq(h_one)]
-                        with m.If(~pln_last):
-                            m.d.sync += [p_pln.eq(p_pln + 1), pln_last.eq(p_pln == p_pen)]
-                        with m.Else():
-                            m.d.sync += [ploading.eq(0), pool_go.eq(1)]
-
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(1)
@@ -447,14 +426,10 @@ class BinaryCore(wiring.Component):
 
             with m.State("SETUP"):
                 # derived job values, one cycle after the command (short paths only)
-                job_ww = (job.w + cfg.pool_lanes - 1) >> ceil_log2(cfg.pool_lanes)
                 kw1 = job.k <= S                  # KW == 1
                 n1 = job.n <= C                   # one tile column
                 m.d.sync += [
                     kwords.eq((job.k + S - 1) >> lgs),
-                    ww.eq(job_ww),
-                    s_words.eq(((job.kw + cfg.pool_lanes - 2) >> ceil_log2(cfg.pool_lanes))
-                               + 1),
                     kw_pen.eq((job.k - (S + 1)) >> lgs), kw_one.eq(kw1),
                     is_and.eq(job.op == OP_AND),
                     # the tile reader's registers, ready for the first tile
@@ -465,15 +440,10 @@ class BinaryCore(wiring.Component):
                     wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
                     bank_pen.eq(R - 2), w_last.eq(kw1), b_last.eq(R == 1),
                     rows_left.eq(job.m), r_one.eq(job.m == 1), n_single.eq(n1),
-                    p_addr.eq(0), p_col.eq(0), p_row.eq(0), p_pln.eq(0),
-                    ww_pen.eq(job_ww - 2),
-                    ww_one.eq(job.w <= cfg.pool_lanes), col_last.eq(job.w <= cfg.pool_lanes),
-                    h_pen.eq(job.h - 2), h_one.eq(job.h == 1), row_last.eq(job.h == 1),
-                    p_pen.eq(job.p - 2), pln_last.eq(job.p == 1),
                 ]
                 with m.If(job.op == OP_POOL):
-                    m.d.sync += ploading.eq(1)
-                    m.next = "PLOAD"
+                    m.d.comb += pool.start.eq(1)
+                    m.next = "POOL"
                 with m.Else():
                     m.d.sync += loading.eq(1)
                     m.next = "LOAD"
@@ -491,14 +461,6 @@ class BinaryCore(wiring.Component):
             with m.State("MM_DONE"):
                 with m.If(~in_flight & ~shift):
                     m.next = "IDLE"
-
-            with m.State("PLOAD"):
-                with m.If(beat & col_last & row_last & pln_last):
-                    m.next = "PSTART"
-
-            with m.State("PSTART"):
-                # the cycle after the last data beat: pool_go (a register) starts the pool unit
-                m.next = "POOL"
 
             with m.State("POOL"):
                 with m.If(~pool.busy):

@@ -98,22 +98,39 @@ def matmul_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
 
 
 def pool_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
-    """Data beats of a pool job: P*H rows of ceil(W/V) words, value x in lane x % V
-    (``pool_bits`` two's complement; lanes past W: 0, or random from ``pad_rng``)."""
-    v, b = cfg.pool_lanes, cfg.pool_bits
-    mask = (1 << b) - 1
-    words = []
+    """Data beats of a pool job: positions in (plane group, row, column) order over the rows
+    and columns some window touches (:func:`hw.ops.pool_extent`, real ones only); a position
+    holds the values of planes g*L .. g*L+L-1 (L = ``pool_lanes``) at (y, x), lane l in bits
+    l*pool_bits .. of ``pool_words_per_position`` words (first word lowest), ``pool_bits``
+    two's complement. Lanes of planes past P and bits past the lanes: 0, or random from
+    ``pad_rng``."""
+    import numpy as np
+
+    from ..ops import pool_extent
+
+    lanes, b, q, s = cfg.pool_lanes, cfg.pool_bits, cfg.pool_words_per_position, cfg.simd
     p_, h_, w_ = job.x.shape
-    for p in range(p_):
-        for y in range(h_):
-            row = [int(t) & mask for t in job.x[p, y]]
-            if pad_rng is not None:
-                row += [int(t) for t in pad_rng.integers(0, mask + 1, (-w_) % v)]
-            for base in range(0, len(row), v):
-                word = 0
-                for lane, val in enumerate(row[base:base + v]):
-                    word |= val << (lane * b)
-                words.append(word)
+    yn, xn = pool_extent(h_, w_, job.kernel, job.stride, job.padding)
+    hu, wu = min(h_, yn), min(w_, xn)
+    groups = ceil_div(p_, lanes)
+    planes = np.zeros((groups * lanes, hu, wu), dtype=np.int64)
+    planes[:p_] = job.x[:, :hu, :wu]
+    if pad_rng is not None and groups * lanes > p_:
+        planes[p_:] = pad_rng.integers(-(1 << (b - 1)), 1 << (b - 1), planes[p_:].shape)
+    mask = (1 << b) - 1
+    spare = q * s - lanes * b
+    words = []
+    for g in range(groups):
+        vals = planes[g * lanes:(g + 1) * lanes] & mask          # (L, hu, wu)
+        for y in range(hu):
+            for x in range(wu):
+                pos = 0
+                for lane in range(lanes):
+                    pos |= int(vals[lane, y, x]) << (lane * b)
+                if pad_rng is not None and spare:
+                    pos |= int(pad_rng.integers(0, 1 << min(spare, 62))) << (lanes * b)
+                for i in range(q):
+                    words.append((pos >> (i * s)) & ((1 << s) - 1))
     return words
 
 
@@ -146,14 +163,16 @@ def expected_beats(cfg: ArrayConfig, job) -> int:
     """Number of result beats of a job."""
     if job.kind is OpKind.MATMUL:
         return job.m * ceil_div(job.n, cfg.cols)
-    return job.outputs
+    ho, wo = job.out_hw
+    return ceil_div(job.planes, cfg.pool_lanes) * ho * wo
 
 
 def decode_results(cfg: ArrayConfig, job, beats: list[int]):
     """Result beats (tdata ints, in arrival order) -> the job's result array (int64).
 
     Matmul: beats go tile by tile (tile row, then tile column), one beat per valid row of a
-    tile, lane c = column n0 + c. Pool: one beat per output in (P, Ho, Wo) order, lane 0.
+    tile, lane c = column n0 + c. Pool: one beat per output position in (plane group, Ho, Wo)
+    order, lane l = plane g * pool_lanes + l.
     Raises ValueError if the number of beats is wrong (a lost or duplicated beat).
     """
     import numpy as np
@@ -162,8 +181,12 @@ def decode_results(cfg: ArrayConfig, job, beats: list[int]):
     if len(beats) != want:
         raise ValueError(f"{job.name}: got {len(beats)} result beats, expected {want}")
     if job.kind is OpKind.POOL:
-        return np.array([lanes_of(cfg, b)[0] for b in beats], dtype=np.int64).reshape(
-            job.out_shape)
+        lanes = cfg.pool_lanes
+        p_, ho, wo = job.out_shape
+        groups = ceil_div(p_, lanes)
+        got = np.array([lanes_of(cfg, b)[:lanes] for b in beats], dtype=np.int64)
+        got = got.reshape(groups, ho, wo, lanes).transpose(0, 3, 1, 2)
+        return got.reshape(groups * lanes, ho, wo)[:p_]
     R, C = cfg.rows, cfg.cols
     out = np.zeros((job.m, job.n), dtype=np.int64)
     it = iter(beats)

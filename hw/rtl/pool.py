@@ -1,349 +1,329 @@
-"""Pool unit: exact integer window sums with bit-plane popcounts (reuses the PE's tree)."""
+"""Streaming pool unit: exact integer window sums of L planes at once, every input value read
+once, straight from the data stream (no pool memory)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..config import ArrayConfig, ceil_log2
-from .popcount import Popcount
+from ..config import ArrayConfig
+
+#: Deliberate bugs the testbench must catch: ``line_off`` makes every window row of two or
+#: more values one value short (the row shift register tapped one place early).
+POOL_FAULTS = ("line_off",)
 
 
 class PoolUnit(wiring.Component):
-    """Walks every output (p, i, j) of a pool job and every window row di of it, reading the
-    ``S = ceil((kw-1)/V) + 1`` memory words (V = ``pool_lanes`` values each) that can hold the
-    window's columns, one word per cycle (so ``kh * S`` cycles per output, no data dependence).
+    """Window sums of a pool job (P, H, W), window (kh, kw), stride (sh, sw), zero padding
+    (ph, pw), over L = ``cfg.pool_lanes`` planes in parallel.
 
-    Per word: the lanes outside the window (or in zero padding) are masked to 0 (the 0/1 window
-    mask), the ``pool_bits`` bit-planes of the V lanes each go through a :class:`Popcount` tree,
-    and the plane counts are shift-added with the MSB plane negative (two's complement):
-    sum = sum_b pc_b * 2**b - pc_(B-1) * 2**(B-1)... i.e. weight -2**(B-1) for the sign plane.
-    The partial sums accumulate over the window and one signed sum per output leaves on ``o_*``.
+    The job's input arrives as *positions* (beat format in hw/README.md, Pool beats): plane
+    group g (planes g*L .. g*L+L-1), then input row y, then column x; one position holds the L
+    planes' values at (y, x), ``cfg.pool_words_per_position`` data words (lane l in bits
+    l*pool_bits .. of the words concatenated, first word lowest). Only the rows and columns
+    some window touches are sent (y <= Yend, x <= Xend: the last window's last row / column).
 
-    Memory layout (written by the loader): row (p, y) of the input holds ``ww = ceil(W/V)`` words
-    at addresses ``(p*H + y) * ww + 0 .. ww-1``; value x lies in lane x % V of word x // V.
+    Per group, the unit walks positions y = 0 .. Yend, x = 0 .. max(Xend, MIN_ROW_POSITIONS-1);
+    positions in the zero padding on the right and bottom take a cycle and no beat. Each lane:
 
-    Flow control: a new output is only started while ``fifo_level`` + outputs in flight is below
-    ``fifo_depth``, so the pipeline never stalls and never overflows the output FIFO.
+    - *row windows*: a shift register of the row's last ``pool_max_kernel`` values and a
+      running sum give, at every window end x = j*sw - pw + kw - 1, the window-row sum
+      ``hsum`` of (y, j);
+    - *open rows*: ``pool_open_rows`` banks (one memory each, ``pool_row_depth`` words of L
+      partial sums) hold the output rows whose windows contain row y (row i in bank i mod
+      banks); at each window end, every open row adds ``hsum`` at column j (the first row of
+      its window writes it), and the row whose window ends at y sends ``partial + hsum`` out.
 
-    Timing: the first step issues :attr:`START_CYCLES` after ``start``; a step's address is on
-    ``rd_addr`` :meth:`addr_latency` cycles after its issue, its memory word is expected on
-    ``rd_data`` ``pool_read_latency`` cycles later, and an output leaves on ``o_*``
-    :meth:`data_latency` cycles after the word of its last step (:meth:`latency_of` in all).
+    Ports:
+
+    ======================  ====  =======================================================
+    ``start``               in 1  one cycle: take the job fields (stable until ``busy`` falls)
+    ``p`` .. ``pw``         in    the job's fields (the core's command register)
+    ``data``                in    stream of ``simd``-bit data words (the job's positions)
+    ``fifo_level``          in    registered output FIFO entries in use (the credit check)
+    ``o_valid``             out 1 an output: the L window sums of (plane group, i, j)
+    ``o_data``              out   L signed lanes of ``pool_sum_width`` bits, lanes past P zero
+    ``o_last``              out 1 the job's last output
+    ``busy``                out 1 the job is running or an output is in flight
+    ======================  ====  =======================================================
+
+    Timing (no data dependence): the first position issues 1 + :attr:`START_CYCLES` cycles
+    after ``start`` (the core raises ``start`` in the job's setup cycle); each position takes one cycle (``pool_words_per_position`` if it holds data)
+    while the credit allows (a registered flag: the output FIFO has room for every output in
+    flight plus :meth:`hw.rtl.core.BinaryCore.pool_credit_margin`); a position's output is on
+    ``o_*`` :meth:`latency_of` cycles after its issue. The job ends at the position of its
+    last output.
     """
 
-    #: cycles from ``start`` to the first step's issue: the cycle that loads the sequencer, then
-    #: one priming cycle
-    START_CYCLES = 2
-    #: registered stages from a step's issue to the row multiplier: (1) window row, (2) row
-    #: index, word index, window end
-    INDEX_STAGES = 2
-    #: the registered memory address and lane masks (``rd_addr``)
-    ADDR_REGS = 1
-    #: the output register (``o_valid``, ``o_sum``, ``o_last``)
+    #: cycles between ``start`` and the first position's issue: the cycle that loads the
+    #: sequencer from the job values latched at ``start``
+    START_CYCLES = 1
+    #: value, window tap and position flags, registered at the issue
+    ISSUE_REGS = 1
+    #: the running window-row sum
+    RUN_REGS = 1
+    #: a bank read: the memory's synchronous read port, then a read-data register
+    BANK_READ_LATENCY = 2
+    #: the output register (``o_valid``, ``o_data``, ``o_last``)
     OUT_REGS = 1
-    #: registers between an issue or an output and the count of outputs in flight that the credit
-    #: check reads (the count itself)
+    #: registers between an issue or an output and the in-flight count the credit reads
     COUNT_REGS = 1
-
-    @staticmethod
-    def mul_levels(max_dim: int) -> int:
-        """Registered pairwise adder levels of the row x words-per-row shift-add tree: one partial
-        product per bit of a words-per-row value up to ``max_dim``."""
-        return max(1, ceil_log2((max_dim + 1).bit_length()))
-
-    @staticmethod
-    def plane_sum_levels(bits: int) -> int:
-        """Registered pairwise adder levels that shift-add the ``bits`` bit-plane counts."""
-        return ceil_log2(bits)
-
-    @classmethod
-    def addr_latency(cls, cfg: ArrayConfig) -> int:
-        """Cycles from a step's issue to its address on ``rd_addr``."""
-        return cls.INDEX_STAGES + cls.mul_levels(cfg.pool_max_dim) + cls.ADDR_REGS
-
-    @classmethod
-    def data_latency(cls, cfg: ArrayConfig) -> int:
-        """Cycles from a step's word on ``rd_data`` to its output on ``o_*``: the bit-plane
-        popcounts, their shift-add tree, the accumulate into the output register."""
-        return (Popcount.latency_of(cfg.pool_lanes) + cls.plane_sum_levels(cfg.pool_bits)
-                + cls.OUT_REGS)
+    #: positions per row at least: a bank word written at a position is read again one row
+    #: later, at least this many positions on (the read-modify-write spans
+    #: BANK_READ_LATENCY + 1 cycles)
+    MIN_ROW_POSITIONS = BANK_READ_LATENCY + 1
 
     @classmethod
     def latency_of(cls, cfg: ArrayConfig) -> int:
-        """Cycles from a step's issue to its output on ``o_*`` (when it is the output's last
-        step): address, memory read, data."""
-        return cls.addr_latency(cfg) + cfg.pool_read_latency + cls.data_latency(cfg)
+        """Cycles from a position's issue to its output on ``o_*``: issue registers, running
+        sum, bank read, output register."""
+        return cls.ISSUE_REGS + cls.RUN_REGS + cls.BANK_READ_LATENCY + cls.OUT_REGS
+
+    @staticmethod
+    def row_sum_width(cfg: ArrayConfig) -> int:
+        """Signed bits of a window-row sum (up to ``pool_max_kernel`` values)."""
+        return cfg.pool_bits + (cfg.pool_max_kernel - 1).bit_length() + 1
+
+    @classmethod
+    def lane_register_bits(cls, cfg: ArrayConfig) -> int:
+        """Flip-flops of the lanes' datapath (all L of them): the row shift register, the
+        issued value and tap, the running sum and its two delay registers, each bank's
+        read-data register and the output register."""
+        b, hw, sw = cfg.pool_bits, cls.row_sum_width(cfg), cfg.pool_sum_width
+        per_lane = cfg.pool_max_kernel * b + 2 * b + 3 * hw + (cfg.pool_open_rows + 1) * sw
+        return cfg.pool_lanes * per_lane
 
     @property
     def latency(self) -> int:
-        """Cycles from a step's issue to its output on ``o_*``."""
         return self.latency_of(self._cfg)
 
-    def __init__(self, cfg: ArrayConfig):
-        self._cfg = cfg
-        kb = (cfg.pool_max_kernel + 1).bit_length()
-        db = (cfg.pool_max_dim + 1).bit_length()
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
+        if not isinstance(cfg, ArrayConfig):
+            raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
+        if fault is not None and fault not in POOL_FAULTS:
+            raise ValueError(f"unknown pool fault {fault!r}; known: {POOL_FAULTS}")
+        self._cfg, self._fault = cfg, fault
+        kb = range(cfg.pool_max_kernel + 1)
         super().__init__({
             "start": In(1),
             "p": In(range(cfg.pool_max_planes + 1)), "h": In(range(cfg.pool_max_dim + 1)),
             "w": In(range(cfg.pool_max_dim + 1)),
             "kh": In(kb), "kw": In(kb), "sh": In(kb), "sw": In(kb), "ph": In(kb), "pw": In(kb),
-            "ww": In(db), "s_words": In(kb),
-            "rd_addr": Out(range(cfg.pool_depth)), "rd_data": In(cfg.simd),
+            "data": In(stream.Signature(cfg.simd)),
             "fifo_level": In(range(cfg.out_fifo_depth + 1)),
-            "o_valid": Out(1), "o_sum": Out(signed(cfg.pool_sum_width)), "o_last": Out(1),
+            "o_valid": Out(1),
+            "o_data": Out(data.ArrayLayout(signed(cfg.pool_sum_width), cfg.pool_lanes)),
+            "o_last": Out(1),
             "busy": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        V, B = cfg.pool_lanes, cfg.pool_bits
-        kb = len(self.kh)
-        lgv = ceil_log2(V)
-        sbits = max(cfg.pool_max_dim, cfg.pool_max_kernel).bit_length() + \
-            cfg.pool_max_kernel.bit_length() + 3
-        # a loaded row holds >= 1 memory word, so every valid row index is below pool_depth
-        rows_total = cfg.pool_depth
+        L, B, K = cfg.pool_lanes, cfg.pool_bits, cfg.pool_max_kernel
+        NB, WPP = cfg.pool_open_rows, cfg.pool_words_per_position
+        SW = cfg.pool_sum_width
+        HW = self.row_sum_width(cfg)                     # a window-row sum
+        cb = (cfg.pool_max_dim + 2 * K + 1).bit_length() + 1   # signed row / column numbers
+        jb = cfg.pool_max_dim.bit_length() + 1
 
-        def stage(values, name):
-            """Register every signal of ``values`` (a dict) once; return the registered dict."""
-            out = {}
-            for key, sig in values.items():
-                reg = Signal.like(sig, name=f"{name}_{key}") if isinstance(sig, Signal) else \
-                    Signal(sig.shape(), name=f"{name}_{key}")
-                m.d.sync += reg.eq(sig)
-                out[key] = reg
-            return out
+        # ---- job constants, latched at `start` -------------------------------------------------
+        P = Signal.like(self.p, name="job_p")
+        H, W = Signal(signed(cb), name="job_h"), Signal(signed(cb), name="job_w")
+        kh, kw = Signal.like(self.kh, name="job_kh"), Signal.like(self.kw, name="job_kw")
+        sh, sw = Signal.like(self.sh, name="job_sh"), Signal.like(self.sw, name="job_sw")
+        HP, WP = Signal(signed(cb), name="h_plus_ph"), Signal(signed(cb), name="w_plus_pw")
+        x_first_end = Signal(signed(cb))                 # kw - 1 - pw: the first window's end
+        y_first_end = Signal(signed(cb))                 # kh - 1 - ph
+        tap_at = Signal(range(K))                        # kw - 1
+        bank_init = [Signal(signed(cb), name=f"bank_init{b}") for b in range(NB)]  # b*sh - ph
+        bank_step = Signal(signed(cb))                   # NB * sh
+        col_more0 = Signal()                             # a row has a second window
+        row_more0 = Signal()                             # a group has a second output row
+        starting, running = Signal(), Signal()
+        with m.If(self.start):
+            m.d.sync += [P.eq(self.p), H.eq(self.h), W.eq(self.w), kh.eq(self.kh),
+                         kw.eq(self.kw), sh.eq(self.sh), sw.eq(self.sw),
+                         HP.eq(self.h + self.ph), WP.eq(self.w + self.pw),
+                         x_first_end.eq(self.kw - 1 - self.pw),
+                         y_first_end.eq(self.kh - 1 - self.ph), tap_at.eq(self.kw - 1),
+                         bank_step.eq(self.sh * NB),
+                         col_more0.eq(self.kw - 1 - self.pw + self.sw < self.w + self.pw),
+                         row_more0.eq(self.kh - 1 - self.ph + self.sh < self.h + self.ph)]
+            m.d.sync += [bank_init[b].eq(self.sh * b - self.ph) for b in range(NB)]
+        m.d.sync += starting.eq(self.start)
 
-        # ---- sequencer. `nxt` holds the step to issue next with all its counters; `cur` the
-        # step being offered now. On an issue, cur <- nxt and nxt <- successor(nxt), both with
-        # `issue` as the only enable; successor() reads nxt's registers only (the "remaining"
-        # counters run down to -1, so "last" / "more" are sign bits, never comparators). The
-        # first step after `start` is one priming cycle (nxt -> cur, no issue). ---------------
-        nxt = {
-            "p": Signal(range(cfg.pool_max_planes + 1), name="nxt_p"),
-            "prow": Signal(range(rows_total + 1), name="nxt_prow"),
-            "ri": Signal(signed(sbits), name="nxt_ri"),       # i*sh - ph
-            "lo": Signal(signed(sbits), name="nxt_lo"),       # j*sw - pw
-            "di": Signal.like(self.kh, name="nxt_di"),
-            "s": Signal.like(self.s_words, name="nxt_s"),
-            # s_words - 2 - s, kh - 2 - di: negative at the last word / window row
-            "s_rem": Signal(signed(kb + 1), name="nxt_s_rem"),
-            "di_rem": Signal(signed(kb + 1), name="nxt_di_rem"),
-            # (w + pw - kw - sw) - lo, (h + ph - kh - sh) - ri: >= 0 while j / i may advance
-            "j_rem": Signal(signed(sbits), name="nxt_j_rem"),
-            "i_rem": Signal(signed(sbits), name="nxt_i_rem"),
-            "p_rem": Signal(signed(cfg.pool_max_planes.bit_length() + 1),
-                            name="nxt_p_rem"),                # P - 2 - p
-            "first": Signal(name="nxt_first"),   # first step of an output
-        }
-        cur = {k: Signal.like(nxt[k], name=f"cur_{k}") for k in
-               ("prow", "ri", "lo", "di", "s", "first")}
-        cur_last, cur_final = Signal(), Signal()
-        running, primed = Signal(), Signal()
+        # ---- position sequencer ---------------------------------------------------------------
+        y, x = Signal(signed(cb)), Signal(signed(cb))
+        j = Signal(jb)                                   # window (output column) of the row
+        x_end = Signal(signed(cb))                       # end column of window j
+        pend = Signal()                                  # window j fits: x_end < W + pw
+        pend_next = Signal()                             # window j + 1 fits
+        b_start = [Signal(signed(cb), name=f"bank_start{b}") for b in range(NB)]
+        b_end = [Signal(signed(cb), name=f"bank_end{b}") for b in range(NB)]
+        row_end = Signal(signed(cb))                     # last row of the next output row
+        row_more = Signal()                              # the output row after it fits
+        gbase = Signal(range(cfg.pool_max_planes + L + 1))   # first plane of the group
+        last_grp = Signal()                              # gbase + L >= P
+
         inflight = Signal(range(cfg.out_fifo_depth + 1))
-        credit = Signal()              # registered: a new output may start this cycle
-        issue = Signal()
-        m.d.comb += [issue.eq(running & primed & (~cur["first"] | credit)),
-                     self.busy.eq(running | (inflight != 0))]
-        # the credit check keeps free what it cannot see yet (the issues of this and the last
-        # cycle, an output between inflight and fifo_level): ArrayConfig.pool_credit_margin
-        m.d.sync += [inflight.eq(inflight + (issue & cur["first"]) - self.o_valid),
+        credit = Signal()                                # registered: outputs may issue
+        wcnt = Signal(range(WPP))                        # data word within the position
+        asm = Signal(max(1, (WPP - 1) * cfg.simd))       # its earlier words
+
+        emit = Signal()          # a window of the row ends here
+        row_out = Signal()       # the next output row's window ends at this row
+        out = Signal()           # this position gives an output
+        grp_end = Signal()       # row_out and the output row after it does not fit
+        col_more = Signal()      # after this position, a window of the row is still to come
+        row_done = Signal()      # this is the row's last position
+        final = Signal()         # the job's last output
+        need = Signal()          # the position holds data (y < H, x < W, x <= Xend)
+        fire = Signal()          # the position issues this cycle
+        m.d.comb += [
+            emit.eq(pend & (x == x_end)),
+            row_out.eq(y == row_end),
+            out.eq(emit & row_out),
+            grp_end.eq(row_out & ~row_more),
+            col_more.eq(Mux(emit, pend_next, pend)),
+            final.eq(out & grp_end & last_grp & ~col_more),
+            row_done.eq(~col_more & ((x >= self.MIN_ROW_POSITIONS - 1) | final)),
+            need.eq((y < H) & (x < W) & pend),
+        ]
+        word_in = Signal()        # a data word is taken this cycle
+        whole = Signal()          # ... and it is the position's last
+        m.d.comb += [
+            self.data.ready.eq(running & credit & need),
+            word_in.eq(self.data.valid & self.data.ready),
+            whole.eq(word_in & (wcnt == WPP - 1)),
+            fire.eq(running & credit & Mux(need, whole, 1)),
+            self.busy.eq(starting | running | (inflight != 0)),
+        ]
+        if WPP > 1:
+            with m.If(word_in & ~whole):
+                m.d.sync += [wcnt.eq(wcnt + 1),
+                             asm.eq(Cat(asm[cfg.simd:], self.data.payload))]
+            with m.If(whole):
+                m.d.sync += wcnt.eq(0)
+        words = Cat(asm, self.data.payload) if WPP > 1 else self.data.payload
+
+        # the credit misses what it cannot see yet: ArrayConfig.pool_credit_margin
+        m.d.sync += [inflight.eq(inflight + (fire & out) - self.o_valid),
                      credit.eq(self.fifo_level + inflight + cfg.pool_credit_margin
                                <= cfg.out_fifo_depth)]
 
-        # job constants: free-running registers of the job fields (stable from the cycle after
-        # the command; s_words from the one after that), two stages deep, so they have settled
-        # when `start` comes (>= 3 cycles after the command: setup, >= 1 load beat, start)
-        s_init, di_init = Signal.like(nxt["s_rem"]), Signal.like(nxt["di_rem"])
-        j_init = Signal.like(nxt["j_rem"])      # w - kw - sw
-        i_init = Signal.like(nxt["i_rem"])      # h - kh - sh
-        j_start = Signal.like(nxt["j_rem"])     # j_rem at lo = -pw: (w + pw - kw - sw) + pw
-        i_start = Signal.like(nxt["i_rem"])     # i_rem at ri = -ph
-        p_init = Signal.like(nxt["p_rem"])
-        m.d.sync += [s_init.eq(self.s_words - 2), di_init.eq(self.kh - 2), p_init.eq(self.p - 2),
-                     j_init.eq(self.w - self.kw - self.sw), i_init.eq(self.h - self.kh - self.sh),
-                     j_start.eq(j_init + (self.pw << 1)), i_start.eq(i_init + (self.ph << 1))]
-
-        # what the successor of nxt changes, one-hot registered flags (so that every enable is
-        # `advance & flag`): s+1 | di+1 | j+1 | i+1 | plane+1 | (none: nxt is the final step)
-        act = {k: Signal(name=f"act_{k}") for k in ("s", "di", "j", "i", "p")}
-
-        def actions(last_s, last_di, more_j, more_i, more_p):
-            """The action flags of a step from its "last" / "more" conditions."""
-            return {"s": ~last_s, "di": last_s & ~last_di, "j": last_s & last_di & more_j,
-                    "i": last_s & last_di & ~more_j & more_i,
-                    "p": last_s & last_di & ~more_j & ~more_i & more_p}
-
-        n_last = Signal()
-        n_final = Signal()
-        m.d.comb += [n_last.eq(~act["s"] & ~act["di"]),
-                     n_final.eq(~(act["s"] | act["di"] | act["j"] | act["i"] | act["p"]))]
-
-        def successor():
-            """Assignments taking nxt to the step after it (and its action flags)."""
-            s_rem, di_rem = Signal.like(nxt["s_rem"]), Signal.like(nxt["di_rem"])
-            j_rem, i_rem, p_rem = (Signal.like(nxt["j_rem"]), Signal.like(nxt["i_rem"]),
-                                   Signal.like(nxt["p_rem"]))
+        # per bank: its output row's window holds row y (act), starts (first) or ends (last)
+        act = Signal(NB)
+        first = Signal(NB)
+        last = Signal(NB)
+        for b in range(NB):
             m.d.comb += [
-                s_rem.eq(Mux(act["s"], nxt["s_rem"] - 1, s_init)),
-                di_rem.eq(Mux(act["di"], nxt["di_rem"] - 1, Mux(act["s"], nxt["di_rem"], di_init))),
-                j_rem.eq(Mux(act["j"], nxt["j_rem"] - self.sw,
-                             Mux(act["s"] | act["di"], nxt["j_rem"], j_start))),
-                i_rem.eq(Mux(act["i"], nxt["i_rem"] - self.sh,
-                             Mux(act["s"] | act["di"] | act["j"], nxt["i_rem"], i_start))),
-                p_rem.eq(Mux(act["p"], nxt["p_rem"] - 1, nxt["p_rem"])),
+                act[b].eq((b_start[b] <= y) & (y <= b_end[b]) & (b_end[b] < HP)),
+                first[b].eq((y == b_start[b]) | ((y == 0) & (b_start[b] < 0))),
+                last[b].eq(y == b_end[b]),
             ]
-            m.d.sync += [nxt["s_rem"].eq(s_rem), nxt["di_rem"].eq(di_rem), nxt["j_rem"].eq(j_rem),
-                         nxt["i_rem"].eq(i_rem), nxt["p_rem"].eq(p_rem), nxt["first"].eq(n_last)]
-            m.d.sync += [act[k].eq(v) for k, v in actions(
-                s_rem[-1], di_rem[-1], ~j_rem[-1], ~i_rem[-1], ~p_rem[-1]).items()]
-            with m.If(act["s"]):
-                m.d.sync += nxt["s"].eq(nxt["s"] + 1)
-            with m.Else():
-                m.d.sync += nxt["s"].eq(0)
-            with m.If(act["di"]):
-                m.d.sync += nxt["di"].eq(nxt["di"] + 1)
-            with m.Elif(~act["s"]):
-                m.d.sync += nxt["di"].eq(0)
-            with m.If(act["j"]):
-                m.d.sync += nxt["lo"].eq(nxt["lo"] + self.sw)
-            with m.Elif(~act["s"] & ~act["di"]):
-                m.d.sync += nxt["lo"].eq(-self.pw)
-            with m.If(act["i"]):
-                m.d.sync += nxt["ri"].eq(nxt["ri"] + self.sh)
-            with m.Elif(act["p"] | n_final):
-                m.d.sync += nxt["ri"].eq(-self.ph)
-            with m.If(act["p"]):
-                m.d.sync += [nxt["p"].eq(nxt["p"] + 1), nxt["prow"].eq(nxt["prow"] + self.h)]
 
-        def advance():
-            m.d.sync += [cur[k].eq(nxt[k]) for k in cur]
-            m.d.sync += [cur_last.eq(n_last), cur_final.eq(n_final)]
-            successor()
+        def group_start():
+            m.d.sync += [y.eq(0), row_end.eq(y_first_end), row_more.eq(row_more0)]
+            m.d.sync += [b_start[b].eq(bank_init[b]) for b in range(NB)]
+            m.d.sync += [b_end[b].eq(bank_init[b] + kh - 1) for b in range(NB)]
 
-        with m.If(self.start):
-            m.d.sync += [nxt["s_rem"].eq(s_init), nxt["di_rem"].eq(di_init), nxt["j_rem"].eq(j_start),
-                         nxt["i_rem"].eq(i_start), nxt["p_rem"].eq(p_init),
-                         nxt["p"].eq(0), nxt["prow"].eq(0), nxt["ri"].eq(-self.ph),
-                         nxt["lo"].eq(-self.pw), nxt["di"].eq(0), nxt["s"].eq(0), nxt["first"].eq(1),
-                         running.eq(1), primed.eq(0)]
-            m.d.sync += [act[k].eq(v) for k, v in actions(
-                s_init[-1], di_init[-1], ~j_start[-1], ~i_start[-1], ~p_init[-1]).items()]
-        with m.Elif(running & ~primed):
-            m.d.sync += primed.eq(1)
-            advance()
-        with m.Elif(issue):
-            with m.If(cur_final):
+        def row_start():
+            m.d.sync += [x.eq(0), j.eq(0), x_end.eq(x_first_end), pend.eq(1),
+                         pend_next.eq(col_more0)]
+
+        with m.If(starting):
+            group_start()
+            row_start()
+            m.d.sync += [running.eq(1), gbase.eq(0), last_grp.eq(P <= L)]
+        with m.If(fire):
+            with m.If(final):
                 m.d.sync += running.eq(0)
-            advance()
+            with m.If(row_done):
+                row_start()
+                with m.If(grp_end):
+                    group_start()
+                    m.d.sync += [gbase.eq(gbase + L), last_grp.eq(gbase + 2 * L >= P)]
+                with m.Else():
+                    m.d.sync += y.eq(y + 1)
+                    with m.If(row_out):
+                        m.d.sync += [row_end.eq(row_end + sh),
+                                     row_more.eq(row_end + (sh << 1) < HP)]
+                    for b in range(NB):
+                        with m.If(last[b]):
+                            m.d.sync += [b_start[b].eq(b_start[b] + bank_step),
+                                         b_end[b].eq(b_end[b] + bank_step)]
+            with m.Else():
+                m.d.sync += x.eq(x + 1)
+                with m.If(emit):
+                    m.d.sync += [j.eq(j + 1), x_end.eq(x_end + sw), pend.eq(pend_next),
+                                 pend_next.eq(x_end + (sw << 1) < WP)]
 
-        # ---- stage 1: window row; stage 2: row index, word index, window end ---------------
-        r0 = Signal(signed(sbits))
-        lopos0 = Signal(sbits)
-        m.d.comb += [r0.eq(cur["ri"] + cur["di"]),
-                     lopos0.eq(Mux(cur["lo"][-1], 0, cur["lo"]))]
-        s1 = stage({"v": issue, "first": cur["first"], "last": cur_last, "final": cur_final,
-                    "r": r0, "lo": cur["lo"], "lopos": lopos0, "s": cur["s"],
-                    "prow": cur["prow"]}, "s1")
-        row1 = Signal(range(rows_total + 1))
-        widx1 = Signal(range(cfg.pool_max_dim + cfg.pool_max_kernel + 2))
-        lohi1 = Signal(signed(sbits + 1))
-        rowok1 = Signal()
-        m.d.comb += [row1.eq(s1["prow"] + s1["r"]), widx1.eq((s1["lopos"] >> lgv) + s1["s"]),
-                     lohi1.eq(s1["lo"] + self.kw),
-                     rowok1.eq(~s1["r"][-1] & (s1["r"] < self.h))]
-        flags = ("v", "first", "last", "final")
-        s2 = stage({**{k: s1[k] for k in flags}, "row": row1, "widx": widx1, "lo": s1["lo"],
-                    "lohi": lohi1, "rowok": rowok1}, "s2")
+        # ---- issue registers: the L values, the window tap, the position's flags --------------
+        vals = [Signal(signed(B), name=f"v{l}") for l in range(L)]
+        for l in range(L):
+            m.d.comb += vals[l].eq(Mux(need, words[l * B:(l + 1) * B].as_signed(), 0))
+        shreg = [[Signal(signed(B), name=f"row{l}_{t}", reset_less=True) for t in range(K)]
+                 for l in range(L)]
+        tap_idx = tap_at
+        if self._fault == "line_off":          # deliberately broken: windows one value short
+            tap_idx = Mux(tap_at == 0, 0, tap_at - 1)
+        v1 = [Signal(signed(B), name=f"v1_{l}", reset_less=True) for l in range(L)]
+        tap1 = [Signal(signed(B), name=f"tap1_{l}", reset_less=True) for l in range(L)]
+        rs = x == 0
+        with m.If(fire):
+            for l in range(L):
+                m.d.sync += [shreg[l][0].eq(vals[l]), v1[l].eq(vals[l]),
+                             tap1[l].eq(Mux(rs, 0, Array(shreg[l])[tap_idx]))]
+                m.d.sync += [shreg[l][t].eq(Mux(rs, 0, shreg[l][t - 1])) for t in range(1, K)]
+        ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
+                                 "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
+        c1 = Signal(ctl, name="ctl1")
+        lanes_ok = Cat(*(gbase + l < P for l in range(L)))
+        m.d.sync += [c1.valid.eq(fire), c1.rs.eq(rs), c1.emit.eq(emit), c1.out.eq(out),
+                     c1.final.eq(final), c1.j.eq(j), c1.act.eq(act), c1.first.eq(first),
+                     c1.last.eq(last), c1.lanes.eq(lanes_ok)]
 
-        # ---- row * words-per-row: a shift-add tree of the partial products (one per bit of
-        # WW), one registered pairwise level at a time (mul_levels of them; no DSP block: its
-        # 3.9 ns combinational delay alone would nearly fill a 150 MHz cycle). Only the address
-        # bits are kept (the memory wraps; rows outside the input are masked anyway). The
-        # lane-window comparisons ride along; then the address and lane masks -------------------
-        abits = max(1, ceil_log2(cfg.pool_depth))
-        ww_q = Signal.like(self.ww, name="ww_q", reset_less=True)   # local copy of a constant
-        m.d.sync += ww_q.eq(self.ww)
-        ge_lo, lt_hi, lt_w = Signal(V), Signal(V), Signal(V)
-        for lane in range(V):
-            col = Signal(signed(sbits + 2), name=f"col{lane}")
-            m.d.comb += col.eq(Cat(Const(lane, lgv), s2["widx"]) if lgv else s2["widx"])
-            m.d.comb += [ge_lo[lane].eq(col >= s2["lo"]), lt_hi[lane].eq(col < s2["lohi"]),
-                         lt_w[lane].eq(col < self.w)]
-        ride = {**{k: s2[k] for k in flags}, "widx": s2["widx"], "rowok": s2["rowok"],
-                "ge_lo": ge_lo, "lt_hi": lt_hi, "lt_w": lt_w}
-        terms = []
-        for i in range(len(ww_q)):
-            pp = Signal(abits, name=f"pp{i}")
-            m.d.comb += pp.eq(Mux(ww_q[i], s2["row"] << i, 0))
-            terms.append(pp)
-        for lvl in range(self.mul_levels(cfg.pool_max_dim)):
-            sums = {}
-            for j in range(0, len(terms), 2):
-                t = Signal(abits, name=f"mul{lvl + 1}_sum{j // 2}")
-                m.d.comb += t.eq(terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j])
-                sums[f"t{j // 2}"] = t
-            st = stage({**ride, **sums}, f"mul{lvl + 1}")
-            ride = {k: st[k] for k in ride}
-            terms = [st[f"t{j}"] for j in range(len(sums))]
-        assert len(terms) == 1
-        addr3 = Signal(range(cfg.pool_depth))
-        mask3 = Signal(V)
-        m.d.comb += [addr3.eq(terms[0] + ride["widx"]),
-                     mask3.eq(Mux(ride["rowok"], ride["ge_lo"] & ride["lt_hi"] & ride["lt_w"],
-                                  0))]
-        s4 = stage({**{k: ride[k] for k in flags}, "addr": addr3, "mask": mask3}, "s4")
-        m.d.comb += self.rd_addr.eq(s4["addr"])
+        # ---- running window-row sums ----------------------------------------------------------
+        run = [Signal(signed(HW), name=f"run{l}", reset_less=True) for l in range(L)]
+        with m.If(c1.valid):
+            m.d.sync += [run[l].eq(Mux(c1.rs, 0, run[l]) + v1[l] - tap1[l]) for l in range(L)]
+        c2 = Signal(ctl, name="ctl2")
+        m.d.sync += c2.eq(c1)
 
-        # ---- memory word arrives (pool_read_latency later); mask, bit-planes, popcounts -------
-        s5 = {**{k: s4[k] for k in flags}, "mask": s4["mask"]}
-        for d in range(cfg.pool_read_latency):
-            s5 = stage(s5, f"rd{d + 1}")
-        word = Signal(cfg.simd)
-        m.d.comb += word.eq(self.rd_data)
-        masked = []
-        for lane in range(V):
-            mv = Signal(B, name=f"masked{lane}")
-            m.d.comb += mv.eq(Mux(s5["mask"][lane], word[lane * B:(lane + 1) * B], 0))
-            masked.append(mv)
-        terms = []
-        for b in range(B):
-            plane = Signal(V, name=f"plane{b}")
-            m.d.comb += plane.eq(Cat(mv[b] for mv in masked))
-            tree = Popcount(V)
-            m.submodules[f"plane_pc{b}"] = tree
-            m.d.comb += tree.i.eq(plane)
-            term = Signal(signed(cfg.pool_sum_width), name=f"term{b}")
-            # bit-plane weight 2**b, the sign plane -2**(B-1) (two's complement)
-            m.d.comb += term.eq(-(tree.o << b) if b == B - 1 else (tree.o << b))
-            terms.append(term)
-        fl = {k: s5[k] for k in flags}
-        for d in range(tree.latency):
-            fl = stage(fl, f"pc{d + 1}")
+        # ---- open-row banks: read at ctl2, data registered at ctl4, add, write back or send --
+        c3, c4 = Signal(ctl, name="ctl3"), Signal(ctl, name="ctl4")
+        h3 = [Signal(signed(HW), name=f"hsum3_{l}", reset_less=True) for l in range(L)]
+        h4 = [Signal(signed(HW), name=f"hsum4_{l}", reset_less=True) for l in range(L)]
+        m.d.sync += [c3.eq(c2), c4.eq(c3)]
+        m.d.sync += [h3[l].eq(run[l]) for l in range(L)]
+        m.d.sync += [h4[l].eq(h3[l]) for l in range(L)]
+        abits = max(1, (cfg.pool_row_depth - 1).bit_length())
+        sums = []
+        for b in range(NB):
+            m.submodules[f"bank{b}"] = mem = Memory(shape=unsigned(L * SW),
+                                                    depth=cfg.pool_row_depth, init=[])
+            rp, wp = mem.read_port(), mem.write_port()
+            rq = Signal(L * SW, name=f"bank{b}_rq", reset_less=True)
+            m.d.comb += [rp.addr.eq(c2.j[:abits]),
+                         rp.en.eq(c2.valid & c2.emit & c2.act[b] & ~c2.first[b])]
+            m.d.sync += rq.eq(rp.data)
+            s = [Signal(signed(SW), name=f"bank{b}_sum{l}") for l in range(L)]
+            for l in range(L):
+                part = rq[l * SW:(l + 1) * SW].as_signed()
+                m.d.comb += s[l].eq(Mux(c4.first[b], 0, part) + h4[l])
+            m.d.comb += [wp.addr.eq(c4.j[:abits]), wp.data.eq(Cat(*s)),
+                         wp.en.eq(c4.valid & c4.emit & c4.act[b] & ~c4.last[b])]
+            sums.append(s)
 
-        # ---- shift-add of the plane counts: a registered pairwise adder tree ---------------
-        level = terms
-        for depth in range(1, self.plane_sum_levels(B) + 1):
-            nxt = []
-            for j in range(0, len(level), 2):
-                reg = Signal(signed(cfg.pool_sum_width), name=f"sum{depth}_{j // 2}")
-                m.d.sync += reg.eq(level[j] + level[j + 1] if j + 1 < len(level) else level[j])
-                nxt.append(reg)
-            level = nxt
-            fl = stage(fl, f"sum{depth}")
-        assert len(level) == 1
-        part = level[0]
-
-        # ---- accumulate over the window, then the output register ---------------------------
-        acc = Signal(signed(cfg.pool_sum_width))
-        acc_next = Signal(signed(cfg.pool_sum_width))
-        m.d.comb += acc_next.eq(Mux(fl["first"], 0, acc) + part)
-        with m.If(fl["v"]):
-            m.d.sync += acc.eq(acc_next)
-        m.d.sync += [self.o_valid.eq(fl["v"] & fl["last"]), self.o_sum.eq(acc_next),
-                     self.o_last.eq(fl["v"] & fl["final"])]
+        # ---- output register: the sums of the bank whose row ends here ------------------------
+        for l in range(L):
+            pick = 0
+            for b in range(NB):
+                pick = pick | Mux(c4.last[b] & c4.act[b], sums[b][l], 0)
+            m.d.sync += self.o_data[l].eq(Mux(c4.lanes[l], pick, 0))
+        m.d.sync += [self.o_valid.eq(c4.valid & c4.out),
+                     self.o_last.eq(c4.valid & c4.final)]
         return m

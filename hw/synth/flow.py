@@ -428,7 +428,7 @@ def rtl_revision() -> str:
     from ..rtl.verilog import generate
 
     ref = ArrayConfig(rows=1, cols=1, simd=16, max_k=64, max_m=8, max_n=8, pool_max_dim=8,
-                      pool_max_planes=8, pool_max_kernel=3, pool_depth=64)
+                      pool_max_planes=8, pool_max_kernel=3, pool_row_depth=64)
     return hashlib.sha256(generate(ref).encode()).hexdigest()[:12]
 
 

@@ -34,7 +34,7 @@ class SweepError(ValueError):
 
 #: Small memory limits that fit iCE40 block RAM.
 ICE40_PROFILE = dict(max_k=256, max_m=32, max_n=32, pool_max_dim=32, pool_max_planes=32,
-                     pool_max_kernel=5, pool_depth=256)
+                     pool_max_kernel=5, pool_row_depth=256)
 
 # (rows, cols, simd, extra ArrayConfig fields, held_out)
 _ECP5 = [

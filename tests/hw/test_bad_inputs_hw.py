@@ -273,7 +273,7 @@ def test_row11_verilog_text_is_unchanged_by_the_atomic_writer(tmp_path):
     from hw.rtl.verilog import generate, write_verilog
 
     cfg = ArrayConfig(rows=1, cols=1, simd=16, max_k=64, max_m=8, max_n=8, pool_max_dim=8,
-                      pool_max_planes=8, pool_max_kernel=3, pool_depth=64)
+                      pool_max_planes=8, pool_max_kernel=3, pool_row_depth=64)
     top = write_verilog(cfg, tmp_path)
     assert top.read_text() == generate(cfg)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bvit_top.json", "bvit_top.v",
@@ -284,7 +284,8 @@ def test_row11_verilog_text_is_unchanged_by_the_atomic_writer(tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["--rows", "100000", "--cols", "100000"], ["rows must be <= 256", "100,000"]),
     (["--rows", "64", "--cols", "64"], ["131,072 PE bits", f"{MAX_ELABORATED_PE_BITS:,}"]),
-    (["--simd", "4096", "--rows", "1", "--cols", "1"], ["operand memories", "8,388,608"]),
+    (["--simd", "4096", "--rows", "1", "--cols", "1", "--max-m", "2048"],
+     ["operand memories", "8,388,608"]),
 ])
 def test_row12_verilog_refuses_sizes_past_the_bounds_before_elaborating(args, words, tmp_path,
                                                                         capsys, no_elaboration):
@@ -297,7 +298,8 @@ def test_row12_verilog_refuses_sizes_past_the_bounds_before_elaborating(args, wo
     ("max_k", 1 << 21, "1,048,576"), ("max_m", 1 << 21, "1,048,576"),
     ("max_n", 1 << 21, "1,048,576"), ("pool_max_dim", 1 << 17, "65,536"),
     ("pool_max_planes", 1 << 17, "65,536"), ("pool_max_kernel", 257, "256"),
-    ("pool_depth", 1 << 21, "1,048,576"), ("mem_piece_depth", 1 << 21, "1,048,576"),
+    ("pool_row_depth", 1 << 17, "65,536"), ("pool_open_rows", 257, "256"),
+    ("mem_piece_depth", 1 << 21, "1,048,576"),
 ])
 def test_row12_config_fields_have_upper_bounds(field, value, bound, capsys):
     with pytest.raises(ConfigError, match=f"{field} must be <= {bound}, got {value:,}"):

@@ -2,13 +2,15 @@
 
 import pytest
 
+from hw.rtl.core import BinaryCore
+
 from hw.config import (ArrayConfig, ConfigError, mem_piece_words, mem_read_latency, mem_slice_bits,
                        popcount_latency)
 
 
 @pytest.mark.parametrize("kwargs, words", [
     ({"simd": 0}, "simd"), ({"rows": 0}, "rows"), ({"cols": 0}, "cols"),
-    ({"simd": 48}, "power of two"), ({"max_k": 0}, "max_k"), ({"pool_bits": 24}, "pool_bits"),
+    ({"simd": 48}, "power of two"), ({"max_k": 0}, "max_k"), ({"pool_bits": 40}, "pool_bits"),
     ({"rows": 2.5}, "rows"), ({"clock_mhz": 0}, "clock_mhz"),
 ])
 def test_bad_configs_rejected_with_a_clear_message(kwargs, words):
@@ -56,11 +58,22 @@ def test_fifo_credit_margins_and_depth(rows, pool_max_dim):
     cfg = ArrayConfig(rows=rows, pool_max_dim=pool_max_dim)
     assert cfg.mm_credit_margin == 3 * rows            # tile starts the credit cannot see yet
     assert cfg.pool_credit_margin == 3                 # 2 unseen issues + 1 output between counts
-    need = max(6 * rows + 8, cfg.pool_latency + 8)     # margin + in flight + staged
+    # rows promised by the tiles in flight, counted here by walking tile starts: tiles of m
+    # rows start max(1, R + C + m - 2) cycles apart (KW = 1) and stay promised for
+    # 1 + tile_flush + m cycles
+    flight = 0
+    for m in range(1, rows + 1):
+        period = max(1, rows + cfg.cols + m - 2)
+        window = 1 + cfg.tile_flush + m
+        flight = max(flight, m * len([t for t in range(0, window + period, period)
+                                      if t < window + period - 1 and t <= window]))
+    assert cfg.out_fifo_depth >= 3 * rows + flight + 3 + 5   # margin + in flight + staged
+    need = max(3 * rows + BinaryCore.rows_in_flight(rows, cfg.cols, cfg.tile_flush) + 8,
+               cfg.pool_latency + 8)
     assert cfg.out_fifo_depth == 1 << (need - 1).bit_length()
 
 
 def test_default_latencies():
     cfg = ArrayConfig()
     assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 8, 20)
-    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (20, 5, 32)
+    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (5, 5, 64)

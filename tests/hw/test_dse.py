@@ -60,7 +60,7 @@ def _random_configs(n, seed):
                           simd=int(rng.choice([16, 32, 64, 128, 256])),
                           max_m=int(rng.choice([16, 64, 512])), max_n=int(rng.choice([16, 512])),
                           max_k=int(rng.choice([64, 2048])),
-                          pool_depth=int(rng.choice([512, 8192])))
+                          pool_row_depth=int(rng.choice([512, 8192])))
 
 
 def test_vectorized_cycles_equal_scalar_network_cost(tiny):
@@ -97,7 +97,7 @@ def test_tile_period_one_formula_for_ints_and_arrays():
 
 
 def test_config_grid_stacks_the_real_properties():
-    base = ArrayConfig(rows=1, cols=1, simd=64, max_m=64, max_n=512, pool_depth=512)
+    base = ArrayConfig(rows=1, cols=1, simd=64, max_m=64, max_n=512, pool_row_depth=512)
     rows, cols = np.array([1, 3, 17, 64]), np.array([2, 64, 5, 1])
     grid = ConfigGrid(base, rows, cols)
     assert grid.simd == 64 and np.array_equal(grid.rows, rows) and np.array_equal(grid.cols, cols)
@@ -136,7 +136,7 @@ def test_vectorized_resources_equal_predict(coeffs):
 
 def _small_sweep(tiny, coeffs, dev="ecp5-25"):
     model = json.loads(coeffs.read_text())["families"]
-    base = ArrayConfig(max_m=64, max_n=128, max_k=256, pool_depth=1024)
+    base = ArrayConfig(max_m=64, max_n=128, max_k=256, pool_row_depth=1024)
     return sweep(tiny, get_device(dev), model, range(1, 13), range(1, 13), [16, 32, 64], base,
                  progress=False)
 
@@ -160,7 +160,7 @@ def test_sweep_values_match_scalar_models(tiny, coeffs):
     out = _small_sweep(tiny, coeffs)
     model = json.loads(coeffs.read_text())["families"]
     dev = get_device("ecp5-25")
-    base = ArrayConfig(max_m=64, max_n=128, max_k=256, pool_depth=1024)
+    base = ArrayConfig(max_m=64, max_n=128, max_k=256, pool_row_depth=1024)
     for i in (0, 17, 100, 431):
         cfg = replace(base, rows=int(out["rows"][i]), cols=int(out["cols"][i]),
                       simd=int(out["simd"][i]))
@@ -189,7 +189,7 @@ def _run(args):
 def test_cli_dse_writes_front(tmp_path, coeffs, capsys):
     rc = _run(["dse", "--network", "digits-tiny", "--device", "ecp5-25", "--coeffs", str(coeffs),
                "--rows-range", "1", "8", "--cols-range", "1", "8", "--simds", "16", "32",
-               "--max-m", "64", "--max-n", "128", "--max-k", "256", "--pool-depth", "1024",
+               "--max-m", "64", "--max-n", "128", "--max-k", "256", "--pool-row-depth", "1024",
                "--out", str(tmp_path), "--quiet"])
     out = capsys.readouterr().out
     assert rc == 0, out
@@ -230,7 +230,7 @@ def test_cli_dse_without_resource_model(tmp_path, capsys):
 
 def test_use_fmax_clocks_each_config_at_the_model_fmax(tiny, coeffs):
     model = json.loads(coeffs.read_text())["families"]
-    base = ArrayConfig(max_m=64, max_n=128, max_k=256, pool_depth=1024)
+    base = ArrayConfig(max_m=64, max_n=128, max_k=256, pool_row_depth=1024)
     out = sweep(tiny, get_device("ecp5-85"), model, [1, 4], [2, 8], [32], base, use_fmax=True,
                 progress=False)
     for i in range(out["n"]):

@@ -150,7 +150,7 @@ def test_split_matmul_is_legal_and_complete():
 
 def test_split_network_cycles_sum(tiny):
     cfg = ArrayConfig(rows=2, cols=2, simd=16, max_m=20, max_n=24, max_k=48,
-                      pool_max_planes=10, pool_depth=300)
+                      pool_max_planes=10, pool_row_depth=300)
     cost = network_cost(tiny, cfg)
     total = 0
     adds = 0
@@ -167,12 +167,12 @@ def test_split_network_cycles_sum(tiny):
 
 
 def test_pool_split_planes_cover_outputs():
-    cfg = ArrayConfig(rows=2, cols=2, simd=32, pool_max_planes=5, pool_depth=400)
+    cfg = ArrayConfig(rows=2, cols=2, simd=32, pool_max_planes=5, pool_row_depth=400)
     op = PoolOp("p", 23, 8, 8, (3, 1), (1, 1), (1, 0))
     jobs = _shapes(op.legal_jobs(cfg))
     assert sum(c * s[0] for s, c in jobs.items()) == 23
     for (p, h, w, *_), c in jobs.items():
-        assert p <= 5 and p * h * -(-w // cfg.pool_lanes) <= 400
+        assert p <= 5 and (h, w) == (8, 8)
 
 
 @pytest.mark.parametrize("size,k,s,limit", [(20, 3, 2, 7), (17, 2, 2, 6), (31, 5, 1, 9),
@@ -193,13 +193,15 @@ def test_band_split_equals_whole_pool(size, k, s, limit):
 
 
 def test_pool_band_split_needs_unpadded_axis():
-    cfg = ArrayConfig(rows=2, cols=2, simd=16, pool_depth=100)
+    cfg = ArrayConfig(rows=2, cols=2, simd=16, pool_row_depth=16)   # 40-wide rows: split W
     with pytest.raises(NetworkError, match="padded"):
         op_jobs(cfg, PoolOp("p", 1, 40, 40, (3, 3), (1, 1), (1, 1)))
     with pytest.raises(ConfigError, match="padded"):
         PoolOp("p", 1, 40, 40, (3, 3), (1, 1), (1, 1)).legal_jobs(cfg)
     jobs = _shapes(PoolOp("q", 1, 40, 40, (2, 2), (2, 2), (0, 0)).legal_jobs(cfg))
-    assert sum(c * ((s[1] - 2) // 2 + 1) for s, c in jobs.items()) == 20   # all output rows
+    assert all(s[1] == 40 for s in jobs)                  # bands of columns, whole rows
+    assert sum(c * ((s[2] - 2) // 2 + 1) for s, c in jobs.items()) == 20   # all output columns
+    assert all((s[2] - 2) // 2 + 1 <= cfg.pool_row_depth for s in jobs)
 
 
 def test_pool_kernel_above_limit_is_a_clear_error():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hw.config import ArrayConfig
+from hw.rtl.pool import PoolUnit
 from hw.paths import RESOURCE_MODEL as MODEL_PATH, SYNTH_DATA_DIR as DATA_DIR
 from hw.cost.resources import (bram_tiles, error_rows, estimate, features,
                           finn_r_lut, fit, load_records, memories, predict, tree_reg_bits)
@@ -59,7 +60,8 @@ def test_features_read_config_properties():
     F = FLAGS.size
     common = F + 16 + tree_reg_bits(16) + F * (1 + cfg.pe_popcount_latency) + 2 * cfg.acc_width
     assert f["ff"]["array_regs"] == 6 * (32 + common) + 2 * (16 + common) + (16 + F) + 3 * 16
-    assert f["ff"]["mem_words"] == (2 + 3 + 1) * 16
+    assert f["ff"]["mem_words"] == (2 + 3) * 16
+    assert f["ff"]["pool_regs"] == cfg.pool_register_bits == PoolUnit.lane_register_bits(cfg) > 0
 
 
 def test_bram_tiles():
@@ -87,7 +89,7 @@ def test_fit_recovers_known_coefficients():
     cfgs = [ArrayConfig(rows=r, cols=c, simd=s) for r, c, s in
             [(1, 1, 16), (2, 2, 32), (4, 4, 64), (2, 4, 16), (3, 1, 128), (4, 2, 32), (1, 4, 64),
              (3, 3, 16)]]
-    true = {"lut": [2.0, 1.5, 3.0, 400.0], "ff": [0.9, 1.0, 2.0, 50.0]}
+    true = {"lut": [2.0, 1.5, 3.0, 400.0], "ff": [0.9, 1.0, 2.0, 1.2, 50.0]}
     recs = []
     for cfg in cfgs:
         f = features(cfg)

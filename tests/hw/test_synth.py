@@ -154,7 +154,7 @@ def test_cli_help_mentions_subcommands():
 def test_cli_synth_small_array_on_ice40(tmp_path):
     """The real array, smallest config, iCE40 profile, full flow through the CLI (~1 min)."""
     res = _cli("synth", "--device", "ice40-hx8k", "--rows", "1", "--cols", "1", "--simd", "16",
-               "--max-k", "256", "--max-m", "32", "--max-n", "32", "--pool-depth", "256",
+               "--max-k", "256", "--max-m", "32", "--max-n", "32", "--pool-row-depth", "256",
                "--pool-max-dim", "32", "--pool-max-planes", "32", "--pool-max-kernel", "5")
     assert res.returncode == 0, res.stderr
     rec = json.loads(res.stdout)

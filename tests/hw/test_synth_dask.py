@@ -19,7 +19,7 @@ from hw.synth.flow import config_command
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(max_k=16, max_m=4, max_n=4, pool_bits=8, pool_max_dim=4, pool_max_planes=2,
-            pool_max_kernel=2, pool_depth=16)
+            pool_max_kernel=2, pool_row_depth=16)
 TABLE = {"tiny": [("ice40-hx8k", r, c, 8, dict(TINY), r == 2) for r, c in
                   ((1, 1), (1, 2), (2, 1))]}
 

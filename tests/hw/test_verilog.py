@@ -20,7 +20,7 @@ LINT_WAIVERS = ["-Wno-WIDTH", "-Wno-UNUSEDSIGNAL", "-Wno-DECLFILENAME", "-Wno-CA
 
 def test_write_verilog_files_and_ports(tmp_path):
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=40, max_m=8, max_n=8, pool_bits=8,
-                      pool_max_dim=8, pool_max_planes=4, pool_depth=64)
+                      pool_max_dim=8, pool_max_planes=4, pool_row_depth=64)
     top = write_verilog(cfg, tmp_path)
     assert top == tmp_path / "bvit_top.v"
     assert (tmp_path / "files.f").read_text().split() == ["bvit_top.v"]
@@ -49,14 +49,15 @@ def test_only_operand_memory_init_is_stripped():
     from hw.rtl.verilog import generate, strip_operand_memory_init
 
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=40, max_m=8, max_n=8, pool_bits=8,
-                      pool_max_dim=8, pool_max_planes=4, pool_depth=64)
+                      pool_max_dim=8, pool_max_planes=4, pool_row_depth=64)
     text = generate(cfg)
-    depths = [cfg.a_bank_depth] * 2 + [cfg.w_bank_depth] * 3 + [cfg.pool_depth]
+    depths = [cfg.a_bank_depth] * 2 + [cfg.w_bank_depth] * 3
     pieces = [mem_piece_words(d, cfg.mem_piece_depth) for d in depths]
     slices = [ceil_div(d, p) * ceil_div(cfg.simd, mem_slice_bits(p)) for d, p in zip(depths, pieces)]
     assert not re.search(r"piece\d+_slice\d+\[\d+\] =", text)          # no per-word init left
     assert len(re.findall(r"reg \[\d+:0\] piece\d+_slice\d+ \[", text)) == sum(slices)
-    assert text.count("initial begin") == 1                            # the FIFO's stays
+    # the FIFO's and the pool unit's open-row banks' (small) stay
+    assert text.count("initial begin") == 1 + cfg.pool_open_rows
     demo = ("  initial begin\n    piece0_slice3[0] = 2'h0;\n    piece0_slice3[1] = 2'h0;\n  end\n"
             "  initial begin\n    piece1_slice0[0] = 2'h1;\n  end\n"
             "  initial begin\n    storage[0] = 8'h00;\n  end\n")

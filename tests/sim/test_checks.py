@@ -72,21 +72,28 @@ def test_judge_names_every_failure(row, stall, want):
 
 
 def test_random_padding_bits_reach_the_data_beats():
-    """Bits past K (lanes past W) are random with a generator, zero without; the true bits and
-    the default beats are unchanged."""
+    """Bits past K (pool: lanes of planes past P) are random with a generator, zero without;
+    the true bits and the default beats are unchanged."""
     mm = random_matmul("mm", "and", 5, 3, 21, 1)            # K = 21: 11 padding bits per row
-    pool = random_pool("p", (2, 3, 5), 8, (1, 1), (1, 1), (0, 0), 2)   # W = 5: one lane past W
-    for job, keep in ((mm, (1 << 5) - 1), (pool, (1 << 8) - 1)):
+    lanes, bits = CFG.pool_lanes, CFG.pool_bits
+    assert lanes == 2 and CFG.pool_words_per_position == 1
+    # P = 3: the second plane group's lane 1 is past P
+    pool = random_pool("p", (3, 3, 5), bits, (1, 1), (1, 1), (0, 0), 2)
+    for job in (mm, pool):
         zero = job_words(CFG, job)
         rand = job_words(CFG, job, np.random.default_rng(0))
         assert zero == job_words(CFG, job, None) and len(rand) == len(zero)
-        per_row = ceil_div(job.k, CFG.simd) if job.kind is OpKind.MATMUL else 3
-        last = list(range(per_row - 1, len(zero), per_row))
-        assert [w for i, w in enumerate(zero) if i not in last] == \
-               [w for i, w in enumerate(rand) if i not in last]
-        assert [zero[i] & keep for i in last] == [rand[i] & keep for i in last]
-        assert all(zero[i] & ~keep == 0 for i in last)
-        assert sum(rand[i] & ~keep != 0 for i in last) >= len(last) // 2
+        if job.kind is OpKind.MATMUL:
+            per_row, keep = ceil_div(job.k, CFG.simd), (1 << 5) - 1
+            padded = list(range(per_row - 1, len(zero), per_row))
+        else:
+            keep = (1 << bits) - 1                           # lane 0 of the last group
+            padded = list(range(len(zero) // 2, len(zero)))
+        assert [w for i, w in enumerate(zero) if i not in padded] == \
+               [w for i, w in enumerate(rand) if i not in padded]
+        assert [zero[i] & keep for i in padded] == [rand[i] & keep for i in padded]
+        assert all(zero[i] & ~keep == 0 for i in padded)
+        assert sum(rand[i] & ~keep != 0 for i in padded) >= len(padded) // 2
 
 
 def test_kpad_fault_caught_only_with_random_padding(tmp_path):

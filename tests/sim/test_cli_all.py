@@ -14,7 +14,7 @@ from sim.suite import random_matmul, random_pool
 
 SMALL = ["--rows", "2", "--cols", "3", "--simd", "16", "--max-k", "100", "--max-m", "24",
          "--max-n", "24", "--pool-bits", "8", "--pool-max-dim", "24", "--pool-max-planes", "8",
-         "--pool-max-kernel", "8", "--pool-depth", "512"]
+         "--pool-max-kernel", "8", "--pool-row-depth", "512"]
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 
 

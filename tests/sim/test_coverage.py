@@ -124,9 +124,11 @@ def test_back_to_back_transitions_exact_bins_no_gap(tmp_path, build_dir):
     assert all(merged["bins"][b] for b in coverage.GROUPS["back_to_back"]), merged["missing"]
 
 
+# the jobs cut by a reset (0, 2, 4, 6) take the phases in turn; job 4 (compute: all data in,
+# no result yet) is a matmul: a streaming pool has results out before its last data beat
 RESET_JOBS = [_mm("xnor", 5, 4, 40, 11), _mm("and", 3, 5, 17, 12),
               _pool("r_w3", (2, 4, 6), (1, 3), (1, 1), (0, 1), 13), _mm("xnor", 4, 3, 60, 14),
-              _pool("r_merge", (3, 4, 4), (2, 2), (2, 2), (0, 0), 15), _mm("and", 6, 6, 32, 16),
+              _mm("and", 6, 6, 32, 16), _pool("r_merge", (3, 4, 4), (2, 2), (2, 2), (0, 0), 15),
               _mm("xnor", 2, 7, 70, 17), _pool("r_h5", (2, 6, 3), (5, 1), (1, 1), (2, 0), 18),
               _mm("and", 7, 3, 25, 19)]
 

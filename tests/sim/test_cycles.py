@@ -12,7 +12,7 @@ from sim.suite import small_config as small
 CONFIGS = {
     "r2c3s16": small(),
     # pool memory of 5 block-RAM pieces (a partial 4:1 mux group)
-    "r3c1s32": small(rows=3, cols=1, simd=32, max_k=64, pool_depth=2500, mem_piece_depth=512),
+    "r3c1s32": small(rows=3, cols=1, simd=32, max_k=64, pool_row_depth=2500, mem_piece_depth=512),
     # activation banks of 5 pieces, weight banks of 1 (read latencies padded to match)
     "r1c4s8": small(rows=1, cols=4, simd=8, max_k=40, max_m=240, mem_piece_depth=256),
     "default": DEFAULT,

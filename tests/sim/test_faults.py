@@ -6,7 +6,7 @@ import pytest
 from hw.rtl.core import FAULTS
 from hw.ops import MatmulOp
 from sim.runner import run_jobs
-from sim.suite import random_matmul, save_jobs
+from sim.suite import random_matmul, random_pool, save_jobs
 
 from sim.suite import small_config as small
 
@@ -15,13 +15,15 @@ CFG = small(rows=3, cols=2, simd=16, max_k=32)
 
 def fault_jobs():
     """Jobs that expose each fault: K = max_k with A = W (popcount = K: overflows a short
-    accumulator), K not a multiple of SIMD (padding), several words per row (skew)."""
+    accumulator), K not a multiple of SIMD (padding), several words per row (skew), a 1x3
+    branch pool (window rows of 3 values: the pool unit's row shift register)."""
     rng = np.random.default_rng(2)
     a = rng.integers(0, 2, (4, CFG.max_k))
     return [
         MatmulOp.from_bits("a_equals_w_kmax", "xnor", a, a).with_result(),
         random_matmul("kpad_21", "xnor", 5, 4, 21, 3),
         random_matmul("multiword_and", "and", 7, 5, 30, 4),
+        random_pool("pool_branch_1x3", (3, 4, 6), 8, (1, 3), (1, 1), (0, 1), 5),
     ]
 
 

@@ -13,7 +13,7 @@ from hw.rtl.core import BinaryCore
 from hw.rtl.formats import matmul_cmd, pool_cmd
 
 CFG = ArrayConfig(rows=2, cols=2, simd=16, max_k=64, max_m=8, max_n=8, pool_bits=8,
-                  pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_depth=64)
+                  pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_row_depth=64)
 
 
 def test_fifo_latency_is_measured():
@@ -77,6 +77,6 @@ def test_matmul_takes_the_modelled_cycles(m, n, k):
 
 def test_pool_takes_the_modelled_cycles():
     p, h, w, kernel, stride = 1, 2, 4, (2, 2), (1, 1)
-    words = [0x0102] * (p * h * ceil_div(w, CFG.pool_lanes))
+    words = [0x0102] * (ceil_div(p, CFG.pool_lanes) * h * w * CFG.pool_words_per_position)
     got = job_cycles(pool_cmd(CFG, p, h, w, kernel, stride, (0, 0)), words)
     assert got == pool_cycles(CFG, p, h, w, kernel, stride)

@@ -1,60 +1,111 @@
-"""PoolUnit: the latencies the pool unit has in simulation (start to first issue, issue to memory
-address, memory word to output) are the ones it exports."""
+"""PoolUnit on its own in Amaranth's simulator: the start and issue-to-output latencies it
+exports, one position per cycle, exact window sums of L planes per output, random input stalls,
+and the deliberately broken ``line_off`` variant caught."""
 
+import numpy as np
+import pytest
 
-from hw.rtl.simulate import run_testbench
-from hw.config import ArrayConfig
+from hw.config import ArrayConfig, ceil_div
+from hw.ops import PoolOp, pool_extent
+from hw.rtl.formats import pool_words
 from hw.rtl.pool import PoolUnit
+from hw.rtl.simulate import run_testbench
 
-# 2 lanes of 8 bits per word; 4 memory pieces, so the pool memory has a multiplexer level
-CFG = ArrayConfig(rows=1, cols=1, simd=16, max_k=64, max_m=8, max_n=8, pool_bits=8,
-                  pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_depth=64,
-                  mem_piece_depth=16)
-VALUES = [3, -5, 7, 100]                 # one row of W = 4 values: 2 memory words
+# L = 2 lanes of 8 bits per 16-bit word
+CFG = ArrayConfig(rows=1, cols=2, simd=16, max_k=64, max_m=8, max_n=8, pool_bits=8,
+                  pool_max_dim=8, pool_max_planes=4, pool_max_kernel=3, pool_open_rows=3,
+                  pool_row_depth=8)
 
 
-def run_pool(dut: PoolUnit) -> dict:
-    """Sum 1x1 windows (stride 1) over ``VALUES``, with a memory model of ``pool_read_latency``;
-    return the start cycle, the cycle address 1 first shows, and the (cycle, sum, last) outputs."""
-    lanes, bits = CFG.pool_lanes, CFG.pool_bits
-    mem = [sum((v & ((1 << bits) - 1)) << (bits * i) for i, v in enumerate(VALUES[w:w + lanes]))
-           for w in range(0, len(VALUES), lanes)]
-    job = {"p": 1, "h": 1, "w": len(VALUES), "kh": 1, "kw": 1, "sh": 1, "sw": 1, "ph": 0,
-           "pw": 0, "ww": len(mem), "s_words": 1}
-    start, addrs, out = 4, [], []
+def run_pool(op: PoolOp, *, fault=None, stall_seed=None, cfg=CFG) -> dict:
+    """Drive ``op`` through a PoolUnit (output FIFO always empty); return the start cycle, the
+    cycles each data word was taken, and the (cycle, lanes, last) outputs."""
+    dut = PoolUnit(cfg, fault=fault)
+    words = pool_words(cfg, op)
+    rng = np.random.default_rng(stall_seed) if stall_seed is not None else None
+    (kh, kw), (sh, sw), (ph, pw) = op.kernel, op.stride, op.padding
+    job = {"p": op.planes, "h": op.h, "w": op.w, "kh": kh, "kw": kw, "sh": sh, "sw": sw,
+           "ph": ph, "pw": pw}
+    start, taken, out = 3, [], []
 
     async def bench(ctx):
         for name, v in job.items():
             ctx.set(getattr(dut, name), v)
-        for cycle in range(start + 40):
+        ctx.set(dut.fifo_level, 0)
+        nxt = 0
+        for cycle in range(start + 40 * (len(words) + 10)):
             ctx.set(dut.start, int(cycle == start))
-            addrs.append(ctx.get(dut.rd_addr))
-            back = cycle - CFG.pool_read_latency
-            ctx.set(dut.rd_data, mem[addrs[back]] if back >= 0 else 0)
+            valid = nxt < len(words) and (rng is None or rng.random() < 0.6)
+            ctx.set(dut.data.valid, int(valid))
+            ctx.set(dut.data.payload, words[nxt] if nxt < len(words) else 0)
+            if valid and ctx.get(dut.data.ready):
+                taken.append(cycle)
+                nxt += 1
             if ctx.get(dut.o_valid):
-                out.append((cycle, ctx.get(dut.o_sum), ctx.get(dut.o_last)))
+                lanes = [ctx.get(dut.o_data[lane]) for lane in range(cfg.pool_lanes)]
+                out.append((cycle, lanes, ctx.get(dut.o_last)))
+                if out[-1][2]:
+                    return
             await ctx.tick()
 
     run_testbench(dut, bench)
-    return {"start": start, "addr1": addrs.index(1), "out": out}
+    return {"start": start, "taken": taken, "out": out, "words": len(words)}
+
+
+def decoded(op: PoolOp, out, cfg=CFG) -> np.ndarray:
+    """The (P, Ho, Wo) sums from the outputs (plane group, i, j order, lane l = plane g*L+l)."""
+    lanes = cfg.pool_lanes
+    p, ho, wo = op.out_shape
+    got = np.array([o[1] for o in out], dtype=np.int64).reshape(-1, ho, wo, lanes)
+    return got.transpose(0, 3, 1, 2).reshape(-1, ho, wo)[:p]
+
+
+def pool_op(shape, kernel, stride, padding, seed=0, bits=8):
+    x = np.random.default_rng(seed).integers(-(1 << (bits - 1)), 1 << (bits - 1), shape)
+    return PoolOp.from_values("t", x, 0, bits, kernel, stride, padding).with_result()
 
 
 def test_pool_latency_is_measured():
-    dut = PoolUnit(CFG)
-    got = run_pool(dut)
-    issue = got["start"] + PoolUnit.START_CYCLES            # the first step's issue
-    # address 1 belongs to the third step (values 2 and 3), issued two cycles after the first
-    assert got["addr1"] - (issue + 2) == PoolUnit.addr_latency(CFG)
-    assert got["out"][0][0] - issue == dut.latency == CFG.pool_latency
-    assert dut.latency == (PoolUnit.addr_latency(CFG) + CFG.pool_read_latency
-                           + PoolUnit.data_latency(CFG))
-    # one output per cycle, each the sum of its window (so every word met its step)
-    assert [cycle - got["out"][0][0] for cycle, _, _ in got["out"]] == [0, 1, 2, 3]
-    assert [s for _, s, _ in got["out"]] == VALUES
+    op = pool_op((2, 1, 4), (1, 1), (1, 1), (0, 0))      # 4 positions, one output each
+    got = run_pool(op)
+    first_issue = got["start"] + 1 + PoolUnit.START_CYCLES
+    assert got["taken"] == [first_issue + i for i in range(4)]       # one position per cycle
+    assert [c - first_issue for c, _, _ in got["out"]] == [CFG.pool_latency + i for i in range(4)]
+    assert CFG.pool_latency == PoolUnit.latency_of(CFG) == (
+        PoolUnit.ISSUE_REGS + PoolUnit.RUN_REGS + PoolUnit.BANK_READ_LATENCY + PoolUnit.OUT_REGS)
     assert [last for _, _, last in got["out"]] == [0, 0, 0, 1]
+    assert np.array_equal(decoded(op, got["out"]), op.result)
 
 
-def test_pool_unit_structure_counts():
-    assert CFG.pool_read_latency == 8                # 4 pieces: one multiplexer level
-    assert PoolUnit.mul_levels(CFG.pool_max_dim) == CFG.pool_mul_levels == 2
-    assert PoolUnit.plane_sum_levels(CFG.pool_bits) == 3
+@pytest.mark.parametrize("shape, kernel, stride, padding", [
+    ((3, 5, 6), (3, 1), (1, 1), (1, 0)),       # a branch pool: 3 rows open at once
+    ((2, 5, 7), (1, 3), (1, 1), (0, 1)),
+    ((4, 6, 6), (2, 2), (2, 2), (0, 0)),       # merge
+    ((3, 7, 5), (3, 2), (2, 2), (1, 1)),       # odd: clipped windows, unused last column
+    ((1, 2, 1), (2, 1), (1, 1), (0, 0)),       # one column: rows padded to MIN positions
+])
+def test_window_sums_exact_under_stalls(shape, kernel, stride, padding):
+    op = pool_op(shape, kernel, stride, padding, seed=sum(shape))
+    for seed in (None, 1):
+        got = run_pool(op, stall_seed=seed)
+        assert len(got["taken"]) == got["words"]
+        assert np.array_equal(decoded(op, got["out"]), op.result), (seed, op.label)
+    yn, xn = pool_extent(op.h, op.w, kernel, stride, padding)
+    assert got["words"] == ceil_div(op.planes, CFG.pool_lanes) * min(op.h, yn) * min(op.w, xn)
+
+
+def test_wide_values_take_two_words_per_position():
+    cfg = ArrayConfig(rows=1, cols=1, simd=8, max_k=64, max_m=8, max_n=8, pool_bits=16,
+                      pool_max_dim=8, pool_max_planes=4, pool_max_kernel=3, pool_row_depth=8)
+    assert (cfg.pool_lanes, cfg.pool_words_per_position) == (1, 2)
+    op = pool_op((2, 4, 4), (3, 3), (1, 1), (1, 1), seed=7, bits=16)
+    got = run_pool(op, cfg=cfg, stall_seed=3)
+    assert np.array_equal(decoded(op, got["out"], cfg), op.result)
+
+
+def test_line_off_fault_is_caught():
+    op = pool_op((2, 4, 6), (1, 3), (1, 1), (0, 1), seed=5)
+    got = run_pool(op, fault="line_off")
+    assert not np.array_equal(decoded(op, got["out"]), op.result)
+    with pytest.raises(ValueError, match="unknown pool fault"):
+        PoolUnit(CFG, fault="nope")

@@ -33,4 +33,3 @@ def test_popcount_latency_is_measured(width, group):
 def test_config_reads_the_popcount_latency():
     cfg = ArrayConfig(simd=64, pool_bits=8)
     assert cfg.pe_popcount_latency == Popcount.latency_of(64) == popcount_latency(64)
-    assert cfg.pool_popcount_latency == Popcount.latency_of(cfg.pool_lanes)
