@@ -69,6 +69,7 @@ report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports 
 	$(PY) -m hw report --network digits-tiny --rows 4 --cols 4 --simd 32 --device ecp5-85
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 --device ecp5-85
 	$(PY) -m hw compare --device ecp5-85 --rows 8 --cols 8 --simd 64
+	$(PY) -m hw baseline --json reports/baseline/baseline.json
 
 synth: setup  ## yosys + nextpnr sweeps (resumable) -> hw/synth/data/*.jsonl, then refit the resource model (SCHEDULER=tcp://HOST:PORT or local: on Dask)
 	$(PY) -m hw synth --sweep all --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))

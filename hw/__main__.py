@@ -35,6 +35,7 @@ COMMANDS = (
     ("dse", "dse"),
     ("compare", "compare"),
     ("bench", "bench"),
+    ("baseline", "baseline"),
 )
 
 
@@ -67,6 +68,7 @@ def error_statuses() -> tuple[tuple[type, int], ...]:
     from .config import ConfigError
     from .cost.devices import DeviceError, DeviceFitError
     from .cost.dse import DSEError, DSENoFitError
+    from .cost.memory_bound import BandwidthError
     from .cost.network import NetworkError
     from .cost.resources import ModelError
     from .opfile import JobError
@@ -79,7 +81,7 @@ def error_statuses() -> tuple[tuple[type, int], ...]:
             (SynthError, 1),        # yosys / nextpnr failed
             (DeviceError, 2), (DSEError, 2), (ConfigError, 2), (NetworkError, 2),
             (ModelError, 2), (JobError, 2), (OutputError, 2), (InputFileError, 2),
-            (UsageError, 2), (SweepError, 2))
+            (UsageError, 2), (SweepError, 2), (BandwidthError, 2))
 
 
 #: OSError numbers that are the machine's state, not a bug: one line, exit status 1

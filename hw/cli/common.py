@@ -37,6 +37,47 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     return val
 
+
+def positive_int(text: str) -> int:
+    """argparse type of an integer option that must be >= 1."""
+    try:
+        val = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if val < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return val
+
+
+def add_bandwidth_args(p: argparse.ArgumentParser) -> None:
+    """--bandwidth-gbs (alias --bandwidth) or --bandwidth-bpc, and --batch: the off-chip model
+    of :mod:`hw.cost.memory_bound` (:func:`bandwidth_from_args`)."""
+    from ..cost.memory_bound import DEFAULT_BANDWIDTH_GBS
+
+    g = p.add_argument_group("off-chip bandwidth and batch (hw/cost/memory_bound.py)")
+    one = g.add_mutually_exclusive_group()
+    one.add_argument("--bandwidth-gbs", "--bandwidth", type=positive_float, metavar="GBPS",
+                     help=f"off-chip bandwidth in GB/s (default {DEFAULT_BANDWIDTH_GBS:g}: an "
+                     "assumption, a 16-bit DDR3-800 at the ECP5's DDR3 limit; hw/README.md)")
+    one.add_argument("--bandwidth-bpc", type=positive_float, metavar="BYTES",
+                     help="off-chip bandwidth in bytes per cycle of the array clock "
+                     "(instead of --bandwidth-gbs)")
+    g.add_argument("--batch", type=positive_int, default=1, metavar="N",
+                   help="frames per batch: weights are loaded once per batch (default 1)")
+
+
+def bandwidth_from_args(ns):
+    """The :class:`hw.cost.memory_bound.Bandwidth` of --bandwidth-gbs / --bandwidth-bpc (the
+    default assumption :data:`~hw.cost.memory_bound.DEFAULT_BANDWIDTH` when neither is given)."""
+    from ..cost.memory_bound import DEFAULT_BANDWIDTH, Bandwidth
+
+    if ns.bandwidth_bpc is not None:
+        return Bandwidth(ns.bandwidth_bpc, "B/cycle", "given on the command line")
+    if ns.bandwidth_gbs is not None:
+        return Bandwidth(ns.bandwidth_gbs, "GB/s", "given on the command line")
+    return DEFAULT_BANDWIDTH
+
+
 _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool_max_dim",
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
            "mem_piece_depth")

@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from .common import add_config_args, add_device_arg, config_from_args, positive_float
+from .common import add_bandwidth_args, add_config_args, add_device_arg, bandwidth_from_args, \
+    config_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,8 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"variants to compare (default all: {', '.join(VARIANT_NAMES)})")
     p.add_argument("--scales", nargs="+", metavar="SCALE", default=list(SCALES),
                    help=f"scales (default both: {', '.join(SCALES)})")
-    p.add_argument("--bandwidth", type=positive_float, default=1.0, metavar="GBPS",
-                   help="off-chip weight bandwidth in GB/s (default 1.0)")
+    add_bandwidth_args(p)
     p.add_argument("--no-dse", action="store_true",
                    help="skip the design-space sweep (no accuracy-vs-LUT plot)")
     p.add_argument("--dse-max", type=int, default=64, metavar="N",
@@ -69,10 +69,17 @@ def run(ns) -> int:
         parts.append("--no-dse")
     if ns.dse_max != 64:
         parts += ["--dse-max", str(ns.dse_max)]
+    if ns.bandwidth_gbs is not None:
+        parts += ["--bandwidth-gbs", f"{ns.bandwidth_gbs:g}"]
+    if ns.bandwidth_bpc is not None:
+        parts += ["--bandwidth-bpc", f"{ns.bandwidth_bpc:g}"]
+    if ns.batch != 1:
+        parts += ["--batch", str(ns.batch)]
     if ns.out:
         parts += ["--out", ns.out]
     doc = build_compare(cfg, ns.device, out_dir=out, variants=ns.variants, scales=ns.scales,
-                        bandwidth_gbps=ns.bandwidth, dse=not ns.no_dse, dse_max_side=ns.dse_max,
+                        bandwidth=bandwidth_from_args(ns), batch=ns.batch, dse=not ns.no_dse,
+                        dse_max_side=ns.dse_max,
                         coeffs=ns.coeffs, command=" ".join(shlex.quote(p) for p in parts))
     for scale, (label, _) in SCALES.items():
         if scale in ns.scales:

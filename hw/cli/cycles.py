@@ -56,7 +56,7 @@ def run(args) -> int:
         out = {"kind": op.kind.value, "planes": op.planes, "h": op.h, "w": op.w,
                "kernel": args.kernel, "stride": stride, "padding": args.padding}
         hint = ("raise the array's limit (--pool-max-dim, --pool-max-planes, --pool-max-kernel, "
-                "--pool-depth) or give a smaller job")
+                "--pool-open-rows, --pool-row-depth) or give a smaller job")
     else:
         if None in (args.m, args.n, args.k):
             raise UsageError("give --m, --n and --k (or --pool P H W --kernel KH KW)")

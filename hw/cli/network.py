@@ -3,7 +3,9 @@
   python -m hw network --network NAME [--rows R --cols C --simd S ...] [--device DEV] [--json]
 
 Print the per-op and total cost of a network on a config. Ops are traced from the model package;
-cycles come from hw.cost.cycles. With --device: also the resource estimate and the device's
+cycles come from hw.cost.cycles; each op's bound (compute or memory) and the totals with the
+off-chip bandwidth and batch come from hw.cost.memory_bound (default bandwidth: an assumption,
+hw/README.md). With --device: also the resource estimate and the device's
 memory, and exit status 3 when the config does not fit (by how much on stderr).
 """
 
@@ -12,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_network_args, config_from_args, positive_float
+from .common import add_bandwidth_args, add_network_args, bandwidth_from_args, config_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_network_args(p)
-    p.add_argument("--bandwidth", type=positive_float, default=1.0, metavar="GBPS",
-                   help="off-chip weight bandwidth in GB/s (default 1.0)")
+    add_bandwidth_args(p)
     p.add_argument("--coeffs",
                    help="fitted resource model (default hw/synth/data/resource_model.json)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
@@ -30,7 +31,7 @@ def run(ns) -> int:
     cfg = config_from_args(ns)
     net = load_network(ns.network)
     require_fit(net, cfg)
-    cost = network_cost(net, cfg, ns.bandwidth)
+    cost = network_cost(net, cfg, bandwidth_from_args(ns), ns.batch)
     if ns.device:
         from ..cost.devices import check_fits, get_device
         from ..cost.network import device_memory
@@ -58,4 +59,10 @@ def run(ns) -> int:
           f"{t['binary_macs_attention']:,} attention, utilisation {100 * t['utilisation']:.2f}%, "
           f"{t['latency_ms']:.4g} ms, {t['frames_per_s']:.4g} frames/s at {cfg.clock_mhz:g} MHz "
           f"(model)")
+    o = cost["offchip"]
+    print(f"with {o['bandwidth']['label']} off-chip, batch {o['batch']}: "
+          f"{o['cycles_per_frame']:,.0f} cycles, {o['frames_per_s']:.4g} frames/s, utilisation "
+          f"{100 * o['utilisation']:.2f}%, {o['memory_bound_ops']} ops memory-bound, "
+          f"{o['bytes_per_frame'] / 1e6:.3g} MB/frame off-chip (model; bandwidth: "
+          f"{o['bandwidth']['source'].split(':')[0]})")
     return 0

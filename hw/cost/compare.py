@@ -84,7 +84,7 @@ def checkpoint_top1(variant: str) -> tuple[float | None, str]:
     return 100.0 * doc["test_top1"], f"{rel} test_top1 (360 held-out digits images)"
 
 
-def _row(variant: str, scale: str, cfg: ArrayConfig, bandwidth_gbps: float, dev,
+def _row(variant: str, scale: str, cfg: ArrayConfig, bandwidth, batch: int, dev,
          array_bram) -> dict:
     """One variant at one scale: the traced network and its cost on ``cfg``."""
     from .network import device_memory, network_cost
@@ -103,7 +103,7 @@ def _row(variant: str, scale: str, cfg: ArrayConfig, bandwidth_gbps: float, dev,
                    frames_per_s_with_bandwidth=None,
                    note="full precision: no binary op, nothing runs on the array")
         return row
-    cost = network_cost(net, cfg, bandwidth_gbps)
+    cost = network_cost(net, cfg, bandwidth, batch)
     t = cost["totals"]
     mem = device_memory(cost["memory"], dev, array_bram)
     row.update(cycles=t["cycles"], jobs=t["jobs"], frames_per_s=t["frames_per_s"],
@@ -152,11 +152,13 @@ def check_compare_dir(out_dir, what: str = "--out") -> Path:
 
 
 def build_compare(cfg: ArrayConfig, device: str, *, out_dir, variants=VARIANT_NAMES,
-                  scales=tuple(SCALES), bandwidth_gbps: float = 1.0, dse: bool = True,
+                  scales=tuple(SCALES), bandwidth=None, batch: int = 1, dse: bool = True,
                   dse_max_side: int = 64, coeffs=None, command: str = "") -> dict:
     """Write compare.json, compare.md, compare.csv and the two plots into ``out_dir`` (whole or
     not at all; an existing folder only when this command wrote it, keeping your other files);
-    return the JSON document. NetworkError for an unknown variant or scale, before any work."""
+    return the JSON document. NetworkError for an unknown variant or scale, before any work.
+    ``bandwidth`` (:class:`hw.cost.memory_bound.Bandwidth`, None: unlimited) and ``batch`` give
+    ``frames_per_s_with_bandwidth`` (:mod:`hw.cost.memory_bound`)."""
     from .devices import get_device
     from .report import resource_estimate
 
@@ -180,14 +182,15 @@ def build_compare(cfg: ArrayConfig, device: str, *, out_dir, variants=VARIANT_NA
         top1, top1_src = checkpoint_top1(v)
         cited, cited_src = CITED_TOP1[v]
         for s in scales:
-            row = _row(v, s, cfg, bandwidth_gbps, dev, est["bram"] if est else None)
+            row = _row(v, s, cfg, bandwidth, batch, dev, est["bram"] if est else None)
             row.update(top1_digits=top1, top1_digits_source=top1_src, top1_imagenet_cited=cited,
                        top1_imagenet_source=cited_src)
             row["dse_best"] = best_config(row["network"], dev, cfg, model, dse_max_side) \
                 if dse else None
             rows.append(row)
     doc = {"kind": COMPARE_KIND, "format_version": COMPARE_FORMAT_VERSION, "command": command,
-           "device": dev.name, "config": cfg.to_dict(), "bandwidth_gbps": bandwidth_gbps,
+           "device": dev.name, "config": cfg.to_dict(),
+           "bandwidth": bandwidth.to_dict() if bandwidth is not None else None, "batch": batch,
            "resources": est, "resources_note": est_note,
            "dse": {"rows_cols": [1, dse_max_side], "run": dse},
            "sources": {
@@ -196,6 +199,8 @@ def build_compare(cfg: ArrayConfig, device: str, *, out_dir, variants=VARIANT_NA
                                       "top1_imagenet_source (not ours)",
                "parameters/binary_macs/fp_macs/elementwise/weight_bits":
                    "the traced network (hw.cost.network.trace_network)",
+               "frames_per_s_with_bandwidth": "model (hw.cost.memory_bound) at the stated "
+                                              "bandwidth (an assumption unless given) and batch",
                "cycles/frames_per_s/utilisation/pool_share/weight_traffic_bits":
                    "model (hw.cost.cycles on the traced op list, hw.cost.network.network_cost)",
                "resources": est_note if est is None else

@@ -37,6 +37,7 @@ from ..config import ArrayConfig, tile_period
 from .cycles import matmul_cycles, pool_cycles
 from ..ops import OpKind
 from .network import Network, op_jobs
+from .utilisation import utilisation
 
 
 #: The :class:`hw.config.ArrayConfig` properties that :func:`hw.cost.cycles.matmul_cycles`,
@@ -178,7 +179,7 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
                 else np.full(len(r), np.nan)
             clock = fmax if use_fmax else np.full(len(r), float(base.clock_mhz))
             fps = clock * 1e6 / cyc
-            util = table.macs / (r * c * int(s) * cyc)
+            util = utilisation(table.macs, cyc, r, c, int(s))
             fits = logic_fits & (bram <= device.bram)
             if use_fmax:
                 fits &= np.isfinite(clock) & (clock > 0)

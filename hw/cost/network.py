@@ -16,6 +16,10 @@ Where every number comes from:
   in elements / MACs by hooks on the same forward pass (:class:`ElementwiseWork`). Assumption:
   it runs on a per-element post-processing unit beside the array (the stem conv and the head
   on the host CPU), overlapped with the array, so it is *not* in the array cycles.
+- *Off-chip traffic* (DRAM bandwidth, batch) and the memory-bound cycles come from
+  :mod:`hw.cost.memory_bound`, which takes the conservative placement of that per-element work:
+  off the chip, so every op's activations cross the chip boundary. The compute-only numbers
+  (the array never waits for data) are kept beside them.
 
 The ops are :mod:`hw.ops` ops (shape-only); each splits itself into legal sub-jobs of a config
 (``legal_jobs``: matmuls in greedy chunks along M, N and K, whose integer partial sums add
@@ -38,6 +42,8 @@ from pathlib import Path
 from ..config import ArrayConfig, ConfigError, memory_bits
 from ..paths import CHECKPOINTS_DIR, DIGITS_CHECKPOINT, REPO
 from ..ops import MatmulOp, Op, OpKind, PoolOp
+from .memory_bound import Bandwidth, check_batch, memory_bound_cost
+from .utilisation import config_utilisation
 
 #: the model family of model/variants.py (``VARIANTS``; tests/hw/test_network.py checks the two
 #: lists agree): each traces at ImageNet 224 px under its own name and at the digits scale of
@@ -331,13 +337,7 @@ class OpCost:
     op: object
     jobs: int              # legal sub-jobs
     cycles: int            # hw.cost.cycles, summed over sub-jobs
-    weight_traffic_bits: int   # weight bits streamed in (N*K per sub-job; re-loads included)
-    compute_s: float
-    memory_s: float        # weight_traffic / bandwidth
-
-    @property
-    def bound(self) -> str:
-        return "memory" if self.memory_s > self.compute_s else "compute"
+    weight_traffic_bits: int   # weight bits the array loads (N*K per sub-job; re-loads included)
 
 
 def bram_bits_per_block(family: str) -> int:
@@ -348,44 +348,51 @@ def bram_bits_per_block(family: str) -> int:
     return int(max(d * w / cost for d, w, cost in BRAM_SHAPES[family]))
 
 
-def network_cost(net: Network, cfg: ArrayConfig, bandwidth_gbps: float = 1.0) -> dict:
+def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = None,
+                 batch: int = 1) -> dict:
     """Per-op and total cost of ``net`` on ``cfg`` at ``cfg.clock_mhz``.
 
-    ``bandwidth_gbps``: off-chip bandwidth in GB/s (1e9 bytes/s) for the weight traffic; an op
-    is memory-bound when streaming its weights takes longer than its array cycles.
-    Returns a JSON-able dict (ops, totals, memory, elementwise).
+    The array numbers (``cycles``, ``utilisation``, ``frames_per_s``, ``latency_ms`` of the
+    totals and the ops) are compute-only: the array never waits for off-chip data. With a
+    ``bandwidth`` (:class:`hw.cost.memory_bound.Bandwidth`; None: unlimited) and ``batch``
+    (frames per batch, weights loaded once per batch) the memory-bound model
+    (:mod:`hw.cost.memory_bound`) adds, per op, its off-chip bytes per frame, memory cycles and
+    ``bound``, and the totals ``*_with_bandwidth`` and ``memory_bound_ops``; its own totals are
+    under ``offchip``. Returns a JSON-able dict (ops, totals, offchip, memory, elementwise).
     """
-    if not bandwidth_gbps > 0:
-        raise NetworkError(f"bandwidth must be > 0 GB/s, got {bandwidth_gbps}")
+    batch = check_batch(batch)
     require_array_ops(net)
     f_hz = cfg.clock_mhz * 1e6
-    peak = cfg.rows * cfg.cols * cfg.simd
     costs = []
     for op in net.ops:
         jobs = op_jobs(cfg, op)
         cyc = sum(n * job.cycles(cfg) for job, n in jobs.items())
         traffic = sum(n * job.weight_bits for job, n in jobs.items())
-        costs.append(OpCost(op, sum(jobs.values()), cyc, traffic, cyc / f_hz,
-                            traffic / 8 / (bandwidth_gbps * 1e9)))
+        costs.append(OpCost(op, sum(jobs.values()), cyc, traffic))
+    bound = memory_bound_cost([(c.op, c.cycles) for c in costs], cfg, bandwidth, batch)
+    off = bound["totals"]
     total = sum(c.cycles for c in costs)
     mm_cycles = sum(c.cycles for c in costs if c.op.kind is OpKind.MATMUL)
     macs = net.macs()
     rows = []
-    for c in costs:
+    for c, b in zip(costs, bound["ops"]):
         op = c.op
         rows.append({
             "name": op.name, "kind": op.kind.value, "group": op.group, "mode": op.mode,
             "shape": op.label, "jobs": c.jobs, "cycles": c.cycles, "macs": op.macs,
-            "utilisation": (op.macs / (peak * c.cycles)) if op.kind is OpKind.MATMUL else None,
+            "utilisation": (config_utilisation(op.macs, c.cycles, cfg)
+                            if op.kind is OpKind.MATMUL else None),
             "weight_bits": op.weight_bits, "weight_traffic_bits": c.weight_traffic_bits,
-            "compute_us": c.compute_s * 1e6, "memory_us": c.memory_s * 1e6, "bound": c.bound})
+            "offchip_bytes_per_frame": b["bytes_per_frame"],
+            "offchip_weight_bytes_per_frame": b["weight_bytes_per_frame"],
+            "memory_cycles": b["memory_cycles"], "cycles_with_bandwidth": b["cycles"],
+            "bound": b["bound"]})
     k_split_adds = sum(op.m * op.n * (op.k_splits(cfg) - 1) for op in net.matmuls)
     latency_s = total / f_hz
-    roof_s = sum(max(c.compute_s, c.memory_s) for c in costs)
     traffic = sum(c.weight_traffic_bits for c in costs)
     return {
         "network": net.name, "network_source": net.source, "config": cfg.to_dict(),
-        "bandwidth_gbps": bandwidth_gbps,
+        "bandwidth": bandwidth.to_dict() if bandwidth is not None else None, "batch": batch,
         "ops": rows,
         "totals": {
             "ops": len(net.ops), "jobs": sum(c.jobs for c in costs),
@@ -393,25 +400,32 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth_gbps: float = 1.0) ->
             "binary_macs": macs, "binary_macs_linear": net.macs("linear"),
             "binary_macs_merge": net.macs("merge"), "binary_macs_attention": net.macs("attention"),
             "pool_window_adds": sum(op.macs for op in net.pools),
-            "utilisation": macs / (peak * total),
-            "utilisation_matmul_cycles": macs / (peak * mm_cycles) if mm_cycles else None,
+            "utilisation": config_utilisation(macs, total, cfg),
+            "utilisation_matmul_cycles": (config_utilisation(macs, mm_cycles, cfg)
+                                          if mm_cycles else None),
             "latency_ms": latency_s * 1e3, "frames_per_s": 1.0 / latency_s,
-            "latency_ms_with_bandwidth": roof_s * 1e3, "frames_per_s_with_bandwidth": 1.0 / roof_s,
-            "memory_bound_ops": sum(c.bound == "memory" for c in costs),
+            "cycles_with_bandwidth": off["cycles_per_frame"],
+            "utilisation_with_bandwidth": off["utilisation"],
+            "latency_ms_with_bandwidth": off["cycles_per_frame"] / f_hz * 1e3,
+            "frames_per_s_with_bandwidth": off["frames_per_s"],
+            "memory_bound_ops": off["memory_bound_ops"],
+            "offchip_bytes_per_frame": off["bytes_per_frame"],
             "weight_traffic_bits_per_frame": traffic,
             "weight_traffic_mb_per_frame": traffic / 8 / 1e6,
             "k_split_partial_adds": k_split_adds,
         },
+        "offchip": off,
         "memory": memory_needs(net, cfg),
         "elementwise": [vars(w) for w in net.elementwise],
     }
 
 
 def memory_needs(net: Network, cfg: ArrayConfig) -> dict:
-    """On-chip storage the network needs (bits): all binary weights, and the largest working
-    set of one op (A bits + W bits + the M x N results at the array's lane width); and the
-    array's own job buffers (:func:`hw.config.memory_bits`: the operand banks and the pool
-    unit's open-row banks)."""
+    """On-chip storage the network needs (bits): all binary weights, the largest weight layer
+    (N x K: what a batch keeps on chip while its frames pass, :mod:`hw.cost.memory_bound`),
+    the largest working set of one op (A bits + W bits + the M x N results at the array's lane
+    width); and the array's own job buffers (:func:`hw.config.memory_bits`: the operand banks
+    and the pool unit's open-row banks)."""
     work = 0
     for op in net.ops:
         if op.kind is OpKind.MATMUL:
@@ -420,6 +434,7 @@ def memory_needs(net: Network, cfg: ArrayConfig) -> dict:
             ho, wo = op.out_hw
             work = max(work, op.planes * (op.h * op.w + ho * wo) * cfg.pool_bits)
     return {"weight_bits": net.weight_bits, "largest_op_working_set_bits": work,
+            "largest_weight_op_bits": max((op.weight_bits for op in net.matmuls), default=0),
             "array_buffer_bits": memory_bits(cfg)}
 
 

@@ -8,7 +8,9 @@ Every number carries its source:
 - *resource model*: :func:`hw.cost.resources.estimate` with the fitted coefficients in
   ``hw/synth/data/resource_model.json`` (``python -m hw fit``);
 - *synthesis*: the committed records ``hw/synth/data/synth_*.jsonl`` (``python -m hw synth``);
-- *RTL sim*: per-job cycles measured by ``python -m sim all --json FILE``.
+- *RTL sim*: per-job cycles measured by ``python -m sim all --json FILE``;
+- *assumption*: the off-chip bandwidth (:data:`hw.cost.memory_bound.DEFAULT_BANDWIDTH` unless
+  given) and what crosses the chip boundary (:mod:`hw.cost.memory_bound`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .devices import check_fits, fit_report, get_device
 from ..outfiles import (InputFileError, OutputError, atomic_dir, carry_over, check_output_path,
                         read_json)
 from ..paths import REPO, SIM_RESULTS_DIR as SIM_DIR
+from .memory_bound import REPORT_BATCHES, Bandwidth, batch_table, check_batch, memory_bound_cost
 from .network import (device_memory, load_network, network_cost, require_fit)
 
 #: the ``kind`` field of report.json (with ``format_version``): marks a folder as a report
@@ -244,12 +247,43 @@ def throughput_series(net, cfg: ArrayConfig) -> dict[int, tuple[list, list]]:
     return out
 
 
+def offchip_summary(net, cfg: ArrayConfig, cost: dict, bandwidth: Bandwidth | None, batch: int,
+                    fmax_mhz: float | None, fmax_source: str) -> dict:
+    """The report's off-chip section (:mod:`hw.cost.memory_bound` on the costed ops): totals at
+    the config clock (``cost["offchip"]``) and at the estimated Fmax, the totals per batch size
+    (:data:`hw.cost.memory_bound.REPORT_BATCHES` and ``batch``) and, per op category, bytes per
+    frame, compute and memory cycles and how many ops are memory-bound."""
+    op_cycles = [(op, row["cycles"]) for op, row in zip(net.ops, cost["ops"])]
+    at_fmax = (memory_bound_cost(op_cycles, cfg, bandwidth, batch, fmax_mhz)["totals"]
+               if fmax_mhz else None)
+    groups = defaultdict(lambda: {"kind": "", "ops": 0, "memory_bound_ops": 0,
+                                  "bytes_per_frame": 0.0, "weight_bytes_per_frame": 0.0,
+                                  "compute_cycles": 0, "memory_cycles": 0.0, "cycles": 0.0})
+    for row in cost["ops"]:
+        g = groups[op_category(row["name"], row["kind"])]
+        g["kind"] = row["kind"]
+        g["ops"] += 1
+        g["memory_bound_ops"] += row["bound"] == "memory"
+        g["bytes_per_frame"] += row["offchip_bytes_per_frame"]
+        g["weight_bytes_per_frame"] += row["offchip_weight_bytes_per_frame"]
+        g["compute_cycles"] += row["cycles"]
+        g["memory_cycles"] += row["memory_cycles"]
+        g["cycles"] += row["cycles_with_bandwidth"]
+    return {"bandwidth": cost["bandwidth"], "batch": batch, "fmax_mhz": fmax_mhz,
+            "fmax_source": fmax_source, "at_clock": cost["offchip"], "at_fmax": at_fmax,
+            "batches": batch_table(op_cycles, cfg, bandwidth, set(REPORT_BATCHES) | {batch},
+                                   fmax_mhz),
+            "groups": dict(sorted(groups.items(), key=lambda kv: -kv[1]["cycles"]))}
+
+
 def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
-                 bandwidth_gbps: float = 1.0, sim_json: list | None = None, coeffs=None,
-                 command: str = "") -> dict:
+                 bandwidth: Bandwidth | None = None, batch: int = 1,
+                 sim_json: list | None = None, coeffs=None, command: str = "") -> dict:
     """Write report.md, report.json and the PNGs into ``out_dir`` (``python -m hw report``
     passes reports/<network>); return the JSON document. ``sim_json``: the RTL sim results to
     check (default: the committed ``reports/sim/*.json``); each named file must exist.
+    ``bandwidth`` (None: unlimited) and ``batch``: the off-chip model
+    (:mod:`hw.cost.memory_bound`); the compute-only numbers are reported beside it.
 
     The folder is written whole or not at all (:func:`hw.outfiles.atomic_dir`): an existing
     ``out_dir`` is replaced only when this tool wrote it (:func:`is_report_dir`), and keeps its
@@ -261,6 +295,7 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
     how much) and NetworkError (unknown network, an op that cannot be split).
     """
     dev = get_device(device)
+    batch = check_batch(batch)
     if sim_json is not None:   # every named file must be there and readable
         for p in sim_json:
             if not Path(p).is_file():
@@ -281,7 +316,13 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
     if est is not None:
         check_fits(est, dev)
 
-    cost = network_cost(net, cfg, bandwidth_gbps)
+    cost = network_cost(net, cfg, bandwidth, batch)
+    fmax = est.get("fmax_mhz") if est else None
+    offchip = offchip_summary(
+        net, cfg, cost, bandwidth, batch, fmax,
+        "resource model (hw/synth/data/resource_model.json)" if fmax else
+        (f"not available: {est_note}" if est is None else
+         f"not available: the resource model has no Fmax for {dev.name}"))
     mem_dev = device_memory(cost["memory"], dev, est["bram"] if est else None)
     groups = breakdown(cost)
     points, err_table = synthesis_points(dev, coeffs)
@@ -296,13 +337,13 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
     dse = _dse_summary(out_dir / f"dse_{dev.name}.json")
     with atomic_dir(out_dir, owned=is_report_dir) as tmp:
         doc = _write_report(tmp, net, cfg, dev, command, cost, groups, est, est_note, util,
-                            mem_dev, points, err_table, rtl, dse)
+                            mem_dev, points, err_table, rtl, dse, offchip)
         _carry_over(out_dir, tmp)
     return doc
 
 
 def _write_report(out_dir: Path, net, cfg, dev, command, cost, groups, est, est_note, util,
-                  mem_dev, points, err_table, rtl, dse) -> dict:
+                  mem_dev, points, err_table, rtl, dse, offchip) -> dict:
     """Write the report's files into the (temporary) folder ``out_dir``; return report.json's
     document."""
     from . import plots
@@ -332,8 +373,13 @@ def _write_report(out_dir: Path, net, cfg, dev, command, cost, groups, est, est_
            "sources": {"cycles": "model (hw.cost.cycles on the traced op list)",
                        "resources": est_note if est is None else
                        "resource model (hw/synth/data/resource_model.json)",
-                       "synthesis": "hw/synth/data/synth_*.jsonl", "rtl": "python -m sim all --json"},
-           "cost": cost, "breakdown": groups, "resources": est, "utilisation_percent": util,
+                       "synthesis": "hw/synth/data/synth_*.jsonl",
+                       "rtl": "python -m sim all --json",
+                       "bandwidth": (cost["bandwidth"]["source"] or "given on the command line")
+                       if cost["bandwidth"] else "unlimited (no off-chip limit)",
+                       "offchip": "model (hw.cost.memory_bound) with the stated assumptions"},
+           "cost": cost, "offchip": offchip, "breakdown": groups, "resources": est,
+           "utilisation_percent": util,
            "device_memory": mem_dev, "synthesis_points": points,
            "held_out_error_table": err_table, "rtl_checks": rtl,
            "fmax_vs_size": fmax_vs_size(dev),
@@ -390,11 +436,86 @@ def _summary(doc: dict) -> list[str]:
              "the device's block RAM (the array's own share unknown: no resource model)")
     out.append(f"- Binary weights: {doc['cost']['memory']['weight_bits'] / 8e6:.3g} MB; "
                + (f"they fit in {where}." if md["weights_fit_on_chip"] else
-                  f"they do not fit {where}, so they stream from "
-                  f"off-chip: {t['weight_traffic_mb_per_frame']:.3g} MB per frame, "
-                  f"{t['memory_bound_ops']} ops memory-bound at "
-                  f"{doc['cost']['bandwidth_gbps']:g} GB/s."))
+                  f"they do not fit {where}, so they stream from off-chip."))
+    off = doc["offchip"]
+    a = off["at_clock"]
+    bw = off["bandwidth"]["label"] if off["bandwidth"] else "unlimited bandwidth"
+    out.append(f"- Off-chip at {bw}, batch {off['batch']}: {a['bytes_per_frame'] / 1e6:.3g} MB "
+               f"per frame cross the chip boundary; {a['memory_bound_ops']} of {a['ops']} ops "
+               f"are memory-bound; {a['frames_per_s']:.4g} frames/s at {a['clock_mhz']:g} MHz"
+               + (f", {off['at_fmax']['frames_per_s']:.4g} at the estimated Fmax "
+                  f"{off['fmax_mhz']:g} MHz" if off["at_fmax"] else "")
+               + f" (model; bandwidth: {_bw_kind(off['bandwidth'])}).")
     return out
+
+
+def _bw(cost: dict) -> str:
+    """The bandwidth of a cost document in words."""
+    return cost["bandwidth"]["label"] if cost["bandwidth"] else "unlimited bandwidth"
+
+
+def _bw_kind(bw: dict | None) -> str:
+    """Where a bandwidth comes from, in two words."""
+    if bw is None:
+        return "unlimited"
+    return "assumption" if bw["source"].startswith("assumption") else "given on the command line"
+
+
+def _fps(v) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def offchip_markdown(doc: dict, cfg: ArrayConfig) -> list[str]:
+    """The report's section on off-chip bandwidth and batch (:func:`offchip_summary`)."""
+    off, a, f = doc["offchip"], doc["offchip"]["at_clock"], doc["offchip"]["at_fmax"]
+    bw = off["bandwidth"]
+    fm = (f"{off['fmax_mhz']:g} MHz" if off["fmax_mhz"] else "-")
+    L = ["## Off-chip bandwidth and batch (model + stated assumption)", "",
+         "What crosses the chip boundary per op (`hw/cost/memory_bound.py`): the weight layers' "
+         "N x K weight bits once per batch (kept on chip while the batch's frames pass: "
+         f"{doc['cost']['memory']['largest_weight_op_bits']:,} bits for the largest layer); "
+         "every op's activation operands in (M x K bits; an attention product's second operand "
+         "N x K bits too; pool inputs at pool_bits) and its results out at the "
+         f"{cfg.lane_width}-bit lane width (per K chunk), once per frame, because the "
+         "per-element work between ops is taken to run off the chip. Per op, cycles = "
+         "max(compute cycles, bytes / bytes per cycle): the loads are assumed overlapped with "
+         "the compute (double-buffered); the op is *memory-bound* when the memory cycles are "
+         "larger.", "",
+         "| quantity | value | source |", "|---|---|---|",
+         (f"| off-chip bandwidth | {bw['label']} | {bw['source'] or 'given on the command line'} |"
+          if bw else "| off-chip bandwidth | unlimited | no limit given |"),
+         f"| bytes per cycle at {a['clock_mhz']:g} MHz | "
+         f"{'-' if a['bytes_per_cycle'] is None else format(a['bytes_per_cycle'], '.4g')} | "
+         "bandwidth / clock |",
+         f"| batch (frames per weight load) | {off['batch']} | command line |",
+         f"| off-chip bytes per frame: weights / activations in / results out | "
+         f"{a['weight_bytes_per_frame']:,.0f} / {a['input_bytes_per_frame']:,.0f} / "
+         f"{a['output_bytes_per_frame']:,.0f} | model (traced shapes) |",
+         f"| cycles per frame: compute only / with the bandwidth | {a['compute_cycles']:,} / "
+         f"{a['cycles_per_frame']:,.0f} | model |",
+         f"| utilisation with the bandwidth (MACs / (R*C*SIMD*cycles)) | "
+         f"{100 * a['utilisation']:.2f}% | model |",
+         f"| memory-bound ops | {a['memory_bound_ops']} of {a['ops']} | model |",
+         f"| frames/s at the config clock {a['clock_mhz']:g} MHz | {_fps(a['frames_per_s'])} "
+         "| model |",
+         f"| frames/s at the estimated Fmax {fm} | {_fps(f['frames_per_s'] if f else None)} | "
+         f"model; Fmax: {off['fmax_source']} |", "",
+         "Per batch size (weights loaded once per batch):", "",
+         f"| batch | off-chip bytes per frame | cycles per frame | utilisation | memory-bound "
+         f"ops | frames/s at {a['clock_mhz']:g} MHz | frames/s at Fmax {fm} |",
+         "|---|---|---|---|---|---|---|"]
+    for r in off["batches"]:
+        L.append(f"| {r['batch']} | {r['bytes_per_frame']:,.0f} | {r['cycles_per_frame']:,.0f} | "
+                 f"{100 * r['utilisation']:.2f}% | {r['memory_bound_ops']} | "
+                 f"{_fps(r['frames_per_s'])} | {_fps(r['frames_per_s_at_fmax'])} |")
+    L += ["", f"Per op category at batch {off['batch']} (model):", "",
+          "| category | kind | ops | off-chip bytes per frame | of which weights | compute "
+          "cycles | memory cycles | memory-bound ops |", "|---|---|---|---|---|---|---|---|"]
+    for k, g in off["groups"].items():
+        L.append(f"| {k} | {g['kind']} | {g['ops']} | {g['bytes_per_frame']:,.0f} | "
+                 f"{g['weight_bytes_per_frame']:,.0f} | {g['compute_cycles']:,} | "
+                 f"{g['memory_cycles']:,.0f} | {g['memory_bound_ops']} |")
+    return L + [""]
 
 
 def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
@@ -405,7 +526,9 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
          f"Generated by `{doc['command']}`. Network traced from {doc['network_source']}.", "",
          "Sources: **model** = `hw.cost.cycles` on the traced op list (`hw/cost/network.py`); "
          "**resource model** = `hw/cost/resources.py` fitted on committed synthesis data; "
-         "**synthesis** = `hw/synth/data/synth_*.jsonl`; **RTL sim** = `python -m sim all --json`.",
+         "**synthesis** = `hw/synth/data/synth_*.jsonl`; **RTL sim** = `python -m sim all --json`; "
+         "**assumption** = the off-chip bandwidth and what crosses the chip boundary "
+         "(`hw/cost/memory_bound.py`, stated in its section).",
          "", "## Summary", ""] + _summary(doc) + ["", "## Array configuration", "",
          "| field | value |", "|---|---|"]
     L += [f"| {k} | {v} |" for k, v in cfg.to_dict().items()]
@@ -424,9 +547,10 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
           f"{100 * t['utilisation_matmul_cycles']:.2f}% | model |",
           f"| latency (batch 1) | {t['latency_ms']:.4g} ms | model, {cfg.clock_mhz:g} MHz |",
           f"| frames/s | {t['frames_per_s']:.4g} | model |",
-          f"| frames/s with {c['bandwidth_gbps']:g} GB/s weight bandwidth | "
-          f"{t['frames_per_s_with_bandwidth']:.4g} | model (per op max(compute, memory)) |",
-          f"| memory-bound ops at {c['bandwidth_gbps']:g} GB/s | {t['memory_bound_ops']} of "
+          f"| frames/s with {_bw(c)} off-chip, batch {c['batch']} | "
+          f"{t['frames_per_s_with_bandwidth']:.4g} | model (per op max(compute, memory)); "
+          f"bandwidth: {_bw_kind(c['bandwidth'])}, see below |",
+          f"| memory-bound ops with {_bw(c)}, batch {c['batch']} | {t['memory_bound_ops']} of "
           f"{t['ops']} | model |",
           ""]
     res = doc["resources"]
@@ -464,9 +588,9 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
           f"**{'yes' if md['weights_fit_on_chip'] else 'no'}**"
           + (f" (they need {md['weights_over_free_bram_percent']:.0f}% of it)"
              if md['weights_over_free_bram_percent'] is not None else "")
-          + f". An op is *memory-bound* when streaming its weights at {c['bandwidth_gbps']:g} GB/s "
-          "takes longer than its array cycles (the cycle model itself loads every job's operands "
-          "at one SIMD word per cycle; attention products and pools stream no weights).", ""]
+          + ". The weight traffic above is what the array loads (one SIMD word per cycle, in "
+          "its cycles); the off-chip traffic is in the next section.", ""]
+    L += offchip_markdown(doc, cfg)
     L += ["## Per-op cycle breakdown (model)", "",
           "| category | kind | ops | jobs | cycles | % | binary MACs / window adds |",
           "|---|---|---|---|---|---|---|"]
@@ -475,12 +599,14 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
                  f"{100 * g['cycles'] / t['cycles']:.1f}% | {g['macs']:,} |")
     L += ["", "![cycles](cycles_breakdown.png)", "",
           "Largest ops (every op is in report.json):", "",
-          "| op | shape | jobs | cycles | utilisation | weight traffic bits | bound |",
-          "|---|---|---|---|---|---|---|"]
+          "| op | shape | jobs | cycles | utilisation | weight traffic bits | off-chip bytes "
+          f"per frame | bound ({_bw(c)}, batch {c['batch']}) |",
+          "|---|---|---|---|---|---|---|---|"]
     for row in sorted(c["ops"], key=lambda r: -r["cycles"])[:15]:
         u = f"{100 * row['utilisation']:.1f}%" if row["utilisation"] is not None else "-"
         L.append(f"| {row['name']} | {row['shape']} | {row['jobs']} | {row['cycles']:,} | {u} | "
-                 f"{row['weight_traffic_bits']:,} | {row['bound']} |")
+                 f"{row['weight_traffic_bits']:,} | {row['offchip_bytes_per_frame']:,.0f} | "
+                 f"{row['bound']} |")
     split = cfg.max_m, cfg.max_n, cfg.max_k
     L += ["", f"Jobs above the limits (max_m, max_n, max_k) = {split} are split greedily into "
           "legal sub-jobs (full chunks, remainder last) along M, N and K; K-chunk partial sums "

@@ -347,6 +347,36 @@ def test_row13_config_refuses_non_finite_clock_in_the_library():
             ArrayConfig(clock_mhz=clk)
 
 
+# ---- off-chip bandwidth and batch (hw/cost/memory_bound.py), python -m hw baseline ----------
+@pytest.mark.parametrize("cmd", [
+    ["network", "--network", "digits-tiny"],
+    ["report", "--network", "digits-tiny", "--device", "ecp5-85"],
+])
+@pytest.mark.parametrize("flags, words", [
+    (["--bandwidth-gbs", "0"], ("--bandwidth-gbs", "> 0")),
+    (["--bandwidth-gbs", "-1"], ("--bandwidth-gbs",)),
+    (["--bandwidth-bpc", "0"], ("--bandwidth-bpc", "> 0")),
+    (["--batch", "0"], ("--batch", ">= 1")),
+    (["--batch", "2.5"], ("--batch",)),
+    (["--bandwidth-gbs", "1", "--bandwidth-bpc", "2"], ("not allowed with",)),
+])
+def test_bad_bandwidth_and_batch_are_refused(cmd, flags, words, capsys, tmp_path):
+    out = ["--out", str(tmp_path / "r")] if cmd[0] == "report" else []
+    refused(cmd + flags + out, capsys, *words)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("configs, words", [
+    ("8x8", ("--configs", "'8x8'")), ("8x8x64,", ("--configs",)), ("axbxc", ("--configs",)),
+    ("", ("--configs",)), ("8x8x12", ("--configs 8x8x12", "simd")),
+    ("0x8x64", ("--configs 0x8x64", "rows")),
+])
+def test_baseline_bad_configs_are_refused(configs, words, capsys, tmp_path):
+    refused(["baseline", "--configs", configs, "--json", str(tmp_path / "b.json")], capsys,
+            *words)
+    assert not (tmp_path / "b.json").exists()
+
+
 # ---- row 15: hw verilog checks before elaborating --------------------------------------------
 def test_row15_verilog_bad_out_fault_and_pool_bits_before_elaboration(tmp_path, capsys,
                                                                       no_elaboration):

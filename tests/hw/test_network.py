@@ -211,17 +211,26 @@ def test_pool_kernel_above_limit_is_a_clear_error():
 
 
 def test_memory_bound_marking(tiny):
+    """network_cost keeps its compute-only totals whatever the bandwidth; with a very low
+    bandwidth every op is memory-bound (every op moves activations off-chip), with a very high
+    one none is; no bandwidth (unlimited) equals the compute-only numbers."""
+    from hw.cost.memory_bound import Bandwidth, BandwidthError
+
     cfg = ArrayConfig(rows=4, cols=4, simd=32)
-    fast = network_cost(tiny, cfg, bandwidth_gbps=1000.0)
-    slow = network_cost(tiny, cfg, bandwidth_gbps=1e-4)
-    assert fast["totals"]["memory_bound_ops"] == 0
-    weight_ops = [r for r in slow["ops"] if r["weight_traffic_bits"] > 0]
-    assert weight_ops and all(r["bound"] == "memory" for r in weight_ops)
-    assert all(r["bound"] == "compute" for r in slow["ops"] if r["weight_traffic_bits"] == 0)
+    fast = network_cost(tiny, cfg, Bandwidth(1000.0))
+    slow = network_cost(tiny, cfg, Bandwidth(1e-4))
+    free = network_cost(tiny, cfg)
+    assert fast["totals"]["memory_bound_ops"] == 0 == free["totals"]["memory_bound_ops"]
+    assert all(r["bound"] == "memory" for r in slow["ops"])
     assert slow["totals"]["latency_ms_with_bandwidth"] > slow["totals"]["latency_ms"]
+    assert free["totals"]["cycles_with_bandwidth"] == free["totals"]["cycles"]
+    for key in ("cycles", "utilisation", "frames_per_s"):
+        assert fast["totals"][key] == slow["totals"][key] == free["totals"][key]
     assert fast["totals"]["weight_traffic_bits_per_frame"] == tiny.weight_bits
-    with pytest.raises(NetworkError):
-        network_cost(tiny, cfg, bandwidth_gbps=0)
+    with pytest.raises(BandwidthError):
+        network_cost(tiny, cfg, Bandwidth(0))
+    with pytest.raises(BandwidthError):
+        network_cost(tiny, cfg, Bandwidth(1.0), batch=0)
 
 
 def test_matmul_op_properties():

@@ -210,3 +210,47 @@ def test_fmax_vs_size_lists_every_placed_record_of_the_device():
     assert sorted(r["fmax_mhz"] for r in rows) == want and len(want) >= 3
     assert {r["component"] for r in rows} == {"top", "array"}
     assert fmax_vs_size(get_device("xc7a100t")) == []          # synthesis only, no P&R
+
+
+def test_report_offchip_section_equals_the_memory_bound_model(tmp_path, coeffs, capsys):
+    """--bandwidth-bpc and --batch reach the report: its off-chip totals are those of
+    hw.cost.memory_bound on the same ops (at the config clock and at the estimated Fmax, where a
+    bytes-per-cycle bandwidth gives the same cycles), every batch row is there, and the
+    markdown names the bandwidth's source; the compute-only numbers are unchanged."""
+    from hw.cost.memory_bound import Bandwidth, memory_bound_cost
+
+    out = tmp_path / "rep"
+    cfg = ArrayConfig(rows=4, cols=4, simd=32)
+    rc = _run(["report", "--network", "digits-tiny", "--rows", "4", "--cols", "4", "--simd", "32",
+               "--device", "ecp5-85", "--coeffs", str(coeffs), "--out", str(out),
+               "--bandwidth-bpc", "0.5", "--batch", "4"])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    doc = json.loads((out / "report.json").read_text())
+    net = load_network("digits-tiny")
+    ops = [(op, op.total_cycles(cfg)) for op in net.ops]
+    want = memory_bound_cost(ops, cfg, Bandwidth(0.5, "B/cycle"), 4)["totals"]
+    off = doc["offchip"]
+    assert off["at_clock"]["cycles_per_frame"] == pytest.approx(want["cycles_per_frame"])
+    assert off["at_clock"]["memory_bound_ops"] == want["memory_bound_ops"] > 0
+    assert off["at_clock"]["bytes_per_frame"] == pytest.approx(want["bytes_per_frame"])
+    assert doc["cost"]["totals"]["cycles"] == network_cost(net, cfg)["totals"]["cycles"]
+    assert [r["batch"] for r in off["batches"]] == [1, 2, 4, 8, 16, 32]
+    fmax = off["fmax_mhz"]
+    assert fmax and off["at_fmax"]["cycles_per_frame"] == pytest.approx(want["cycles_per_frame"])
+    assert off["at_fmax"]["frames_per_s"] == pytest.approx(fmax * 1e6 / want["cycles_per_frame"])
+    md = (out / "report.md").read_text()
+    assert "## Off-chip bandwidth and batch" in md
+    assert "| off-chip bandwidth | 0.5 B/cycle | given on the command line |" in md
+    assert f"frames/s at the estimated Fmax {fmax:g} MHz" in md
+    assert "--bandwidth-bpc 0.5 --batch 4" in md
+    assert "ops memory-bound" in printed and "batch 4" in printed
+
+
+def test_report_default_bandwidth_is_the_stated_assumption(tmp_path, coeffs, capsys):
+    out = tmp_path / "rep"
+    assert _run(["report", "--network", "digits-tiny", "--device", "ecp5-85", "--coeffs",
+                 str(coeffs), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "| off-chip bandwidth | 1.6 GB/s | assumption: one 16-bit DDR3" in md
+    assert "(assumed)" in capsys.readouterr().out
