@@ -159,8 +159,9 @@ class ArrayConfig:
     max_k               largest K of a matmul job (sizes the accumulators).
     max_m, max_n        largest M (activation rows) and N (weight rows) of a matmul job.
     pool_bits           width of a pool input value (two's complement); the pool unit sums
-                        ``pool_lanes`` planes at once (``pool_words_per_position`` data words
-                        carry one position of them).
+                        C planes at once, one position (C values) per data beat, so a data
+                        beat is ``data_width`` = C * pool_bits bits or ``simd``, whichever is
+                        more (rounded up to whole ``simd`` words).
     pool_max_dim        largest H and W of a pool job.
     pool_max_planes     largest P of a pool job.
     pool_max_kernel     largest kh, kw, stride and padding of a pool job.
@@ -321,15 +322,14 @@ class ArrayConfig:
     # ---- pool datapath ----------------------------------------------------------------------
     @property
     def pool_lanes(self) -> int:
-        """L: planes the pool unit sums at once (values per position): as many
-        ``pool_bits`` values as fit one data word, at most C (one output beat), at least 1."""
-        return max(1, min(self.simd // self.pool_bits, self.cols))
+        """L: planes the pool unit sums at once (values per position): C, one output beat."""
+        return self.cols
 
     @property
-    def pool_words_per_position(self) -> int:
-        """Data words carrying one pool position (L values of ``pool_bits``): 1 unless a value
-        is wider than a word."""
-        return ceil_div(self.pool_lanes * self.pool_bits, self.simd)
+    def data_width(self) -> int:
+        """Bits of a data beat: one pool position (L values of ``pool_bits``), at least one
+        ``simd`` word, rounded up to whole words; a matmul beat uses its low ``simd`` bits."""
+        return self.simd * ceil_div(self.pool_lanes * self.pool_bits, self.simd)
 
     @property
     def pool_max_window(self) -> int:

@@ -19,8 +19,7 @@ registers and drained (one beat per row) while the next tile accumulates; P(m) i
 that keeps the next tile's first capture behind the last drain shift.
 
 Pool (P x H x W, kernel kh x kw, stride sh x sw, padding ph x pw, Ho x Wo outputs; the pool
-unit takes L = pool_lanes planes per position and q = pool_words_per_position data words per
-position; it walks the rows and columns up to the last window's end, at least MIN =
+unit takes L = pool_lanes = C planes per position, one position per data beat; it walks the rows and columns up to the last window's end, at least MIN =
 pool_min_row_positions positions per row, except after the job's last output):
 
     Xn = (Wo - 1) * sw - pw + kw      columns walked up to the last window's end
@@ -28,9 +27,7 @@ pool_min_row_positions positions per row, except after the job's last output):
     Xt = max(Xn, MIN)                 positions per row
     G  = ceil(P / L)                  plane groups
     positions = G * Yn * Xt - (Xt - Xn)
-    data positions = G * min(H, Yn) * min(W, Xn)          (the others are padding: no beat)
-    cycles = positions + (q - 1) * data positions
-           + job_start_cycles + pool_start_cycles + pool_latency + result_latency
+    cycles = positions + job_start_cycles + pool_start_cycles + pool_latency + result_latency
 
 (job_start_cycles = 2: the command beat and the setup cycle, which starts the pool unit;
 pool_start_cycles = 1: the pool unit latches its derived values)
@@ -71,8 +68,6 @@ def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
     xt = np.maximum(xn, cfg.pool_min_row_positions)
     groups = -(-planes // cfg.pool_lanes)
     positions = groups * yn * xt - (xt - xn)
-    data_positions = groups * min(h, yn) * min(w, xn)
-    cycles = (positions + (cfg.pool_words_per_position - 1) * data_positions
-              + cfg.job_start_cycles + cfg.pool_start_cycles + cfg.pool_latency
+    cycles = (positions + cfg.job_start_cycles + cfg.pool_start_cycles + cfg.pool_latency
               + cfg.result_latency)
     return cycles if isinstance(cycles, np.ndarray) else int(cycles)

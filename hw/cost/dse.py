@@ -46,7 +46,7 @@ from .utilisation import utilisation
 #: per (R, C). A formula that starts reading another property fails on the grid with an
 #: AttributeError naming it: add it here.
 STACKED = ("tile_flush", "result_latency", "job_start_cycles", "pool_start_cycles",
-           "pool_lanes", "pool_words_per_position", "pool_min_row_positions", "pool_latency",
+           "pool_lanes", "pool_min_row_positions", "pool_latency",
            "pool_register_bits",
            "acc_width", "lane_width", "pe_latency")
 

@@ -29,8 +29,9 @@ class BinaryCore(wiring.Component):
     Streams (beat formats in hw/README.md):
 
     - ``cmd``  (in):  one :func:`hw.rtl.formats.cmd_layout` beat per job.
-    - ``data`` (in):  ``simd``-bit words. Matmul: M rows of A then N rows of W, each row as
-      ceil(K/simd) words, bit k of a row in bit k % simd of word k // simd. Pool: positions
+    - ``data`` (in):  ``data_width``-bit beats. Matmul: M rows of A then N rows of W, each row
+      as ceil(K/simd) beats, bit k of a row in bit k % simd of beat k // simd (the low ``simd``
+      bits of a beat; the rest are ignored). Pool: positions
       (plane group, row, column), each the values of L = pool_lanes planes
       (:func:`hw.rtl.formats.pool_words`), streamed straight into the pool unit.
     - ``out``  (out): ``data`` = C lanes, ``last`` on the final beat of the job. Matmul: one beat
@@ -126,7 +127,7 @@ class BinaryCore(wiring.Component):
         self._cfg, self._fault = cfg, fault
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(cfg))),
-            "data": In(stream.Signature(cfg.simd)),
+            "data": In(stream.Signature(cfg.data_width)),
             "out": Out(stream.Signature(out_layout(cfg))),
         })
 
@@ -249,7 +250,7 @@ class BinaryCore(wiring.Component):
         wr_data = Signal(S, name="wr_data", reset_less=True)
         wr_a = Signal(R, name="wr_a")      # write enables, one per memory
         wr_w = Signal(C, name="wr_w")
-        m.d.sync += [wr_data.eq(self.data.payload), wr_a.eq(0), wr_w.eq(0)]
+        m.d.sync += [wr_data.eq(self.data.payload[:S]), wr_a.eq(0), wr_w.eq(0)]
         for r in range(R):
             m.d.comb += [a_mem[r].w_addr.eq(wr_addr), a_mem[r].w_data.eq(wr_data),
                          a_mem[r].w_en.eq(wr_a[r])]

@@ -91,24 +91,28 @@ def _rows_to_words(bits, simd: int, pad_rng=None) -> list[int]:
 
 
 def matmul_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
-    """Data beats of a matmul job: M rows of A, then N rows of W, ceil(K/simd) words each
-    (bits past K: 0, or random from ``pad_rng``)."""
-    return (_rows_to_words(job.a_bits, cfg.simd, pad_rng)
-            + _rows_to_words(job.w_bits, cfg.simd, pad_rng))
+    """Data beats of a matmul job: M rows of A, then N rows of W, ceil(K/simd) words each in
+    the low ``simd`` bits of a beat (bits past K and above ``simd``: 0, or random from
+    ``pad_rng``)."""
+    words = (_rows_to_words(job.a_bits, cfg.simd, pad_rng)
+             + _rows_to_words(job.w_bits, cfg.simd, pad_rng))
+    spare = cfg.data_width - cfg.simd
+    if pad_rng is not None and spare:
+        words = [w | (int(pad_rng.integers(0, 1 << min(spare, 62))) << cfg.simd) for w in words]
+    return words
 
 
 def pool_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
     """Data beats of a pool job: positions in (plane group, row, column) order over the rows
     and columns some window touches (:func:`hw.ops.pool_extent`, real ones only); a position
-    holds the values of planes g*L .. g*L+L-1 (L = ``pool_lanes``) at (y, x), lane l in bits
-    l*pool_bits .. of ``pool_words_per_position`` words (first word lowest), ``pool_bits``
-    two's complement. Lanes of planes past P and bits past the lanes: 0, or random from
-    ``pad_rng``."""
+    holds the values of planes g*L .. g*L+L-1 (L = ``pool_lanes``) at (y, x), one
+    ``data_width``-bit beat, lane l in bits l*pool_bits .., ``pool_bits`` two's complement.
+    Lanes of planes past P and bits past the lanes: 0, or random from ``pad_rng``."""
     import numpy as np
 
     from ..ops import pool_extent
 
-    lanes, b, q, s = cfg.pool_lanes, cfg.pool_bits, cfg.pool_words_per_position, cfg.simd
+    lanes, b = cfg.pool_lanes, cfg.pool_bits
     p_, h_, w_ = job.x.shape
     yn, xn = pool_extent(h_, w_, job.kernel, job.stride, job.padding)
     hu, wu = min(h_, yn), min(w_, xn)
@@ -118,7 +122,7 @@ def pool_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
     if pad_rng is not None and groups * lanes > p_:
         planes[p_:] = pad_rng.integers(-(1 << (b - 1)), 1 << (b - 1), planes[p_:].shape)
     mask = (1 << b) - 1
-    spare = q * s - lanes * b
+    spare = cfg.data_width - lanes * b
     words = []
     for g in range(groups):
         vals = planes[g * lanes:(g + 1) * lanes] & mask          # (L, hu, wu)
@@ -129,8 +133,7 @@ def pool_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
                     pos |= int(vals[lane, y, x]) << (lane * b)
                 if pad_rng is not None and spare:
                     pos |= int(pad_rng.integers(0, 1 << min(spare, 62))) << (lanes * b)
-                for i in range(q):
-                    words.append((pos >> (i * s)) & ((1 << s) - 1))
+                words.append(pos)
     return words
 
 

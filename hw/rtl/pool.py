@@ -21,8 +21,8 @@ class PoolUnit(wiring.Component):
 
     The job's input arrives as *positions* (beat format in hw/README.md, Pool beats): plane
     group g (planes g*L .. g*L+L-1), then input row y, then column x; one position holds the L
-    planes' values at (y, x), ``cfg.pool_words_per_position`` data words (lane l in bits
-    l*pool_bits .. of the words concatenated, first word lowest). Only the rows and columns
+    planes' values at (y, x), one ``cfg.data_width``-bit data beat (lane l in bits
+    l*pool_bits ..). Only the rows and columns
     some window touches are sent (y <= Yend, x <= Xend: the last window's last row / column).
 
     Per group, the unit walks positions y = 0 .. Yend, x = 0 .. max(Xend, MIN_ROW_POSITIONS-1);
@@ -41,7 +41,7 @@ class PoolUnit(wiring.Component):
     ======================  ====  =======================================================
     ``start``               in 1  one cycle: take the job fields (stable until ``busy`` falls)
     ``p`` .. ``pw``         in    the job's fields (the core's command register)
-    ``data``                in    stream of ``simd``-bit data words (the job's positions)
+    ``data``                in    stream of ``data_width``-bit beats (the job's positions)
     ``fifo_level``          in    registered output FIFO entries in use (the credit check)
     ``o_valid``             out 1 an output: the L window sums of (plane group, i, j)
     ``o_data``              out   L signed lanes of ``pool_sum_width`` bits, lanes past P zero
@@ -50,7 +50,7 @@ class PoolUnit(wiring.Component):
     ======================  ====  =======================================================
 
     Timing (no data dependence): the first position issues 1 + :attr:`START_CYCLES` cycles
-    after ``start`` (the core raises ``start`` in the job's setup cycle); each position takes one cycle (``pool_words_per_position`` if it holds data)
+    after ``start`` (the core raises ``start`` in the job's setup cycle); each position takes one cycle
     while the credit allows (a registered flag: the output FIFO has room for every output in
     flight plus :meth:`hw.rtl.core.BinaryCore.pool_credit_margin`); a position's output is on
     ``o_*`` :meth:`latency_of` cycles after its issue. The job ends at the position of its
@@ -111,7 +111,7 @@ class PoolUnit(wiring.Component):
             "p": In(range(cfg.pool_max_planes + 1)), "h": In(range(cfg.pool_max_dim + 1)),
             "w": In(range(cfg.pool_max_dim + 1)),
             "kh": In(kb), "kw": In(kb), "sh": In(kb), "sw": In(kb), "ph": In(kb), "pw": In(kb),
-            "data": In(stream.Signature(cfg.simd)),
+            "data": In(stream.Signature(cfg.data_width)),
             "fifo_level": In(range(cfg.out_fifo_depth + 1)),
             "o_valid": Out(1),
             "o_data": Out(data.ArrayLayout(signed(cfg.pool_sum_width), cfg.pool_lanes)),
@@ -123,7 +123,7 @@ class PoolUnit(wiring.Component):
         m = Module()
         cfg = self._cfg
         L, B, K = cfg.pool_lanes, cfg.pool_bits, cfg.pool_max_kernel
-        NB, WPP = cfg.pool_open_rows, cfg.pool_words_per_position
+        NB = cfg.pool_open_rows
         SW = cfg.pool_sum_width
         HW = self.row_sum_width(cfg)                     # a window-row sum
         cb = (cfg.pool_max_dim + 2 * K + 1).bit_length() + 1   # signed row / column numbers
@@ -170,8 +170,6 @@ class PoolUnit(wiring.Component):
 
         inflight = Signal(range(cfg.out_fifo_depth + 1))
         credit = Signal()                                # registered: outputs may issue
-        wcnt = Signal(range(WPP))                        # data word within the position
-        asm = Signal(max(1, (WPP - 1) * cfg.simd))       # its earlier words
 
         emit = Signal()          # a window of the row ends here
         row_out = Signal()       # the next output row's window ends at this row
@@ -192,22 +190,14 @@ class PoolUnit(wiring.Component):
             row_done.eq(~col_more & ((x >= self.MIN_ROW_POSITIONS - 1) | final)),
             need.eq((y < H) & (x < W) & pend),
         ]
-        word_in = Signal()        # a data word is taken this cycle
-        whole = Signal()          # ... and it is the position's last
+        word_in = Signal()        # a data beat is taken this cycle
         m.d.comb += [
             self.data.ready.eq(running & credit & need),
             word_in.eq(self.data.valid & self.data.ready),
-            whole.eq(word_in & (wcnt == WPP - 1)),
-            fire.eq(running & credit & Mux(need, whole, 1)),
+            fire.eq(running & credit & Mux(need, word_in, 1)),
             self.busy.eq(starting | running | (inflight != 0)),
         ]
-        if WPP > 1:
-            with m.If(word_in & ~whole):
-                m.d.sync += [wcnt.eq(wcnt + 1),
-                             asm.eq(Cat(asm[cfg.simd:], self.data.payload))]
-            with m.If(whole):
-                m.d.sync += wcnt.eq(0)
-        words = Cat(asm, self.data.payload) if WPP > 1 else self.data.payload
+        words = self.data.payload
 
         # the credit misses what it cannot see yet: ArrayConfig.pool_credit_margin
         m.d.sync += [inflight.eq(inflight + (fire & out) - self.o_valid),

@@ -26,7 +26,7 @@ class AxiTop(wiring.Component):
             "s_axis_cmd_tdata": In(cmd_width(cfg)),
             "s_axis_cmd_tvalid": In(1),
             "s_axis_cmd_tready": Out(1),
-            "s_axis_data_tdata": In(cfg.simd),
+            "s_axis_data_tdata": In(cfg.data_width),
             "s_axis_data_tvalid": In(1),
             "s_axis_data_tready": Out(1),
             "m_axis_res_tdata": Out(cfg.out_width),

@@ -71,7 +71,7 @@ def write_verilog(cfg: ArrayConfig, out_dir, *, fault: str | None = None,
     vpath = out / f"{name}.v"
     meta = {
         "top": name, "fault": fault, "config": cfg.to_dict(),
-        "ports": {"s_axis_cmd_tdata": cmd_width(cfg), "s_axis_data_tdata": cfg.simd,
+        "ports": {"s_axis_cmd_tdata": cmd_width(cfg), "s_axis_data_tdata": cfg.data_width,
                   "m_axis_res_tdata": cfg.out_width},
         "lane_width": cfg.lane_width,
         "cmd_fields": [{"name": n, "offset": o, "width": w} for n, o, w in cmd_fields(cfg)],

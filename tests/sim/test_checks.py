@@ -76,7 +76,7 @@ def test_random_padding_bits_reach_the_data_beats():
     the true bits and the default beats are unchanged."""
     mm = random_matmul("mm", "and", 5, 3, 21, 1)            # K = 21: 11 padding bits per row
     lanes, bits = CFG.pool_lanes, CFG.pool_bits
-    assert lanes == 2 and CFG.pool_words_per_position == 1
+    assert lanes == 2 and CFG.data_width == 16
     # P = 3: the second plane group's lane 1 is past P
     pool = random_pool("p", (3, 3, 5), bits, (1, 1), (1, 1), (0, 0), 2)
     for job in (mm, pool):

@@ -94,10 +94,10 @@ def test_window_sums_exact_under_stalls(shape, kernel, stride, padding):
     assert got["words"] == ceil_div(op.planes, CFG.pool_lanes) * min(op.h, yn) * min(op.w, xn)
 
 
-def test_wide_values_take_two_words_per_position():
+def test_values_wider_than_simd_widen_the_data_beat():
     cfg = ArrayConfig(rows=1, cols=1, simd=8, max_k=64, max_m=8, max_n=8, pool_bits=16,
                       pool_max_dim=8, pool_max_planes=4, pool_max_kernel=3, pool_row_depth=8)
-    assert (cfg.pool_lanes, cfg.pool_words_per_position) == (1, 2)
+    assert (cfg.pool_lanes, cfg.data_width) == (1, 16)
     op = pool_op((2, 4, 4), (3, 3), (1, 1), (1, 1), seed=7, bits=16)
     got = run_pool(op, cfg=cfg, stall_seed=3)
     assert np.array_equal(decoded(op, got["out"], cfg), op.result)
