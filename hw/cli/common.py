@@ -38,7 +38,7 @@ def positive_float(text: str) -> float:
     return val
 
 _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool_max_dim",
-           "pool_max_planes", "pool_max_kernel", "pool_depth", "mem_piece_depth")
+           "pool_max_planes", "pool_max_kernel", "pool_depth", "mem_piece_depth", "drain_rows")
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
