@@ -38,15 +38,44 @@ def popcount_latency(width: int, group: int = 8) -> int:
     return Popcount.latency_of(width, group)
 
 
-def tile_period(rows, cols, m_valid, kw):
-    """Cycles between the last reads of a tile with ``m_valid`` rows and the next tile on an
-    R x C array: the next tile's first capture (PE (0, 0)) must not precede this tile's last
-    drain shift, so max(KW, R + C + m_valid - 2).
+def drain_beats(m_valid, drain_rows):
+    """Output beats of a tile with ``m_valid`` rows: ceil(m_valid / D), D result rows per beat
+    (one beat per drain shift). Elementwise on numpy arrays."""
+    return -(-m_valid // drain_rows)
 
-    Elementwise on numpy arrays (the design-space sweep passes arrays of R and C); of ints, an
-    int. :meth:`ArrayConfig.tile_period` is this function on the config's R and C.
+
+def capture_skew(rows, cols):
+    """Cycles from PE (0, 0) capturing a tile's sums to PE (R - 1, C - 1) capturing them
+    (:meth:`hw.rtl.array.SystolicArray.capture_skew`; R + C - 2). Elementwise on numpy arrays."""
+    from .rtl.array import SystolicArray
+
+    return SystolicArray.capture_skew(rows, cols)
+
+
+def tile_period(rows, cols, drain_rows, m_valid, kw):
+    """Fewest cycles between the last reads of a tile with ``m_valid`` rows and of the next tile
+    on an R x C array with D = ``drain_rows`` result rows per beat: the tile reader reads KW
+    words per tile and one tile drains at a time (ceil(m_valid / D) shifts), so
+    max(KW, ceil(m_valid / D)). (The hold bank adds a second rule over two tiles:
+    :func:`bank_period`.)
+
+    Elementwise on numpy arrays (the design-space sweep passes arrays of R, C and D); of ints,
+    an int. :meth:`ArrayConfig.tile_period` is this function on the config's R, C and D.
     """
-    period = np.maximum(kw, rows + cols + m_valid - 2)
+    period = np.maximum(kw, drain_beats(m_valid, drain_rows))
+    return period if isinstance(period, np.ndarray) else int(period)
+
+
+def bank_period(rows, cols, drain_rows, m_valid):
+    """Fewest cycles between the last reads of a tile with ``m_valid`` rows and of the tile
+    after next, the next one captured into the same hold bank (two banks, alternating): PE
+    (0, 0) captures the later tile no earlier than the cycle of the earlier tile's last drain
+    shift, and it captures :func:`capture_skew` cycles before its tile's drain could start, so
+    R + C - 2 + ceil(m_valid / D).
+
+    Elementwise on numpy arrays, like :func:`tile_period`; of ints, an int.
+    """
+    period = capture_skew(rows, cols) + drain_beats(m_valid, drain_rows)
     return period if isinstance(period, np.ndarray) else int(period)
 
 
@@ -172,6 +201,10 @@ class ArrayConfig:
     mem_piece_depth     words per piece of every operand memory (a power of two); pieces are
                         selected by registered 4:1 mux levels. 16384 (the default) is the
                         deepest DP16KD shape, so memories up to 16384 words need no mux.
+    drain_rows          D, tile rows per result beat: the drain moves D rows per cycle and
+                        every matmul result beat carries D rows of C lanes. A value above
+                        ``rows`` is allowed and means R (:attr:`drain_rows_eff`), so one
+                        setting fits every array size of a sweep.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -188,6 +221,7 @@ class ArrayConfig:
     pool_open_rows: int = 5
     pool_row_depth: int = 64
     mem_piece_depth: int = 16384
+    drain_rows: int = 2
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -235,6 +269,10 @@ class ArrayConfig:
         if self.mem_piece_depth & (self.mem_piece_depth - 1):
             raise ConfigError(f"mem_piece_depth must be a power of two, got "
                               f"{self.mem_piece_depth}; try {1 << ceil_log2(self.mem_piece_depth)}")
+        need_int("drain_rows", 1, "pass --drain-rows 1 or more (D, tile rows per result beat; "
+                 "values above --rows mean --rows)", MAX_ROWS_COLS,
+                 "D, tile rows per result beat, is used as min(D, rows) and rows is at most "
+                 f"{MAX_ROWS_COLS}")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -314,10 +352,31 @@ class ArrayConfig:
             mem_read_latency(self.a_bank_depth, self.mem_piece_depth),
             mem_read_latency(self.w_bank_depth, self.mem_piece_depth))
 
+    @property
+    def drain_rows_eff(self) -> int:
+        """D, the tile rows per result beat and per drain shift: ``drain_rows``, at most R."""
+        return min(self.drain_rows, self.rows)
+
+    @property
+    def tile_beats(self) -> int:
+        """Result beats of a full tile (R rows): ceil(R / D)."""
+        return drain_beats(self.rows, self.drain_rows_eff)
+
+    @property
+    def capture_skew(self) -> int:
+        """Cycles from PE (0, 0) capturing a tile's sums to PE (R - 1, C - 1) capturing them
+        (:meth:`hw.rtl.array.SystolicArray.capture_skew`)."""
+        return capture_skew(self.rows, self.cols)
+
     def tile_period(self, m_valid: int, kw: int) -> int:
-        """Cycles between the last reads of a tile with ``m_valid`` rows and the next tile:
-        :func:`tile_period` (max(KW, R + C + m_valid - 2)) on this config's R and C."""
-        return tile_period(self.rows, self.cols, m_valid, kw)
+        """Fewest cycles between the last reads of a tile with ``m_valid`` rows and the next
+        tile: :func:`tile_period` (max(KW, ceil(m_valid / D))) on this config's R, C and D."""
+        return tile_period(self.rows, self.cols, self.drain_rows_eff, m_valid, kw)
+
+    def bank_period(self, m_valid: int) -> int:
+        """Fewest cycles between the last reads of a tile with ``m_valid`` rows and the tile
+        after next (same hold bank): :func:`bank_period` (R + C - 2 + ceil(m_valid / D))."""
+        return bank_period(self.rows, self.cols, self.drain_rows_eff, m_valid)
 
     # ---- pool datapath ----------------------------------------------------------------------
     @property
@@ -374,26 +433,25 @@ class ArrayConfig:
 
     @property
     def out_width(self) -> int:
-        """Output beat data bits: C lanes."""
-        return self.cols * self.lane_width
+        """Output beat data bits: D row slots of C lanes (D = :attr:`drain_rows_eff`)."""
+        return self.drain_rows_eff * self.cols * self.lane_width
 
     @property
     def out_fifo_depth(self) -> int:
-        """Output FIFO entries (covers the tiles in flight and the pool pipeline):
-        :meth:`hw.rtl.core.BinaryCore.fifo_depth_for`: the credit margin, the rows of the tiles
-        in flight (or the pool pipeline) and the staged results, rounded up to a power of
-        two."""
+        """Output FIFO entries, in beats (covers the tiles in flight and the pool pipeline):
+        :meth:`hw.rtl.core.BinaryCore.fifo_depth_for`, a power of two."""
         from .rtl.core import BinaryCore
 
-        return BinaryCore.fifo_depth_for(self.rows, self.cols, self.tile_flush, self.pool_latency)
+        return BinaryCore.fifo_depth_for(self.tile_beats, self.bank_period(1), self.tile_flush,
+                                         self.pool_latency)
 
     @property
     def mm_credit_margin(self) -> int:
-        """Output FIFO entries the tile reader keeps free beyond those promised: 3R
-        (:meth:`hw.rtl.core.BinaryCore.credit_margin`)."""
+        """Output FIFO entries (beats) the tile reader keeps free beyond those promised:
+        3 ceil(R / D) (:meth:`hw.rtl.core.BinaryCore.credit_margin`)."""
         from .rtl.core import BinaryCore
 
-        return BinaryCore.mm_credit_margin(self.rows)
+        return BinaryCore.mm_credit_margin(self.tile_beats)
 
     @property
     def pool_credit_margin(self) -> int:
@@ -436,8 +494,9 @@ class ArrayConfig:
 
     @property
     def tag(self) -> str:
-        """Short name for build directories: r8c8s64k2048."""
-        return f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
+        """Short name for build directories: r8c8s64k2048m512n512d2."""
+        return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
+                f"d{self.drain_rows_eff}")
 
 
 DEFAULT = ArrayConfig()

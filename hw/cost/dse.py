@@ -4,14 +4,15 @@ model says fit, and return the Pareto front of frames/s against LUTs.
 Speed without a second formula: the sweep is evaluated with numpy over all (R, C) of one SIMD
 at once, by calling the *same* functions as the scalar model -- :func:`hw.cost.cycles.matmul_cycles`
 and :func:`hw.cost.cycles.pool_cycles`, :func:`hw.cost.resources.features` -- on a
-:class:`ConfigGrid`: ``rows`` and ``cols`` are arrays, ``simd`` an int, ``tile_period`` is
-:func:`hw.config.tile_period` (which :meth:`hw.config.ArrayConfig.tile_period` calls too), and
+:class:`ConfigGrid`: ``rows`` and ``cols`` are arrays, ``simd`` an int, ``tile_period`` and
+``bank_period`` are :func:`hw.config.tile_period` and :func:`hw.config.bank_period` (which
+:meth:`hw.config.ArrayConfig.tile_period` and ``bank_period`` call too), and
 the other config values those functions read (:data:`STACKED`: pipeline latencies, widths)
 are taken from the real ``ArrayConfig`` of each (R, C) and stacked into arrays, so they may
 depend on anything. The formulas are written with operations that work elementwise on arrays
-and on ints alike (``np.maximum``, ``np.log2``, ``//``); a formula numpy cannot evaluate, or
-a config value the grid does not stack, is an error, not a silent fallback. Tests check the
-vectorized numbers equal the scalar functions on random configs, and that the sweep
+and on ints alike (``np.maximum``, ``np.where``, ``np.log2``, ``//``); a formula numpy cannot
+evaluate, or a config value the grid does not stack, is an error, not a silent fallback. Tests
+check the vectorized numbers equal the scalar functions on random configs, and that the sweep
 reproduces the committed BinaryViT-S result.
 
 The legal-job split (:mod:`hw.cost.network`) depends on the limits and SIMD only, so it is computed
@@ -33,7 +34,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import resources as _res
-from ..config import ArrayConfig, tile_period
+from ..config import ArrayConfig, bank_period, tile_period
 from .cycles import matmul_cycles, pool_cycles
 from ..ops import OpKind
 from .network import Network, op_jobs
@@ -42,13 +43,12 @@ from .utilisation import utilisation
 
 #: The :class:`hw.config.ArrayConfig` properties that :func:`hw.cost.cycles.matmul_cycles`,
 #: :func:`hw.cost.cycles.pool_cycles` and :func:`hw.cost.resources.features` read (besides
-#: rows, cols, simd and tile_period); :class:`ConfigGrid` holds each as an array, one value
-#: per (R, C). A formula that starts reading another property fails on the grid with an
+#: rows, cols, simd, tile_period and bank_period); :class:`ConfigGrid` holds each as an array,
+#: one value per (R, C). A formula that starts reading another property fails on the grid with an
 #: AttributeError naming it: add it here.
 STACKED = ("tile_flush", "result_latency", "job_start_cycles", "pool_start_cycles",
-           "pool_lanes", "pool_min_row_positions", "pool_latency",
-           "pool_register_bits",
-           "acc_width", "lane_width", "pe_latency")
+           "pool_lanes", "pool_min_row_positions", "pool_latency", "pool_register_bits",
+           "acc_width", "lane_width", "pe_latency", "drain_rows_eff")
 
 
 def stacked_properties(base: ArrayConfig, rows, cols, names=STACKED) -> dict[str, np.ndarray]:
@@ -63,7 +63,8 @@ class ConfigGrid:
     formulas read of a config, as arrays (one SIMD and set of limits).
 
     ``rows``, ``cols``: int64 arrays; ``simd``: an int; the :data:`STACKED` properties: arrays
-    from :func:`stacked_properties`; :meth:`tile_period`: :func:`hw.config.tile_period`.
+    from :func:`stacked_properties`; :meth:`tile_period`, :meth:`bank_period`:
+    :func:`hw.config.tile_period`, :func:`hw.config.bank_period`.
     Nothing else (no other attribute of ArrayConfig is imitated).
     """
 
@@ -75,7 +76,10 @@ class ConfigGrid:
             setattr(self, name, vals)
 
     def tile_period(self, m_valid, kw):
-        return tile_period(self.rows, self.cols, m_valid, kw)
+        return tile_period(self.rows, self.cols, self.drain_rows_eff, m_valid, kw)
+
+    def bank_period(self, m_valid):
+        return bank_period(self.rows, self.cols, self.drain_rows_eff, m_valid)
 
 
 @functools.lru_cache(maxsize=None)

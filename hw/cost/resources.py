@@ -6,19 +6,21 @@ computed with the grouping the RTL's ``popcount_latency`` describes):
 
 LUT  = a * (R*C + R) * S          XNOR/AND select + popcount adder trees (R*C PEs and the R
                                   row-popcount PEs of the AND-mode offset column)
-     + b * (R*C + R) * acc_width  accumulators (adder, first/valid select, drain register)
-     + c * C * lane_width         drain lanes (2*acc - offset) and the output FIFO data
+     + b * (R*C + R) * acc_width  accumulators (adder, first/valid select, hold banks)
+     + c * D*C * lane_width       drain lanes (2*acc - offset, D rows of C) and the output
+                                  FIFO data
      + d                          controller, pool unit, edge masks, FIFO control
 FF   = a * array_register_bits    the array's registers counted from its structure
                                   (:func:`array_register_bits`; a ~ 1 when yosys trims little)
-     + b * C * lane_width         output side
+     + b * D*C * lane_width       output side
      + c * (R + C) * S            operand memory registers (write data, read data, transport;
                                   on ECP5 the read-data register sits in the block RAM)
      + d * pool_register_bits     the pool unit's lanes (row shift registers, sums)
      + e                          controller and pool sequencer
-carry = a * (R*C + R) * acc_width + b * C * lane_width + c
-BRAM is counted from the memories' shapes (R activation banks, C weight banks, the pool unit's open-row banks,
-the output FIFO) tiled onto the family's block-RAM aspect ratios (no fitting); DSP is the
+carry = a * (R*C + R) * acc_width + b * D*C * lane_width + c
+(D = drain_rows_eff, the tile rows per result beat)
+BRAM is counted from the memories' shapes (R activation banks, C weight banks, the pool unit's
+open-row banks, the output FIFO) tiled onto the family's block-RAM aspect ratios (no fitting); DSP is the
 controller's multipliers (a per-family constant, the training median); Fmax = a + b*log2(R*C)
 (nextpnr, least squares).
 
@@ -67,15 +69,16 @@ def array_register_bits(cfg: ArrayConfig) -> int:
 
     Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the XNOR/AND
     register (S), the popcount pipeline (:func:`tree_reg_bits`), the flags travelling alongside
-    (F per stage: pe_latency - 1 of them) and the accumulator plus its drain/hold register
-    (2 * acc_width). Per row-popcount PE (R): the
+    (F per stage: pe_latency - 1 of them) and the accumulator plus its ping-pong hold
+    registers ((1 + HOLD_BANKS) * acc_width). Per row-popcount PE (R): the
     same minus the constant weight operand. Skew lines: row r delays a and flags r cycles,
     column c delays w c cycles. F = the width of :data:`hw.rtl.pe.FLAGS`.
     """
-    from ..rtl.pe import FLAGS
+    from ..rtl.pe import FLAGS, PE
 
     R, C, S, F = cfg.rows, cfg.cols, cfg.simd, FLAGS.size
-    common = F + S + tree_reg_bits(S) + F * (cfg.pe_latency - 1) + 2 * cfg.acc_width
+    common = (F + S + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
+              + (1 + PE.HOLD_BANKS) * cfg.acc_width)
     skew = R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S
     return R * C * (2 * S + common) + R * (S + common) + skew
 
@@ -90,12 +93,13 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     """
     R, C, S = cfg.rows, cfg.cols, cfg.simd
     pes = R * C + R
-    acc, lane = cfg.acc_width, cfg.lane_width
+    acc = cfg.acc_width
+    lanes = cfg.drain_rows_eff * C * cfg.lane_width       # result lane bits: D rows of C
     return {
-        "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
-        "ff": {"array_regs": array_register_bits(cfg), "lanes": C * lane,
+        "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": lanes, "const": 1.0},
+        "ff": {"array_regs": array_register_bits(cfg), "lanes": lanes,
                "mem_words": (R + C) * S, "pool_regs": cfg.pool_register_bits, "const": 1.0},
-        "carry": {"pe_acc": pes * acc, "lanes": C * lane, "const": 1.0},
+        "carry": {"pe_acc": pes * acc, "lanes": lanes, "const": 1.0},
         "dsp": {"const": 1.0},
         "fmax_mhz": {"const": 1.0, "log2_pes": _log2(R * C)},
     }

@@ -24,18 +24,39 @@ class SystolicArray(wiring.Component):
     so PE (r, c) sees word k of its row and column at the same cycle. A column of extra PEs on the
     west edge (weights tied to ones, AND mode) counts popcount(a) per row for the AND-mode offset.
 
-    :meth:`flush_latency` cycles after the last word every PE's ``hold`` register has its
-    final sum (PE (r, c) captures it r + c cycles after PE (0, 0)); while ``shift`` is high the
-    hold registers move one row north per cycle, so ``hold_top`` (row 0) and ``rowpop_top``
-    present rows 0, 1, 2, ... of the tile on consecutive cycles.
+    :meth:`flush_latency` cycles after the last word every PE's hold register of the tile's
+    bank (``flags.bank``) has its final sum (PE (r, c) captures it r + c cycles after PE (0, 0),
+    :meth:`capture_skew`); while ``shift`` is high the hold registers of bank ``drain_bank``
+    move D rows north per cycle (D = ``cfg.drain_rows_eff``), so ``hold_top`` (rows 0 .. D-1)
+    and ``rowpop_top`` present rows 0 .. D-1, D .. 2D-1, ... of the tile on consecutive cycles.
+
+    Ports (``acc`` = the PE accumulator width, one bit less under the ``acc_short`` fault):
+
+    - ``a`` (in, R x simd), ``w`` (in, C x simd): word k of every activation row and weight
+      column, presented together.
+    - ``flags`` (in, :data:`hw.rtl.pe.FLAGS`): the flags of that word (valid, first, last,
+      and_mode, bank).
+    - ``kmask`` (in, simd): ones below K mod simd (all ones when K is a multiple), applied on
+      the ``last`` word.
+    - ``shift`` (in, 1): drain cycle, the draining bank moves D rows north.
+    - ``drain_bank`` (in, 1): the bank that drains and that ``hold_top``/``rowpop_top`` show.
+    - ``hold_top`` (out, D x C x acc): the draining bank's rows 0 .. D-1, ``hold_top[d][c]``.
+    - ``rowpop_top`` (out, D x acc_width): popcount(a) of those rows (AND-mode offsets).
     """
+
+    @staticmethod
+    def capture_skew(rows, cols):
+        """Cycles from PE (0, 0) capturing a tile's sums to PE (R - 1, C - 1) capturing them:
+        one operand-register hop per row and per column. Elementwise on numpy arrays."""
+        return (rows - 1 + cols - 1) * PE.OPERAND_REGS
 
     @staticmethod
     def flush_latency(rows: int, cols: int, simd: int) -> int:
         """Cycles from a tile's last word at the array inputs to the first cycle its drain may
         shift (every hold register final): the skew and operand-register hops to PE
-        (R - 1, C - 1), its own operand register, then the PE latency."""
-        return (rows - 1 + cols - 1 + 1) * PE.OPERAND_REGS + PE.latency_of(simd)
+        (R - 1, C - 1) (:meth:`capture_skew`), its own operand register, then the PE latency."""
+        return (SystolicArray.capture_skew(rows, cols) + PE.OPERAND_REGS
+                + PE.latency_of(simd))
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if fault is not None and fault not in ARRAY_FAULTS:
@@ -50,14 +71,15 @@ class SystolicArray(wiring.Component):
             "flags": In(FLAGS),
             "kmask": In(cfg.simd),
             "shift": In(1),
-            "hold_top": Out(self._acc_width).array(cfg.cols),
-            "rowpop_top": Out(cfg.acc_width),
+            "drain_bank": In(1),
+            "hold_top": Out(self._acc_width).array(cfg.drain_rows_eff, cfg.cols),
+            "rowpop_top": Out(cfg.acc_width).array(cfg.drain_rows_eff),
         })
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        R, C = cfg.rows, cfg.cols
+        R, C, D = cfg.rows, cfg.cols, cfg.drain_rows_eff
         ones = Const((1 << cfg.simd) - 1, cfg.simd)
 
         keep = Signal(cfg.simd)
@@ -82,9 +104,10 @@ class SystolicArray(wiring.Component):
         for r in range(R):
             m.submodules[f"rowpop{r}"] = rp = rowpop[r]
             m.d.comb += [rp.a_in.eq(a_west[r]), rp.w_in.eq(ones),
-                         rp.f_in.eq(f_west[r]), rp.f_in.and_mode.eq(1), rp.shift.eq(self.shift)]
-            if r + 1 < R:
-                m.d.comb += rp.shift_in.eq(rowpop[r + 1].hold)
+                         rp.f_in.eq(f_west[r]), rp.f_in.and_mode.eq(1), rp.shift.eq(self.shift),
+                         rp.drain_bank.eq(self.drain_bank)]
+            if r + D < R:                   # the drain chain: D rows per shift
+                m.d.comb += rp.shift_in.eq(rowpop[r + D].hold)
             for c in range(C):
                 m.submodules[f"pe_{r}_{c}"] = pe = pes[r][c]
                 m.d.comb += [
@@ -92,10 +115,12 @@ class SystolicArray(wiring.Component):
                     pe.f_in.eq(f_west[r] if c == 0 else pes[r][c - 1].f_out),
                     pe.w_in.eq(w_north[c] if r == 0 else pes[r - 1][c].w_out),
                     pe.shift.eq(self.shift),
+                    pe.drain_bank.eq(self.drain_bank),
                 ]
-                if r + 1 < R:
-                    m.d.comb += pe.shift_in.eq(pes[r + 1][c].hold)
-        for c in range(C):
-            m.d.comb += self.hold_top[c].eq(pes[0][c].hold)
-        m.d.comb += self.rowpop_top.eq(rowpop[0].hold)
+                if r + D < R:
+                    m.d.comb += pe.shift_in.eq(pes[r + D][c].hold)
+        for d in range(D):
+            m.d.comb += self.rowpop_top[d].eq(rowpop[d].hold)
+            for c in range(C):
+                m.d.comb += self.hold_top[d][c].eq(pes[d][c].hold)
         return m

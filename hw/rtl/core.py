@@ -3,13 +3,13 @@ pool unit and the output FIFO."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Mux, Cat, Const, Module, Signal, signed
+from amaranth.hdl import Array, Mux, Cat, Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
-from ..config import ArrayConfig, ceil_div, ceil_log2, tile_period
+from ..config import ArrayConfig, ceil_log2
 from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
 from .pipeline import delayed
@@ -19,7 +19,8 @@ FAULTS = ARRAY_FAULTS + POOL_FAULTS
 
 
 def out_layout(cfg: ArrayConfig) -> data.StructLayout:
-    """Result beat: C signed lanes of ``lane_width`` bits and ``last``."""
+    """Result beat: D row slots of C signed lanes of ``lane_width`` bits (lane (d, c) at bits
+    [(d*C + c)*lane_width, ...)) and ``last``."""
     return data.StructLayout({"data": cfg.out_width, "last": 1})
 
 
@@ -34,15 +35,20 @@ class BinaryCore(wiring.Component):
       bits of a beat; the rest are ignored). Pool: positions
       (plane group, row, column), each the values of L = pool_lanes planes
       (:func:`hw.rtl.formats.pool_words`), streamed straight into the pool unit.
-    - ``out``  (out): ``data`` = C lanes, ``last`` on the final beat of the job. Matmul: one beat
-      per row of every R x C tile, tiles in (tile row, tile column) order, lanes past N zero.
-      Pool: one beat per output position (plane group, Ho, Wo order), lane l = plane
-      g * L + l, lanes past L and past P zero.
+    - ``out``  (out): ``data`` = D row slots of C lanes (D = ``cfg.drain_rows_eff``), ``last``
+      on the final beat of the job. Matmul: ceil(m_valid/D) beats per R x C tile, tiles in
+      (tile row, tile column) order; slot d of beat b holds tile row b*D + d; slots past the
+      tile's rows and lanes past N are zero. Pool: one beat per output position (plane group,
+      Ho, Wo order), slot 0 lane l = plane g * L + l; lanes past L or past P and the other
+      slots zero.
 
     Phases of a matmul job (no data-dependent timing): load (1 beat per cycle), then tiles
-    stream through the array back to back (KW reads each, spaced by
-    :meth:`ArrayConfig.tile_period`); each tile drains (m_valid beats into the output FIFO)
-    ``tile_flush`` cycles after its last read, while later tiles accumulate.
+    stream through the array back to back (KW reads each), captured into the two hold banks
+    in turn; each tile drains (ceil(m_valid/D) beats into the output FIFO, one per cycle)
+    ``tile_flush`` cycles after its last read, while later tiles accumulate. A tile starts
+    only when its drain cannot overlap the previous tile's (:meth:`ArrayConfig.tile_period`)
+    and its bank's previous tile has drained before its first capture
+    (:meth:`ArrayConfig.bank_period`).
 
     Output flow control: a tile starts, and the pool unit starts an output, only while the
     output FIFO has room for every result promised so far plus a credit margin
@@ -66,11 +72,10 @@ class BinaryCore(wiring.Component):
     #: registers from a result leaving the drain or the pool unit to the FIFO count that the
     #: credit checks read: result register A, then the registered count (``occupied``)
     OCCUPIED_DELAY = 2
-    #: registers from a tile start or a drain shift to the count of promised rows that the tile
+    #: registers from a tile start or a drain shift to the count of promised beats that the tile
     #: credit reads: ``reserved``, then its copy ``reserved_q`` (as late as ``occupied``)
     RESERVED_DELAY = 2
-    #: output FIFO sizing for matmul: the rows promised by the tiles in flight
-    #: (:meth:`rows_in_flight`) and this many spare entries
+    #: output FIFO sizing for matmul: spare entries beyond the tiles in flight
     FIFO_SPARE = 3
 
     @classmethod
@@ -88,33 +93,42 @@ class BinaryCore(wiring.Component):
                 + max(0, cls.OCCUPIED_DELAY - count_delay))
 
     @classmethod
-    def mm_credit_margin(cls, rows: int) -> int:
-        """Credit margin of the tile reader: a tile start promises up to ``rows`` entries."""
-        return cls.credit_margin(rows, cls.RESERVED_DELAY)
+    def mm_credit_margin(cls, tile_beats: int) -> int:
+        """Credit margin of the tile reader: a tile start promises up to ``tile_beats`` entries
+        (result beats of a full tile)."""
+        return cls.credit_margin(tile_beats, cls.RESERVED_DELAY)
+
+    @staticmethod
+    def tiles_in_flight(tile_beats: int, bank_period: int, flush: int) -> int:
+        """Most matmul tiles promised at once (first read done, last beat not yet drained) when
+        the output is always ready, for any KW.
+
+        A tile is promised from its first read, KW - 1 cycles before its last read t, to its
+        last drain shift, t + ``flush`` + beats - 1, so the last reads of the tiles promised at
+        one cycle lie within W = flush + beats + KW - 2 cycles. Consecutive tiles' last reads
+        are >= KW apart and a tile's and the one after next's >= ``bank_period`` (the smallest,
+        that of a one-row tile), so each two gaps span >= s = max(bank_period, 2 KW) and n tiles
+        need 2 * floor(W / s) + 2 >= n. W / s is largest at KW about bank_period / 2.
+        """
+        widest = flush + tile_beats - 2 + (bank_period + 1) // 2
+        return 2 * (widest // bank_period) + 2
 
     @classmethod
     def pool_credit_margin(cls) -> int:
         """Credit margin of the pool unit: an output start promises one entry."""
         return cls.credit_margin(1, PoolUnit.COUNT_REGS)
 
-    @staticmethod
-    def rows_in_flight(rows: int, cols: int, tile_flush: int) -> int:
-        """Most result rows promised at once with the output always ready: a tile's m rows
-        are promised from its first read until its drain ends (1 + tile_flush + m cycles at
-        KW = 1), and tiles of m rows start :func:`hw.config.tile_period` (m, KW = 1) apart;
-        the worst m of 1 .. R."""
-        return max((ceil_div(1 + tile_flush + m, tile_period(rows, cols, m, 1)) + 1) * m
-                   for m in range(1, rows + 1))
-
     @classmethod
-    def fifo_depth_for(cls, rows: int, cols: int, tile_flush: int, pool_latency: int) -> int:
-        """Output FIFO entries (a power of two): the credit margin, what a producer may have in
-        flight with the output always ready (matmul: :meth:`rows_in_flight` and
-        ``FIFO_SPARE`` entries; pool: one output per cycle of its latency) and the results
-        staged in the result registers and the FIFO's latency, so that no producer waits for
-        credit while the output is always ready."""
+    def fifo_depth_for(cls, tile_beats: int, bank_period: int, flush: int,
+                       pool_latency: int) -> int:
+        """Output FIFO entries (beats, a power of two): the credit margin, what a producer may
+        have in flight with the output always ready (matmul: the beats of
+        :meth:`tiles_in_flight` tiles of ``tile_beats`` and ``FIFO_SPARE`` entries, so the
+        credit never holds a tile back then; pool: one output per cycle of its latency) and the
+        results staged in the result registers and the FIFO's latency."""
         staged = cls.RESULT_LATENCY
-        mm = (cls.mm_credit_margin(rows) + cls.rows_in_flight(rows, cols, tile_flush)
+        mm = (cls.mm_credit_margin(tile_beats)
+              + cls.tiles_in_flight(tile_beats, bank_period, flush) * tile_beats
               + cls.FIFO_SPARE + staged)
         pool = cls.pool_credit_margin() + pool_latency + staged
         return 1 << ceil_log2(max(mm, pool))
@@ -138,7 +152,8 @@ class BinaryCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        R, C, S = cfg.rows, cfg.cols, cfg.simd
+        R, C, S, D = cfg.rows, cfg.cols, cfg.simd, cfg.drain_rows_eff
+        B = cfg.tile_beats                          # result beats of a full tile
         lgs = ceil_log2(S)
         kwb = (cfg.kw_max + 1).bit_length()
 
@@ -199,7 +214,13 @@ class BinaryCore(wiring.Component):
         base = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth) + 1))
         rows_left = Signal(range(max(cfg.max_m, cfg.max_n) + 1))
         in_w = Signal()                            # loading W (else A)
-        m_l = Signal(range(R + 1))                 # rows of the last tile row: (M-1) % R + 1
+        # the last tile row has m_l = (M-1) % R + 1 rows: its beats ceil(m_l / D) and the mask
+        # of the row slots its last beat fills, both from tables indexed by m_l - 1
+        ml_beats = Signal(range(B + 1))
+        ml_lmask = Signal(D)
+        beats_of = Array(Const(-(-(min(i, R - 1) + 1) // D), range(B + 1))
+                         for i in range(max(R, C)))
+        lmask_of = Array(Const((1 << (min(i, R - 1) % D + 1)) - 1, D) for i in range(max(R, C)))
         n_l = Signal(range(C + 1))                 # columns of the last tile column
         loading = Signal()                         # registered: the matmul loader runs
 
@@ -207,7 +228,7 @@ class BinaryCore(wiring.Component):
         a_base = Signal(range(cfg.a_bank_depth + 1))
         w_base = Signal(range(cfg.w_bank_depth + 1))
         rd_k = Signal(kwb)
-        k_first, k_last, gap_ok = Signal(), Signal(), Signal()   # read flags (see READ)
+        k_first, k_last = Signal(), Signal()       # read flags (see READ)
         reading = Signal()                         # registered: the tile reader runs
         row_end, col_step = Signal(), Signal()     # the next tile starts a row / a column
         m_rem = Signal(signed(cfg.max_m.bit_length() + 2))   # rows from this tile row on
@@ -215,26 +236,42 @@ class BinaryCore(wiring.Component):
         last_mrow = Signal()                       # this is the last tile row (m_rem <= R)
         last_ncol = Signal()                       # this is the last tile column (n_rem <= C)
         n_single = Signal()                        # N <= C
-        m_valid = Signal(range(R + 1))
+        m_beats = Signal(range(B + 1))             # result beats of this tile
+        m_lmask = Signal(D)                        # row slots filled by its last beat
         n_valid = Signal(range(C + 1))
         last_tile = Signal()
+        rd_bank = Signal()                         # the hold bank this tile captures into
+        # Spacing (hw.config.tile_period, bank_period), two rules with a countdown each, loaded
+        # at a tile's last read: `gap_d` until the next tile may end its reads (one drain at a
+        # time: max(KW, beats)), `gap_bank[b]` until the next tile of bank b may (the tile after
+        # next: its PE (0, 0) capture, capture_skew cycles before its drain could start, must
+        # not precede this tile's last drain shift). ok_* are registered `gap <= 0` flags.
         gbits = max(kwb, (3 * R + C).bit_length()) + 2
-        gap = Signal(signed(gbits))                # cycles until the next tile may start
-        # gap reloads after a tile of R rows / of m_l rows: R + C - 2 - KW + m, and whether
-        # they are <= 0 (set once the job is loaded: the reader only selects one)
-        gap_r, gap_l = Signal(signed(gbits)), Signal(signed(gbits))
-        gap_r_ok, gap_l_ok = Signal(), Signal()
-        # free-running from the job registers, two stages: kwords is set in SETUP and m_l at
-        # the end of the A rows, so both are settled when the first tile can end (>= 3 cycles
-        # after SETUP: 2 load beats at least, then the read)
-        gap_k = Signal(signed(gbits), reset_less=True)    # R + C - 2 - KW
-        m.d.sync += [gap_k.eq(R + C - 2 - kwords),
-                     gap_r.eq(gap_k + R), gap_r_ok.eq(gap_k + R <= 0),
-                     gap_l.eq(gap_k + m_l), gap_l_ok.eq(gap_k + m_l <= 0)]
-        reserved = Signal(range(cfg.out_fifo_depth + 1))   # FIFO entries promised to tiles
-        credit = Signal()                          # registered: a tile of R rows fits the FIFO
+        gap_d = Signal(signed(gbits), name="gap_d")
+        gap_bank = [Signal(signed(gbits), name=f"gap_bank{b}") for b in range(2)]
+        ok_d, ok_bank = Signal(name="ok_d"), [Signal(name=f"ok_bank{b}") for b in range(2)]
+        gap_ok = Signal()
+        m.d.comb += gap_ok.eq(ok_d & Mux(rd_bank, ok_bank[1], ok_bank[0]))
+        # their reloads after a tile of R rows (_r) / of m_l rows (_l), minus the KW reads of
+        # the next tile, and whether they are <= 0; free-running from the job registers:
+        # kwords (set in SETUP) -> kneg -> reload, two stages, settled when the first tile can
+        # end (>= 3 cycles after SETUP: 2 load beats at least, then the read); ml_beats (set
+        # with the last A row) -> reload, one stage, settled before the first read (>= 1 W
+        # row beat in between)
+        skew = cfg.capture_skew
+        kneg = Signal(signed(gbits), reset_less=True)     # -KW
+        reload = {}
+        for name, cycles in (("d_r", B), ("d_l", ml_beats), ("b_r", skew + B),
+                             ("b_l", skew + ml_beats)):
+            val, ok = Signal(signed(gbits), name=f"gap_{name}"), Signal(name=f"gap_{name}_ok")
+            m.d.sync += [val.eq(kneg + cycles), ok.eq(kneg + cycles <= 0)]
+            reload[name] = (val, ok)
+        m.d.sync += kneg.eq(-kwords)
+        reserved = Signal(range(cfg.out_fifo_depth + 1))   # FIFO beats promised to tiles
+        credit = Signal()                          # registered: a tile of B beats fits the FIFO
         m.d.comb += [
-            m_valid.eq(Mux(last_mrow, m_l, R)),
+            m_beats.eq(Mux(last_mrow, ml_beats, B)),
+            m_lmask.eq(Mux(last_mrow, ml_lmask, lmask_of[R - 1])),
             n_valid.eq(Mux(last_ncol, n_l, C)),
             last_tile.eq(last_mrow & last_ncol),
         ]
@@ -274,13 +311,14 @@ class BinaryCore(wiring.Component):
         rd_flags = Signal.like(arr.flags, name="rd_flags")
         m.d.comb += [rd_flags.valid.eq(rd_valid), rd_flags.first.eq(rd_first),
                      rd_flags.last.eq(rd_last), rd_flags.and_mode.eq(is_and),
+                     rd_flags.bank.eq(rd_bank),
                      arr.flags.eq(delayed(m, rd_flags, L, "rd_flags"))]
 
         # ---- drain scheduler: a tile's descriptor enters a delay line at its last read and
         # starts the drain tile_flush cycles later, when every hold register is final ----------
         F = cfg.tile_flush
-        desc_layout = data.StructLayout({"valid": 1, "m": range(R + 1), "n": range(C + 1),
-                                         "last": 1})
+        desc_layout = data.StructLayout({"valid": 1, "beats": range(B + 1), "lmask": D,
+                                         "n": range(C + 1), "last": 1, "bank": 1})
         desc_in = Signal(desc_layout)
         line = [desc_in]
         for i in range(F - 1):
@@ -291,86 +329,103 @@ class BinaryCore(wiring.Component):
         in_flight = Signal()          # a descriptor is somewhere in the delay line
         m.d.comb += in_flight.eq(Cat(*(d.valid for d in line[1:])).any())
 
-        shift = Signal()             # drain cycle: hold registers move north, row 0 -> FIFO
-        drow = Signal(range(R + 1))
-        dm_last = Signal(range(R + 1))
+        shift = Signal()             # drain cycle: hold registers move D rows north, rows
+        drow = Signal(range(B + 1))  # 0 .. D-1 -> one FIFO beat; drow counts the beats
+        dm_last = Signal(range(B + 1))
         dn = Signal(range(C + 1))
         dlast = Signal()
-        m.d.comb += arr.shift.eq(shift)
+        dbank = Signal()             # the draining hold bank
+        dlmask = Signal(D)           # row slots of the drain's last beat
+        m.d.comb += [arr.shift.eq(shift), arr.drain_bank.eq(dbank)]
         drain_end = Signal()
         m.d.comb += drain_end.eq(shift & (drow == dm_last))
         with m.If(desc_due.valid):
-            m.d.sync += [shift.eq(1), drow.eq(0), dm_last.eq(desc_due.m - 1), dn.eq(desc_due.n),
-                         dlast.eq(desc_due.last)]
+            m.d.sync += [shift.eq(1), drow.eq(0), dm_last.eq(desc_due.beats - 1),
+                         dn.eq(desc_due.n), dlast.eq(desc_due.last), dbank.eq(desc_due.bank),
+                         dlmask.eq(desc_due.lmask)]
         with m.Elif(drain_end):
             m.d.sync += shift.eq(0)
         with m.Elif(shift):
             m.d.sync += drow.eq(drow + 1)
 
-        # ---- result datapath, three registers: (A) the drain row's hold values and offset (or
-        # the pool sums), (B) 2*hold - offset per lane, (C) lanes past N (or past the pool
-        # lanes) forced to zero -------------------------------------------------------------------
-        holds = [Signal(cfg.acc_width, name=f"hold_q{c}", reset_less=True) for c in range(C)]
-        off_q = Signal(cfg.acc_width, reset_less=True)
+        # ---- result datapath, three registers: (A) the drain's D rows of hold values and
+        # offsets (or the pool sums), (B) 2*hold - offset per lane, (C) lanes past N, row slots
+        # past the tile's rows (or every lane but slot 0's first L for a pool) forced to zero --
+        holds = [[Signal(cfg.acc_width, name=f"hold_q{d}_{c}", reset_less=True) for c in range(C)]
+                 for d in range(D)]
+        offs = [Signal(cfg.acc_width, name=f"off_q{d}", reset_less=True) for d in range(D)]
         PL = cfg.pool_lanes
         pool_q = [Signal(signed(cfg.lane_width), name=f"pool_q{l}", reset_less=True)
                   for l in range(PL)]
-        ok_a, last_a, pool_a = Signal(C, reset_less=True), Signal(reset_less=True), Signal()
+        ok_a, last_a, pool_a = Signal(D * C, reset_less=True), Signal(reset_less=True), Signal()
+        slots = Signal(D)            # the row slots this drain beat fills
+        m.d.comb += slots.eq(Mux(drain_end, dlmask, (1 << D) - 1))
         with m.If(shift):
             m.d.sync += [st_a_valid.eq(1), last_a.eq(dlast & drain_end), pool_a.eq(0),
-                         ok_a.eq(Cat(*(c < dn for c in range(C)))),
-                         off_q.eq(Mux(is_and, arr.rowpop_top, job.k))]
-            m.d.sync += [holds[c].eq(arr.hold_top[c]) for c in range(C)]
+                         ok_a.eq(Cat(*(slots[d] & (c < dn) for d in range(D) for c in range(C))))]
+            m.d.sync += [offs[d].eq(Mux(is_and, arr.rowpop_top[d], job.k)) for d in range(D)]
+            m.d.sync += [holds[d][c].eq(arr.hold_top[d][c]) for d in range(D) for c in range(C)]
         with m.Else():
             m.d.sync += [st_a_valid.eq(pool.o_valid), last_a.eq(pool.o_last), pool_a.eq(1),
                          ok_a.eq(1)]
             m.d.sync += [pool_q[l].eq(pool.o_data[l]) for l in range(PL)]
-        diffs = [Signal(signed(cfg.lane_width), name=f"diff{c}", reset_less=True)
-                 for c in range(C)]
-        ok_b, last_b, pool_b = Signal(C, reset_less=True), Signal(reset_less=True), Signal()
+        diffs = [[Signal(signed(cfg.lane_width), name=f"diff{d}_{c}", reset_less=True)
+                  for c in range(C)] for d in range(D)]
+        ok_b, last_b, pool_b = Signal(D * C, reset_less=True), Signal(reset_less=True), Signal()
         pool_bq = [Signal.like(q, name=f"pool_bq{l}") for l, q in enumerate(pool_q)]
         m.d.sync += [st_b_valid.eq(st_a_valid), ok_b.eq(ok_a), last_b.eq(last_a),
                      pool_b.eq(pool_a)]
         m.d.sync += [pool_bq[l].eq(pool_q[l]) for l in range(PL)]
-        m.d.sync += [diffs[c].eq((holds[c] << 1) - off_q) for c in range(C)]
-        lanes = [Mux(pool_b, pool_bq[c] if c < PL else 0, Mux(ok_b[c], diffs[c], 0))
-                 for c in range(C)]
+        m.d.sync += [diffs[d][c].eq((holds[d][c] << 1) - offs[d])
+                     for d in range(D) for c in range(C)]
+        lanes = [Mux(ok_b[d * C + c], diffs[d][c], 0) for d in range(D) for c in range(C)]
+        for lane in range(PL):       # a pool beat: slot 0, lanes 0 .. L-1
+            lanes[lane] = Mux(pool_b, pool_bq[lane], lanes[lane])
         m.d.sync += [res_valid.eq(st_b_valid), res_data.eq(Cat(*lanes, last_b))]
 
         beat = Signal()
         m.d.comb += [self.data.ready.eq(loading | pool.data.ready),
                      beat.eq(self.data.valid & self.data.ready)]
-        reserve = Signal(range(R + 1))
+        reserve = Signal(range(B + 1))
         reserved_q = Signal.like(reserved)
         m.d.sync += [
             reserved.eq(reserved + reserve - shift),
-            # occupied + reserved grows by at most R per cycle (a tile start) and the credit
+            # occupied + reserved grows by at most B per cycle (a tile start) and the credit
             # sees it late: ArrayConfig.mm_credit_margin
             reserved_q.eq(reserved),
             credit.eq(occupied + reserved_q + cfg.mm_credit_margin <= cfg.out_fifo_depth),
         ]
 
         # ---- tile reader (state READ, flagged by the `reading` register). A tile may start
-        # when the previous one left enough room (gap) for its drain to finish before this
-        # tile's first capture, and the FIFO can take its rows. Every decision reads registered
-        # flags, set a step ahead: k_first (rd_k == 0), k_last (rd_k == KW - 1), gap_ok
-        # (gap <= 0), last_mrow / last_ncol (the tile's position). ------------------------------
+        # when the spacing rules allow it (gap_ok: the previous drain ends before this tile's,
+        # and this tile's bank has drained before its first capture) and the FIFO can take its
+        # beats. Every decision reads registered flags, set a step ahead: k_first (rd_k == 0),
+        # k_last (rd_k == KW - 1), ok_d / ok_bank (gap <= 0), last_mrow / last_ncol (the tile's
+        # position). ------------------------------------------------------------------------------
         advance, tile_end = Signal(), Signal()
         m.d.comb += [advance.eq(reading & (~k_first | (gap_ok & credit))),
                      tile_end.eq(advance & k_last)]
-        with m.If(gap > 0):
-            m.d.sync += gap.eq(gap - 1)
-        m.d.sync += gap_ok.eq(gap <= 1)
+        for gap, ok in ((gap_d, ok_d), (gap_bank[0], ok_bank[0]), (gap_bank[1], ok_bank[1])):
+            with m.If(gap > 0):
+                m.d.sync += gap.eq(gap - 1)
+            m.d.sync += ok.eq(gap <= 1)
         with m.If(advance):
-            m.d.comb += reserve.eq(Mux(k_first, m_valid, 0))
+            m.d.comb += reserve.eq(Mux(k_first, m_beats, 0))
             m.d.comb += [rd_valid.eq(1), rd_first.eq(k_first), rd_last.eq(k_last)]
             with m.If(k_last):
-                m.d.comb += [desc_in.valid.eq(1), desc_in.m.eq(m_valid),
-                             desc_in.n.eq(n_valid), desc_in.last.eq(last_tile)]
-                # next tile's last read >= this one's + R + C + m_valid - 2
-                m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one),
-                             gap.eq(Mux(last_mrow, gap_l, gap_r)),
-                             gap_ok.eq(Mux(last_mrow, gap_l_ok, gap_r_ok))]
+                m.d.comb += [desc_in.valid.eq(1), desc_in.beats.eq(m_beats),
+                             desc_in.lmask.eq(m_lmask), desc_in.n.eq(n_valid),
+                             desc_in.last.eq(last_tile), desc_in.bank.eq(rd_bank)]
+                # next tile's last read >= this one's + max(KW, beats) (tile_period), and the
+                # tile after next's >= this one's + capture_skew + beats (bank_period)
+                m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one), rd_bank.eq(~rd_bank),
+                             gap_d.eq(Mux(last_mrow, reload["d_l"][0], reload["d_r"][0])),
+                             ok_d.eq(Mux(last_mrow, reload["d_l"][1], reload["d_r"][1]))]
+                for b in range(2):
+                    with m.If(rd_bank == b):
+                        m.d.sync += [
+                            gap_bank[b].eq(Mux(last_mrow, reload["b_l"][0], reload["b_r"][0])),
+                            ok_bank[b].eq(Mux(last_mrow, reload["b_l"][1], reload["b_r"][1]))]
                 with m.If(last_tile):
                     m.d.sync += reading.eq(0)
                 # row_end (last_ncol & ~last_mrow) and col_step (~last_ncol) are registered
@@ -416,7 +471,8 @@ class BinaryCore(wiring.Component):
                             m.d.sync += [in_w.eq(1), bank.eq(0), bank_last.eq(C - 1),
                                          bank_pen.eq(C - 2), b_last.eq(C == 1),
                                          base.eq(0), rows_left.eq(job.n),
-                                         r_one.eq(job.n == 1), m_l.eq(bank + 1)]
+                                         r_one.eq(job.n == 1), ml_beats.eq(beats_of[bank]),
+                                         ml_lmask.eq(lmask_of[bank])]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -435,8 +491,9 @@ class BinaryCore(wiring.Component):
                     is_and.eq(job.op == OP_AND),
                     # the tile reader's registers, ready for the first tile
                     a_base.eq(0), w_base.eq(0), rd_k.eq(0), k_first.eq(1),
-                    k_last.eq(kw1), m_rem.eq(job.m), n_rem.eq(job.n), gap.eq(0),
-                    gap_ok.eq(1), last_mrow.eq(job.m <= R), last_ncol.eq(n1),
+                    k_last.eq(kw1), m_rem.eq(job.m), n_rem.eq(job.n), rd_bank.eq(0),
+                    gap_d.eq(0), ok_d.eq(1), gap_bank[0].eq(0), ok_bank[0].eq(1), gap_bank[1].eq(0),
+                    ok_bank[1].eq(1), last_mrow.eq(job.m <= R), last_ncol.eq(n1),
                     row_end.eq(n1 & (job.m > R)), col_step.eq(job.n > C),
                     wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
                     bank_pen.eq(R - 2), w_last.eq(kw1), b_last.eq(R == 1),

@@ -153,19 +153,35 @@ def job_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
 
 
 def lanes_of(cfg: ArrayConfig, tdata: int) -> list[int]:
-    """Signed lane values of one result beat."""
+    """Signed lane values of one result beat, all D*C of them, row slot by row slot: lane
+    (d, c) is item d*C + c (:func:`slots_of` groups them)."""
     lw = cfg.lane_width
     out = []
-    for c in range(cfg.cols):
-        v = (tdata >> (c * lw)) & ((1 << lw) - 1)
+    for i in range(cfg.drain_rows_eff * cfg.cols):
+        v = (tdata >> (i * lw)) & ((1 << lw) - 1)
         out.append(v - (1 << lw) if v >> (lw - 1) else v)
     return out
 
 
+def slots_of(cfg: ArrayConfig, tdata: int) -> list[list[int]]:
+    """The D row slots of one result beat, each the C signed lanes of one tile row."""
+    lanes, C = lanes_of(cfg, tdata), cfg.cols
+    return [lanes[d * C:(d + 1) * C] for d in range(cfg.drain_rows_eff)]
+
+
+def tile_beats_of(cfg: ArrayConfig, rows: int) -> int:
+    """Result beats of a tile with ``rows`` valid rows: ceil(rows / D)."""
+    return ceil_div(rows, cfg.drain_rows_eff)
+
+
 def expected_beats(cfg: ArrayConfig, job) -> int:
-    """Number of result beats of a job."""
+    """Number of result beats of a job: matmul, ceil(m_valid / D) per tile (Tm - 1 tile rows
+    of R rows and one of m_l rows, Tn tiles each); pool, one per output."""
     if job.kind is OpKind.MATMUL:
-        return job.m * ceil_div(job.n, cfg.cols)
+        tm = ceil_div(job.m, cfg.rows)
+        m_l = job.m - (tm - 1) * cfg.rows
+        per_column = (tm - 1) * tile_beats_of(cfg, cfg.rows) + tile_beats_of(cfg, m_l)
+        return per_column * ceil_div(job.n, cfg.cols)
     ho, wo = job.out_hw
     return ceil_div(job.planes, cfg.pool_lanes) * ho * wo
 
@@ -173,30 +189,51 @@ def expected_beats(cfg: ArrayConfig, job) -> int:
 def decode_results(cfg: ArrayConfig, job, beats: list[int]):
     """Result beats (tdata ints, in arrival order) -> the job's result array (int64).
 
-    Matmul: beats go tile by tile (tile row, then tile column), one beat per valid row of a
-    tile, lane c = column n0 + c. Pool: one beat per output position in (plane group, Ho, Wo)
-    order, lane l = plane g * pool_lanes + l.
-    Raises ValueError if the number of beats is wrong (a lost or duplicated beat).
+    Matmul: beats go tile by tile (tile row, then tile column), ceil(m_valid / D) beats per
+    tile; row slot d of the tile's beat b is tile row b*D + d, lane c = column n0 + c. Pool:
+    one beat per output position in (plane group, Ho, Wo) order, slot 0 lane l = plane
+    g * pool_lanes + l. Raises ValueError if the number of beats is wrong (a lost or
+    duplicated beat) or a lane outside the results (a slot past the tile's rows, a lane past
+    N, a pool beat's lanes past L or past P) is not zero.
     """
     import numpy as np
 
     want = expected_beats(cfg, job)
     if len(beats) != want:
         raise ValueError(f"{job.name}: got {len(beats)} result beats, expected {want}")
+
+    def padding_zero(i, lanes, used):
+        bad = [j for j, v in enumerate(lanes) if v and j not in used]
+        if bad:
+            d, c = divmod(bad[0], cfg.cols)
+            raise ValueError(f"{job.name}: result beat {i} has {lanes[bad[0]]} in row slot {d} "
+                             f"lane {c}, outside the results, where the format has 0")
+
     if job.kind is OpKind.POOL:
         lanes = cfg.pool_lanes
         p_, ho, wo = job.out_shape
         groups = ceil_div(p_, lanes)
-        got = np.array([lanes_of(cfg, b)[:lanes] for b in beats], dtype=np.int64)
-        got = got.reshape(groups, ho, wo, lanes).transpose(0, 3, 1, 2)
+        per_group = ho * wo
+        got = []
+        for i, b in enumerate(beats):
+            vals = lanes_of(cfg, b)
+            base = (i // per_group) * lanes
+            padding_zero(i, vals, {lane for lane in range(lanes) if base + lane < p_})
+            got.append(vals[:lanes])
+        got = np.array(got, dtype=np.int64).reshape(groups, ho, wo, lanes).transpose(0, 3, 1, 2)
         return got.reshape(groups * lanes, ho, wo)[:p_]
-    R, C = cfg.rows, cfg.cols
+    R, C, D = cfg.rows, cfg.cols, cfg.drain_rows_eff
     out = np.zeros((job.m, job.n), dtype=np.int64)
-    it = iter(beats)
+    it = enumerate(beats)
     for m0 in range(0, job.m, R):
+        mv = min(R, job.m - m0)
         for n0 in range(0, job.n, C):
-            for r in range(min(R, job.m - m0)):
-                lanes = lanes_of(cfg, next(it))
-                nv = min(C, job.n - n0)
-                out[m0 + r, n0:n0 + nv] = lanes[:nv]
+            nv = min(C, job.n - n0)
+            for r0 in range(0, mv, D):
+                i, beat = next(it)
+                lanes = lanes_of(cfg, beat)
+                rows = min(D, mv - r0)
+                padding_zero(i, lanes, {d * C + c for d in range(rows) for c in range(nv)})
+                for d in range(rows):
+                    out[m0 + r0 + d, n0:n0 + nv] = lanes[d * C:d * C + nv]
     return out

@@ -53,24 +53,52 @@ def test_memory_pieces_and_read_latency():
     assert mem_read_latency(2500, 512) == 9            # 5 pieces: two 4:1 levels
 
 
-@pytest.mark.parametrize("rows, pool_max_dim", [(1, 8), (4, 1024), (16, 1024)])
-def test_fifo_credit_margins_and_depth(rows, pool_max_dim):
-    cfg = ArrayConfig(rows=rows, pool_max_dim=pool_max_dim)
-    assert cfg.mm_credit_margin == 3 * rows            # tile starts the credit cannot see yet
+@pytest.mark.parametrize("rows, drain_rows, pool_max_dim",
+                         [(1, 2, 8), (4, 2, 1024), (16, 2, 1024), (4, 1, 1024), (8, 4, 1024)])
+def test_fifo_credit_margins_and_depth(rows, drain_rows, pool_max_dim):
+    cfg = ArrayConfig(rows=rows, drain_rows=drain_rows, pool_max_dim=pool_max_dim)
+    beats = -(-rows // cfg.drain_rows_eff)                # result beats of a full tile
+    assert cfg.tile_beats == beats
+    assert cfg.mm_credit_margin == 3 * beats           # tile starts the credit cannot see yet
     assert cfg.pool_credit_margin == 3                 # 2 unseen issues + 1 output between counts
-    # rows promised by the tiles in flight, counted here by walking tile starts: tiles of m
-    # rows start max(1, R + C + m - 2) cycles apart (KW = 1) and stay promised for
-    # 1 + tile_flush + m cycles
-    flight = 0
-    for m in range(1, rows + 1):
-        period = max(1, rows + cfg.cols + m - 2)
-        window = 1 + cfg.tile_flush + m
-        flight = max(flight, m * len([t for t in range(0, window + period, period)
-                                      if t < window + period - 1 and t <= window]))
-    assert cfg.out_fifo_depth >= 3 * rows + flight + 3 + 5   # margin + in flight + staged
-    need = max(3 * rows + BinaryCore.rows_in_flight(rows, cfg.cols, cfg.tile_flush) + 8,
-               cfg.pool_latency + 8)
+    q = rows + cfg.cols - 1                            # bank period of a one-row tile
+    tiles = 2 * ((cfg.tile_flush + beats - 2 + (q + 1) // 2) // q) + 2
+    need = max(3 * beats + tiles * beats + 8, cfg.pool_latency + 8)   # margin, in flight, staged
     assert cfg.out_fifo_depth == 1 << (need - 1).bit_length()
+
+
+def test_tiles_in_flight_bound_holds():
+    """No more tiles are promised at once than the FIFO sizing assumes, whatever KW: the tile
+    reader's schedule (tile_period, bank_period) with the output always ready."""
+    from hw.rtl.core import BinaryCore
+
+    for rows, cols, drain_rows in ((1, 1, 1), (2, 2, 1), (4, 4, 2), (3, 5, 3), (8, 8, 2)):
+        cfg = ArrayConfig(rows=rows, cols=cols, drain_rows=drain_rows)
+        bound = BinaryCore.tiles_in_flight(cfg.tile_beats, cfg.bank_period(1), cfg.tile_flush)
+        for kw in range(1, 3 * cfg.bank_period(rows)):
+            for m_rows in (rows, 1):
+                ends = [0]
+                for i in range(1, 60):
+                    t = ends[-1] + cfg.tile_period(m_rows, kw)
+                    if i >= 2:
+                        t = max(t, ends[-2] + cfg.bank_period(m_rows))
+                    ends.append(t)
+                beats = cfg.tile_beats if m_rows == rows else 1
+                spans = [(t - kw + 1, t + cfg.tile_flush + beats - 1) for t in ends]
+                most = max(sum(a <= x <= b for a, b in spans) for x in range(ends[-1]))
+                assert most <= bound, (rows, cols, drain_rows, kw, m_rows)
+
+
+def test_drain_rows_is_validated_and_capped_at_rows():
+    with pytest.raises(ConfigError, match=r"drain_rows must be an integer >= 1, got 0; pass "
+                                          r"--drain-rows"):
+        ArrayConfig(drain_rows=0)
+    with pytest.raises(ConfigError, match="drain_rows must be <= 256, got 300"):
+        ArrayConfig(drain_rows=300)
+    assert ArrayConfig(rows=1, drain_rows=4).drain_rows_eff == 1
+    assert ArrayConfig(rows=8, drain_rows=4).drain_rows_eff == 4
+    cfg = ArrayConfig(rows=8, cols=4, drain_rows=3)
+    assert cfg.tile_beats == 3 and cfg.out_width == 3 * 4 * cfg.lane_width
 
 
 def test_default_latencies():

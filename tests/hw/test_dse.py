@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hw.cost import resources
-from hw.config import ArrayConfig, tile_period
+from hw.config import ArrayConfig, bank_period, tile_period
 from hw.cost.devices import get_device
 from hw.cost.dse import (STACKED, ConfigGrid, ShapeTable, bram_of, default_simds, pareto_front,
                          predict_vec, sweep)
@@ -86,14 +86,23 @@ def test_tile_period_one_formula_for_ints_and_arrays():
     rng = np.random.default_rng(3)
     rows, cols = rng.integers(1, 65, 200), rng.integers(1, 65, 200)
     m, kw = rng.integers(1, 65, 200), rng.integers(1, 300, 200)
-    got = tile_period(rows, cols, m, kw)
+    drain = rng.integers(1, 9, 200)
+    d_eff = np.minimum(drain, rows)
+    got = tile_period(rows, cols, d_eff, m, kw)
+    got_bank = bank_period(rows, cols, d_eff, m)
     for i in range(200):
-        cfg = ArrayConfig(rows=int(rows[i]), cols=int(cols[i]))
+        cfg = ArrayConfig(rows=int(rows[i]), cols=int(cols[i]), drain_rows=int(drain[i]))
+        beats = -(-int(m[i]) // cfg.drain_rows_eff)
         want = cfg.tile_period(int(m[i]), int(kw[i]))
-        assert type(want) is int and want == max(int(kw[i]), cfg.rows + cfg.cols + int(m[i]) - 2)
+        assert type(want) is int and want == max(int(kw[i]), beats)
         assert got[i] == want
-    grid = ConfigGrid(ArrayConfig(rows=1, cols=1), rows, cols)
-    assert np.array_equal(grid.tile_period(7, 40), tile_period(rows, cols, 7, 40))
+        want = cfg.bank_period(int(m[i]))
+        assert type(want) is int and want == cfg.rows + cfg.cols - 2 + beats
+        assert got_bank[i] == want
+    grid = ConfigGrid(ArrayConfig(rows=1, cols=1, drain_rows=3), rows, cols)
+    assert np.array_equal(grid.tile_period(7, 40),
+                          tile_period(rows, cols, np.minimum(3, rows), 7, 40))
+    assert np.array_equal(grid.bank_period(7), bank_period(rows, cols, np.minimum(3, rows), 7))
 
 
 def test_config_grid_stacks_the_real_properties():

@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -56,9 +57,12 @@ def test_features_read_config_properties():
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512)
     f = features(cfg)
     assert f["lut"]["pe_bits"] == (2 * 3 + 2) * 16
-    assert f["lut"]["pe_acc"] == 8 * cfg.acc_width and f["lut"]["lanes"] == 3 * cfg.lane_width
+    # two result rows per beat (drain_rows 2): 2 x 3 output lanes
+    assert f["lut"]["pe_acc"] == 8 * cfg.acc_width and f["lut"]["lanes"] == 6 * cfg.lane_width
+    assert features(replace(cfg, drain_rows=1))["ff"]["lanes"] == 3 * cfg.lane_width
     F = FLAGS.size
-    common = F + 16 + tree_reg_bits(16) + F * (1 + cfg.pe_popcount_latency) + 2 * cfg.acc_width
+    # the accumulator and two hold banks
+    common = F + 16 + tree_reg_bits(16) + F * (1 + cfg.pe_popcount_latency) + 3 * cfg.acc_width
     assert f["ff"]["array_regs"] == 6 * (32 + common) + 2 * (16 + common) + (16 + F) + 3 * 16
     assert f["ff"]["mem_words"] == (2 + 3) * 16
     assert f["ff"]["pool_regs"] == cfg.pool_register_bits == PoolUnit.lane_register_bits(cfg) > 0

@@ -1,8 +1,10 @@
 """BinaryCore: the output FIFO's latency, and whole jobs in Amaranth's simulator taking the cycles
-the cycle model composes from the exported latencies (tile_flush, pool_latency, result_latency)."""
+the cycle model composes from the exported latencies (tile_flush, pool_latency, result_latency)
+and the tile spacing rules (tile_period, bank_period), with bit-exact results."""
 
 import random
 
+import numpy as np
 import pytest
 from amaranth.lib.fifo import SyncFIFOBuffered
 
@@ -10,7 +12,8 @@ from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig, ceil_div
 from hw.cost.cycles import matmul_cycles, pool_cycles
 from hw.rtl.core import BinaryCore
-from hw.rtl.formats import matmul_cmd, pool_cmd
+from hw.rtl.formats import decode_results, matmul_cmd, matmul_words, pool_cmd
+from hw.ops import MatmulOp
 
 CFG = ArrayConfig(rows=2, cols=2, simd=16, max_k=64, max_m=8, max_n=8, pool_bits=8,
                   pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_row_depth=64)
@@ -35,10 +38,11 @@ def test_fifo_latency_is_measured():
     assert CFG.result_latency == BinaryCore.RESULT_REGS + BinaryCore.FIFO_LATENCY
 
 
-def job_cycles(cmd: int, words: list[int]) -> int:
+def job_cycles(cmd: int, words: list[int], cfg: ArrayConfig = CFG, beats=None,
+               budget: int = 400) -> int:
     """Cycles from the accepted command beat to the last accepted result beat, both counted
-    (input always valid, output always ready)."""
-    dut = BinaryCore(CFG)
+    (input always valid, output always ready); the result beats' data go to ``beats``."""
+    dut = BinaryCore(cfg)
     marks = {}
 
     async def bench(ctx):
@@ -46,7 +50,7 @@ def job_cycles(cmd: int, words: list[int]) -> int:
         ctx.set(dut.cmd.payload.as_value(), cmd)
         ctx.set(dut.cmd.valid, 1)
         sent = 0
-        for cycle in range(400):
+        for cycle in range(budget):
             if "cmd" in marks and sent < len(words):
                 ctx.set(dut.data.payload, words[sent])
                 ctx.set(dut.data.valid, 1)
@@ -56,6 +60,8 @@ def job_cycles(cmd: int, words: list[int]) -> int:
                 marks["cmd"] = cycle
             elif ctx.get(dut.data.valid) and ctx.get(dut.data.ready):
                 sent += 1
+            if ctx.get(dut.out.valid) and beats is not None:
+                beats.append(ctx.get(dut.out.payload.data))
             if ctx.get(dut.out.valid) and ctx.get(dut.out.payload.last):
                 marks["last"] = cycle
                 return
@@ -80,3 +86,30 @@ def test_pool_takes_the_modelled_cycles():
     words = [0x0102] * (ceil_div(p, CFG.pool_lanes) * h * w)
     got = job_cycles(pool_cmd(CFG, p, h, w, kernel, stride, (0, 0)), words)
     assert got == pool_cycles(CFG, p, h, w, kernel, stride)
+
+
+def small_k_config(rows: int, cols: int, drain_rows: int) -> ArrayConfig:
+    return ArrayConfig(rows=rows, cols=cols, simd=16, max_k=64, max_m=24, max_n=24, pool_bits=8,
+                       pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_depth=64,
+                       drain_rows=drain_rows)
+
+
+#: R x C x D with D in {1, 2, R}, and small-K shapes: one data word per row (KW = 1, where the
+#: drain and the hold banks set the tile spacing), full and partial last tile rows, one and
+#: several tile columns; one two-word shape
+SMALL_K = [(r, c, d) for r, c in ((2, 2), (4, 4), (3, 5)) for d in sorted({1, 2, r})]
+
+
+@pytest.mark.parametrize("rows, cols, drain_rows", SMALL_K)
+def test_small_k_tiles_take_the_modelled_cycles(rows, cols, drain_rows):
+    cfg = small_k_config(rows, cols, drain_rows)
+    shapes = [(3 * rows, 2 * cols + 1, 16), (2 * rows + 1, 3 * cols, 9), (rows + 1, 1, 32)]
+    for i, (m, n, k) in enumerate(shapes):
+        rng = np.random.default_rng(i)
+        job = MatmulOp.from_bits("small_k", "and" if i % 2 else "xnor",
+                                 rng.integers(0, 2, (m, k)), rng.integers(0, 2, (n, k)))
+        beats = []
+        got = job_cycles(matmul_cmd(cfg, job.mode, m, n, k), matmul_words(cfg, job), cfg,
+                         beats, budget=1000)
+        assert got == matmul_cycles(cfg, m, n, k), (m, n, k)
+        assert np.array_equal(decode_results(cfg, job, beats), job.golden()), (m, n, k)
