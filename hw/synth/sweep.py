@@ -32,9 +32,9 @@ class SweepError(ValueError):
     """An unknown sweep name or --only device (``python -m hw``: exit status 2)."""
 
 
-#: Small memory limits that fit iCE40 block RAM.
+#: Small memory limits that fit iCE40 block RAM (pool windows of up to 3 rows at stride 1).
 ICE40_PROFILE = dict(max_k=256, max_m=32, max_n=32, pool_max_dim=32, pool_max_planes=32,
-                     pool_max_kernel=5, pool_row_depth=256)
+                     pool_max_kernel=5, pool_open_rows=3, pool_row_depth=32)
 
 # (rows, cols, simd, extra ArrayConfig fields, held_out)
 _ECP5 = [

@@ -90,7 +90,7 @@ def test_pool_takes_the_modelled_cycles():
 
 def small_k_config(rows: int, cols: int, drain_rows: int) -> ArrayConfig:
     return ArrayConfig(rows=rows, cols=cols, simd=16, max_k=64, max_m=24, max_n=24, pool_bits=8,
-                       pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_depth=64,
+                       pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_row_depth=64,
                        drain_rows=drain_rows)
 
 
