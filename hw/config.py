@@ -403,8 +403,8 @@ class ArrayConfig:
     def pool_latency(self) -> int:
         """Cycles from a pool position's issue to its output leaving the pool unit
         (:meth:`hw.rtl.pool.PoolUnit.latency_of`): 1 (value, window tap and flags registered)
-        + 1 (running window-row sum) + 2 (open-row bank read and its data register) + 1 (add,
-        output register)."""
+        + 1 (running window-row sum) + 3 (open-row bank read, its data register, a
+        transport register) + 1 (bank sums) + 1 (output register)."""
         from .rtl.pool import PoolUnit
 
         return PoolUnit.latency_of(self)
@@ -472,7 +472,7 @@ class ArrayConfig:
     @property
     def pool_start_cycles(self) -> int:
         """Cycles from the pool unit's start (the job's setup cycle) to its first position:
-        the cycle that latches the derived job values (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
+        the job's derived sums, their comparisons, the sequencer load (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
         from .rtl.pool import PoolUnit
 
         return PoolUnit.START_CYCLES

@@ -8,11 +8,21 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..config import ArrayConfig
+from ..config import ArrayConfig, mem_piece_words, mem_slice_bits
 
 #: Deliberate bugs the testbench must catch: ``line_off`` makes every window row of two or
 #: more values one value short (the row shift register tapped one place early).
 POOL_FAULTS = ("line_off",)
+
+
+def _times(value, const: int):
+    """``value * const`` for a constant ``const`` >= 0 as a sum of shifted copies (no
+    multiplier, so no DSP block)."""
+    terms = [value << k for k in range(const.bit_length()) if const >> k & 1]
+    out = terms[0] if terms else 0
+    for t in terms[1:]:
+        out = out + t
+    return out
 
 
 class PoolUnit(wiring.Component):
@@ -57,29 +67,34 @@ class PoolUnit(wiring.Component):
     last output.
     """
 
-    #: cycles between ``start`` and the first position's issue: the cycle that loads the
-    #: sequencer from the job values latched at ``start``
-    START_CYCLES = 1
+    #: cycles between ``start`` and the first position's issue: the job's derived sums, their
+    #: comparisons, and the cycle that loads the sequencer
+    START_CYCLES = 3
     #: value, window tap and position flags, registered at the issue
     ISSUE_REGS = 1
     #: the running window-row sum
     RUN_REGS = 1
-    #: a bank read: the memory's synchronous read port, then a read-data register
-    BANK_READ_LATENCY = 2
+    #: a bank read: the memory's synchronous read port, its read-data register (inside the
+    #: block RAM on ECP5), then a transport register into the fabric
+    BANK_READ_LATENCY = 3
+    #: the bank sums (partial + window-row sum), registered before the write-back and the
+    #: output select
+    SUM_REGS = 1
     #: the output register (``o_valid``, ``o_data``, ``o_last``)
     OUT_REGS = 1
     #: registers between an issue or an output and the in-flight count the credit reads
     COUNT_REGS = 1
     #: positions per row at least: a bank word written at a position is read again one row
     #: later, at least this many positions on (the read-modify-write spans
-    #: BANK_READ_LATENCY + 1 cycles)
-    MIN_ROW_POSITIONS = BANK_READ_LATENCY + 1
+    #: BANK_READ_LATENCY + SUM_REGS + 1 cycles)
+    MIN_ROW_POSITIONS = BANK_READ_LATENCY + SUM_REGS + 1
 
     @classmethod
     def latency_of(cls, cfg: ArrayConfig) -> int:
         """Cycles from a position's issue to its output on ``o_*``: issue registers, running
-        sum, bank read, output register."""
-        return cls.ISSUE_REGS + cls.RUN_REGS + cls.BANK_READ_LATENCY + cls.OUT_REGS
+        sum, bank read, bank sum, output register."""
+        return (cls.ISSUE_REGS + cls.RUN_REGS + cls.BANK_READ_LATENCY + cls.SUM_REGS
+                + cls.OUT_REGS)
 
     @staticmethod
     def row_sum_width(cfg: ArrayConfig) -> int:
@@ -90,9 +105,10 @@ class PoolUnit(wiring.Component):
     def lane_register_bits(cls, cfg: ArrayConfig) -> int:
         """Flip-flops of the lanes' datapath (all L of them): the row shift register, the
         issued value and tap, the running sum and its two delay registers, each bank's
-        read-data register and the output register."""
+        read-data and sum registers and the output register."""
         b, hw, sw = cfg.pool_bits, cls.row_sum_width(cfg), cfg.pool_sum_width
-        per_lane = cfg.pool_max_kernel * b + 2 * b + 3 * hw + (cfg.pool_open_rows + 1) * sw
+        per_lane = (cfg.pool_max_kernel * b + 2 * b + (1 + cls.BANK_READ_LATENCY) * hw
+                    + (3 * cfg.pool_open_rows + 1) * sw)
         return cfg.pool_lanes * per_lane
 
     @property
@@ -142,18 +158,28 @@ class PoolUnit(wiring.Component):
         bank_step = Signal(signed(cb))                   # NB * sh
         col_more0 = Signal()                             # a row has a second window
         row_more0 = Signal()                             # a group has a second output row
+        at_end0 = Signal()                               # the first window ends at column 0
+        out_row0 = Signal()                              # the first output row ends at row 0
+        sw_one, sh_one = Signal(), Signal()              # stride 1
+        ph, pw = Signal.like(self.ph, name="job_ph"), Signal.like(self.pw, name="job_pw")
+        derive, compare = Signal(), Signal()             # the two cycles after `start`
         starting, running = Signal(), Signal()
+        # three register stages, short paths only: (1) the job fields at `start`, (2) sums and
+        # equalities of them, (3) the comparisons of those sums; then the sequencer loads
         with m.If(self.start):
             m.d.sync += [P.eq(self.p), H.eq(self.h), W.eq(self.w), kh.eq(self.kh),
-                         kw.eq(self.kw), sh.eq(self.sh), sw.eq(self.sw),
-                         HP.eq(self.h + self.ph), WP.eq(self.w + self.pw),
-                         x_first_end.eq(self.kw - 1 - self.pw),
-                         y_first_end.eq(self.kh - 1 - self.ph), tap_at.eq(self.kw - 1),
-                         bank_step.eq(self.sh * NB),
-                         col_more0.eq(self.kw - 1 - self.pw + self.sw < self.w + self.pw),
-                         row_more0.eq(self.kh - 1 - self.ph + self.sh < self.h + self.ph)]
-            m.d.sync += [bank_init[b].eq(self.sh * b - self.ph) for b in range(NB)]
-        m.d.sync += starting.eq(self.start)
+                         kw.eq(self.kw), sh.eq(self.sh), sw.eq(self.sw), ph.eq(self.ph),
+                         pw.eq(self.pw)]
+        with m.If(derive):
+            m.d.sync += [HP.eq(H + ph), WP.eq(W + pw), x_first_end.eq(kw - 1 - pw),
+                         y_first_end.eq(kh - 1 - ph), tap_at.eq(kw - 1),
+                         bank_step.eq(_times(sh, NB)),
+                         at_end0.eq(kw - 1 == pw), out_row0.eq(kh - 1 == ph),
+                         sw_one.eq(sw == 1), sh_one.eq(sh == 1)]
+            m.d.sync += [bank_init[b].eq(_times(sh, b) - ph) for b in range(NB)]
+        with m.If(compare):
+            m.d.sync += [col_more0.eq(x_first_end + sw < WP), row_more0.eq(y_first_end + sh < HP)]
+        m.d.sync += [derive.eq(self.start), compare.eq(derive), starting.eq(compare)]
 
         # ---- position sequencer ---------------------------------------------------------------
         y, x = Signal(signed(cb)), Signal(signed(cb))
@@ -165,6 +191,11 @@ class PoolUnit(wiring.Component):
         b_end = [Signal(signed(cb), name=f"bank_end{b}") for b in range(NB)]
         row_end = Signal(signed(cb))                     # last row of the next output row
         row_more = Signal()                              # the output row after it fits
+        # flags of the position, registered a step ahead (every decision below is a few
+        # gates of them): x == 0, x < W, y < H, x == x_end, y == row_end, x >= MIN - 1,
+        # x >= kw (the window tap lies in this row)
+        rs, x_in, y_in, at_end = Signal(), Signal(), Signal(), Signal()
+        row_out, x_min, tap_ok = Signal(), Signal(), Signal()
         gbase = Signal(range(cfg.pool_max_planes + L + 1))   # first plane of the group
         last_grp = Signal()                              # gbase + L >= P
 
@@ -172,7 +203,6 @@ class PoolUnit(wiring.Component):
         credit = Signal()                                # registered: outputs may issue
 
         emit = Signal()          # a window of the row ends here
-        row_out = Signal()       # the next output row's window ends at this row
         out = Signal()           # this position gives an output
         grp_end = Signal()       # row_out and the output row after it does not fit
         col_more = Signal()      # after this position, a window of the row is still to come
@@ -181,21 +211,20 @@ class PoolUnit(wiring.Component):
         need = Signal()          # the position holds data (y < H, x < W, x <= Xend)
         fire = Signal()          # the position issues this cycle
         m.d.comb += [
-            emit.eq(pend & (x == x_end)),
-            row_out.eq(y == row_end),
+            emit.eq(pend & at_end),
             out.eq(emit & row_out),
             grp_end.eq(row_out & ~row_more),
             col_more.eq(Mux(emit, pend_next, pend)),
             final.eq(out & grp_end & last_grp & ~col_more),
-            row_done.eq(~col_more & ((x >= self.MIN_ROW_POSITIONS - 1) | final)),
-            need.eq((y < H) & (x < W) & pend),
+            row_done.eq(~col_more & (x_min | final)),
+            need.eq(y_in & x_in & pend),
         ]
         word_in = Signal()        # a data beat is taken this cycle
         m.d.comb += [
             self.data.ready.eq(running & credit & need),
             word_in.eq(self.data.valid & self.data.ready),
             fire.eq(running & credit & Mux(need, word_in, 1)),
-            self.busy.eq(starting | running | (inflight != 0)),
+            self.busy.eq(derive | compare | starting | running | (inflight != 0)),
         ]
         words = self.data.payload
 
@@ -216,13 +245,15 @@ class PoolUnit(wiring.Component):
             ]
 
         def group_start():
-            m.d.sync += [y.eq(0), row_end.eq(y_first_end), row_more.eq(row_more0)]
+            m.d.sync += [y.eq(0), row_end.eq(y_first_end), row_more.eq(row_more0),
+                         y_in.eq(1), row_out.eq(out_row0)]
             m.d.sync += [b_start[b].eq(bank_init[b]) for b in range(NB)]
             m.d.sync += [b_end[b].eq(bank_init[b] + kh - 1) for b in range(NB)]
 
         def row_start():
             m.d.sync += [x.eq(0), j.eq(0), x_end.eq(x_first_end), pend.eq(1),
-                         pend_next.eq(col_more0)]
+                         pend_next.eq(col_more0), rs.eq(1), x_in.eq(1), at_end.eq(at_end0),
+                         x_min.eq(self.MIN_ROW_POSITIONS <= 1), tap_ok.eq(0)]
 
         with m.If(starting):
             group_start()
@@ -237,7 +268,8 @@ class PoolUnit(wiring.Component):
                     group_start()
                     m.d.sync += [gbase.eq(gbase + L), last_grp.eq(gbase + 2 * L >= P)]
                 with m.Else():
-                    m.d.sync += y.eq(y + 1)
+                    m.d.sync += [y.eq(y + 1), y_in.eq(y + 1 < H),
+                                 row_out.eq(Mux(row_out, sh_one, y + 1 == row_end))]
                     with m.If(row_out):
                         m.d.sync += [row_end.eq(row_end + sh),
                                      row_more.eq(row_end + (sh << 1) < HP)]
@@ -246,7 +278,10 @@ class PoolUnit(wiring.Component):
                             m.d.sync += [b_start[b].eq(b_start[b] + bank_step),
                                          b_end[b].eq(b_end[b] + bank_step)]
             with m.Else():
-                m.d.sync += x.eq(x + 1)
+                m.d.sync += [x.eq(x + 1), rs.eq(0), x_in.eq(x + 1 < W),
+                             at_end.eq(Mux(emit, sw_one, x + 1 == x_end)),
+                             x_min.eq(x + 1 >= self.MIN_ROW_POSITIONS - 1),
+                             tap_ok.eq(x + 1 > tap_at)]
                 with m.If(emit):
                     m.d.sync += [j.eq(j + 1), x_end.eq(x_end + sw), pend.eq(pend_next),
                                  pend_next.eq(x_end + (sw << 1) < WP)]
@@ -262,12 +297,13 @@ class PoolUnit(wiring.Component):
             tap_idx = Mux(tap_at == 0, 0, tap_at - 1)
         v1 = [Signal(signed(B), name=f"v1_{l}", reset_less=True) for l in range(L)]
         tap1 = [Signal(signed(B), name=f"tap1_{l}", reset_less=True) for l in range(L)]
-        rs = x == 0
+        # the shift register is not cleared at a row start: a tap before the row's first value
+        # (x < kw) reads 0 instead
         with m.If(fire):
             for l in range(L):
                 m.d.sync += [shreg[l][0].eq(vals[l]), v1[l].eq(vals[l]),
-                             tap1[l].eq(Mux(rs, 0, Array(shreg[l])[tap_idx]))]
-                m.d.sync += [shreg[l][t].eq(Mux(rs, 0, shreg[l][t - 1])) for t in range(1, K)]
+                             tap1[l].eq(Mux(tap_ok, Array(shreg[l])[tap_idx], 0))]
+                m.d.sync += [shreg[l][t].eq(shreg[l][t - 1]) for t in range(1, K)]
         ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
                                  "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
         c1 = Signal(ctl, name="ctl1")
@@ -283,37 +319,55 @@ class PoolUnit(wiring.Component):
         c2 = Signal(ctl, name="ctl2")
         m.d.sync += c2.eq(c1)
 
-        # ---- open-row banks: read at ctl2, data registered at ctl4, add, write back or send --
-        c3, c4 = Signal(ctl, name="ctl3"), Signal(ctl, name="ctl4")
-        h3 = [Signal(signed(HW), name=f"hsum3_{l}", reset_less=True) for l in range(L)]
-        h4 = [Signal(signed(HW), name=f"hsum4_{l}", reset_less=True) for l in range(L)]
-        m.d.sync += [c3.eq(c2), c4.eq(c3)]
-        m.d.sync += [h3[l].eq(run[l]) for l in range(L)]
-        m.d.sync += [h4[l].eq(h3[l]) for l in range(L)]
+        # ---- open-row banks: read with ctl2, the word in the fabric with ctl_sum (after
+        # BANK_READ_LATENCY), the sums registered, then written back or sent with ctl_out -----
+        stages = [c2]
+        for i in range(self.BANK_READ_LATENCY + self.SUM_REGS):
+            stages.append(Signal(ctl, name=f"ctl{i + 3}"))
+            m.d.sync += stages[-1].eq(stages[-2])
+        c_sum, c_out = stages[self.BANK_READ_LATENCY], stages[-1]
+        h_sum = run                                  # the window-row sums, delayed to c_sum
+        for i in range(self.BANK_READ_LATENCY):
+            nxt = [Signal(signed(HW), name=f"hsum{i + 3}_{l}", reset_less=True)
+                   for l in range(L)]
+            m.d.sync += [nxt[l].eq(h_sum[l]) for l in range(L)]
+            h_sum = nxt
         abits = max(1, (cfg.pool_row_depth - 1).bit_length())
         sums = []
+        slice_bits = mem_slice_bits(mem_piece_words(cfg.pool_row_depth))
         for b in range(NB):
-            m.submodules[f"bank{b}"] = mem = Memory(shape=unsigned(L * SW),
-                                                    depth=cfg.pool_row_depth, init=[])
-            rp, wp = mem.read_port(), mem.write_port()
-            rq = Signal(L * SW, name=f"bank{b}_rq", reset_less=True)
-            m.d.comb += [rp.addr.eq(c2.j[:abits]),
-                         rp.en.eq(c2.valid & c2.emit & c2.act[b] & ~c2.first[b])]
-            m.d.sync += rq.eq(rp.data)
-            s = [Signal(signed(SW), name=f"bank{b}_sum{l}") for l in range(L)]
+            # each bank is cut into slices of one block-RAM shape (as PipelinedMemory's), and a
+            # word is never read in the cycle it is written (MIN_ROW_POSITIONS), so Yosys need
+            # not emulate read-during-write (no_rw_check: no bypass logic behind the RAM); the
+            # read-data register then folds into each slice's DP16KD output register on ECP5
+            sums_in = Signal(L * SW, name=f"bank{b}_wdata")
+            rq = Signal(L * SW, name=f"bank{b}_rq", reset_less=True)     # in the block RAM
+            rq2 = Signal(L * SW, name=f"bank{b}_rq2", reset_less=True)   # in the fabric
+            wen = Signal(name=f"bank{b}_wen")
+            for i, lo in enumerate(range(0, L * SW, slice_bits)):
+                hi = min(L * SW, lo + slice_bits)
+                m.submodules[f"bank{b}_{i}"] = mem = Memory(
+                    shape=unsigned(hi - lo), depth=cfg.pool_row_depth, init=[],
+                    attrs={"no_rw_check": 1, "ram_style": "block"})
+                rp, wp = mem.read_port(), mem.write_port()
+                m.d.comb += [rp.addr.eq(c2.j[:abits]), wp.addr.eq(c_out.j[:abits]),
+                             wp.data.eq(sums_in[lo:hi]), wp.en.eq(wen)]
+                m.d.sync += rq[lo:hi].eq(rp.data)
+            m.d.sync += rq2.eq(rq)
+            s = [Signal(signed(SW), name=f"bank{b}_sum{l}", reset_less=True) for l in range(L)]
             for l in range(L):
-                part = rq[l * SW:(l + 1) * SW].as_signed()
-                m.d.comb += s[l].eq(Mux(c4.first[b], 0, part) + h4[l])
-            m.d.comb += [wp.addr.eq(c4.j[:abits]), wp.data.eq(Cat(*s)),
-                         wp.en.eq(c4.valid & c4.emit & c4.act[b] & ~c4.last[b])]
+                part = rq2[l * SW:(l + 1) * SW].as_signed()
+                m.d.sync += s[l].eq(Mux(c_sum.first[b], 0, part) + h_sum[l])
+            m.d.comb += [sums_in.eq(Cat(*s)),
+                         wen.eq(c_out.valid & c_out.emit & c_out.act[b] & ~c_out.last[b])]
             sums.append(s)
 
         # ---- output register: the sums of the bank whose row ends here ------------------------
         for l in range(L):
             pick = 0
             for b in range(NB):
-                pick = pick | Mux(c4.last[b] & c4.act[b], sums[b][l], 0)
-            m.d.sync += self.o_data[l].eq(Mux(c4.lanes[l], pick, 0))
-        m.d.sync += [self.o_valid.eq(c4.valid & c4.out),
-                     self.o_last.eq(c4.valid & c4.final)]
+                pick = pick | Mux(c_out.last[b] & c_out.act[b], sums[b][l], 0)
+            m.d.sync += self.o_data[l].eq(Mux(c_out.lanes[l], pick, 0))
+        m.d.sync += [self.o_valid.eq(c_out.valid & c_out.out),
+                     self.o_last.eq(c_out.valid & c_out.final)]
         return m

@@ -32,9 +32,9 @@ class SweepError(ValueError):
     """An unknown sweep name or --only device (``python -m hw``: exit status 2)."""
 
 
-#: Small memory limits that fit iCE40 block RAM (pool windows of up to 3 rows at stride 1).
+#: Small memory limits that fit iCE40 block RAM (pool windows of up to 2 rows at stride 1).
 ICE40_PROFILE = dict(max_k=256, max_m=32, max_n=32, pool_max_dim=32, pool_max_planes=32,
-                     pool_max_kernel=5, pool_open_rows=3, pool_row_depth=32)
+                     pool_max_kernel=5, pool_open_rows=2, pool_row_depth=32)
 
 # (rows, cols, simd, extra ArrayConfig fields, held_out)
 _ECP5 = [
@@ -42,7 +42,7 @@ _ECP5 = [
     (2, 2, 128, {}, False), (4, 4, 64, {}, False),
     (2, 2, 32, {"max_k": 8192, "max_m": 128, "max_n": 128}, False),
     # held out: never used for fitting
-    (3, 5, 32, {}, True), (6, 4, 16, {}, True), (2, 6, 64, {}, True),
+    (3, 5, 32, {"max_m": 256}, True), (6, 4, 16, {}, True), (2, 6, 64, {}, True),
 ]
 #: Artix-7 is synthesis only and synth_xilinx is the slowest flow: a shorter list
 _XC7 = [

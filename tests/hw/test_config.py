@@ -104,4 +104,4 @@ def test_drain_rows_is_validated_and_capped_at_rows():
 def test_default_latencies():
     cfg = ArrayConfig()
     assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 8, 20)
-    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (5, 5, 32)
+    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (7, 5, 32)
