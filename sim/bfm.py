@@ -173,8 +173,9 @@ class JobMonitor:
     has room for it (hw/README.md, Dataflow); the FIFO is full for the producer when that flag
     is low, and it then waits. The ports cannot show this (FIFO writes are internal), so the
     monitor reads the flag of the job's producer, ``core.credit`` (matmul) or
-    ``core.pool.credit`` (pool), after the job's last data beat (the producers run only then;
-    the flag is also low for a cycle after reset). Icarus shows both registers; Verilator
+    ``core.pool.credit`` (pool): for a matmul after the job's last data beat (the tile reader
+    runs only then), for a pool from its first data beat (the pool unit streams); the flag is
+    also low for a cycle after reset. Icarus shows both registers; Verilator
     does through cocotb's ``--public-flat-rw``. Where a simulator hides them, ``fifo:full`` is
     never recorded (:attr:`sees_fifo`)."""
 
@@ -254,7 +255,7 @@ class JobMonitor:
                 t.data_seen += 1
             elif data_ready and t.cmd_cycle is not None:
                 t.starved = True
-        elif not t.fifo_full:
+        if not t.fifo_full and (not loading or (t.pool and t.data_seen > 0)):
             credit = self.credit[t.pool]
             t.fifo_full = credit is not None and credit.value == 0
         if res_valid:

@@ -53,7 +53,10 @@ def test_report_files_and_numbers(tmp_path, coeffs, capsys):
                  "device_utilisation.png"):
         assert (out / name).stat().st_size > 500, name
     doc = json.loads((out / "report.json").read_text())
-    want = network_cost(load_network("digits-tiny"), ArrayConfig(rows=4, cols=4, simd=32))
+    from hw.cost.memory_bound import DEFAULT_BANDWIDTH
+
+    want = network_cost(load_network("digits-tiny"), ArrayConfig(rows=4, cols=4, simd=32),
+                        DEFAULT_BANDWIDTH)           # the report's default off-chip bandwidth
     assert doc["cost"]["totals"] == want["totals"]
     assert [r["cycles"] for r in doc["cost"]["ops"]] == [r["cycles"] for r in want["ops"]]
     est = resources.estimate(ArrayConfig(rows=4, cols=4, simd=32), "ecp5-85",

@@ -56,8 +56,10 @@ def test_only_operand_memory_init_is_stripped():
     slices = [ceil_div(d, p) * ceil_div(cfg.simd, mem_slice_bits(p)) for d, p in zip(depths, pieces)]
     assert not re.search(r"piece\d+_slice\d+\[\d+\] =", text)          # no per-word init left
     assert len(re.findall(r"reg \[\d+:0\] piece\d+_slice\d+ \[", text)) == sum(slices)
-    # the FIFO's and the pool unit's open-row banks' (small) stay
-    assert text.count("initial begin") == 1 + cfg.pool_open_rows
+    # the FIFO's and the pool unit's open-row bank slices' (small) stay
+    bank_slices = ceil_div(cfg.pool_lanes * cfg.pool_sum_width,
+                           mem_slice_bits(mem_piece_words(cfg.pool_row_depth)))
+    assert text.count("initial begin") == 1 + cfg.pool_open_rows * bank_slices
     demo = ("  initial begin\n    piece0_slice3[0] = 2'h0;\n    piece0_slice3[1] = 2'h0;\n  end\n"
             "  initial begin\n    piece1_slice0[0] = 2'h1;\n  end\n"
             "  initial begin\n    storage[0] = 8'h00;\n  end\n")
