@@ -117,7 +117,7 @@ HW_FIGURES = [
     (r"output FIFO (\d+) entries", "out_fifo_depth", 0),
     (r"mm_read_latency = 1 \+ PipelinedMemory\.read_latency\(max bank depth\) \((\d+) by default\)",
      "mm_read_latency", 0),
-    (r"ceil\(log2\(pool_bits\)\) \+ 1 \((\d+) by default\)", "pool_latency", 0),
+    (r"\+ 1 \(output register\)\s+\((\d+)\)", "pool_latency", 0),
     (r"result_latency is (\d+)", "result_latency", 0),
 ]
 
