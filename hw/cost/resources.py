@@ -148,11 +148,11 @@ def memories(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
     a_bank, w_bank = slices(cfg.a_bank_depth), slices(cfg.w_bank_depth)
     mems = [(f"a_bank{r}{s}", d, w) for r in range(cfg.rows) for s, d, w in a_bank]
     mems += [(f"w_bank{c}{s}", d, w) for c in range(cfg.cols) for s, d, w in w_bank]
-    row_bits = cfg.pool_lanes * cfg.pool_sum_width        # a pool open-row bank, in slices
-    slice_bits = mem_slice_bits(mem_piece_words(cfg.pool_row_depth))
-    mems += [(f"pool_row{b}.{i}", cfg.pool_row_depth, min(slice_bits, row_bits - lo))
-             for b in range(cfg.pool_open_rows) for i, lo in enumerate(range(0, row_bits,
-                                                                             slice_bits))]
+    from ..rtl.pool import PoolUnit      # the pool unit's open-row banks, in their slices
+
+    mems += [(f"pool_row{b}.{i}", cfg.pool_row_depth, hi - lo)
+             for b in range(cfg.pool_open_rows)
+             for i, (lo, hi) in enumerate(PoolUnit.bank_slices(cfg))]
     mems.append(("out_fifo", cfg.out_fifo_depth, cfg.out_width + 1))
     return mems
 

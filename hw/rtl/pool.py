@@ -101,6 +101,14 @@ class PoolUnit(wiring.Component):
         """Signed bits of a window-row sum (up to ``pool_max_kernel`` values)."""
         return cfg.pool_bits + (cfg.pool_max_kernel - 1).bit_length() + 1
 
+    @staticmethod
+    def bank_slices(cfg: ArrayConfig) -> list[tuple[int, int]]:
+        """Bit ranges [lo, hi) of one open-row bank's memories: ``pool_lanes`` sums cut into
+        slices of one block-RAM shape each (:func:`hw.config.mem_slice_bits`)."""
+        width = cfg.pool_lanes * cfg.pool_sum_width
+        step = mem_slice_bits(mem_piece_words(cfg.pool_row_depth))
+        return [(lo, min(width, lo + step)) for lo in range(0, width, step)]
+
     @classmethod
     def lane_register_bits(cls, cfg: ArrayConfig) -> int:
         """Flip-flops of the lanes' datapath (all L of them): the row shift register, the
@@ -334,7 +342,6 @@ class PoolUnit(wiring.Component):
             h_sum = nxt
         abits = max(1, (cfg.pool_row_depth - 1).bit_length())
         sums = []
-        slice_bits = mem_slice_bits(mem_piece_words(cfg.pool_row_depth))
         for b in range(NB):
             # each bank is cut into slices of one block-RAM shape (as PipelinedMemory's), and a
             # word is never read in the cycle it is written (MIN_ROW_POSITIONS), so Yosys need
@@ -344,8 +351,7 @@ class PoolUnit(wiring.Component):
             rq = Signal(L * SW, name=f"bank{b}_rq", reset_less=True)     # in the block RAM
             rq2 = Signal(L * SW, name=f"bank{b}_rq2", reset_less=True)   # in the fabric
             wen = Signal(name=f"bank{b}_wen")
-            for i, lo in enumerate(range(0, L * SW, slice_bits)):
-                hi = min(L * SW, lo + slice_bits)
+            for i, (lo, hi) in enumerate(self.bank_slices(cfg)):
                 m.submodules[f"bank{b}_{i}"] = mem = Memory(
                     shape=unsigned(hi - lo), depth=cfg.pool_row_depth, init=[],
                     attrs={"no_rw_check": 1, "ram_style": "block"})
