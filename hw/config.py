@@ -472,7 +472,7 @@ class ArrayConfig:
     @property
     def pool_start_cycles(self) -> int:
         """Cycles from the pool unit's start (the job's setup cycle) to its first position:
-        the job's derived sums, their comparisons, the sequencer load (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
+        the job's derived sums, sums of those, their comparisons, the sequencer load (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
         from .rtl.pool import PoolUnit
 
         return PoolUnit.START_CYCLES

@@ -40,7 +40,8 @@ pool_min_row_positions positions per row, except after the job's last output):
     cycles = positions + job_start_cycles + pool_start_cycles + pool_latency + result_latency
 
 (job_start_cycles = 2: the command beat and the setup cycle, which starts the pool unit;
-pool_start_cycles = 3: the pool unit derives its job values in two register stages, then loads its sequencer)
+pool_start_cycles = 4: the pool unit derives its job values in three register stages, then loads its
+sequencer)
 
 The latencies (tile_flush, capture skew, pool_latency, result_latency and what they are made
 of) are :class:`ArrayConfig` properties, each computed from the register counts that the RTL

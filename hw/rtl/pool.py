@@ -3,7 +3,7 @@ once, straight from the data stream (no pool memory)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -11,7 +11,8 @@ from amaranth.lib.wiring import In, Out
 from ..config import ArrayConfig, mem_piece_words, mem_slice_bits
 
 #: Deliberate bugs the testbench must catch: ``line_off`` makes every window row of two or
-#: more values one value short (the row shift register tapped one place early).
+#: more values one value short (values enter the row shift register one stage late, so the
+#: tap is one place early).
 POOL_FAULTS = ("line_off",)
 
 
@@ -38,8 +39,8 @@ class PoolUnit(wiring.Component):
     Per group, the unit walks positions y = 0 .. Yend, x = 0 .. max(Xend, MIN_ROW_POSITIONS-1);
     positions in the zero padding on the right and bottom take a cycle and no beat. Each lane:
 
-    - *row windows*: a shift register of the row's last ``pool_max_kernel`` values and a
-      running sum give, at every window end x = j*sw - pw + kw - 1, the window-row sum
+    - *row windows*: a shift register (values enter at stage ``pool_max_kernel - kw``, the
+      last stage is the tap) and a running sum give, at every window end x = j*sw - pw + kw - 1, the window-row sum
       ``hsum`` of (y, j);
     - *open rows*: ``pool_open_rows`` banks (one memory each, ``pool_row_depth`` words of L
       partial sums) hold the output rows whose windows contain row y (row i in bank i mod
@@ -67,11 +68,15 @@ class PoolUnit(wiring.Component):
     last output.
     """
 
-    #: cycles between ``start`` and the first position's issue: the job's derived sums, their
-    #: comparisons, and the cycle that loads the sequencer
-    START_CYCLES = 3
-    #: value, window tap and position flags, registered at the issue
-    ISSUE_REGS = 1
+    #: cycles between ``start`` and the first position's issue: the job's derived sums, sums
+    #: of those, their comparisons, and the cycle that loads the sequencer
+    START_CYCLES = 4
+    #: register stages that derive the next row's sequencer values while a row runs (the
+    #: sums, then their comparisons); a row must last longer (:attr:`MIN_ROW_POSITIONS`)
+    NEXT_ROW_REGS = 2
+    #: the issued beat and the position's flags, registered unconditionally (so no wide
+    #: enable follows the stream handshake), then the value and window tap
+    ISSUE_REGS = 2
     #: the running window-row sum
     RUN_REGS = 1
     #: a bank read: the memory's synchronous read port, its read-data register (inside the
@@ -88,6 +93,7 @@ class PoolUnit(wiring.Component):
     #: later, at least this many positions on (the read-modify-write spans
     #: BANK_READ_LATENCY + SUM_REGS + 1 cycles)
     MIN_ROW_POSITIONS = BANK_READ_LATENCY + SUM_REGS + 1
+    assert MIN_ROW_POSITIONS > NEXT_ROW_REGS
 
     @classmethod
     def latency_of(cls, cfg: ArrayConfig) -> int:
@@ -112,12 +118,20 @@ class PoolUnit(wiring.Component):
     @classmethod
     def lane_register_bits(cls, cfg: ArrayConfig) -> int:
         """Flip-flops of the lanes' datapath (all L of them): the row shift register, the
-        issued value and tap, the running sum and its two delay registers, each bank's
+        issued beat, the value and tap, the running sum and its delay registers, each bank's
         read-data and sum registers and the output register."""
         b, hw, sw = cfg.pool_bits, cls.row_sum_width(cfg), cfg.pool_sum_width
-        per_lane = (cfg.pool_max_kernel * b + 2 * b + (1 + cls.BANK_READ_LATENCY) * hw
+        per_lane = (cfg.pool_max_kernel * b + 3 * b + (1 + cls.BANK_READ_LATENCY) * hw
                     + (3 * cfg.pool_open_rows + 1) * sw)
         return cfg.pool_lanes * per_lane
+
+    def _entry_stages(self, kw, K):
+        """One-hot entry stage of the row shift registers for a window width ``kw``: K - kw,
+        so a value reaches the last stage (the tap) kw positions after it entered. The
+        ``line_off`` fault enters one stage late (kw > 1): the tap is one value early."""
+        late = 1 if self._fault == "line_off" else 0     # deliberately broken: one value short
+        bits = [(kw == K - t + late) if t < K - 1 else (kw <= 1 + late) for t in range(K)]
+        return Cat(*bits)
 
     @property
     def latency(self) -> int:
@@ -158,42 +172,75 @@ class PoolUnit(wiring.Component):
         H, W = Signal(signed(cb), name="job_h"), Signal(signed(cb), name="job_w")
         kh, kw = Signal.like(self.kh, name="job_kh"), Signal.like(self.kw, name="job_kw")
         sh, sw = Signal.like(self.sh, name="job_sh"), Signal.like(self.sw, name="job_sw")
+        ph, pw = Signal.like(self.ph, name="job_ph"), Signal.like(self.pw, name="job_pw")
+        # stage 1: sums and equalities of the fields
         HP, WP = Signal(signed(cb), name="h_plus_ph"), Signal(signed(cb), name="w_plus_pw")
+        h_less1, w_less1 = Signal(signed(cb)), Signal(signed(cb))   # H - 1, W - 1
         x_first_end = Signal(signed(cb))                 # kw - 1 - pw: the first window's end
         y_first_end = Signal(signed(cb))                 # kh - 1 - ph
         tap_at = Signal(range(K))                        # kw - 1
+        entry = Signal(K)                                # one-hot: the row shift register's
+                                                         # entry stage, K - kw
         bank_init = [Signal(signed(cb), name=f"bank_init{b}") for b in range(NB)]  # b*sh - ph
         bank_step = Signal(signed(cb))                   # NB * sh
-        col_more0 = Signal()                             # a row has a second window
-        row_more0 = Signal()                             # a group has a second output row
         at_end0 = Signal()                               # the first window ends at column 0
         out_row0 = Signal()                              # the first output row ends at row 0
         sw_one, sh_one = Signal(), Signal()              # stride 1
-        ph, pw = Signal.like(self.ph, name="job_ph"), Signal.like(self.pw, name="job_pw")
-        derive, compare = Signal(), Signal()             # the two cycles after `start`
+        pb = cfg.pool_max_planes.bit_length() + 2
+        planes0 = Signal(signed(pb))                     # P: planes from the first group on
+        # stage 2: sums of those
+        xfe_sw, yfe_sh = Signal(signed(cb)), Signal(signed(cb))   # first window end + stride
+        xfe_less1 = Signal(signed(cb))                   # x_first_end - 1
+        room0 = Signal(signed(cb))                       # W + pw - 1 - 2 sw - x_first_end
+        wp_2sw, hp_2sh = Signal(signed(cb)), Signal(signed(cb))   # W + pw - 2 sw, H + ph - 2 sh
+        bank_end_init = [Signal(signed(cb), name=f"bank_end_init{b}") for b in range(NB)]
+        # stage 3: comparisons of those (the flags of the first row and window)
+        col_more0 = Signal()                             # a row has a second window
+        row_more0 = Signal()                             # a group has a second output row
+        # the banks' flags at row 0: act = a_ge & a_le & a_lt, each comparison in its own
+        # register (none shares a carry chain with another)
+        a_ge0, a_le0, a_lt0 = Signal(NB), Signal(NB), Signal(NB)
+        first0, last0 = Signal(NB), Signal(NB)
+        derive, derive2, compare = Signal(), Signal(), Signal()   # the cycles after `start`
         starting, running = Signal(), Signal()
-        # three register stages, short paths only: (1) the job fields at `start`, (2) sums and
-        # equalities of them, (3) the comparisons of those sums; then the sequencer loads
+        # register stages with short paths only: the job fields at `start`, (1) sums and
+        # equalities of them, (2) sums of those, (3) comparisons; then the sequencer loads
         with m.If(self.start):
             m.d.sync += [P.eq(self.p), H.eq(self.h), W.eq(self.w), kh.eq(self.kh),
                          kw.eq(self.kw), sh.eq(self.sh), sw.eq(self.sw), ph.eq(self.ph),
                          pw.eq(self.pw)]
         with m.If(derive):
-            m.d.sync += [HP.eq(H + ph), WP.eq(W + pw), x_first_end.eq(kw - 1 - pw),
-                         y_first_end.eq(kh - 1 - ph), tap_at.eq(kw - 1),
+            m.d.sync += [HP.eq(H + ph), WP.eq(W + pw), h_less1.eq(H - 1), w_less1.eq(W - 1),
+                         x_first_end.eq(kw - 1 - pw), y_first_end.eq(kh - 1 - ph),
+                         tap_at.eq(kw - 1), entry.eq(self._entry_stages(kw, K)),
                          bank_step.eq(_times(sh, NB)),
                          at_end0.eq(kw - 1 == pw), out_row0.eq(kh - 1 == ph),
-                         sw_one.eq(sw == 1), sh_one.eq(sh == 1)]
+                         sw_one.eq(sw == 1), sh_one.eq(sh == 1), planes0.eq(P)]
             m.d.sync += [bank_init[b].eq(_times(sh, b) - ph) for b in range(NB)]
+        with m.If(derive2):
+            m.d.sync += [xfe_sw.eq(x_first_end + sw), yfe_sh.eq(y_first_end + sh),
+                         xfe_less1.eq(x_first_end - 1),
+                         wp_2sw.eq(WP - (sw << 1)), hp_2sh.eq(HP - (sh << 1))]
+            m.d.sync += [bank_end_init[b].eq(bank_init[b] + kh - 1) for b in range(NB)]
         with m.If(compare):
-            m.d.sync += [col_more0.eq(x_first_end + sw < WP), row_more0.eq(y_first_end + sh < HP)]
-        m.d.sync += [derive.eq(self.start), compare.eq(derive), starting.eq(compare)]
+            m.d.sync += [col_more0.eq(xfe_sw < WP), row_more0.eq(yfe_sh < HP),
+                         room0.eq(wp_2sw + ~x_first_end)]   # ~a = -a - 1
+            for b in range(NB):
+                m.d.sync += [a_ge0[b].eq(bank_init[b] <= 0), a_le0[b].eq(bank_end_init[b] >= 0),
+                             a_lt0[b].eq(bank_end_init[b] < HP),
+                             first0[b].eq(bank_init[b] <= 0),
+                             last0[b].eq(bank_end_init[b] == 0)]
+        m.d.sync += [derive.eq(self.start), derive2.eq(derive), compare.eq(derive2),
+                     starting.eq(compare)]
 
         # ---- position sequencer ---------------------------------------------------------------
         y, x = Signal(signed(cb)), Signal(signed(cb))
         j = Signal(jb)                                   # window (output column) of the row
-        x_end = Signal(signed(cb))                       # end column of window j
-        pend = Signal()                                  # window j fits: x_end < W + pw
+        x_end_less1 = Signal(signed(cb))                 # end column of window j, minus 1
+        # W + pw - 1 - 2 sw - (end column of window j): window j + 2 fits when >= 0, so its
+        # sign is the next window's `pend_next` (no comparison in the per-position loop)
+        room = Signal(signed(cb))
+        pend = Signal()                                  # window j fits (ends < W + pw)
         pend_next = Signal()                             # window j + 1 fits
         b_start = [Signal(signed(cb), name=f"bank_start{b}") for b in range(NB)]
         b_end = [Signal(signed(cb), name=f"bank_end{b}") for b in range(NB)]
@@ -201,11 +248,34 @@ class PoolUnit(wiring.Component):
         row_more = Signal()                              # the output row after it fits
         # flags of the position, registered a step ahead (every decision below is a few
         # gates of them): x == 0, x < W, y < H, x == x_end, y == row_end, x >= MIN - 1,
-        # x >= kw (the window tap lies in this row)
+        # x >= kw (the window tap lies in this row); per bank: its output row's window holds
+        # row y (act), starts (first) or ends (last) there
         rs, x_in, y_in, at_end = Signal(), Signal(), Signal(), Signal()
         row_out, x_min, tap_ok = Signal(), Signal(), Signal()
-        gbase = Signal(range(cfg.pool_max_planes + L + 1))   # first plane of the group
-        last_grp = Signal()                              # gbase + L >= P
+        act, first, last = Signal(NB), Signal(NB), Signal(NB)
+        planes = Signal(signed(pb))                      # planes from this group on
+        last_grp = Signal()                              # planes <= L
+
+        # the next row's values, computed while a row runs (it lasts >= MIN_ROW_POSITIONS
+        # cycles, more than the NEXT_ROW_REGS stages) and loaded at the row's end:
+        # stage 1 the sums, stage 2 the comparisons
+        n_y, n_y_in = Signal(signed(cb)), Signal()
+        n_row_end, n_row_more = Signal(signed(cb)), Signal()
+        n_b_start = [Signal(signed(cb), name=f"next_bank_start{b}") for b in range(NB)]
+        n_b_end = [Signal(signed(cb), name=f"next_bank_end{b}") for b in range(NB)]
+        n_row_out, n_first, n_last = Signal(), Signal(NB), Signal(NB)
+        n_ge, n_le, n_lt = Signal(NB), Signal(NB), Signal(NB)   # act = n_ge & n_le & n_lt
+        m.d.sync += [n_y.eq(y + 1), n_y_in.eq(y < h_less1),
+                     n_row_end.eq(Mux(row_out, row_end + sh, row_end)),
+                     n_row_more.eq(Mux(row_out, row_end < hp_2sh, row_more))]
+        for b in range(NB):
+            m.d.sync += [n_b_start[b].eq(Mux(last[b], b_start[b] + bank_step, b_start[b])),
+                         n_b_end[b].eq(Mux(last[b], b_end[b] + bank_step, b_end[b]))]
+            m.d.sync += [n_ge[b].eq(n_b_start[b] <= n_y), n_le[b].eq(n_y <= n_b_end[b]),
+                         n_lt[b].eq(n_b_end[b] < HP),
+                         n_first[b].eq(n_y == n_b_start[b]),   # (n_y >= 1)
+                         n_last[b].eq(n_y == n_b_end[b])]
+        m.d.sync += n_row_out.eq(Mux(row_out, sh_one, n_y == n_row_end))
 
         inflight = Signal(range(cfg.out_fifo_depth + 1))
         credit = Signal()                                # registered: outputs may issue
@@ -232,7 +302,7 @@ class PoolUnit(wiring.Component):
             self.data.ready.eq(running & credit & need),
             word_in.eq(self.data.valid & self.data.ready),
             fire.eq(running & credit & Mux(need, word_in, 1)),
-            self.busy.eq(derive | compare | starting | running | (inflight != 0)),
+            self.busy.eq(derive | derive2 | compare | starting | running | (inflight != 0)),
         ]
         words = self.data.payload
 
@@ -241,32 +311,23 @@ class PoolUnit(wiring.Component):
                      credit.eq(self.fifo_level + inflight + cfg.pool_credit_margin
                                <= cfg.out_fifo_depth)]
 
-        # per bank: its output row's window holds row y (act), starts (first) or ends (last)
-        act = Signal(NB)
-        first = Signal(NB)
-        last = Signal(NB)
-        for b in range(NB):
-            m.d.comb += [
-                act[b].eq((b_start[b] <= y) & (y <= b_end[b]) & (b_end[b] < HP)),
-                first[b].eq((y == b_start[b]) | ((y == 0) & (b_start[b] < 0))),
-                last[b].eq(y == b_end[b]),
-            ]
-
         def group_start():
             m.d.sync += [y.eq(0), row_end.eq(y_first_end), row_more.eq(row_more0),
-                         y_in.eq(1), row_out.eq(out_row0)]
+                         y_in.eq(1), row_out.eq(out_row0), act.eq(a_ge0 & a_le0 & a_lt0), first.eq(first0),
+                         last.eq(last0)]
             m.d.sync += [b_start[b].eq(bank_init[b]) for b in range(NB)]
-            m.d.sync += [b_end[b].eq(bank_init[b] + kh - 1) for b in range(NB)]
+            m.d.sync += [b_end[b].eq(bank_end_init[b]) for b in range(NB)]
 
         def row_start():
-            m.d.sync += [x.eq(0), j.eq(0), x_end.eq(x_first_end), pend.eq(1),
-                         pend_next.eq(col_more0), rs.eq(1), x_in.eq(1), at_end.eq(at_end0),
-                         x_min.eq(self.MIN_ROW_POSITIONS <= 1), tap_ok.eq(0)]
+            m.d.sync += [x.eq(0), j.eq(0), x_end_less1.eq(xfe_less1), room.eq(room0),
+                         pend.eq(1), pend_next.eq(col_more0), rs.eq(1), x_in.eq(1),
+                         at_end.eq(at_end0), x_min.eq(self.MIN_ROW_POSITIONS <= 1),
+                         tap_ok.eq(0)]
 
         with m.If(starting):
             group_start()
             row_start()
-            m.d.sync += [running.eq(1), gbase.eq(0), last_grp.eq(P <= L)]
+            m.d.sync += [running.eq(1), planes.eq(planes0), last_grp.eq(planes0 <= L)]
         with m.If(fire):
             with m.If(final):
                 m.d.sync += running.eq(0)
@@ -274,25 +335,24 @@ class PoolUnit(wiring.Component):
                 row_start()
                 with m.If(grp_end):
                     group_start()
-                    m.d.sync += [gbase.eq(gbase + L), last_grp.eq(gbase + 2 * L >= P)]
+                    m.d.sync += [planes.eq(planes - L), last_grp.eq(planes <= 2 * L)]
                 with m.Else():
-                    m.d.sync += [y.eq(y + 1), y_in.eq(y + 1 < H),
-                                 row_out.eq(Mux(row_out, sh_one, y + 1 == row_end))]
-                    with m.If(row_out):
-                        m.d.sync += [row_end.eq(row_end + sh),
-                                     row_more.eq(row_end + (sh << 1) < HP)]
-                    for b in range(NB):
-                        with m.If(last[b]):
-                            m.d.sync += [b_start[b].eq(b_start[b] + bank_step),
-                                         b_end[b].eq(b_end[b] + bank_step)]
+                    m.d.sync += [y.eq(n_y), y_in.eq(n_y_in), row_out.eq(n_row_out),
+                                 row_end.eq(n_row_end), row_more.eq(n_row_more),
+                                 act.eq(n_ge & n_le & n_lt), first.eq(n_first),
+                                 last.eq(n_last)]
+                    m.d.sync += [b_start[b].eq(n_b_start[b]) for b in range(NB)]
+                    m.d.sync += [b_end[b].eq(n_b_end[b]) for b in range(NB)]
             with m.Else():
-                m.d.sync += [x.eq(x + 1), rs.eq(0), x_in.eq(x + 1 < W),
-                             at_end.eq(Mux(emit, sw_one, x + 1 == x_end)),
-                             x_min.eq(x + 1 >= self.MIN_ROW_POSITIONS - 1),
-                             tap_ok.eq(x + 1 > tap_at)]
+                # x counts up by one from 0: every flag of x + 1 is an equality of x
+                m.d.sync += [x.eq(x + 1), rs.eq(0), x_in.eq(x_in & (x != w_less1)),
+                             at_end.eq(Mux(emit, sw_one, x == x_end_less1)),
+                             x_min.eq(x_min | (x == self.MIN_ROW_POSITIONS - 2)),
+                             tap_ok.eq(tap_ok | (x == tap_at))]
                 with m.If(emit):
-                    m.d.sync += [j.eq(j + 1), x_end.eq(x_end + sw), pend.eq(pend_next),
-                                 pend_next.eq(x_end + (sw << 1) < WP)]
+                    m.d.sync += [j.eq(j + 1), x_end_less1.eq(x_end_less1 + sw),
+                                 room.eq(room - sw), pend.eq(pend_next),
+                                 pend_next.eq(~room[-1])]
 
         # ---- issue registers: the L values, the window tap, the position's flags --------------
         vals = [Signal(signed(B), name=f"v{l}") for l in range(L)]
@@ -300,25 +360,30 @@ class PoolUnit(wiring.Component):
             m.d.comb += vals[l].eq(Mux(need, words[l * B:(l + 1) * B].as_signed(), 0))
         shreg = [[Signal(signed(B), name=f"row{l}_{t}", reset_less=True) for t in range(K)]
                  for l in range(L)]
-        tap_idx = tap_at
-        if self._fault == "line_off":          # deliberately broken: windows one value short
-            tap_idx = Mux(tap_at == 0, 0, tap_at - 1)
+        v0 = [Signal(signed(B), name=f"v0_{l}", reset_less=True) for l in range(L)]
+        tap_ok0 = Signal()
+        m.d.sync += [v0[l].eq(vals[l]) for l in range(L)]
+        m.d.sync += tap_ok0.eq(tap_ok)
+        ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
+                                 "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
+        c0 = Signal(ctl, name="ctl0")
+        lanes_ok = Cat(*(planes > l for l in range(L)))
+        m.d.sync += [c0.valid.eq(fire), c0.rs.eq(rs), c0.emit.eq(emit), c0.out.eq(out),
+                     c0.final.eq(final), c0.j.eq(j), c0.act.eq(act), c0.first.eq(first),
+                     c0.last.eq(last), c0.lanes.eq(lanes_ok)]
         v1 = [Signal(signed(B), name=f"v1_{l}", reset_less=True) for l in range(L)]
         tap1 = [Signal(signed(B), name=f"tap1_{l}", reset_less=True) for l in range(L)]
         # the shift register is not cleared at a row start: a tap before the row's first value
         # (x < kw) reads 0 instead
-        with m.If(fire):
+        # (the values enter at stage K - kw, so the last stage is the tap: no wide select)
+        with m.If(c0.valid):
             for l in range(L):
-                m.d.sync += [shreg[l][0].eq(vals[l]), v1[l].eq(vals[l]),
-                             tap1[l].eq(Mux(tap_ok, Array(shreg[l])[tap_idx], 0))]
-                m.d.sync += [shreg[l][t].eq(shreg[l][t - 1]) for t in range(1, K)]
-        ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
-                                 "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
+                m.d.sync += [shreg[l][0].eq(v0[l]), v1[l].eq(v0[l]),
+                             tap1[l].eq(Mux(tap_ok0, shreg[l][K - 1], 0))]
+                m.d.sync += [shreg[l][t].eq(Mux(entry[t], v0[l], shreg[l][t - 1]))
+                             for t in range(1, K)]
         c1 = Signal(ctl, name="ctl1")
-        lanes_ok = Cat(*(gbase + l < P for l in range(L)))
-        m.d.sync += [c1.valid.eq(fire), c1.rs.eq(rs), c1.emit.eq(emit), c1.out.eq(out),
-                     c1.final.eq(final), c1.j.eq(j), c1.act.eq(act), c1.first.eq(first),
-                     c1.last.eq(last), c1.lanes.eq(lanes_ok)]
+        m.d.sync += c1.eq(c0)
 
         # ---- running window-row sums ----------------------------------------------------------
         run = [Signal(signed(HW), name=f"run{l}", reset_less=True) for l in range(L)]

@@ -73,7 +73,7 @@ def test_pool_latency_is_measured():
     assert [c - first_issue for c, _, _ in got["out"]] == [CFG.pool_latency + i for i in range(4)]
     assert CFG.pool_latency == PoolUnit.latency_of(CFG) == (
         PoolUnit.ISSUE_REGS + PoolUnit.RUN_REGS + PoolUnit.BANK_READ_LATENCY
-        + PoolUnit.SUM_REGS + PoolUnit.OUT_REGS) == 7
+        + PoolUnit.SUM_REGS + PoolUnit.OUT_REGS) == 8
     assert PoolUnit.MIN_ROW_POSITIONS == CFG.pool_min_row_positions == 5
     assert [last for _, _, last in got["out"]] == [0, 0, 0, 1]
     assert np.array_equal(decoded(op, got["out"]), op.result)
