@@ -71,6 +71,16 @@ def run(ns) -> int:
                 replace(base, simd=s)
             except ConfigError as exc:
                 raise UsageError(f"--simds {s}: {exc}") from None
+    if ns.sweep_hold_banks is not None:
+        banks = ns.sweep_hold_banks
+        if len(set(banks)) != len(banks):
+            raise UsageError(f"--sweep-hold-banks {' '.join(map(str, banks))}: a value is "
+                             "repeated")
+        for b in banks:
+            try:
+                replace(base, hold_banks=b)
+            except ConfigError as exc:
+                raise UsageError(f"--sweep-hold-banks {b}: {exc}") from None
     doc = run_dse(ns.network, ns.device, base, rows=rows, cols=cols, simds=ns.simds,
                   hold_banks=ns.sweep_hold_banks,
                   use_fmax=ns.use_fmax, coeffs=ns.coeffs, out_dir=network_out_dir(ns),
