@@ -56,8 +56,8 @@ def tile_period(rows, cols, drain_rows, m_valid, kw):
     """Fewest cycles between the last reads of a tile with ``m_valid`` rows and of the next tile
     on an R x C array with D = ``drain_rows`` result rows per beat: the tile reader reads KW
     words per tile and one tile drains at a time (ceil(m_valid / D) shifts), so
-    max(KW, ceil(m_valid / D)). (The hold bank adds a second rule over two tiles:
-    :func:`bank_period`.)
+    max(KW, ceil(m_valid / D)). (The hold banks add a second rule over n = ``hold_banks``
+    tiles: :func:`bank_period`.)
 
     Elementwise on numpy arrays (the design-space sweep passes arrays of R, C and D); of ints,
     an int. :meth:`ArrayConfig.tile_period` is this function on the config's R, C and D.
@@ -67,11 +67,11 @@ def tile_period(rows, cols, drain_rows, m_valid, kw):
 
 
 def bank_period(rows, cols, drain_rows, m_valid):
-    """Fewest cycles between the last reads of a tile with ``m_valid`` rows and of the tile
-    after next, the next one captured into the same hold bank (two banks, alternating): PE
-    (0, 0) captures the later tile no earlier than the cycle of the earlier tile's last drain
-    shift, and it captures :func:`capture_skew` cycles before its tile's drain could start, so
-    R + C - 2 + ceil(m_valid / D).
+    """Fewest cycles between the last reads of a tile with ``m_valid`` rows and of the next
+    tile captured into the same hold bank (with n = ``hold_banks`` banks in turn, the tile n
+    places later): PE (0, 0) captures the later tile no earlier than the cycle of the earlier
+    tile's last drain shift, and it captures :func:`capture_skew` cycles before its tile's drain
+    could start, so R + C - 2 + ceil(m_valid / D) (whatever n).
 
     Elementwise on numpy arrays, like :func:`tile_period`; of ints, an int.
     """
@@ -137,6 +137,9 @@ MAX_MEMORY_BITS = 1 << 26
 #: clock: FPGA fabric clocks of these devices stay far below 1 GHz (the fitted Fmax of the
 #: synthesis records is below 300 MHz).
 MAX_CLOCK_MHZ = 1000.0
+#: hold banks per PE: each is one more accumulator-wide register in every PE (R*C + R of them)
+#: and one more countdown in the tile reader; a bound that keeps the bank index at 3 bits
+MAX_HOLD_BANKS = 8
 #: what the Verilog writer is asked to elaborate (:func:`check_elaboration`): R*C*SIMD PE bits.
 #: Measured on the 2-core development machine: 16x16x32 (8,192) elaborates in 16 s and 0.3 GB,
 #: 32x32x64 (65,536) in 96 s and 1.3 GB, growing linearly; 65,536 PE bits is also over 3x the
@@ -205,6 +208,11 @@ class ArrayConfig:
                         every matmul result beat carries D rows of C lanes. A value above
                         ``rows`` is allowed and means R (:attr:`drain_rows_eff`), so one
                         setting fits every array size of a sweep.
+    hold_banks          n, hold registers per PE (>= 2): tile i captures into bank i mod n, so
+                        a tile may end its reads only when the tile n places earlier (same
+                        bank) has drained (:func:`bank_period`). More banks let small-K tiles
+                        (few data words per row) follow each other faster, at n + 1
+                        accumulator-wide registers per PE and a deeper output FIFO.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -222,6 +230,7 @@ class ArrayConfig:
     pool_row_depth: int = 64
     mem_piece_depth: int = 16384
     drain_rows: int = 2
+    hold_banks: int = 2
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -273,6 +282,10 @@ class ArrayConfig:
                  "values above --rows mean --rows)", MAX_ROWS_COLS,
                  "D, tile rows per result beat, is used as min(D, rows) and rows is at most "
                  f"{MAX_ROWS_COLS}")
+        need_int("hold_banks", 2, "pass --hold-banks 2 or more (hold registers per PE: one "
+                 "bank captures while the others drain)", MAX_HOLD_BANKS,
+                 "each bank is one more accumulator-wide register in every PE (R*C + R of "
+                 "them), and the bank index travels with every operand word")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -375,7 +388,8 @@ class ArrayConfig:
 
     def bank_period(self, m_valid: int) -> int:
         """Fewest cycles between the last reads of a tile with ``m_valid`` rows and the tile
-        after next (same hold bank): :func:`bank_period` (R + C - 2 + ceil(m_valid / D))."""
+        ``hold_banks`` places later (same hold bank): :func:`bank_period`
+        (R + C - 2 + ceil(m_valid / D))."""
         return bank_period(self.rows, self.cols, self.drain_rows_eff, m_valid)
 
     # ---- pool datapath ----------------------------------------------------------------------
@@ -443,7 +457,7 @@ class ArrayConfig:
         from .rtl.core import BinaryCore
 
         return BinaryCore.fifo_depth_for(self.tile_beats, self.bank_period(1), self.tile_flush,
-                                         self.pool_latency)
+                                         self.pool_latency, self.hold_banks)
 
     @property
     def mm_credit_margin(self) -> int:
@@ -494,9 +508,10 @@ class ArrayConfig:
 
     @property
     def tag(self) -> str:
-        """Short name for build directories: r8c8s64k2048m512n512d2."""
+        """Short name for build directories: r8c8s64k2048m512n512d2 (with ``h<n>`` appended
+        when hold_banks is not 2)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
-                f"d{self.drain_rows_eff}")
+                f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}"))
 
 
 DEFAULT = ArrayConfig()

@@ -80,7 +80,7 @@ def bandwidth_from_args(ns):
 
 _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool_max_dim",
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
-           "mem_piece_depth", "drain_rows")
+           "mem_piece_depth", "drain_rows", "hold_banks")
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

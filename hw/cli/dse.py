@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="C from LO to HI inclusive (default 1 64)")
     p.add_argument("--simds", type=int, nargs="+", default=None,
                    help="SIMD values (default powers of two from max(8, pool_bits) to 512)")
+    p.add_argument("--sweep-hold-banks", type=int, nargs="+", default=None, metavar="N",
+                   help="hold_banks values to sweep, e.g. 2 3 4 (default: --hold-banks only)")
     p.add_argument("--use-fmax", action="store_true",
                    help="clock each config at the resource model's Fmax (default: --clock-mhz)")
     p.add_argument("--coeffs",
@@ -69,17 +71,31 @@ def run(ns) -> int:
                 replace(base, simd=s)
             except ConfigError as exc:
                 raise UsageError(f"--simds {s}: {exc}") from None
+    if ns.sweep_hold_banks is not None:
+        banks = ns.sweep_hold_banks
+        if len(set(banks)) != len(banks):
+            raise UsageError(f"--sweep-hold-banks {' '.join(map(str, banks))}: a value is "
+                             "repeated")
+        for b in banks:
+            try:
+                replace(base, hold_banks=b)
+            except ConfigError as exc:
+                raise UsageError(f"--sweep-hold-banks {b}: {exc}") from None
     doc = run_dse(ns.network, ns.device, base, rows=rows, cols=cols, simds=ns.simds,
+                  hold_banks=ns.sweep_hold_banks,
                   use_fmax=ns.use_fmax, coeffs=ns.coeffs, out_dir=network_out_dir(ns),
                   progress=not ns.quiet,
                   command=command_line("dse", ns, ("rows_range", "cols_range", "simds",
+                                                   "sweep_hold_banks",
                                                    "use_fmax", "coeffs", "out")))
     print(f"evaluated {doc['configs']:,} configs in {doc['seconds']:.3f} s = "
           f"{doc['configs_per_s']:,.0f} configs/s; {doc['fit']:,} fit {doc['device']}; "
           f"Pareto front: {len(doc['front'])} configs")
-    print(f"{'R':>3} {'C':>3} {'SIMD':>4} {'LUT':>8} {'BRAM':>6} {'clock':>7} {'frames/s':>10}")
+    print(f"{'R':>3} {'C':>3} {'SIMD':>4} {'n':>2} {'LUT':>8} {'BRAM':>6} {'clock':>7} "
+          f"{'frames/s':>10}")
     for r in doc["front"]:
-        print(f"{r['rows']:>3} {r['cols']:>3} {r['simd']:>4} {r['lut']:>8,} {r['bram']:>6g} "
+        print(f"{r['rows']:>3} {r['cols']:>3} {r['simd']:>4} {r['hold_banks']:>2} "
+              f"{r['lut']:>8,} {r['bram']:>6g} "
               f"{r['clock_mhz']:>7.1f} {r['fps']:>10.4g}")
     print("wrote " + ", ".join(doc["files"]))
     return 0

@@ -15,18 +15,20 @@ b(m) = ceil(m/D) beats of a tile of m rows):
 
     tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 2
 
-Tiles stream back to back through the array and are captured into two hold banks in turn
-(tile i into bank i mod 2), each drained (b(m) beats, one per cycle) while later tiles
+Tiles stream back to back through the array and are captured into n = hold_banks hold banks
+in turn (tile i into bank i mod n), each drained (b(m) beats, one per cycle) while later tiles
 accumulate. The tile reader starts a tile as soon as two rules allow (:func:`tile_gaps`):
 
-    d_i = t_{i+1} - t_i = max(P(m_i), Q(m_{i-1}) - d_{i-1})     (d_0 = P(m_0))
+    d_i = t_{i+1} - t_i = max(P(m_i), Q(m_{i+1-n}) - (d_{i-1} + ... + d_{i+1-n}))
+                                         (no bank term while i + 1 < n)
     P(m) = max(KW, b(m))                 tile_period: KW reads; one drain at a time
-    Q(m) = R + C - 2 + b(m)              bank_period: the tile after next (same bank) has its
-                                         PE (0, 0) capture, R + C - 2 cycles before its drain
-                                         could start, no earlier than this tile's last shift
+    Q(m) = R + C - 2 + b(m)              bank_period: the next tile of the same bank (n tiles
+                                         later) has its PE (0, 0) capture, R + C - 2 cycles
+                                         before its drain could start, no earlier than this
+                                         tile's last shift
 
 over the Tn * (Tm - 1) tiles of R rows, then the Tn tiles of m_l rows. In steady state a tile
-costs max(KW, b(m), Q(m) / 2) cycles.
+costs max(KW, b(m), Q(m) / n) cycles.
 
 Pool (P x H x W, kernel kh x kw, stride sh x sw, padding ph x pw, Ho x Wo outputs; the pool
 unit takes L = pool_lanes = C planes per position, one position per data beat; it walks the rows and columns up to the last window's end, at least MIN =
@@ -58,19 +60,44 @@ from ..config import ArrayConfig, ceil_div, drain_beats
 from ..ops import pool_extent  # the one formula of the rows and columns walked
 
 
-def tile_gaps(count, first, period, bank):
-    """(sum, last) of ``count`` >= 0 consecutive gaps between tiles' last reads whose source
-    tiles all have the same tile period ``period`` (P) and bank period ``bank`` (Q), the first
-    gap being ``first`` (>= P): the greedy rule d_{i+1} = max(P, Q - d_i). After the first gap
-    the gaps alternate u = max(P, Q - first), v = max(P, Q - u) (then u again), so the sum is
-    first + floor((count - 1) / 2) * (u + v) + u if count - 1 is odd. ``last`` is the last gap
-    (``first`` when ``count`` <= 1; meaningless when ``count`` is 0). Elementwise on arrays."""
-    u = np.maximum(period, bank - first)
-    v = np.maximum(period, bank - u)
-    rest = np.maximum(count - 1, 0)
-    total = np.where(count > 0, first + rest // 2 * (u + v) + rest % 2 * u, 0)
-    last = np.where(rest == 0, first, np.where(rest % 2 == 1, u, v))
-    return total, last
+def tile_gaps(count, window, period, bank, lead=()):
+    """(sum, window) of ``count`` >= 0 consecutive gaps between tiles' last reads under the
+    greedy rule with n = len(window) + 1 hold banks:
+
+        d_j = max(P, Q_j - (d_{j-1} + ... + d_{j-n+1}))
+
+    ``window``: the n - 1 gaps before the first one, oldest first (each >= P; gaps of no tile
+    are any value >= max(P, Q)); P = ``period`` for every gap; Q_j = ``lead[j]`` for the first
+    len(lead) gaps (tiles before this run), ``bank`` after. Returns the sum and the last n - 1
+    gaps (the ``window`` of a following run). Elementwise on numpy arrays (n is an int).
+
+    Exact, in O(n) array operations whatever ``count``: with Q constant, once a window sum
+    d_{j-n+1} + ... + d_j reaches Q it stays Q (the next gap is max(P, d_{j-n+1}) =
+    d_{j-n+1}), and until then every gap is P; so n gaps after Q became constant the sequence
+    is periodic with period n (d_j = d_{j-n}). The first len(lead) + n gaps are computed one by
+    one, the rest are whole periods plus a part of one.
+    """
+    n = len(window) + 1
+    qs = list(lead) + [bank] * n
+    steps = len(qs)
+    hist = list(window)            # hist[n - 1 + j] is gap j
+    total = 0
+    for j, q in enumerate(qs):
+        d = np.maximum(period, q - sum(hist[len(hist) - (n - 1):]))
+        hist.append(d)
+        total = total + np.where(j < count, d, 0)
+    pattern = hist[-n:]            # gaps steps - n .. steps - 1, repeating
+    rest = np.maximum(count - steps, 0)
+    total = total + rest // n * sum(pattern) + sum(
+        np.where(rest % n > k, pattern[k], 0) for k in range(n))
+    out = []
+    for k in range(n - 1):         # gap g = count - (n - 1) + k, at hist[count + k]
+        h = count + k
+        in_hist = sum(np.where(h == i, v, 0) for i, v in enumerate(hist))
+        phase = (h - (n - 1) - (steps - n)) % n
+        periodic = sum(np.where(phase == i, v, 0) for i, v in enumerate(pattern))
+        out.append(np.where(h < len(hist), in_hist, periodic))
+    return total, out
 
 
 def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
@@ -83,12 +110,14 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
     m_l = m - (tm - 1) * cfg.rows
     full_p, full_q = cfg.tile_period(cfg.rows, kw), cfg.bank_period(cfg.rows)
     last_p, last_q = cfg.tile_period(m_l, kw), cfg.bank_period(m_l)
-    # the gaps after the tiles of R rows (the last one leads into the last tile row), then
-    # those after the tiles of the last tile row but its last tile
+    banks = cfg.hold_banks
+    # the gaps after the tiles of R rows (the last one leads into the last tile row; before
+    # the first tile, gaps of no tile that bind nothing), then those after the tiles of the
+    # last tile row but its last tile (the first n - 1 of them bound by full tiles' banks)
+    no_tile = [np.maximum(full_p, full_q)] * (banks - 1)
     n_full = tn * (tm - 1)
-    full_sum, full_last = tile_gaps(n_full, full_p, full_p, full_q)
-    first = np.where(n_full > 0, np.maximum(last_p, full_q - full_last), last_p)
-    last_sum, _ = tile_gaps(tn - 1, first, last_p, last_q)
+    full_sum, window = tile_gaps(n_full, no_tile, full_p, full_q)
+    last_sum, _ = tile_gaps(tn - 1, window, last_p, last_q, lead=[full_q] * (banks - 1))
     total = ((m + n) * kw + kw + full_sum + last_sum + cfg.tile_flush
              + drain_beats(m_l, cfg.drain_rows_eff) - 1 + cfg.result_latency
              + cfg.job_start_cycles)

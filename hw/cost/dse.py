@@ -62,7 +62,8 @@ class ConfigGrid:
     """The configs ``base`` with (R, C) = (rows[i], cols[i]): what the cycle and resource
     formulas read of a config, as arrays (one SIMD and set of limits).
 
-    ``rows``, ``cols``: int64 arrays; ``simd``: an int; the :data:`STACKED` properties: arrays
+    ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``: ints (the cycle formula loops
+    over the hold banks); the :data:`STACKED` properties: arrays
     from :func:`stacked_properties`; :meth:`tile_period`, :meth:`bank_period`:
     :func:`hw.config.tile_period`, :func:`hw.config.bank_period`.
     Nothing else (no other attribute of ArrayConfig is imitated).
@@ -72,6 +73,7 @@ class ConfigGrid:
         self.rows, self.cols = (np.array(a, dtype=np.int64)
                                 for a in np.broadcast_arrays(rows, cols))
         self.simd = base.simd
+        self.hold_banks = base.hold_banks
         for name, vals in stacked_properties(base, self.rows, self.cols).items():
             setattr(self, name, vals)
 
@@ -147,54 +149,60 @@ def predict_vec(grid: ConfigGrid, family: str, model: dict) -> dict:
 
 
 def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfig,
-          use_fmax: bool = False, progress: bool = True) -> dict:
-    """Evaluate every (R, C, SIMD) of the grid. Returns arrays (one entry per config) and the
-    measured rate. ``base`` gives the limits and the clock (``use_fmax``: the model's Fmax)."""
+          use_fmax: bool = False, progress: bool = True, hold_banks=None) -> dict:
+    """Evaluate every (R, C, SIMD, hold_banks) of the grid. Returns arrays (one entry per
+    config) and the measured rate. ``base`` gives the limits, the clock (``use_fmax``: the
+    model's Fmax) and, unless ``hold_banks`` lists the values to sweep, the hold banks."""
+    banks_values = [base.hold_banks] if hold_banks is None else [int(b) for b in hold_banks]
     fam = device.family
     R, C = np.meshgrid(np.asarray(rows), np.asarray(cols), indexing="ij")
     R, C = R.ravel(), C.ravel()
-    cols_out = {k: [] for k in ("rows", "cols", "simd", "cycles", "lut", "ff", "bram", "dsp",
-                                "fmax_mhz", "clock_mhz", "fps", "utilisation", "fits")}
-    n_total = len(R) * len(simds)
+    cols_out = {k: [] for k in ("rows", "cols", "simd", "hold_banks", "cycles", "lut", "ff",
+                                "bram", "dsp", "fmax_mhz", "clock_mhz", "fps", "utilisation",
+                                "fits")}
+    n_total = len(R) * len(simds) * len(banks_values)
     done = 0
     t0 = time.perf_counter()
     bar = _Progress(n_total, progress)
     for s in simds:
-        cfg_s = replace(base, simd=int(s), rows=1, cols=1)
-        table = ShapeTable(net, cfg_s)
-        for lo in range(0, len(R), 4096):
-            r, c = R[lo:lo + 4096], C[lo:lo + 4096]
-            grid = ConfigGrid(cfg_s, r, c)
-            cyc = table.cycles(grid)
-            res = predict_vec(grid, fam, model)
-            if res["lut"] is None:
-                raise _res.ModelError(f"the resource model has no LUT coefficients for {fam}; "
-                                      "run `python -m hw fit`")
-            for key in ("ff", "dsp"):   # a resource the model does not fit counts as 0
-                if res[key] is None:
-                    res[key] = np.zeros(len(r), dtype=np.int64)
-            logic_fits = ((res["lut"] <= device.lut) & (res["ff"] <= device.ff)
-                          & (res["dsp"] <= device.dsp))
-            # block RAM is counted per config (not vectorized): only where the logic fits
-            bram = np.full(len(r), np.nan)
-            for i in np.flatnonzero(logic_fits):
-                bram[i] = bram_of(replace(cfg_s, rows=int(r[i]), cols=int(c[i])), fam)
-            fmax = res["fmax_mhz"] if res["fmax_mhz"] is not None and device.can_place_and_route \
-                else np.full(len(r), np.nan)
-            clock = fmax if use_fmax else np.full(len(r), float(base.clock_mhz))
-            fps = clock * 1e6 / cyc
-            util = utilisation(table.macs, cyc, r, c, int(s))
-            fits = logic_fits & (bram <= device.bram)
-            if use_fmax:
-                fits &= np.isfinite(clock) & (clock > 0)
-            for k, val in (("rows", r), ("cols", c), ("simd", np.full(len(r), int(s))),
-                           ("cycles", cyc), ("lut", res["lut"]), ("ff", res["ff"]),
-                           ("bram", bram), ("dsp", res["dsp"]), ("fmax_mhz", fmax),
-                           ("clock_mhz", clock), ("fps", fps), ("utilisation", util),
-                           ("fits", fits)):
-                cols_out[k].append(np.asarray(val))
-            done += len(r)
-            bar.update(done)
+        table = ShapeTable(net, replace(base, simd=int(s), rows=1, cols=1))
+        for nb in banks_values:
+            cfg_s = replace(base, simd=int(s), rows=1, cols=1, hold_banks=nb)
+            for lo in range(0, len(R), 4096):
+                r, c = R[lo:lo + 4096], C[lo:lo + 4096]
+                grid = ConfigGrid(cfg_s, r, c)
+                cyc = table.cycles(grid)
+                res = predict_vec(grid, fam, model)
+                if res["lut"] is None:
+                    raise _res.ModelError(f"the resource model has no LUT coefficients for "
+                                          f"{fam}; run `python -m hw fit`")
+                for key in ("ff", "dsp"):   # a resource the model does not fit counts as 0
+                    if res[key] is None:
+                        res[key] = np.zeros(len(r), dtype=np.int64)
+                logic_fits = ((res["lut"] <= device.lut) & (res["ff"] <= device.ff)
+                              & (res["dsp"] <= device.dsp))
+                # block RAM is counted per config (not vectorized): only where the logic fits
+                bram = np.full(len(r), np.nan)
+                for i in np.flatnonzero(logic_fits):
+                    bram[i] = bram_of(replace(cfg_s, rows=int(r[i]), cols=int(c[i])), fam)
+                fmax = res["fmax_mhz"] if (res["fmax_mhz"] is not None
+                                           and device.can_place_and_route) \
+                    else np.full(len(r), np.nan)
+                clock = fmax if use_fmax else np.full(len(r), float(base.clock_mhz))
+                fps = clock * 1e6 / cyc
+                util = utilisation(table.macs, cyc, r, c, int(s))
+                fits = logic_fits & (bram <= device.bram)
+                if use_fmax:
+                    fits &= np.isfinite(clock) & (clock > 0)
+                for k, val in (("rows", r), ("cols", c), ("simd", np.full(len(r), int(s))),
+                               ("hold_banks", np.full(len(r), int(nb))),
+                               ("cycles", cyc), ("lut", res["lut"]), ("ff", res["ff"]),
+                               ("bram", bram), ("dsp", res["dsp"]), ("fmax_mhz", fmax),
+                               ("clock_mhz", clock), ("fps", fps), ("utilisation", util),
+                               ("fits", fits)):
+                    cols_out[k].append(np.asarray(val))
+                done += len(r)
+                bar.update(done)
     elapsed = time.perf_counter() - t0
     bar.close()
     out = {k: np.concatenate(v) for k, v in cols_out.items()}
@@ -317,12 +325,13 @@ def sweep_values(what: str, vals, default) -> list[int]:
 
 def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=None, simds=None,
             use_fmax: bool = False, coeffs=None, out_dir, progress: bool = True,
-            command: str = "") -> dict:
+            command: str = "", hold_banks=None) -> dict:
     """Sweep, write ``dse_<device>.json`` and ``dse_<device>.png`` under ``out_dir`` (created;
     ``python -m hw dse`` passes reports/<network>/; each file whole or not at all, the folder's
     other files untouched), return the JSON document (with the measured rate).
 
-    ``rows``/``cols``/``simds``: the values to sweep (None: 1..64, 1..64, :func:`default_simds`).
+    ``rows``/``cols``/``simds``/``hold_banks``: the values to sweep (None: 1..64, 1..64,
+    :func:`default_simds`, ``base.hold_banks``).
     Raises DSEError for a bad sweep, DSENoFitError when nothing fits, OutputError (before the
     sweep) when ``out_dir`` holds a dse file this tool did not write."""
     import json
@@ -340,6 +349,12 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
     rows = sweep_values("rows", rows, range(1, 65))
     cols = sweep_values("cols", cols, range(1, 65))
     simds = sweep_values("simd", simds, default_simds(base))
+    banks = sweep_values("hold_banks", hold_banks, [base.hold_banks])
+    for b in banks:
+        try:
+            replace(base, hold_banks=b)
+        except ConfigError as exc:
+            raise DSEError(f"the hold_banks sweep holds an invalid value: {exc}") from None
     for s in simds:   # validate every SIMD once with the real config, at the largest R and C
         try:
             replace(base, simd=int(s), rows=max(rows), cols=max(cols))
@@ -349,12 +364,13 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
     model = _res.load_model(coeffs)["families"]
     check_dse_outputs(out_dir, dev.name)
     net = load_network(network)
-    out = sweep(net, dev, model, rows, cols, simds, base, use_fmax=use_fmax, progress=progress)
+    out = sweep(net, dev, model, rows, cols, simds, base, use_fmax=use_fmax, progress=progress,
+                hold_banks=banks)
     fits = out["fits"]
     if not fits.any():
         i = int(np.argmin(out["lut"]))
         cfg = replace(base, rows=int(out["rows"][i]), cols=int(out["cols"][i]),
-                      simd=int(out["simd"][i]))
+                      simd=int(out["simd"][i]), hold_banks=int(out["hold_banks"][i]))
         usage = {"lut": out["lut"][i], "ff": out["ff"][i], "dsp": out["dsp"][i],
                  "bram": bram_of(cfg, dev.family)}
         over = {k: f"{v['used']:.0f} > {v['available']} (over by {v['over']:.0f})"
@@ -364,7 +380,7 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
                             "memory limits (--max-m/--max-n/--max-k/--pool-row-depth) or pick a "
                             "larger device")
     front = pareto_front(out["lut"], out["fps"], fits)
-    keys = ("rows", "cols", "simd", "lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz",
+    keys = ("rows", "cols", "simd", "hold_banks", "lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz",
             "cycles", "fps", "utilisation")
 
     def rec(i):
@@ -382,7 +398,7 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
                                                                            "simd")},
            "clock": "resource-model Fmax per config" if use_fmax else f"{base.clock_mhz} MHz",
            "grid": {"rows": [min(rows), max(rows)], "cols": [min(cols), max(cols)],
-                    "simd": simds},
+                    "simd": simds, "hold_banks": banks},
            "configs": int(out["n"]), "fit": int(fits.sum()), "seconds": out["seconds"],
            "configs_per_s": out["rate"],
            "front": [rec(int(i)) for i in front],

@@ -328,7 +328,8 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
     points, err_table = synthesis_points(dev, coeffs)
     names = {row["name"] for row in cost["ops"]}
     for r in rtl:   # a sim of exactly this network's ops on this config: compare the totals
-        if r["config"] == cfg.to_dict() and {row["op"] for row in r["rows"]} == names \
+        # (records written before the hold_banks field existed are of two-bank RTL)
+        if {"hold_banks": 2, **r["config"]} == cfg.to_dict() and {row["op"] for row in r["rows"]} == names \
                 and len(r["rows"]) == len(names) and r["measured"] == r["jobs"]:
             meas = sum(row["measured"] for row in r["rows"])
             r["network"] = {"measured_total": meas, "model_total": cost["totals"]["cycles"],

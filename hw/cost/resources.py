@@ -69,16 +69,18 @@ def array_register_bits(cfg: ArrayConfig) -> int:
 
     Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the XNOR/AND
     register (S), the popcount pipeline (:func:`tree_reg_bits`), the flags travelling alongside
-    (F per stage: pe_latency - 1 of them) and the accumulator plus its ping-pong hold
-    registers ((1 + HOLD_BANKS) * acc_width). Per row-popcount PE (R): the
-    same minus the constant weight operand. Skew lines: row r delays a and flags r cycles,
-    column c delays w c cycles. F = the width of :data:`hw.rtl.pe.FLAGS`.
+    (F per stage: pe_latency - 1 of them) and the accumulator plus its ``hold_banks`` hold
+    registers (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) * acc_width). Per
+    row-popcount PE (R): the same minus the constant weight operand. Skew lines: row r delays a
+    and flags r cycles, column c delays w c cycles. F = the width of
+    :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
     """
-    from ..rtl.pe import FLAGS, PE
+    from ..rtl.pe import PE, flags_layout
 
-    R, C, S, F = cfg.rows, cfg.cols, cfg.simd, FLAGS.size
+    R, C, S = cfg.rows, cfg.cols, cfg.simd
+    F = flags_layout(cfg.hold_banks).size
     common = (F + S + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
-              + (1 + PE.HOLD_BANKS) * cfg.acc_width)
+              + PE.acc_register_bits(cfg.acc_width, cfg.hold_banks))
     skew = R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S
     return R * C * (2 * S + common) + R * (S + common) + skew
 

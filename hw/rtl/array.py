@@ -6,8 +6,8 @@ from amaranth.hdl import Mux, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ArrayConfig
-from .pe import FLAGS, PE, PE_FAULTS
+from ..config import ArrayConfig, ceil_log2
+from .pe import PE, PE_FAULTS, flags_layout
 from .pipeline import delayed
 
 #: Deliberate bugs at the array level (the PE ones pass through).
@@ -34,12 +34,13 @@ class SystolicArray(wiring.Component):
 
     - ``a`` (in, R x simd), ``w`` (in, C x simd): word k of every activation row and weight
       column, presented together.
-    - ``flags`` (in, :data:`hw.rtl.pe.FLAGS`): the flags of that word (valid, first, last,
-      and_mode, bank).
+    - ``flags`` (in, :func:`hw.rtl.pe.flags_layout` of ``cfg.hold_banks``): the flags of that
+      word (valid, first, last, and_mode, bank).
     - ``kmask`` (in, simd): ones below K mod simd (all ones when K is a multiple), applied on
       the ``last`` word.
     - ``shift`` (in, 1): drain cycle, the draining bank moves D rows north.
-    - ``drain_bank`` (in, 1): the bank that drains and that ``hold_top``/``rowpop_top`` show.
+    - ``drain_bank`` (in, ceil(log2(hold_banks))): the bank that drains and that
+      ``hold_top``/``rowpop_top`` show.
     - ``hold_top`` (out, D x C x acc): the draining bank's rows 0 .. D-1, ``hold_top[d][c]``.
     - ``rowpop_top`` (out, D x acc_width): popcount(a) of those rows (AND-mode offsets).
     """
@@ -68,10 +69,10 @@ class SystolicArray(wiring.Component):
         super().__init__({
             "a": In(cfg.simd).array(cfg.rows),
             "w": In(cfg.simd).array(cfg.cols),
-            "flags": In(FLAGS),
+            "flags": In(flags_layout(cfg.hold_banks)),
             "kmask": In(cfg.simd),
             "shift": In(1),
-            "drain_bank": In(1),
+            "drain_bank": In(ceil_log2(cfg.hold_banks)),
             "hold_top": Out(self._acc_width).array(cfg.drain_rows_eff, cfg.cols),
             "rowpop_top": Out(cfg.acc_width).array(cfg.drain_rows_eff),
         })

@@ -43,12 +43,12 @@ class BinaryCore(wiring.Component):
       slots zero.
 
     Phases of a matmul job (no data-dependent timing): load (1 beat per cycle), then tiles
-    stream through the array back to back (KW reads each), captured into the two hold banks
-    in turn; each tile drains (ceil(m_valid/D) beats into the output FIFO, one per cycle)
+    stream through the array back to back (KW reads each), captured into the
+    ``cfg.hold_banks`` hold banks in turn; each tile drains (ceil(m_valid/D) beats into the output FIFO, one per cycle)
     ``tile_flush`` cycles after its last read, while later tiles accumulate. A tile starts
     only when its drain cannot overlap the previous tile's (:meth:`ArrayConfig.tile_period`)
-    and its bank's previous tile has drained before its first capture
-    (:meth:`ArrayConfig.bank_period`).
+    and its bank's previous tile (``hold_banks`` tiles earlier) has drained before its first
+    capture (:meth:`ArrayConfig.bank_period`).
 
     Output flow control: a tile starts, and the pool unit starts an output, only while the
     output FIFO has room for every result promised so far plus a credit margin
@@ -99,19 +99,22 @@ class BinaryCore(wiring.Component):
         return cls.credit_margin(tile_beats, cls.RESERVED_DELAY)
 
     @staticmethod
-    def tiles_in_flight(tile_beats: int, bank_period: int, flush: int) -> int:
+    def tiles_in_flight(tile_beats: int, bank_period: int, flush: int, hold_banks: int = 2) -> int:
         """Most matmul tiles promised at once (first read done, last beat not yet drained) when
-        the output is always ready, for any KW.
+        the output is always ready, for any KW, with n = ``hold_banks`` hold banks.
 
         A tile is promised from its first read, KW - 1 cycles before its last read t, to its
         last drain shift, t + ``flush`` + beats - 1, so the last reads of the tiles promised at
         one cycle lie within W = flush + beats + KW - 2 cycles. Consecutive tiles' last reads
-        are >= KW apart and a tile's and the one after next's >= ``bank_period`` (the smallest,
-        that of a one-row tile), so each two gaps span >= s = max(bank_period, 2 KW) and n tiles
-        need 2 * floor(W / s) + 2 >= n. W / s is largest at KW about bank_period / 2.
+        are >= KW apart and a tile's and the one n places later (same bank) >= ``bank_period``
+        (the smallest, that of a one-row tile), so each n gaps span >= s = max(bank_period,
+        n KW) and k tiles within W need k <= n * floor(W / s) + n. W / s is largest at KW about
+        bank_period / n: it is at most (flush + beats - 2 + ceil(bank_period / n)) /
+        bank_period (for KW <= bank_period / n, s = bank_period; above, W / s falls with KW).
         """
-        widest = flush + tile_beats - 2 + (bank_period + 1) // 2
-        return 2 * (widest // bank_period) + 2
+        n = hold_banks
+        widest = flush + tile_beats - 2 + (bank_period + n - 1) // n
+        return n * (widest // bank_period) + n
 
     @classmethod
     def pool_credit_margin(cls) -> int:
@@ -120,7 +123,7 @@ class BinaryCore(wiring.Component):
 
     @classmethod
     def fifo_depth_for(cls, tile_beats: int, bank_period: int, flush: int,
-                       pool_latency: int) -> int:
+                       pool_latency: int, hold_banks: int = 2) -> int:
         """Output FIFO entries (beats, a power of two): the credit margin, what a producer may
         have in flight with the output always ready (matmul: the beats of
         :meth:`tiles_in_flight` tiles of ``tile_beats`` and ``FIFO_SPARE`` entries, so the
@@ -128,7 +131,7 @@ class BinaryCore(wiring.Component):
         results staged in the result registers and the FIFO's latency."""
         staged = cls.RESULT_LATENCY
         mm = (cls.mm_credit_margin(tile_beats)
-              + cls.tiles_in_flight(tile_beats, bank_period, flush) * tile_beats
+              + cls.tiles_in_flight(tile_beats, bank_period, flush, hold_banks) * tile_beats
               + cls.FIFO_SPARE + staged)
         pool = cls.pool_credit_margin() + pool_latency + staged
         return 1 << ceil_log2(max(mm, pool))
@@ -240,18 +243,29 @@ class BinaryCore(wiring.Component):
         m_lmask = Signal(D)                        # row slots filled by its last beat
         n_valid = Signal(range(C + 1))
         last_tile = Signal()
-        rd_bank = Signal()                         # the hold bank this tile captures into
-        # Spacing (hw.config.tile_period, bank_period), two rules with a countdown each, loaded
-        # at a tile's last read: `gap_d` until the next tile may end its reads (one drain at a
-        # time: max(KW, beats)), `gap_bank[b]` until the next tile of bank b may (the tile after
-        # next: its PE (0, 0) capture, capture_skew cycles before its drain could start, must
-        # not precede this tile's last drain shift). ok_* are registered `gap <= 0` flags.
+        NB = cfg.hold_banks
+        # the hold bank this tile captures into: tile i uses bank i mod NB
+        rd_bank = Signal(name="rd_bank") if NB == 2 else Signal(range(NB), name="rd_bank")
+        # Spacing (hw.config.tile_period, bank_period), two rules with countdowns, loaded at a
+        # tile's last read: `gap_d` until the next tile may end its reads (one drain at a time:
+        # max(KW, beats)), and one bank countdown per hold bank until the next tile of the same
+        # bank (NB tiles later) may: its PE (0, 0) capture, capture_skew cycles before its drain
+        # could start, must not precede this tile's last drain shift. ok_* are registered
+        # `gap <= 0` flags. Two banks: `gap_bank[b]` per bank, selected by rd_bank. More banks:
+        # a queue `gap_q[0..NB-1]` that moves one place at every tile end, so that the tile
+        # about to start always reads ok_q[0] (the countdown of the tile NB places earlier):
+        # no bank-indexed mux in the tile-start path.
         gbits = max(kwb, (3 * R + C).bit_length()) + 2
         gap_d = Signal(signed(gbits), name="gap_d")
-        gap_bank = [Signal(signed(gbits), name=f"gap_bank{b}") for b in range(2)]
-        ok_d, ok_bank = Signal(name="ok_d"), [Signal(name=f"ok_bank{b}") for b in range(2)]
+        gap_bank = [Signal(signed(gbits), name=f"gap_bank{b}" if NB == 2 else f"gap_q{b}")
+                    for b in range(NB)]
+        ok_d = Signal(name="ok_d")
+        ok_bank = [Signal(name=f"ok_bank{b}" if NB == 2 else f"ok_q{b}") for b in range(NB)]
         gap_ok = Signal()
-        m.d.comb += gap_ok.eq(ok_d & Mux(rd_bank, ok_bank[1], ok_bank[0]))
+        if NB == 2:
+            m.d.comb += gap_ok.eq(ok_d & Mux(rd_bank, ok_bank[1], ok_bank[0]))
+        else:
+            m.d.comb += gap_ok.eq(ok_d & ok_bank[0])
         # their reloads after a tile of R rows (_r) / of m_l rows (_l), minus the KW reads of
         # the next tile, and whether they are <= 0; free-running from the job registers:
         # kwords (set in SETUP) -> kneg -> reload, two stages, settled when the first tile can
@@ -318,7 +332,8 @@ class BinaryCore(wiring.Component):
         # starts the drain tile_flush cycles later, when every hold register is final ----------
         F = cfg.tile_flush
         desc_layout = data.StructLayout({"valid": 1, "beats": range(B + 1), "lmask": D,
-                                         "n": range(C + 1), "last": 1, "bank": 1})
+                                         "n": range(C + 1), "last": 1,
+                                         "bank": ceil_log2(NB)})
         desc_in = Signal(desc_layout)
         line = [desc_in]
         for i in range(F - 1):
@@ -334,7 +349,7 @@ class BinaryCore(wiring.Component):
         dm_last = Signal(range(B + 1))
         dn = Signal(range(C + 1))
         dlast = Signal()
-        dbank = Signal()             # the draining hold bank
+        dbank = Signal(ceil_log2(NB))   # the draining hold bank
         dlmask = Signal(D)           # row slots of the drain's last beat
         m.d.comb += [arr.shift.eq(shift), arr.drain_bank.eq(dbank)]
         drain_end = Signal()
@@ -405,7 +420,7 @@ class BinaryCore(wiring.Component):
         advance, tile_end = Signal(), Signal()
         m.d.comb += [advance.eq(reading & (~k_first | (gap_ok & credit))),
                      tile_end.eq(advance & k_last)]
-        for gap, ok in ((gap_d, ok_d), (gap_bank[0], ok_bank[0]), (gap_bank[1], ok_bank[1])):
+        for gap, ok in ((gap_d, ok_d), *zip(gap_bank, ok_bank)):
             with m.If(gap > 0):
                 m.d.sync += gap.eq(gap - 1)
             m.d.sync += ok.eq(gap <= 1)
@@ -417,15 +432,28 @@ class BinaryCore(wiring.Component):
                              desc_in.lmask.eq(m_lmask), desc_in.n.eq(n_valid),
                              desc_in.last.eq(last_tile), desc_in.bank.eq(rd_bank)]
                 # next tile's last read >= this one's + max(KW, beats) (tile_period), and the
-                # tile after next's >= this one's + capture_skew + beats (bank_period)
-                m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one), rd_bank.eq(~rd_bank),
+                # same bank's next tile's (hold_banks later) >= this one's + capture_skew + beats
+                m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one),
+                             rd_bank.eq(~rd_bank if NB == 2
+                                        else Mux(rd_bank == NB - 1, 0, rd_bank + 1)),
                              gap_d.eq(Mux(last_mrow, reload["d_l"][0], reload["d_r"][0])),
                              ok_d.eq(Mux(last_mrow, reload["d_l"][1], reload["d_r"][1]))]
-                for b in range(2):
-                    with m.If(rd_bank == b):
-                        m.d.sync += [
-                            gap_bank[b].eq(Mux(last_mrow, reload["b_l"][0], reload["b_r"][0])),
-                            ok_bank[b].eq(Mux(last_mrow, reload["b_l"][1], reload["b_r"][1]))]
+                if NB == 2:
+                    for b in range(2):
+                        with m.If(rd_bank == b):
+                            m.d.sync += [
+                                gap_bank[b].eq(Mux(last_mrow, reload["b_l"][0], reload["b_r"][0])),
+                                ok_bank[b].eq(Mux(last_mrow, reload["b_l"][1], reload["b_r"][1]))]
+                else:
+                    # the queue moves one place (each entry still counting down), this tile's
+                    # countdown enters at the back
+                    for b in range(NB - 1):
+                        nxt = gap_bank[b + 1]
+                        m.d.sync += [gap_bank[b].eq(Mux(nxt > 0, nxt - 1, nxt)),
+                                     ok_bank[b].eq(nxt <= 1)]
+                    m.d.sync += [
+                        gap_bank[-1].eq(Mux(last_mrow, reload["b_l"][0], reload["b_r"][0])),
+                        ok_bank[-1].eq(Mux(last_mrow, reload["b_l"][1], reload["b_r"][1]))]
                 with m.If(last_tile):
                     m.d.sync += reading.eq(0)
                 # row_end (last_ncol & ~last_mrow) and col_step (~last_ncol) are registered
@@ -492,8 +520,9 @@ class BinaryCore(wiring.Component):
                     # the tile reader's registers, ready for the first tile
                     a_base.eq(0), w_base.eq(0), rd_k.eq(0), k_first.eq(1),
                     k_last.eq(kw1), m_rem.eq(job.m), n_rem.eq(job.n), rd_bank.eq(0),
-                    gap_d.eq(0), ok_d.eq(1), gap_bank[0].eq(0), ok_bank[0].eq(1), gap_bank[1].eq(0),
-                    ok_bank[1].eq(1), last_mrow.eq(job.m <= R), last_ncol.eq(n1),
+                    gap_d.eq(0), ok_d.eq(1),
+                    *(v for b in range(NB) for v in (gap_bank[b].eq(0), ok_bank[b].eq(1))),
+                    last_mrow.eq(job.m <= R), last_ncol.eq(n1),
                     row_end.eq(n1 & (job.m > R)), col_step.eq(job.n > C),
                     wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
                     bank_pen.eq(R - 2), w_last.eq(kw1), b_last.eq(R == 1),

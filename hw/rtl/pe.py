@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Mux, Module, Signal
+from amaranth.hdl import Array, Mux, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ArrayConfig
+from ..config import ArrayConfig, ceil_log2
 from .pipeline import delayed
 from .popcount import Popcount
 
-#: Control bits that travel with the activation word along a row: ``bank`` is the hold bank
-#: that the tile's sums are captured into (tiles alternate between the two).
-FLAGS = data.StructLayout({"valid": 1, "first": 1, "last": 1, "and_mode": 1, "bank": 1})
+def flags_layout(hold_banks: int = 2) -> data.StructLayout:
+    """Control bits that travel with the activation word along a row: ``bank`` is the hold
+    bank that the tile's sums are captured into (ceil(log2(hold_banks)) bits; tile i uses bank
+    i mod hold_banks)."""
+    return data.StructLayout({"valid": 1, "first": 1, "last": 1, "and_mode": 1,
+                              "bank": ceil_log2(hold_banks)})
+
+
+#: :func:`flags_layout` of the default two hold banks
+FLAGS = flags_layout(2)
 
 #: Deliberate bugs the testbench must catch (see tests/sim/test_faults.py); ``hold_swap``
-#: captures each tile into the other hold bank than the one its flags name.
+#: captures each tile into another hold bank than the one its flags name (bank + 1 mod n).
 PE_FAULTS = ("xor", "acc_short", "hold_swap")
 
 
@@ -29,9 +36,10 @@ class PE(wiring.Component):
     array edge (:class:`hw.rtl.array.SystolicArray`), so the accumulator is exactly the popcount over
     the true K.
 
-    With the ``last`` word the final sum is captured into one of two hold registers, the bank
-    named by the word's ``bank`` flag (ping-pong: the next tile accumulates and captures into
-    the other bank while this one drains). While ``shift`` is high, the bank ``drain_bank``
+    With the ``last`` word the final sum is captured into one of n = ``cfg.hold_banks`` hold
+    registers, the bank named by the word's ``bank`` flag (tiles take the banks in turn: the
+    next tiles accumulate and capture into the other banks while this one drains; n = 2 is a
+    ping-pong). While ``shift`` is high, the bank ``drain_bank``
     loads ``shift_in`` (the drain chain, from the PE D rows below); ``hold`` shows that bank. A
     capture takes precedence over a shift of the same bank, and the controller schedules tiles
     so that a capture never hits a value still to be drained.
@@ -39,12 +47,13 @@ class PE(wiring.Component):
     Ports (widths for config ``cfg``; ``acc`` = :attr:`acc_width`):
 
     - ``a_in`` (in, simd), ``w_in`` (in, simd): the activation and weight words.
-    - ``f_in`` (in, :data:`FLAGS`): valid, first (restart the sum), last (capture), and_mode,
-      bank (the hold bank of the capture).
-    - ``a_out`` (out, simd), ``f_out`` (out, :data:`FLAGS`): ``a_in``, ``f_in`` one cycle later
+    - ``f_in`` (in, :func:`flags_layout` of n): valid, first (restart the sum), last (capture),
+      and_mode, bank (the hold bank of the capture, ceil(log2(n)) bits).
+    - ``a_out`` (out, simd), ``f_out`` (out, like ``f_in``): ``a_in``, ``f_in`` one cycle later
       (to the PE east); ``w_out`` (out, simd): ``w_in`` one cycle later (to the PE south).
     - ``shift`` (in, 1): the draining bank loads ``shift_in`` this cycle.
-    - ``drain_bank`` (in, 1): the bank that drains (shifts) and that ``hold`` shows.
+    - ``drain_bank`` (in, ceil(log2(n))): the bank that drains (shifts) and that ``hold``
+      shows.
     - ``shift_in`` (in, acc): the value the draining bank loads on ``shift``.
     - ``hold`` (out, acc): the draining bank's hold register.
     """
@@ -55,8 +64,12 @@ class PE(wiring.Component):
     XNOR_REGS = 1
     #: the accumulator (and the hold registers, loaded from the same sum)
     ACC_REGS = 1
-    #: hold registers per PE: one bank captures while the other drains
-    HOLD_BANKS = 2
+
+    @staticmethod
+    def acc_register_bits(acc_width, hold_banks):
+        """Flip-flops of the accumulator and its ``hold_banks`` hold registers (elementwise on
+        numpy arrays): the resource model counts them from here."""
+        return (1 + hold_banks) * acc_width
 
     @classmethod
     def latency_of(cls, simd: int) -> int:
@@ -69,10 +82,11 @@ class PE(wiring.Component):
         if fault is not None and fault not in PE_FAULTS:
             raise ValueError(f"unknown PE fault {fault!r}; known: {PE_FAULTS}")
         self._cfg, self._fault = cfg, fault
+        flags, bank_bits = flags_layout(cfg.hold_banks), ceil_log2(cfg.hold_banks)
         super().__init__({
-            "a_in": In(cfg.simd), "w_in": In(cfg.simd), "f_in": In(FLAGS),
-            "a_out": Out(cfg.simd), "w_out": Out(cfg.simd), "f_out": Out(FLAGS),
-            "shift": In(1), "drain_bank": In(1), "shift_in": In(self.acc_width),
+            "a_in": In(cfg.simd), "w_in": In(cfg.simd), "f_in": In(flags),
+            "a_out": Out(cfg.simd), "w_out": Out(cfg.simd), "f_out": Out(flags),
+            "shift": In(1), "drain_bank": In(bank_bits), "shift_in": In(self.acc_width),
             "hold": Out(self.acc_width),
         })
 
@@ -110,12 +124,20 @@ class PE(wiring.Component):
         with m.If(f.valid):
             m.d.sync += acc.eq(acc_next)
         # the hold banks: capture the final sum into the tile's bank, else shift the draining one
-        capture_bank = f.bank ^ (1 if self._fault == "hold_swap" else 0)
-        banks = [Signal(self.acc_width, name=f"hold{b}") for b in range(self.HOLD_BANKS)]
+        n = cfg.hold_banks
+        swap = self._fault == "hold_swap"
+        if n == 2:
+            capture_bank = f.bank ^ (1 if swap else 0)
+        else:       # the swap fault: the next bank, mod n
+            capture_bank = Mux(f.bank == n - 1, 0, f.bank + 1) if swap else f.bank
+        banks = [Signal(self.acc_width, name=f"hold{b}") for b in range(n)]
         for b, hold in enumerate(banks):
             with m.If(f.valid & f.last & (capture_bank == b)):
                 m.d.sync += hold.eq(acc_next)
             with m.Elif(self.shift & (self.drain_bank == b)):
                 m.d.sync += hold.eq(self.shift_in)
-        m.d.comb += self.hold.eq(Mux(self.drain_bank, banks[1], banks[0]))
+        if n == 2:
+            m.d.comb += self.hold.eq(Mux(self.drain_bank, banks[1], banks[0]))
+        else:
+            m.d.comb += self.hold.eq(Array(banks)[self.drain_bank])
         return m

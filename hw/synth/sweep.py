@@ -107,6 +107,10 @@ def _done(path: Path) -> set[str]:
             raise InputFileError(f"sweep records {path}: record {no} has no command; it is not "
                                  "a record of `python -m hw synth`, move the file away")
         done.add(rec["command"])
+        if "--hold-banks" not in rec["command"]:
+            # written before the hold_banks field existed: two-bank RTL, the command that
+            # config_command spells now
+            done.add(rec["command"].replace(" --clock-mhz ", " --hold-banks 2 --clock-mhz ", 1))
     return done
 
 

@@ -142,3 +142,20 @@ def test_exit_status_of_the_known_errors():
         assert exit_status(exc) == 2, exc
     assert exit_status(KeyError("bug")) is None
     assert exit_status(ValueError("a bug, not a user's mistake")) is None
+
+
+def test_hold_banks_flags_are_checked_before_any_work(capsys, tmp_path):
+    """--hold-banks (every config command) and dse's --sweep-hold-banks: a bad value is one
+    line naming the flag, exit status 2, nothing written."""
+    from hw.__main__ import main
+
+    assert main(["config", "--hold-banks", "1"]) == 2
+    assert "hold_banks must be an integer >= 2, got 1; pass --hold-banks" in \
+        capsys.readouterr().err
+    for vals, msg in ((["2", "9"], "--sweep-hold-banks 9: hold_banks must be <= 8"),
+                      (["3", "3"], "--sweep-hold-banks 3 3: a value is repeated")):
+        out = tmp_path / "dse"
+        assert main(["dse", "--network", "digits-tiny", "--device", "ecp5-85",
+                     "--sweep-hold-banks", *vals, "--out", str(out), "--quiet"]) == 2
+        assert msg in capsys.readouterr().err
+        assert not out.exists()

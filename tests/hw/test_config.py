@@ -67,21 +67,24 @@ def test_fifo_credit_margins_and_depth(rows, drain_rows, pool_max_dim):
     assert cfg.out_fifo_depth == 1 << (need - 1).bit_length()
 
 
-def test_tiles_in_flight_bound_holds():
+@pytest.mark.parametrize("banks", [2, 3, 4])
+def test_tiles_in_flight_bound_holds(banks):
     """No more tiles are promised at once than the FIFO sizing assumes, whatever KW: the tile
-    reader's schedule (tile_period, bank_period) with the output always ready."""
+    reader's schedule (tile_period, bank_period over ``banks`` tiles) with the output always
+    ready."""
     from hw.rtl.core import BinaryCore
 
     for rows, cols, drain_rows in ((1, 1, 1), (2, 2, 1), (4, 4, 2), (3, 5, 3), (8, 8, 2)):
-        cfg = ArrayConfig(rows=rows, cols=cols, drain_rows=drain_rows)
-        bound = BinaryCore.tiles_in_flight(cfg.tile_beats, cfg.bank_period(1), cfg.tile_flush)
+        cfg = ArrayConfig(rows=rows, cols=cols, drain_rows=drain_rows, hold_banks=banks)
+        bound = BinaryCore.tiles_in_flight(cfg.tile_beats, cfg.bank_period(1), cfg.tile_flush,
+                                           banks)
         for kw in range(1, 3 * cfg.bank_period(rows)):
             for m_rows in (rows, 1):
                 ends = [0]
                 for i in range(1, 60):
                     t = ends[-1] + cfg.tile_period(m_rows, kw)
-                    if i >= 2:
-                        t = max(t, ends[-2] + cfg.bank_period(m_rows))
+                    if i >= banks:
+                        t = max(t, ends[-banks] + cfg.bank_period(m_rows))
                     ends.append(t)
                 beats = cfg.tile_beats if m_rows == rows else 1
                 spans = [(t - kw + 1, t + cfg.tile_flush + beats - 1) for t in ends]
@@ -99,6 +102,31 @@ def test_drain_rows_is_validated_and_capped_at_rows():
     assert ArrayConfig(rows=8, drain_rows=4).drain_rows_eff == 4
     cfg = ArrayConfig(rows=8, cols=4, drain_rows=3)
     assert cfg.tile_beats == 3 and cfg.out_width == 3 * 4 * cfg.lane_width
+
+
+def test_hold_banks_is_validated():
+    with pytest.raises(ConfigError, match=r"hold_banks must be an integer >= 2, got 1; pass "
+                                          r"--hold-banks 2 or more"):
+        ArrayConfig(hold_banks=1)
+    with pytest.raises(ConfigError, match=r"hold_banks must be an integer >= 2, got '3'"):
+        ArrayConfig(hold_banks="3")
+    with pytest.raises(ConfigError, match=r"hold_banks must be <= 8, got 9: .*; pass a smaller "
+                                          r"--hold-banks"):
+        ArrayConfig(hold_banks=9)
+    assert ArrayConfig().hold_banks == 2 and ArrayConfig().tag.endswith("d2")
+    assert ArrayConfig(hold_banks=3).tag.endswith("d2h3")
+
+
+def test_more_hold_banks_deepen_the_output_fifo_as_in_flight_tiles_need():
+    from hw.rtl.core import BinaryCore
+
+    for banks in (2, 3, 4, 8):
+        cfg = ArrayConfig(rows=8, cols=8, simd=64, hold_banks=banks)
+        q, beats, flush = cfg.bank_period(1), cfg.tile_beats, cfg.tile_flush
+        tiles = banks * ((flush + beats - 2 + -(-q // banks)) // q) + banks
+        assert BinaryCore.tiles_in_flight(beats, q, flush, banks) == tiles
+        need = max(3 * beats + tiles * beats + 8, cfg.pool_latency + 8)
+        assert cfg.out_fifo_depth == 1 << (need - 1).bit_length()
 
 
 def test_default_latencies():

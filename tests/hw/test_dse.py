@@ -60,7 +60,8 @@ def _random_configs(n, seed):
                           simd=int(rng.choice([16, 32, 64, 128, 256])),
                           max_m=int(rng.choice([16, 64, 512])), max_n=int(rng.choice([16, 512])),
                           max_k=int(rng.choice([64, 2048])),
-                          pool_row_depth=int(rng.choice([512, 8192])))
+                          pool_row_depth=int(rng.choice([512, 8192])),
+                          hold_banks=int(rng.choice([2, 3, 4])))
 
 
 def test_vectorized_cycles_equal_scalar_network_cost(tiny):
@@ -282,3 +283,20 @@ def test_an_error_in_the_vectorized_formulas_surfaces(tiny, coeffs, monkeypatch)
     monkeypatch.setattr(res, "features", scalar_only)
     with pytest.raises(TypeError):
         _small_sweep(tiny, coeffs)
+
+
+def test_sweep_over_hold_banks_equals_the_scalar_model(tiny, coeffs):
+    """A hold_banks axis (2 and 4): every config's cycles are network_cost's of that config,
+    four banks never take more cycles, and they count more flip-flops."""
+    model = json.loads(coeffs.read_text())["families"]
+    base = ArrayConfig(max_m=64, max_n=128, max_k=256, pool_row_depth=1024)
+    out = sweep(tiny, get_device("ecp5-25"), model, range(1, 9, 3), range(2, 9, 3), [32], base,
+                progress=False, hold_banks=[2, 4])
+    assert out["n"] == 3 * 3 * 2 and sorted(set(out["hold_banks"].tolist())) == [2, 4]
+    two, four = out["hold_banks"] == 2, out["hold_banks"] == 4
+    assert (out["cycles"][four] <= out["cycles"][two]).all()
+    assert (out["ff"][four] > out["ff"][two]).all()
+    for i in range(out["n"]):
+        cfg = replace(base, rows=int(out["rows"][i]), cols=int(out["cols"][i]), simd=32,
+                      hold_banks=int(out["hold_banks"][i]))
+        assert out["cycles"][i] == network_cost(tiny, cfg)["totals"]["cycles"]

@@ -1,7 +1,8 @@
 """The PE in Amaranth's simulator: XNOR/AND popcount accumulation, ping-pong hold capture, drain
-shift of one bank while the other captures."""
+shift of one bank while the other captures; three hold banks (hold_banks = 3)."""
 
 import random
+from dataclasses import replace
 
 from hw.rtl.simulate import run_testbench
 from hw.config import ArrayConfig
@@ -111,3 +112,50 @@ def test_hold_swap_fault_captures_into_the_other_bank():
     seen = ping_pong("hold_swap")
     assert (seen["first_bank0"], seen["first_bank1"]) == (0, 16)
 
+
+
+def three_banks(fault=None) -> dict:
+    """hold_banks = 3: one-word tiles of 16, 9 and 4 ones into banks 0, 1, 2, then bank 1
+    shifts in 5; what every bank shows after the captures and after the shift."""
+    dut = PE(replace(CFG, hold_banks=3), fault=fault)
+    seen = {}
+
+    async def bench(ctx):
+        for bank, ones in enumerate((16, 9, 4)):
+            ctx.set(dut.a_in, (1 << ones) - 1)
+            ctx.set(dut.w_in, 0xFFFF)
+            ctx.set(dut.f_in, {"valid": 1, "first": 1, "last": 1, "and_mode": 1, "bank": bank})
+            await ctx.tick()
+        ctx.set(dut.f_in, IDLE)
+        await ctx.tick().repeat(dut.latency + 1)
+        for b in range(3):
+            ctx.set(dut.drain_bank, b)
+            seen[f"captured{b}"] = ctx.get(dut.hold)
+        ctx.set(dut.drain_bank, 1)
+        ctx.set(dut.shift, 1)
+        ctx.set(dut.shift_in, 5)
+        await ctx.tick()
+        ctx.set(dut.shift, 0)
+        for b in range(3):
+            ctx.set(dut.drain_bank, b)
+            seen[f"shifted{b}"] = ctx.get(dut.hold)
+
+    run_testbench(dut, bench)
+    return seen
+
+
+def test_three_hold_banks_capture_and_drain_each_bank():
+    dut = PE(replace(CFG, hold_banks=3))
+    assert len(dut.drain_bank) == 2 and len(dut.f_in.bank) == 2
+    seen = three_banks()
+    assert [seen[f"captured{b}"] for b in range(3)] == [16, 9, 4]
+    assert [seen[f"shifted{b}"] for b in range(3)] == [16, 5, 4]      # only bank 1 drains
+
+
+def test_hold_swap_fault_with_three_banks_captures_into_the_next_bank():
+    seen = three_banks("hold_swap")
+    assert [seen[f"captured{b}"] for b in range(3)] == [4, 16, 9]     # bank + 1 mod 3
+
+
+def test_acc_register_bits_count_every_hold_bank():
+    assert PE.acc_register_bits(11, 2) == 33 and PE.acc_register_bits(11, 4) == 55

@@ -162,3 +162,18 @@ def test_committed_data_is_one_rtl_revision_per_family_with_commands():
         for r in recs:
             assert r["command"].startswith("python -m hw synth --device ")
             assert r["sweep"].startswith("python -m hw synth --sweep ")
+
+
+def test_array_registers_count_every_hold_bank():
+    """Each hold bank is one more accumulator-wide register per PE (R*C + R of them), and the
+    bank index in the flags grows to ceil(log2(n)) bits (PE.acc_register_bits, flags_layout)."""
+    cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512)
+    pes, acc = 2 * 3 + 2, cfg.acc_width
+    two = features(cfg)["ff"]["array_regs"]
+    three = features(replace(cfg, hold_banks=3))["ff"]["array_regs"]
+    four = features(replace(cfg, hold_banks=4))["ff"]["array_regs"]
+    # one more flag bit (the bank index) in every flag register: PE operands, PE pipeline
+    # stages, the row skew lines
+    flag_regs = pes * (1 + cfg.pe_latency - 1) + 2 * (2 - 1) // 2
+    assert three - two == pes * acc + flag_regs
+    assert four - three == pes * acc

@@ -175,3 +175,24 @@ def test_sweeps_are_valid_and_hold_out_three_per_family():
             assert get_device(dev).bram >= bram_estimate(cfg, get_device(dev).family), (dev, cfg)
     with pytest.raises(ValueError, match="unknown sweep"):
         sweep_configs("nope")
+
+
+def test_records_written_before_hold_banks_count_as_done():
+    """A resumed sweep does not rerun the committed records: their commands (no --hold-banks,
+    two-bank RTL) match the commands config_command spells now."""
+    import json
+
+    from hw.config import ArrayConfig
+    from hw.paths import SYNTH_DATA_DIR
+    from hw.synth.flow import config_command
+    from hw.synth.sweep import _done
+
+    for path in sorted(SYNTH_DATA_DIR.glob("synth_*.jsonl")):
+        done = _done(path)
+        for line in path.read_text().splitlines():
+            rec = json.loads(line)
+            if "error" in rec:
+                continue
+            cmd = config_command(ArrayConfig(**rec["config"]), rec["device"],
+                                 "--no-pnr" not in rec["command"], rec.get("component", "top"))
+            assert cmd in done, (path.name, cmd)

@@ -5,7 +5,7 @@ import pytest
 
 from hw.config import DEFAULT
 from sim.runner import run_jobs
-from sim.suite import edge_suite, save_jobs
+from sim.suite import edge_suite, random_matmul, save_jobs
 
 from sim.suite import small_config as small
 
@@ -30,3 +30,29 @@ def test_cycle_model_matches_rtl(name, tmp_path):
         assert row["mismatches"] == 0 and row["outputs"] == job.result.size
         assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"],
                                                        job.cycles(cfg))
+
+
+#: hold_banks 3 and 4 (R x C x D x n): small-K matmuls (KW = 1 and 2), where the bank rule
+#: binds with two banks; the cycle model's n-bank tile spacing equals the RTL's
+HOLD_BANKS = [(2, 2, 1, 3), (3, 5, 3, 3), (4, 4, 2, 4), (3, 5, 1, 4)]
+
+
+def hold_bank_jobs(rows: int, cols: int, simd: int) -> list:
+    shapes = [("xnor", 3 * rows, 2 * cols + 1, simd), ("and", 2 * rows + 1, 3 * cols, 5),
+              ("xnor", rows + 1, 4 * cols - 1, simd + 3), ("and", 4 * rows - 1, cols + 2, 2 * simd),
+              ("xnor", 1, 4 * cols + 1, 1)]
+    return [random_matmul(f"banks_{mode}_{m}x{n}x{k}", mode, m, n, k, 70 + i)
+            for i, (mode, m, n, k) in enumerate(shapes)]
+
+
+@pytest.mark.parametrize("rows, cols, drain_rows, banks", HOLD_BANKS,
+                         ids=[f"{r}x{c}d{d}h{n}" for r, c, d, n in HOLD_BANKS])
+def test_cycle_model_matches_rtl_with_more_hold_banks(rows, cols, drain_rows, banks, tmp_path):
+    cfg = small(rows=rows, cols=cols, drain_rows=drain_rows, hold_banks=banks)
+    jobs = hold_bank_jobs(rows, cols, cfg.simd)
+    rows_out = run_jobs(cfg, save_jobs(jobs, tmp_path))
+    assert len(rows_out) == len(jobs)
+    for job, row in zip(jobs, rows_out):
+        assert row["passed"], row
+        assert row["mismatches"] == 0 and row["outputs"] == job.result.size
+        assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"], job.cycles(cfg))

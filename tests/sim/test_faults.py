@@ -36,3 +36,16 @@ def test_good_rtl_passes(tmp_path):
 def test_broken_variant_is_caught(fault, tmp_path):
     rows = run_jobs(CFG, save_jobs(fault_jobs(), tmp_path), fault=fault, expect_fail=True)
     assert sum(r["mismatches"] for r in rows) > 0, (fault, rows)
+
+
+def test_hold_swap_is_caught_with_three_hold_banks(tmp_path):
+    """hold_banks = 3: the good RTL passes, and capturing each tile into bank + 1 mod 3 is
+    caught (jobs of several tiles, so that a later tile overwrites a bank still to drain)."""
+    cfg = small(rows=3, cols=2, simd=16, max_k=32, hold_banks=3)
+    jobs = [random_matmul("banks3_kw1", "xnor", 7, 9, 12, 6),
+            random_matmul("banks3_kw2", "and", 8, 7, 30, 7)]
+    paths = save_jobs(jobs, tmp_path / "jobs")
+    good = run_jobs(cfg, paths, build_dir=tmp_path / "good")
+    assert all(r["passed"] for r in good), good
+    bad = run_jobs(cfg, paths, build_dir=tmp_path / "bad", fault="hold_swap", expect_fail=True)
+    assert sum(r["mismatches"] for r in bad) > 0, bad

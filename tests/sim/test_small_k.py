@@ -1,6 +1,7 @@
-"""Small-K tiles (one data word per row, KW = 1), where the drain and the two hold banks set the
+"""Small-K tiles (one data word per row, KW = 1), where the drain and the hold banks set the
 tile spacing: the RTL takes exactly the cycles of hw/cost/cycles.py, back to back, for R x C in
-{2x2, 4x4, 3x5} and D (result rows per beat) in {1, 2, R}; under random stalls every result is
+{2x2, 4x4, 3x5} and D (result rows per beat) in {1, 2, R} with two hold banks, and two configs
+with three and four; under random stalls every result is
 bit-exact and no job is faster than the model (cocotb + Icarus on the generated Verilog)."""
 
 import pytest
@@ -22,11 +23,17 @@ def small_k_jobs(rows: int, cols: int, simd: int) -> list:
             for i, (mode, m, n, k) in enumerate(shapes)]
 
 
-@pytest.mark.parametrize("rows, cols, drain_rows", CONFIGS,
-                         ids=[f"{r}x{c}d{d}" for r, c, d in CONFIGS])
-def test_small_k_tiles_cycle_exact_and_bit_exact_under_stalls(rows, cols, drain_rows,
+#: R x C x D x hold_banks: three and four hold banks (more tiles in flight: a deeper FIFO)
+MORE_BANKS = [(4, 4, 2, 3), (3, 5, 1, 4)]
+
+
+@pytest.mark.parametrize("rows, cols, drain_rows, banks",
+                         [(r, c, d, 2) for r, c, d in CONFIGS] + MORE_BANKS,
+                         ids=[f"{r}x{c}d{d}" for r, c, d in CONFIGS]
+                         + [f"{r}x{c}d{d}h{n}" for r, c, d, n in MORE_BANKS])
+def test_small_k_tiles_cycle_exact_and_bit_exact_under_stalls(rows, cols, drain_rows, banks,
                                                                tmp_path):
-    cfg = small_config(rows=rows, cols=cols, drain_rows=drain_rows)
+    cfg = small_config(rows=rows, cols=cols, drain_rows=drain_rows, hold_banks=banks)
     jobs = small_k_jobs(rows, cols, cfg.simd)
     paths = save_jobs(jobs, tmp_path / "jobs")
     build = tmp_path / "build"
