@@ -47,7 +47,7 @@ from .utilisation import utilisation
 #: one value per (R, C). A formula that starts reading another property fails on the grid with an
 #: AttributeError naming it: add it here.
 STACKED = ("tile_flush", "result_latency", "job_start_cycles", "pool_start_cycles",
-           "pool_lanes", "pool_min_row_positions", "pool_latency", "pool_register_bits",
+           "pool_lanes_eff", "pool_min_row_positions", "pool_latency", "pool_register_bits",
            "acc_width", "lane_width", "pe_latency", "drain_rows_eff")
 
 
@@ -337,6 +337,10 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
     if use_fmax and not dev.can_place_and_route:
         raise DSEError(f"{dev.name} has no Fmax estimate (no open place-and-route for "
                        f"{dev.family}); drop --use-fmax and give --clock-mhz")
+    if base.pool_lanes:
+        raise DSEError(f"the sweep keeps the pool unit at C lanes (pool_lanes 0) for every C; "
+                       f"drop --pool-lanes {base.pool_lanes} (evaluate a config with more pool "
+                       f"lanes with `python -m hw report` or `hw.cost.network.network_cost`)")
     rows = sweep_values("rows", rows, range(1, 65))
     cols = sweep_values("cols", cols, range(1, 65))
     simds = sweep_values("simd", simds, default_simds(base))
