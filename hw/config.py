@@ -154,9 +154,9 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 def memory_bits(cfg) -> int:
     """Bits of on-chip memory of ``cfg``: R activation banks and C weight banks (``simd`` bits
     per word) and the pool unit's open-row banks (``pool_open_rows`` x ``pool_row_depth`` words
-    of ``pool_lanes`` sums)."""
+    of L = ``pool_lanes_eff`` sums)."""
     return ((cfg.rows * cfg.a_bank_depth + cfg.cols * cfg.w_bank_depth) * cfg.simd
-            + cfg.pool_open_rows * cfg.pool_row_depth * cfg.pool_lanes * cfg.pool_sum_width)
+            + cfg.pool_open_rows * cfg.pool_row_depth * cfg.pool_lanes_eff * cfg.pool_sum_width)
 
 
 def check_elaboration(cfg) -> None:
@@ -191,9 +191,14 @@ class ArrayConfig:
     max_k               largest K of a matmul job (sizes the accumulators).
     max_m, max_n        largest M (activation rows) and N (weight rows) of a matmul job.
     pool_bits           width of a pool input value (two's complement); the pool unit sums
-                        C planes at once, one position (C values) per data beat, so a data
-                        beat is ``data_width`` = C * pool_bits bits or ``simd``, whichever is
-                        more (rounded up to whole ``simd`` words).
+                        L planes at once (``pool_lanes``), one position (L values) per data
+                        beat, so a data beat is ``data_width`` = L * pool_bits bits or
+                        ``simd``, whichever is more (rounded up to whole ``simd`` words).
+    pool_lanes          L, planes the pool unit sums at once; 0 (the default) means C
+                        (:attr:`pool_lanes_eff`), the value that follows ``cols`` in a sweep.
+                        A pool output position fills one result beat, so L <= D * C
+                        (D = :attr:`drain_rows_eff`): pool lane l goes to row slot l // C,
+                        lane l % C.
     pool_max_dim        largest H and W of a pool job.
     pool_max_planes     largest P of a pool job.
     pool_max_kernel     largest kh, kw, stride and padding of a pool job.
@@ -231,6 +236,7 @@ class ArrayConfig:
     mem_piece_depth: int = 16384
     drain_rows: int = 2
     hold_banks: int = 2
+    pool_lanes: int = 0
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -286,6 +292,17 @@ class ArrayConfig:
                  "bank captures while the others drain)", MAX_HOLD_BANKS,
                  "each bank is one more accumulator-wide register in every PE (R*C + R of "
                  "them), and the bank index travels with every operand word")
+        need_int("pool_lanes", 0, "pass --pool-lanes 0 (C, the default) or the planes the pool "
+                 "unit sums at once", MAX_ROWS_COLS * MAX_ROWS_COLS,
+                 "a pool position fills one result beat of at most rows x cols lanes")
+        beat = self.drain_rows_eff * self.cols
+        if self.pool_lanes_eff > beat:
+            raise ConfigError(
+                f"pool_lanes {self.pool_lanes} exceeds the output beat's {beat} lanes "
+                f"(drain_rows {self.drain_rows_eff} x cols {self.cols}): pass --pool-lanes "
+                f"{beat} or less or raise "
+                + ("--drain-rows" if self.drain_rows_eff < self.rows
+                   else "--cols (drain_rows is already rows)"))
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -394,15 +411,16 @@ class ArrayConfig:
 
     # ---- pool datapath ----------------------------------------------------------------------
     @property
-    def pool_lanes(self) -> int:
-        """L: planes the pool unit sums at once (values per position): C, one output beat."""
-        return self.cols
+    def pool_lanes_eff(self) -> int:
+        """L: planes the pool unit sums at once (values per position): ``pool_lanes``, or C
+        when it is 0; at most D * C, the lanes of one result beat."""
+        return self.pool_lanes or self.cols
 
     @property
     def data_width(self) -> int:
         """Bits of a data beat: one pool position (L values of ``pool_bits``), at least one
         ``simd`` word, rounded up to whole words; a matmul beat uses its low ``simd`` bits."""
-        return self.simd * ceil_div(self.pool_lanes * self.pool_bits, self.simd)
+        return self.simd * ceil_div(self.pool_lanes_eff * self.pool_bits, self.simd)
 
     @property
     def pool_max_window(self) -> int:
@@ -508,10 +526,12 @@ class ArrayConfig:
 
     @property
     def tag(self) -> str:
-        """Short name for build directories: r8c8s64k2048m512n512d2 (with ``h<n>`` appended
-        when hold_banks is not 2)."""
+        """Short name for build directories: r8c8s64k2048m512n512d2 (then ``h<n>`` when
+        hold_banks is not 2 and ``l<L>`` when the pool unit has L != C lanes:
+        r8c8s64k2048m512n512d2h4l16)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
-                f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}"))
+                f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
+                + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else ""))
 
 
 DEFAULT = ArrayConfig()

@@ -80,7 +80,12 @@ def bandwidth_from_args(ns):
 
 _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool_max_dim",
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
-           "mem_piece_depth", "drain_rows", "hold_banks")
+           "mem_piece_depth", "drain_rows", "hold_banks",
+           "pool_lanes")
+
+#: help beyond the default, for the fields that need it
+_HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at most "
+                       "--drain-rows x --cols (one result beat)"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +93,8 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("array configuration (defaults: hw.config.DEFAULT)")
     for name in _FIELDS:
         g.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(DEFAULT, name),
-                       help=f"default {getattr(DEFAULT, name)}")
+                       help=(_HELP[name] + "; " if name in _HELP else "")
+                       + f"default {getattr(DEFAULT, name)}")
     g.add_argument("--clock-mhz", type=positive_float, default=DEFAULT.clock_mhz,
                    help=f"default {DEFAULT.clock_mhz}")
 

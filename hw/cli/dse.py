@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="SIMD values (default powers of two from max(8, pool_bits) to 512)")
     p.add_argument("--sweep-hold-banks", type=int, nargs="+", default=None, metavar="N",
                    help="hold_banks values to sweep, e.g. 2 3 4 (default: --hold-banks only)")
+    p.add_argument("--pool-lanes-per-col", type=int, nargs="+", default=None, metavar="F",
+                   help="pool lanes per column to sweep: pool_lanes L = F x C where it fits one "
+                   "result beat (F <= min(--drain-rows, R)); default 1 (L = C)")
     p.add_argument("--use-fmax", action="store_true",
                    help="clock each config at the resource model's Fmax (default: --clock-mhz)")
     p.add_argument("--coeffs",
@@ -84,18 +87,19 @@ def run(ns) -> int:
     doc = run_dse(ns.network, ns.device, base, rows=rows, cols=cols, simds=ns.simds,
                   hold_banks=ns.sweep_hold_banks,
                   use_fmax=ns.use_fmax, coeffs=ns.coeffs, out_dir=network_out_dir(ns),
-                  progress=not ns.quiet,
+                  progress=not ns.quiet, lanes_per_col=ns.pool_lanes_per_col,
                   command=command_line("dse", ns, ("rows_range", "cols_range", "simds",
-                                                   "sweep_hold_banks",
+                                                   "sweep_hold_banks", "pool_lanes_per_col",
                                                    "use_fmax", "coeffs", "out")))
     print(f"evaluated {doc['configs']:,} configs in {doc['seconds']:.3f} s = "
           f"{doc['configs_per_s']:,.0f} configs/s; {doc['fit']:,} fit {doc['device']}; "
           f"Pareto front: {len(doc['front'])} configs")
-    print(f"{'R':>3} {'C':>3} {'SIMD':>4} {'n':>2} {'LUT':>8} {'BRAM':>6} {'clock':>7} "
-          f"{'frames/s':>10}")
+    lanes = "pool_lanes" in doc["fastest"]
+    print(f"{'R':>3} {'C':>3} {'SIMD':>4} {'n':>2}" + (f" {'L':>4}" if lanes else "")
+          + f" {'LUT':>8} {'BRAM':>6} {'clock':>7} {'frames/s':>10}")
     for r in doc["front"]:
-        print(f"{r['rows']:>3} {r['cols']:>3} {r['simd']:>4} {r['hold_banks']:>2} "
-              f"{r['lut']:>8,} {r['bram']:>6g} "
-              f"{r['clock_mhz']:>7.1f} {r['fps']:>10.4g}")
+        print(f"{r['rows']:>3} {r['cols']:>3} {r['simd']:>4} {r['hold_banks']:>2}"
+              + (f" {r['pool_lanes']:>4}" if lanes else "")
+              + f" {r['lut']:>8,} {r['bram']:>6g} {r['clock_mhz']:>7.1f} {r['fps']:>10.4g}")
     print("wrote " + ", ".join(doc["files"]))
     return 0

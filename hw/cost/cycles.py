@@ -31,7 +31,8 @@ over the Tn * (Tm - 1) tiles of R rows, then the Tn tiles of m_l rows. In steady
 costs max(KW, b(m), Q(m) / n) cycles.
 
 Pool (P x H x W, kernel kh x kw, stride sh x sw, padding ph x pw, Ho x Wo outputs; the pool
-unit takes L = pool_lanes = C planes per position, one position per data beat; it walks the rows and columns up to the last window's end, at least MIN =
+unit takes L = pool_lanes_eff planes per position (``pool_lanes``, C by default), one position
+per data beat; it walks the rows and columns up to the last window's end, at least MIN =
 pool_min_row_positions positions per row, except after the job's last output):
 
     Xn = (Wo - 1) * sw - pw + kw      columns walked up to the last window's end
@@ -130,7 +131,7 @@ def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
     config values: the design-space sweep passes a grid)."""
     yn, xn = pool_extent(h, w, kernel, stride, padding)
     xt = np.maximum(xn, cfg.pool_min_row_positions)
-    groups = -(-planes // cfg.pool_lanes)
+    groups = -(-planes // cfg.pool_lanes_eff)
     positions = groups * yn * xt - (xt - xn)
     cycles = (positions + cfg.job_start_cycles + cfg.pool_start_cycles + cfg.pool_latency
               + cfg.result_latency)

@@ -47,20 +47,31 @@ from .utilisation import utilisation
 #: one value per (R, C). A formula that starts reading another property fails on the grid with an
 #: AttributeError naming it: add it here.
 STACKED = ("tile_flush", "result_latency", "job_start_cycles", "pool_start_cycles",
-           "pool_lanes", "pool_min_row_positions", "pool_latency", "pool_register_bits",
+           "pool_lanes_eff", "pool_min_row_positions", "pool_latency", "pool_register_bits",
            "acc_width", "lane_width", "pe_latency", "drain_rows_eff")
 
 
-def stacked_properties(base: ArrayConfig, rows, cols, names=STACKED) -> dict[str, np.ndarray]:
+def config_at(base: ArrayConfig, rows: int, cols: int, lanes_per_col: int = 1) -> ArrayConfig:
+    """``base`` with R x C = ``rows`` x ``cols`` and L = ``lanes_per_col`` x C pool lanes
+    (pool_lanes 0, i.e. C, for 1); ConfigError when L is above the result beat's D x C lanes
+    (``lanes_per_col`` > min(drain_rows, rows))."""
+    return replace(base, rows=int(rows), cols=int(cols),
+                   pool_lanes=0 if lanes_per_col == 1 else int(lanes_per_col * cols))
+
+
+def stacked_properties(base: ArrayConfig, rows, cols, names=STACKED,
+                       lanes_per_col: int = 1) -> dict[str, np.ndarray]:
     """``{name: array}`` of the properties ``names`` of the real configs ``base`` with each
-    (rows[i], cols[i]) (every property computed by ArrayConfig itself, per config)."""
-    cfgs = [replace(base, rows=int(r), cols=int(c)) for r, c in zip(rows, cols)]
+    (rows[i], cols[i]) and ``lanes_per_col`` x C pool lanes (every property computed by
+    ArrayConfig itself, per config)."""
+    cfgs = [config_at(base, r, c, lanes_per_col) for r, c in zip(rows, cols)]
     return {name: np.array([getattr(c, name) for c in cfgs]) for name in names}
 
 
 class ConfigGrid:
-    """The configs ``base`` with (R, C) = (rows[i], cols[i]): what the cycle and resource
-    formulas read of a config, as arrays (one SIMD and set of limits).
+    """The configs ``base`` with (R, C) = (rows[i], cols[i]) and ``lanes_per_col`` x C pool
+    lanes: what the cycle and resource formulas read of a config, as arrays (one SIMD and set
+    of limits).
 
     ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``: ints (the cycle formula loops
     over the hold banks); the :data:`STACKED` properties: arrays
@@ -69,12 +80,13 @@ class ConfigGrid:
     Nothing else (no other attribute of ArrayConfig is imitated).
     """
 
-    def __init__(self, base: ArrayConfig, rows, cols):
+    def __init__(self, base: ArrayConfig, rows, cols, lanes_per_col: int = 1):
         self.rows, self.cols = (np.array(a, dtype=np.int64)
                                 for a in np.broadcast_arrays(rows, cols))
         self.simd = base.simd
         self.hold_banks = base.hold_banks
-        for name, vals in stacked_properties(base, self.rows, self.cols).items():
+        for name, vals in stacked_properties(base, self.rows, self.cols,
+                                             lanes_per_col=lanes_per_col).items():
             setattr(self, name, vals)
 
     def tile_period(self, m_valid, kw):
@@ -149,18 +161,24 @@ def predict_vec(grid: ConfigGrid, family: str, model: dict) -> dict:
 
 
 def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfig,
-          use_fmax: bool = False, progress: bool = True, hold_banks=None) -> dict:
-    """Evaluate every (R, C, SIMD, hold_banks) of the grid. Returns arrays (one entry per
-    config) and the measured rate. ``base`` gives the limits, the clock (``use_fmax``: the
-    model's Fmax) and, unless ``hold_banks`` lists the values to sweep, the hold banks."""
+          use_fmax: bool = False, progress: bool = True, lanes_per_col=(1,),
+          hold_banks=None) -> dict:
+    """Evaluate every (R, C, SIMD, hold_banks, pool lanes per column F) of the grid:
+    pool_lanes L = F x C, only where it fits one result beat (F <= min(drain_rows, R)). Returns
+    arrays (one entry per config) and the measured rate. ``base`` gives the limits, the clock
+    (``use_fmax``: the model's Fmax) and, unless ``hold_banks`` lists the values to sweep, the
+    hold banks."""
     banks_values = [base.hold_banks] if hold_banks is None else [int(b) for b in hold_banks]
     fam = device.family
-    R, C = np.meshgrid(np.asarray(rows), np.asarray(cols), indexing="ij")
-    R, C = R.ravel(), C.ravel()
-    cols_out = {k: [] for k in ("rows", "cols", "simd", "hold_banks", "cycles", "lut", "ff",
+    R0, C0 = np.meshgrid(np.asarray(rows), np.asarray(cols), indexing="ij")
+    R0, C0 = R0.ravel(), C0.ravel()
+    fits_beat = [f <= np.minimum(base.drain_rows, R0) for f in lanes_per_col]
+    points = [(f, R0[ok], C0[ok]) for f, ok in zip(lanes_per_col, fits_beat)]
+    cols_out = {k: [] for k in ("rows", "cols", "simd", "hold_banks", "pool_lanes", "cycles",
+                                "lut", "ff",
                                 "bram", "dsp", "fmax_mhz", "clock_mhz", "fps", "utilisation",
                                 "fits")}
-    n_total = len(R) * len(simds) * len(banks_values)
+    n_total = sum(len(R) for _, R, _ in points) * len(simds) * len(banks_values)
     done = 0
     t0 = time.perf_counter()
     bar = _Progress(n_total, progress)
@@ -168,41 +186,43 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
         table = ShapeTable(net, replace(base, simd=int(s), rows=1, cols=1))
         for nb in banks_values:
             cfg_s = replace(base, simd=int(s), rows=1, cols=1, hold_banks=nb)
-            for lo in range(0, len(R), 4096):
-                r, c = R[lo:lo + 4096], C[lo:lo + 4096]
-                grid = ConfigGrid(cfg_s, r, c)
-                cyc = table.cycles(grid)
-                res = predict_vec(grid, fam, model)
-                if res["lut"] is None:
-                    raise _res.ModelError(f"the resource model has no LUT coefficients for "
-                                          f"{fam}; run `python -m hw fit`")
-                for key in ("ff", "dsp"):   # a resource the model does not fit counts as 0
-                    if res[key] is None:
-                        res[key] = np.zeros(len(r), dtype=np.int64)
-                logic_fits = ((res["lut"] <= device.lut) & (res["ff"] <= device.ff)
-                              & (res["dsp"] <= device.dsp))
-                # block RAM is counted per config (not vectorized): only where the logic fits
-                bram = np.full(len(r), np.nan)
-                for i in np.flatnonzero(logic_fits):
-                    bram[i] = bram_of(replace(cfg_s, rows=int(r[i]), cols=int(c[i])), fam)
-                fmax = res["fmax_mhz"] if (res["fmax_mhz"] is not None
-                                           and device.can_place_and_route) \
-                    else np.full(len(r), np.nan)
-                clock = fmax if use_fmax else np.full(len(r), float(base.clock_mhz))
-                fps = clock * 1e6 / cyc
-                util = utilisation(table.macs, cyc, r, c, int(s))
-                fits = logic_fits & (bram <= device.bram)
-                if use_fmax:
-                    fits &= np.isfinite(clock) & (clock > 0)
-                for k, val in (("rows", r), ("cols", c), ("simd", np.full(len(r), int(s))),
-                               ("hold_banks", np.full(len(r), int(nb))),
-                               ("cycles", cyc), ("lut", res["lut"]), ("ff", res["ff"]),
-                               ("bram", bram), ("dsp", res["dsp"]), ("fmax_mhz", fmax),
-                               ("clock_mhz", clock), ("fps", fps), ("utilisation", util),
-                               ("fits", fits)):
-                    cols_out[k].append(np.asarray(val))
-                done += len(r)
-                bar.update(done)
+            for f, R, C in points:
+                for lo in range(0, len(R), 4096):
+                    r, c = R[lo:lo + 4096], C[lo:lo + 4096]
+                    grid = ConfigGrid(cfg_s, r, c, lanes_per_col=f)
+                    cyc = table.cycles(grid)
+                    res = predict_vec(grid, fam, model)
+                    if res["lut"] is None:
+                        raise _res.ModelError(f"the resource model has no LUT coefficients for "
+                                              f"{fam}; run `python -m hw fit`")
+                    for key in ("ff", "dsp"):   # a resource the model does not fit counts as 0
+                        if res[key] is None:
+                            res[key] = np.zeros(len(r), dtype=np.int64)
+                    logic_fits = ((res["lut"] <= device.lut) & (res["ff"] <= device.ff)
+                                  & (res["dsp"] <= device.dsp))
+                    # block RAM is counted per config (not vectorized): only where the logic fits
+                    bram = np.full(len(r), np.nan)
+                    for i in np.flatnonzero(logic_fits):
+                        bram[i] = bram_of(config_at(cfg_s, r[i], c[i], f), fam)
+                    fmax = (res["fmax_mhz"]
+                            if res["fmax_mhz"] is not None and device.can_place_and_route
+                            else np.full(len(r), np.nan))
+                    clock = fmax if use_fmax else np.full(len(r), float(base.clock_mhz))
+                    fps = clock * 1e6 / cyc
+                    util = utilisation(table.macs, cyc, r, c, int(s))
+                    fits = logic_fits & (bram <= device.bram)
+                    if use_fmax:
+                        fits &= np.isfinite(clock) & (clock > 0)
+                    for k, val in (("rows", r), ("cols", c), ("simd", np.full(len(r), int(s))),
+                                   ("hold_banks", np.full(len(r), int(nb))),
+                                   ("pool_lanes", f * c), ("cycles", cyc), ("lut", res["lut"]),
+                                   ("ff", res["ff"]), ("bram", bram), ("dsp", res["dsp"]),
+                                   ("fmax_mhz", fmax), ("clock_mhz", clock), ("fps", fps),
+                                   ("utilisation", util),
+                                   ("fits", fits)):
+                        cols_out[k].append(np.asarray(val))
+                    done += len(r)
+                    bar.update(done)
     elapsed = time.perf_counter() - t0
     bar.close()
     out = {k: np.concatenate(v) for k, v in cols_out.items()}
@@ -325,13 +345,15 @@ def sweep_values(what: str, vals, default) -> list[int]:
 
 def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=None, simds=None,
             use_fmax: bool = False, coeffs=None, out_dir, progress: bool = True,
-            command: str = "", hold_banks=None) -> dict:
+            command: str = "", lanes_per_col=None, hold_banks=None) -> dict:
     """Sweep, write ``dse_<device>.json`` and ``dse_<device>.png`` under ``out_dir`` (created;
     ``python -m hw dse`` passes reports/<network>/; each file whole or not at all, the folder's
     other files untouched), return the JSON document (with the measured rate).
 
     ``rows``/``cols``/``simds``/``hold_banks``: the values to sweep (None: 1..64, 1..64,
     :func:`default_simds`, ``base.hold_banks``).
+    ``lanes_per_col``: pool lanes per column F to sweep, L = F x C where it fits one result beat
+    (F <= min(drain_rows, R)); None: (1,), L = C (the JSON then has no pool_lanes fields).
     Raises DSEError for a bad sweep, DSENoFitError when nothing fits, OutputError (before the
     sweep) when ``out_dir`` holds a dse file this tool did not write."""
     import json
@@ -346,31 +368,44 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
     if use_fmax and not dev.can_place_and_route:
         raise DSEError(f"{dev.name} has no Fmax estimate (no open place-and-route for "
                        f"{dev.family}); drop --use-fmax and give --clock-mhz")
+    if base.pool_lanes:
+        raise DSEError(f"the sweep sets the pool lanes per column (--pool-lanes-per-col), not "
+                       f"pool_lanes; drop --pool-lanes {base.pool_lanes}")
     rows = sweep_values("rows", rows, range(1, 65))
     cols = sweep_values("cols", cols, range(1, 65))
     simds = sweep_values("simd", simds, default_simds(base))
-    banks = sweep_values("hold_banks", hold_banks, [base.hold_banks])
-    for b in banks:
+    lanes = sweep_values("pool lanes per column", lanes_per_col, (1,))
+    if len(set(lanes)) != len(lanes):
+        raise DSEError(f"the pool lanes per column sweep repeats a value: {lanes}")
+    most = min(base.drain_rows, max(rows))      # D x C lanes per result beat
+    if max(lanes) > most:
+        raise DSEError(f"no config of the sweep takes {max(lanes)} pool lanes per column: one "
+                       f"result beat holds drain_rows x cols lanes (drain_rows "
+                       f"{base.drain_rows}, rows up to {max(rows)}); give values up to {most} "
+                       f"or raise --drain-rows")
+    for s in simds:   # validate every SIMD once with the real config, at the largest R, C, L
         try:
-            replace(base, hold_banks=b)
-        except ConfigError as exc:
-            raise DSEError(f"the hold_banks sweep holds an invalid value: {exc}") from None
-    for s in simds:   # validate every SIMD once with the real config, at the largest R and C
-        try:
-            replace(base, simd=int(s), rows=max(rows), cols=max(cols))
+            config_at(replace(base, simd=int(s)), max(rows), max(cols), max(lanes))
         except ConfigError as exc:
             raise DSEError(f"the sweep holds an invalid config (R={max(rows)}, C={max(cols)}, "
                            f"SIMD={s}): {exc}") from None
     model = _res.load_model(coeffs)["families"]
     check_dse_outputs(out_dir, dev.name)
     net = load_network(network)
+    banks = sweep_values("hold_banks", hold_banks, [base.hold_banks])
+    for b in banks:
+        try:
+            replace(base, hold_banks=b)
+        except ConfigError as exc:
+            raise DSEError(f"the hold_banks sweep holds an invalid value: {exc}") from None
     out = sweep(net, dev, model, rows, cols, simds, base, use_fmax=use_fmax, progress=progress,
-                hold_banks=banks)
+                lanes_per_col=lanes, hold_banks=banks)
     fits = out["fits"]
     if not fits.any():
         i = int(np.argmin(out["lut"]))
-        cfg = replace(base, rows=int(out["rows"][i]), cols=int(out["cols"][i]),
-                      simd=int(out["simd"][i]), hold_banks=int(out["hold_banks"][i]))
+        cfg = config_at(replace(base, simd=int(out["simd"][i]),
+                                hold_banks=int(out["hold_banks"][i])), out["rows"][i],
+                        out["cols"][i], out["pool_lanes"][i] // out["cols"][i])
         usage = {"lut": out["lut"][i], "ff": out["ff"][i], "dsp": out["dsp"][i],
                  "bram": bram_of(cfg, dev.family)}
         over = {k: f"{v['used']:.0f} > {v['available']} (over by {v['over']:.0f})"
@@ -380,8 +415,8 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
                             "memory limits (--max-m/--max-n/--max-k/--pool-row-depth) or pick a "
                             "larger device")
     front = pareto_front(out["lut"], out["fps"], fits)
-    keys = ("rows", "cols", "simd", "hold_banks", "lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz",
-            "cycles", "fps", "utilisation")
+    keys = ("rows", "cols", "simd", "hold_banks", "lut", "ff", "bram", "dsp", "fmax_mhz",
+            "clock_mhz", "cycles", "fps", "utilisation") + (("pool_lanes",) if lanes != [1] else ())
 
     def rec(i):
         d = {k: out[k][i].item() for k in keys}
@@ -398,7 +433,7 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
                                                                            "simd")},
            "clock": "resource-model Fmax per config" if use_fmax else f"{base.clock_mhz} MHz",
            "grid": {"rows": [min(rows), max(rows)], "cols": [min(cols), max(cols)],
-                    "simd": simds, "hold_banks": banks},
+                    "simd": simds, "hold_banks": banks} | ({"pool_lanes_per_col": lanes} if lanes != [1] else {}),
            "configs": int(out["n"]), "fit": int(fits.sum()), "seconds": out["seconds"],
            "configs_per_s": out["rate"],
            "front": [rec(int(i)) for i in front],

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ArrayConfig
+from ..config import DEFAULT, ArrayConfig
 from .devices import check_fits, fit_report, get_device
 from ..outfiles import (InputFileError, OutputError, atomic_dir, carry_over, check_output_path,
                         read_json)
@@ -95,7 +95,6 @@ def _carry_over(old: Path, new: Path) -> None:
 def config_flags(cfg: ArrayConfig, always=("rows", "cols", "simd")) -> list[str]:
     """Command-line flags that rebuild ``cfg``: the fields in ``always`` and every field that
     differs from hw.config.DEFAULT."""
-    from ..config import DEFAULT
 
     out = []
     for name, default in DEFAULT.to_dict().items():
@@ -328,8 +327,9 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
     points, err_table = synthesis_points(dev, coeffs)
     names = {row["name"] for row in cost["ops"]}
     for r in rtl:   # a sim of exactly this network's ops on this config: compare the totals
-        # (records written before the hold_banks field existed are of two-bank RTL)
-        if {"hold_banks": 2, **r["config"]} == cfg.to_dict() and {row["op"] for row in r["rows"]} == names \
+        # (a record written before a config field existed has that field at its default)
+        if {**DEFAULT.to_dict(), **r["config"]} == cfg.to_dict() \
+                and {row["op"] for row in r["rows"]} == names \
                 and len(r["rows"]) == len(names) and r["measured"] == r["jobs"]:
             meas = sum(row["measured"] for row in r["rows"])
             r["network"] = {"measured_total": meas, "model_total": cost["totals"]["cycles"],

@@ -20,7 +20,8 @@ FAULTS = ARRAY_FAULTS + POOL_FAULTS
 
 def out_layout(cfg: ArrayConfig) -> data.StructLayout:
     """Result beat: D row slots of C signed lanes of ``lane_width`` bits (lane (d, c) at bits
-    [(d*C + c)*lane_width, ...)) and ``last``."""
+    [(d*C + c)*lane_width, ...)) and ``last``. A pool beat fills the D*C lanes in this order
+    with its L = ``pool_lanes_eff`` sums: pool lane l in slot l // C, lane l % C."""
     return data.StructLayout({"data": cfg.out_width, "last": 1})
 
 
@@ -33,14 +34,15 @@ class BinaryCore(wiring.Component):
     - ``data`` (in):  ``data_width``-bit beats. Matmul: M rows of A then N rows of W, each row
       as ceil(K/simd) beats, bit k of a row in bit k % simd of beat k // simd (the low ``simd``
       bits of a beat; the rest are ignored). Pool: positions
-      (plane group, row, column), each the values of L = pool_lanes planes
+      (plane group, row, column), each the values of L = ``cfg.pool_lanes_eff`` planes
       (:func:`hw.rtl.formats.pool_words`), streamed straight into the pool unit.
     - ``out``  (out): ``data`` = D row slots of C lanes (D = ``cfg.drain_rows_eff``), ``last``
       on the final beat of the job. Matmul: ceil(m_valid/D) beats per R x C tile, tiles in
       (tile row, tile column) order; slot d of beat b holds tile row b*D + d; slots past the
       tile's rows and lanes past N are zero. Pool: one beat per output position (plane group,
-      Ho, Wo order), slot 0 lane l = plane g * L + l; lanes past L or past P and the other
-      slots zero.
+      Ho, Wo order), pool lane l (plane g * L + l) in slot l // C, lane l % C (L <= D * C, so
+      a position fits one beat; with L = C, the default, slot 0 lane l); lanes past L or past
+      P zero.
 
     Phases of a matmul job (no data-dependent timing): load (1 beat per cycle), then tiles
     stream through the array back to back (KW reads each), captured into the
@@ -365,11 +367,11 @@ class BinaryCore(wiring.Component):
 
         # ---- result datapath, three registers: (A) the drain's D rows of hold values and
         # offsets (or the pool sums), (B) 2*hold - offset per lane, (C) lanes past N, row slots
-        # past the tile's rows (or every lane but slot 0's first L for a pool) forced to zero --
+        # past the tile's rows (or every lane past the first L for a pool) forced to zero --
         holds = [[Signal(cfg.acc_width, name=f"hold_q{d}_{c}", reset_less=True) for c in range(C)]
                  for d in range(D)]
         offs = [Signal(cfg.acc_width, name=f"off_q{d}", reset_less=True) for d in range(D)]
-        PL = cfg.pool_lanes
+        PL = cfg.pool_lanes_eff
         pool_q = [Signal(signed(cfg.lane_width), name=f"pool_q{l}", reset_less=True)
                   for l in range(PL)]
         ok_a, last_a, pool_a = Signal(D * C, reset_less=True), Signal(reset_less=True), Signal()
@@ -394,7 +396,8 @@ class BinaryCore(wiring.Component):
         m.d.sync += [diffs[d][c].eq((holds[d][c] << 1) - offs[d])
                      for d in range(D) for c in range(C)]
         lanes = [Mux(ok_b[d * C + c], diffs[d][c], 0) for d in range(D) for c in range(C)]
-        for lane in range(PL):       # a pool beat: slot 0, lanes 0 .. L-1
+        # a pool beat: pool lane l in lane l of the beat, i.e. slot l // C, lane l % C
+        for lane in range(PL):
             lanes[lane] = Mux(pool_b, pool_bq[lane], lanes[lane])
         m.d.sync += [res_valid.eq(st_b_valid), res_data.eq(Cat(*lanes, last_b))]
 

@@ -105,14 +105,14 @@ def matmul_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
 def pool_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
     """Data beats of a pool job: positions in (plane group, row, column) order over the rows
     and columns some window touches (:func:`hw.ops.pool_extent`, real ones only); a position
-    holds the values of planes g*L .. g*L+L-1 (L = ``pool_lanes``) at (y, x), one
+    holds the values of planes g*L .. g*L+L-1 (L = ``pool_lanes_eff``) at (y, x), one
     ``data_width``-bit beat, lane l in bits l*pool_bits .., ``pool_bits`` two's complement.
     Lanes of planes past P and bits past the lanes: 0, or random from ``pad_rng``."""
     import numpy as np
 
     from ..ops import pool_extent
 
-    lanes, b = cfg.pool_lanes, cfg.pool_bits
+    lanes, b = cfg.pool_lanes_eff, cfg.pool_bits
     p_, h_, w_ = job.x.shape
     yn, xn = pool_extent(h_, w_, job.kernel, job.stride, job.padding)
     hu, wu = min(h_, yn), min(w_, xn)
@@ -183,7 +183,7 @@ def expected_beats(cfg: ArrayConfig, job) -> int:
         per_column = (tm - 1) * tile_beats_of(cfg, cfg.rows) + tile_beats_of(cfg, m_l)
         return per_column * ceil_div(job.n, cfg.cols)
     ho, wo = job.out_hw
-    return ceil_div(job.planes, cfg.pool_lanes) * ho * wo
+    return ceil_div(job.planes, cfg.pool_lanes_eff) * ho * wo
 
 
 def decode_results(cfg: ArrayConfig, job, beats: list[int]):
@@ -191,8 +191,9 @@ def decode_results(cfg: ArrayConfig, job, beats: list[int]):
 
     Matmul: beats go tile by tile (tile row, then tile column), ceil(m_valid / D) beats per
     tile; row slot d of the tile's beat b is tile row b*D + d, lane c = column n0 + c. Pool:
-    one beat per output position in (plane group, Ho, Wo) order, slot 0 lane l = plane
-    g * pool_lanes + l. Raises ValueError if the number of beats is wrong (a lost or
+    one beat per output position in (plane group, Ho, Wo) order, pool lane l (plane
+    g * L + l, L = ``pool_lanes_eff`` <= D * C) in row slot l // C, lane l % C (item l of
+    :func:`lanes_of`). Raises ValueError if the number of beats is wrong (a lost or
     duplicated beat) or a lane outside the results (a slot past the tile's rows, a lane past
     N, a pool beat's lanes past L or past P) is not zero.
     """
@@ -210,7 +211,7 @@ def decode_results(cfg: ArrayConfig, job, beats: list[int]):
                              f"lane {c}, outside the results, where the format has 0")
 
     if job.kind is OpKind.POOL:
-        lanes = cfg.pool_lanes
+        lanes = cfg.pool_lanes_eff
         p_, ho, wo = job.out_shape
         groups = ceil_div(p_, lanes)
         per_group = ho * wo

@@ -28,7 +28,7 @@ def _times(value, const: int):
 
 class PoolUnit(wiring.Component):
     """Window sums of a pool job (P, H, W), window (kh, kw), stride (sh, sw), zero padding
-    (ph, pw), over L = ``cfg.pool_lanes`` planes in parallel.
+    (ph, pw), over L = ``cfg.pool_lanes_eff`` planes in parallel.
 
     The job's input arrives as *positions* (beat format in hw/README.md, Pool beats): plane
     group g (planes g*L .. g*L+L-1), then input row y, then column x; one position holds the L
@@ -109,9 +109,9 @@ class PoolUnit(wiring.Component):
 
     @staticmethod
     def bank_slices(cfg: ArrayConfig) -> list[tuple[int, int]]:
-        """Bit ranges [lo, hi) of one open-row bank's memories: ``pool_lanes`` sums cut into
+        """Bit ranges [lo, hi) of one open-row bank's memories: L = ``pool_lanes_eff`` sums cut into
         slices of one block-RAM shape each (:func:`hw.config.mem_slice_bits`)."""
-        width = cfg.pool_lanes * cfg.pool_sum_width
+        width = cfg.pool_lanes_eff * cfg.pool_sum_width
         step = mem_slice_bits(mem_piece_words(cfg.pool_row_depth))
         return [(lo, min(width, lo + step)) for lo in range(0, width, step)]
 
@@ -123,7 +123,7 @@ class PoolUnit(wiring.Component):
         b, hw, sw = cfg.pool_bits, cls.row_sum_width(cfg), cfg.pool_sum_width
         per_lane = (cfg.pool_max_kernel * b + 3 * b + (1 + cls.BANK_READ_LATENCY) * hw
                     + (3 * cfg.pool_open_rows + 1) * sw)
-        return cfg.pool_lanes * per_lane
+        return cfg.pool_lanes_eff * per_lane
 
     def _entry_stages(self, kw, K):
         """One-hot entry stage of the row shift registers for a window width ``kw``: K - kw,
@@ -152,7 +152,8 @@ class PoolUnit(wiring.Component):
             "data": In(stream.Signature(cfg.data_width)),
             "fifo_level": In(range(cfg.out_fifo_depth + 1)),
             "o_valid": Out(1),
-            "o_data": Out(data.ArrayLayout(signed(cfg.pool_sum_width), cfg.pool_lanes)),
+            "o_data": Out(data.ArrayLayout(signed(cfg.pool_sum_width),
+                                           cfg.pool_lanes_eff)),
             "o_last": Out(1),
             "busy": Out(1),
         })
@@ -160,7 +161,7 @@ class PoolUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        L, B, K = cfg.pool_lanes, cfg.pool_bits, cfg.pool_max_kernel
+        L, B, K = cfg.pool_lanes_eff, cfg.pool_bits, cfg.pool_max_kernel
         NB = cfg.pool_open_rows
         SW = cfg.pool_sum_width
         HW = self.row_sum_width(cfg)                     # a window-row sum

@@ -132,4 +132,25 @@ def test_more_hold_banks_deepen_the_output_fifo_as_in_flight_tiles_need():
 def test_default_latencies():
     cfg = ArrayConfig()
     assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 8, 20)
-    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (7, 5, 32)
+    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (8, 5, 32)
+
+
+def test_pool_lanes_default_is_cols_and_is_bounded_by_the_output_beat():
+    assert ArrayConfig(cols=8).pool_lanes_eff == 8 and ArrayConfig().pool_lanes == 0
+    assert ArrayConfig(cols=3, pool_lanes=3).data_width == ArrayConfig(cols=3).data_width
+    cfg = ArrayConfig(rows=8, cols=8, simd=64, drain_rows=2, pool_lanes=16)
+    assert (cfg.pool_lanes_eff, cfg.data_width, cfg.out_width) == (16, 256, 16 * cfg.lane_width)
+    assert cfg.tag.endswith("d2l16") and not ArrayConfig(cols=4, pool_lanes=4).tag.endswith("l4")
+    assert ArrayConfig(rows=8, cols=8, simd=64, drain_rows=4, pool_lanes=32).data_width == 512
+    assert ArrayConfig(rows=2, cols=4, drain_rows=2, pool_lanes=5).pool_lanes_eff == 5
+    with pytest.raises(ConfigError, match=r"^pool_lanes 24 exceeds the output beat's 16 lanes "
+                       r"\(drain_rows 2 x cols 8\): pass --pool-lanes 16 or less or raise "
+                       r"--drain-rows$"):
+        ArrayConfig(rows=8, cols=8, drain_rows=2, pool_lanes=24)
+    with pytest.raises(ConfigError, match=r"beat's 8 lanes \(drain_rows 2 x cols 4\).* raise "
+                                          r"--cols \(drain_rows is already rows\)"):
+        ArrayConfig(rows=2, cols=4, drain_rows=4, pool_lanes=9)
+    for bad in (-1, 2.0, True):
+        with pytest.raises(ConfigError, match=r"pool_lanes must be an integer >= 0, got .*; "
+                                              r"pass --pool-lanes 0"):
+            ArrayConfig(pool_lanes=bad)

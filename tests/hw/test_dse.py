@@ -13,8 +13,8 @@ import pytest
 from hw.cost import resources
 from hw.config import ArrayConfig, bank_period, tile_period
 from hw.cost.devices import get_device
-from hw.cost.dse import (STACKED, ConfigGrid, ShapeTable, bram_of, default_simds, pareto_front,
-                         predict_vec, sweep)
+from hw.cost.dse import (STACKED, ConfigGrid, ShapeTable, bram_of, config_at, default_simds,
+                         pareto_front, predict_vec, sweep)
 from hw.cost.network import load_network, network_cost
 from hw.paths import REPORTS_DIR, RESOURCE_MODEL
 
@@ -81,6 +81,30 @@ def test_vectorized_cycles_binaryvit_s(vit):
     base = replace(cfg, rows=1, cols=1)
     got = ShapeTable(vit, base).cycles(ConfigGrid(base, np.array([5]), np.array([9])))
     assert got[0] == network_cost(vit, cfg)["totals"]["cycles"]
+
+
+def test_pool_lanes_per_column_on_the_grid(vit, coeffs):
+    """L = F x C pool lanes: the grid's cycles and features equal the scalar ones of the real
+    config, and the sweep takes F only where F x C fits one result beat (F <= min(D, R))."""
+    base = ArrayConfig(rows=1, cols=1, simd=64, drain_rows=4)
+    rows, cols = np.array([8, 4, 5]), np.array([8, 3, 16])
+    model = resources.load_model(coeffs)["families"]
+    for f in (2, 4):
+        grid = ConfigGrid(base, rows, cols, lanes_per_col=f)
+        assert grid.pool_lanes_eff.tolist() == (f * cols).tolist()
+        got = ShapeTable(vit, base).cycles(grid)
+        lut = predict_vec(grid, "ecp5", model)["lut"]
+        for i, (r, c) in enumerate(zip(rows, cols)):
+            cfg = config_at(base, r, c, f)
+            assert cfg.pool_lanes == f * c
+            assert got[i] == network_cost(vit, cfg)["totals"]["cycles"]
+            assert lut[i] == resources.predict(cfg, "ecp5", model)["lut"]
+    assert config_at(base, 8, 8, 1).pool_lanes == 0
+    out = sweep(vit, get_device("ecp5-85"), model, [1, 2, 8], [8], [64],
+                replace(base, drain_rows=2), progress=False, lanes_per_col=(1, 2))
+    assert out["n"] == 3 + 2      # F = 2 needs R >= 2 with drain_rows 2
+    assert list(zip(out["rows"], out["pool_lanes"])) == [(1, 8), (2, 8), (8, 8), (2, 16), (8, 16)]
+    assert out["cycles"][4] < out["cycles"][2]           # more lanes, fewer pool cycles
 
 
 def test_tile_period_one_formula_for_ints_and_arrays():
@@ -210,6 +234,23 @@ def test_cli_dse_writes_front(tmp_path, coeffs, capsys):
     luts = [r["lut"] for r in doc["front"]]
     fps = [r["fps"] for r in doc["front"]]
     assert luts == sorted(luts) and fps == sorted(fps)
+
+
+def test_cli_dse_sweeps_pool_lanes_per_column(tmp_path, coeffs, capsys):
+    args = ["dse", "--network", "digits-tiny", "--device", "ecp5-25", "--coeffs", str(coeffs),
+            "--rows-range", "1", "4", "--cols-range", "1", "4", "--simds", "16",
+            "--max-m", "64", "--max-n", "128", "--max-k", "256", "--pool-row-depth", "1024",
+            "--out", str(tmp_path), "--quiet"]
+    assert _run(args + ["--pool-lanes-per-col", "1", "2"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads((tmp_path / "dse_ecp5-25.json").read_text())
+    assert doc["configs"] == 16 + 12 and doc["grid"]["pool_lanes_per_col"] == [1, 2]
+    assert " L " in out and all("pool_lanes" in r for r in doc["front"])
+    assert "--pool-lanes-per-col 1 2" in doc["command"]
+    assert _run(args + ["--pool-lanes-per-col", "3"]) == 2
+    assert "give values up to 2 or raise --drain-rows" in capsys.readouterr().err
+    assert _run(args + ["--pool-lanes", "4"]) == 2
+    assert "drop --pool-lanes 4" in capsys.readouterr().err
 
 
 def test_cli_dse_nothing_fits(tmp_path, coeffs, capsys):

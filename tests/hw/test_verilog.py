@@ -57,7 +57,7 @@ def test_only_operand_memory_init_is_stripped():
     assert not re.search(r"piece\d+_slice\d+\[\d+\] =", text)          # no per-word init left
     assert len(re.findall(r"reg \[\d+:0\] piece\d+_slice\d+ \[", text)) == sum(slices)
     # the FIFO's and the pool unit's open-row bank slices' (small) stay
-    bank_slices = ceil_div(cfg.pool_lanes * cfg.pool_sum_width,
+    bank_slices = ceil_div(cfg.pool_lanes_eff * cfg.pool_sum_width,
                            mem_slice_bits(mem_piece_words(cfg.pool_row_depth)))
     assert text.count("initial begin") == 1 + cfg.pool_open_rows * bank_slices
     demo = ("  initial begin\n    piece0_slice3[0] = 2'h0;\n    piece0_slice3[1] = 2'h0;\n  end\n"

@@ -75,7 +75,7 @@ def test_random_padding_bits_reach_the_data_beats():
     """Bits past K (pool: lanes of planes past P) are random with a generator, zero without;
     the true bits and the default beats are unchanged."""
     mm = random_matmul("mm", "and", 5, 3, 21, 1)            # K = 21: 11 padding bits per row
-    lanes, bits = CFG.pool_lanes, CFG.pool_bits
+    lanes, bits = CFG.pool_lanes_eff, CFG.pool_bits
     assert lanes == 2 and CFG.data_width == 16
     # P = 3: the second plane group's lane 1 is past P
     pool = random_pool("p", (3, 3, 5), bits, (1, 1), (1, 1), (0, 0), 2)

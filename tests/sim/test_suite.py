@@ -30,7 +30,7 @@ POOL_CORNERS = {
     "zero padding": lambda c, j: max(j.padding) > 0,
     "stride > 1": lambda c, j: max(j.stride) > 1,
     "W not a multiple of the lanes (lanes past W in the last beat)":
-        lambda c, j: j.x.shape[2] % c.pool_lanes != 0 or c.pool_lanes == 1,
+        lambda c, j: j.x.shape[2] % c.pool_lanes_eff != 0 or c.pool_lanes_eff == 1,
     "kh x kw with both > 1": lambda c, j: min(j.kernel) > 1,
 }
 

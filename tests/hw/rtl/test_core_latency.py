@@ -84,7 +84,7 @@ def test_matmul_takes_the_modelled_cycles(m, n, k):
 
 def test_pool_takes_the_modelled_cycles():
     p, h, w, kernel, stride = 1, 2, 4, (2, 2), (1, 1)
-    words = [0x0102] * (ceil_div(p, CFG.pool_lanes) * h * w)
+    words = [0x0102] * (ceil_div(p, CFG.pool_lanes_eff) * h * w)
     got = job_cycles(pool_cmd(CFG, p, h, w, kernel, stride, (0, 0)), words)
     assert got == pool_cycles(CFG, p, h, w, kernel, stride)
 

@@ -42,7 +42,7 @@ def run_pool(op: PoolOp, *, fault=None, stall_seed=None, cfg=CFG) -> dict:
                 taken.append(cycle)
                 nxt += 1
             if ctx.get(dut.o_valid):
-                lanes = [ctx.get(dut.o_data[lane]) for lane in range(cfg.pool_lanes)]
+                lanes = [ctx.get(dut.o_data[lane]) for lane in range(cfg.pool_lanes_eff)]
                 out.append((cycle, lanes, ctx.get(dut.o_last)))
                 if out[-1][2]:
                     return
@@ -54,7 +54,7 @@ def run_pool(op: PoolOp, *, fault=None, stall_seed=None, cfg=CFG) -> dict:
 
 def decoded(op: PoolOp, out, cfg=CFG) -> np.ndarray:
     """The (P, Ho, Wo) sums from the outputs (plane group, i, j order, lane l = plane g*L+l)."""
-    lanes = cfg.pool_lanes
+    lanes = cfg.pool_lanes_eff
     p, ho, wo = op.out_shape
     got = np.array([o[1] for o in out], dtype=np.int64).reshape(-1, ho, wo, lanes)
     return got.transpose(0, 3, 1, 2).reshape(-1, ho, wo)[:p]
@@ -93,13 +93,13 @@ def test_window_sums_exact_under_stalls(shape, kernel, stride, padding):
         assert len(got["taken"]) == got["words"]
         assert np.array_equal(decoded(op, got["out"]), op.result), (seed, op.label)
     yn, xn = pool_extent(op.h, op.w, kernel, stride, padding)
-    assert got["words"] == ceil_div(op.planes, CFG.pool_lanes) * min(op.h, yn) * min(op.w, xn)
+    assert got["words"] == ceil_div(op.planes, CFG.pool_lanes_eff) * min(op.h, yn) * min(op.w, xn)
 
 
 def test_values_wider_than_simd_widen_the_data_beat():
     cfg = ArrayConfig(rows=1, cols=1, simd=8, max_k=64, max_m=8, max_n=8, pool_bits=16,
                       pool_max_dim=8, pool_max_planes=4, pool_max_kernel=3, pool_row_depth=8)
-    assert (cfg.pool_lanes, cfg.data_width) == (1, 16)
+    assert (cfg.pool_lanes_eff, cfg.data_width) == (1, 16)
     op = pool_op((2, 4, 4), (3, 3), (1, 1), (1, 1), seed=7, bits=16)
     got = run_pool(op, cfg=cfg, stall_seed=3)
     assert np.array_equal(decoded(op, got["out"], cfg), op.result)
@@ -111,3 +111,28 @@ def test_line_off_fault_is_caught():
     assert not np.array_equal(decoded(op, got["out"]), op.result)
     with pytest.raises(ValueError, match="unknown pool fault"):
         PoolUnit(CFG, fault="nope")
+
+
+def test_more_lanes_than_columns():
+    """L = 8 lanes on 4 columns (pool_lanes 8, drain_rows 2): 8 x 8 bits, a 64-bit data beat;
+    the same latency, one position per cycle, exact sums over groups of 8 planes (the last one
+    partial), under stalls; the line_off fault is still caught."""
+    cfg = ArrayConfig(rows=2, cols=4, simd=16, max_k=64, max_m=8, max_n=8, pool_bits=8,
+                      pool_max_dim=8, pool_max_planes=16, pool_max_kernel=3, pool_open_rows=3,
+                      pool_row_depth=8, drain_rows=2, pool_lanes=8)
+    assert (cfg.pool_lanes_eff, cfg.data_width, cfg.pool_latency) == (8, 64, 8)
+    assert len(PoolUnit(cfg).o_data) == 8
+    op = pool_op((11, 5, 6), (3, 1), (1, 1), (1, 0), seed=11)     # 2 groups, 3 planes of pad
+    for seed in (None, 2):
+        got = run_pool(op, cfg=cfg, stall_seed=seed)
+        assert got["words"] == 2 * 5 * 6
+        assert np.array_equal(decoded(op, got["out"], cfg), op.result), seed
+    op = pool_op((9, 1, 5), (1, 1), (1, 1), (0, 0), seed=3)       # 2 groups x 5 positions
+    got = run_pool(op, cfg=cfg)
+    first_issue = got["start"] + 1 + PoolUnit.START_CYCLES
+    assert got["taken"] == [first_issue + i for i in range(10)]
+    assert [c - first_issue for c, _, _ in got["out"]] == [cfg.pool_latency + i for i in range(10)]
+    assert np.array_equal(decoded(op, got["out"], cfg), op.result)
+    op = pool_op((9, 4, 6), (1, 3), (1, 1), (0, 1), seed=5)
+    bad = run_pool(op, cfg=cfg, fault="line_off")
+    assert not np.array_equal(decoded(op, bad["out"], cfg), op.result)
