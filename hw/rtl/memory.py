@@ -21,8 +21,12 @@ class PipelinedMemory(wiring.Component):
     1. Input register: write enable, write data and one shared address (the write address while
        ``w_en``, else the read address). Read and write share the address, so Yosys maps them to
        one block-RAM port with native read-before-write, with no collision bypass logic.
-       Then a second input register per piece, so that no route spans the whole die in one hop
-       (the slices of a memory spread over the block-RAM rows).
+       Then a second input register per piece, and a third one (address and write enable) per
+       group of :attr:`SLICES_PER_ADDRESS` slices, so that no route spans the whole die in one
+       hop and no address net drives many block RAMs (the slices of a memory spread over the
+       block-RAM rows). The third registers are copies of one value: each is named
+       ``piece<i>_g<g>_addr`` / ``_we`` and :func:`hw.rtl.verilog.keep_replicas` marks them
+       ``keep`` in the Verilog, so Yosys does not merge them back into one.
     2. Pieces of ``piece_depth`` words (:func:`hw.config.mem_piece_words`), each cut into slices
        of :func:`hw.config.mem_slice_bits` bits: a slice is exactly one ECP5 DP16KD
        (16384 x 1 ... 1024 x 18), so Yosys needs no depth multiplexer after the block RAM.
@@ -37,8 +41,11 @@ class PipelinedMemory(wiring.Component):
     Read data appears ``latency`` cycles after ``r_addr``; a write lands one cycle after ``w_*``.
     """
 
-    #: input registers: the shared address (and write data), then one per piece
-    INPUT_REGS = 2
+    #: input registers: the shared address (and write data), then one per piece, then one per
+    #: group of slices
+    INPUT_REGS = 3
+    #: block-RAM slices that one copy of the address (and write enable) register drives
+    SLICES_PER_ADDRESS = 4
     #: the block RAM's synchronous read and the read-data register right behind each slice
     RAM_REGS = 2
     #: transport registers behind the read-data register
@@ -120,14 +127,21 @@ class PipelinedMemory(wiring.Component):
             # away from their scattered slices)
             m.d.sync += [addr2.eq(addr[:pb]), wdata2.eq(wdata),
                          we2.eq(wen & ((addr >> pb) == i) if self._pieces > 1 else wen)]
+            wdata3 = Signal(self._width, name=f"piece{i}_wdata3", reset_less=True)
+            m.d.sync += wdata3.eq(wdata2)
             q = Signal(self._width, name=f"piece{i}_q", reset_less=True)
             for s in range(self.slices):
+                g = s // self.SLICES_PER_ADDRESS
+                if s % self.SLICES_PER_ADDRESS == 0:   # 1c. the group's copies (see keep_replicas)
+                    addr3 = Signal(pb, name=f"piece{i}_g{g}_addr", reset_less=True)
+                    we3 = Signal(name=f"piece{i}_g{g}_we", reset_less=True)
+                    m.d.sync += [addr3.eq(addr2), we3.eq(we2)]
                 lo, hi = s * self._slice, min(self._width, (s + 1) * self._slice)
                 mem = Memory(shape=hi - lo, depth=self._piece, init=[])
                 m.submodules[f"piece{i}_slice{s}"] = mem
                 wp, rp = mem.write_port(), mem.read_port()
-                m.d.comb += [wp.addr.eq(addr2), wp.data.eq(wdata2[lo:hi]), wp.en.eq(we2),
-                             rp.addr.eq(addr2)]
+                m.d.comb += [wp.addr.eq(addr3), wp.data.eq(wdata3[lo:hi]), wp.en.eq(we3),
+                             rp.addr.eq(addr3)]
                 m.d.sync += q[lo:hi].eq(rp.data)
             # 5. the transport registers (the placer spreads them between the block RAM and the
             # consumer: the slices of one memory lie far apart, up to a die width away)
@@ -137,7 +151,7 @@ class PipelinedMemory(wiring.Component):
         # 6. registered 4:1 mux levels; the piece index (registered alongside the second input
         # register) follows the data through the block RAM and transport registers
         sel_d = sel
-        for d in range(self.RAM_REGS + self.TRANSPORT_REGS):
+        for d in range(self.INPUT_REGS - 2 + self.RAM_REGS + self.TRANSPORT_REGS):
             nxt = Signal.like(sel, name=f"sel_d{d + 1}")
             m.d.sync += nxt.eq(sel_d)
             sel_d = nxt

@@ -87,13 +87,15 @@ class PoolUnit(wiring.Component):
     SUM_REGS = 1
     #: the output register (``o_valid``, ``o_data``, ``o_last``)
     OUT_REGS = 1
-    #: registers between an issue or an output and the in-flight count the credit reads
-    COUNT_REGS = 1
+    #: registers between an issue or an output and the in-flight count the credit reads (the
+    #: issue is counted from the first issue register, off the stream handshake)
+    COUNT_REGS = 2
     #: positions per row at least: a bank word written at a position is read again one row
     #: later, at least this many positions on (the read-modify-write spans
     #: BANK_READ_LATENCY + SUM_REGS + 1 cycles)
     MIN_ROW_POSITIONS = BANK_READ_LATENCY + SUM_REGS + 1
-    assert MIN_ROW_POSITIONS > NEXT_ROW_REGS
+    # (the row state follows a row's end one cycle late, then the NEXT_ROW_REGS stages)
+    assert MIN_ROW_POSITIONS > NEXT_ROW_REGS + 1
 
     @classmethod
     def latency_of(cls, cfg: ArrayConfig) -> int:
@@ -184,8 +186,6 @@ class PoolUnit(wiring.Component):
                                                          # entry stage, K - kw
         bank_init = [Signal(signed(cb), name=f"bank_init{b}") for b in range(NB)]  # b*sh - ph
         bank_step = Signal(signed(cb))                   # NB * sh
-        at_end0 = Signal()                               # the first window ends at column 0
-        out_row0 = Signal()                              # the first output row ends at row 0
         sw_one, sh_one = Signal(), Signal()              # stride 1
         pb = cfg.pool_max_planes.bit_length() + 2
         planes0 = Signal(signed(pb))                     # P: planes from the first group on
@@ -195,6 +195,9 @@ class PoolUnit(wiring.Component):
         room0 = Signal(signed(cb))                       # W + pw - 1 - 2 sw - x_first_end
         wp_2sw, hp_2sh = Signal(signed(cb)), Signal(signed(cb))   # W + pw - 2 sw, H + ph - 2 sh
         bank_end_init = [Signal(signed(cb), name=f"bank_end_init{b}") for b in range(NB)]
+        step_less1 = Signal(signed(cb))                  # NB * sh - 1
+        at_end0 = Signal()                               # the first window ends at column 0
+        out_row0 = Signal()                              # the first output row ends at row 0
         # stage 3: comparisons of those (the flags of the first row and window)
         col_more0 = Signal()                             # a row has a second window
         row_more0 = Signal()                             # a group has a second output row
@@ -202,6 +205,7 @@ class PoolUnit(wiring.Component):
         # register (none shares a carry chain with another)
         a_ge0, a_le0, a_lt0 = Signal(NB), Signal(NB), Signal(NB)
         first0, last0 = Signal(NB), Signal(NB)
+        end_hp0 = [Signal(signed(cb), name=f"bank_end_hp0_{b}") for b in range(NB)]
         derive, derive2, compare = Signal(), Signal(), Signal()   # the cycles after `start`
         starting, running = Signal(), Signal()
         # register stages with short paths only: the job fields at `start`, (1) sums and
@@ -215,14 +219,15 @@ class PoolUnit(wiring.Component):
                          x_first_end.eq(kw - 1 - pw), y_first_end.eq(kh - 1 - ph),
                          tap_at.eq(kw - 1), entry.eq(self._entry_stages(kw, K)),
                          bank_step.eq(_times(sh, NB)),
-                         at_end0.eq(kw - 1 == pw), out_row0.eq(kh - 1 == ph),
                          sw_one.eq(sw == 1), sh_one.eq(sh == 1), planes0.eq(P)]
             m.d.sync += [bank_init[b].eq(_times(sh, b) - ph) for b in range(NB)]
         with m.If(derive2):
-            m.d.sync += [xfe_sw.eq(x_first_end + sw), yfe_sh.eq(y_first_end + sh),
+            m.d.sync += [at_end0.eq(x_first_end == 0), out_row0.eq(y_first_end == 0),
+                         xfe_sw.eq(x_first_end + sw), yfe_sh.eq(y_first_end + sh),
                          xfe_less1.eq(x_first_end - 1),
                          wp_2sw.eq(WP - (sw << 1)), hp_2sh.eq(HP - (sh << 1))]
             m.d.sync += [bank_end_init[b].eq(bank_init[b] + kh - 1) for b in range(NB)]
+            m.d.sync += step_less1.eq(bank_step - 1)
         with m.If(compare):
             m.d.sync += [col_more0.eq(xfe_sw < WP), row_more0.eq(yfe_sh < HP),
                          room0.eq(wp_2sw + ~x_first_end)]   # ~a = -a - 1
@@ -230,7 +235,8 @@ class PoolUnit(wiring.Component):
                 m.d.sync += [a_ge0[b].eq(bank_init[b] <= 0), a_le0[b].eq(bank_end_init[b] >= 0),
                              a_lt0[b].eq(bank_end_init[b] < HP),
                              first0[b].eq(bank_init[b] <= 0),
-                             last0[b].eq(bank_end_init[b] == 0)]
+                             last0[b].eq(bank_end_init[b] == 0),
+                             end_hp0[b].eq(bank_end_init[b] - HP)]
         m.d.sync += [derive.eq(self.start), derive2.eq(derive), compare.eq(derive2),
                      starting.eq(compare)]
 
@@ -243,8 +249,12 @@ class PoolUnit(wiring.Component):
         room = Signal(signed(cb))
         pend = Signal()                                  # window j fits (ends < W + pw)
         pend_next = Signal()                             # window j + 1 fits
-        b_start = [Signal(signed(cb), name=f"bank_start{b}") for b in range(NB)]
-        b_end = [Signal(signed(cb), name=f"bank_end{b}") for b in range(NB)]
+        # per bank, relative to the row y (no comparison shares an operand across banks): its
+        # output row's window starts at row y + to_start and ends at y + to_end; end_hp is that
+        # end minus (H + ph), negative while the output row exists
+        to_start = [Signal(signed(cb), name=f"bank_to_start{b}") for b in range(NB)]
+        to_end = [Signal(signed(cb), name=f"bank_to_end{b}") for b in range(NB)]
+        end_hp = [Signal(signed(cb), name=f"bank_end_hp{b}") for b in range(NB)]
         row_end = Signal(signed(cb))                     # last row of the next output row
         row_more = Signal()                              # the output row after it fits
         # flags of the position, registered a step ahead (every decision below is a few
@@ -262,20 +272,24 @@ class PoolUnit(wiring.Component):
         # stage 1 the sums, stage 2 the comparisons
         n_y, n_y_in = Signal(signed(cb)), Signal()
         n_row_end, n_row_more = Signal(signed(cb)), Signal()
-        n_b_start = [Signal(signed(cb), name=f"next_bank_start{b}") for b in range(NB)]
-        n_b_end = [Signal(signed(cb), name=f"next_bank_end{b}") for b in range(NB)]
+        n_to_start = [Signal(signed(cb), name=f"next_bank_to_start{b}") for b in range(NB)]
+        n_to_end = [Signal(signed(cb), name=f"next_bank_to_end{b}") for b in range(NB)]
+        n_end_hp = [Signal(signed(cb), name=f"next_bank_end_hp{b}") for b in range(NB)]
         n_row_out, n_first, n_last = Signal(), Signal(NB), Signal(NB)
         n_ge, n_le, n_lt = Signal(NB), Signal(NB), Signal(NB)   # act = n_ge & n_le & n_lt
         m.d.sync += [n_y.eq(y + 1), n_y_in.eq(y < h_less1),
                      n_row_end.eq(Mux(row_out, row_end + sh, row_end)),
                      n_row_more.eq(Mux(row_out, row_end < hp_2sh, row_more))]
         for b in range(NB):
-            m.d.sync += [n_b_start[b].eq(Mux(last[b], b_start[b] + bank_step, b_start[b])),
-                         n_b_end[b].eq(Mux(last[b], b_end[b] + bank_step, b_end[b]))]
-            m.d.sync += [n_ge[b].eq(n_b_start[b] <= n_y), n_le[b].eq(n_y <= n_b_end[b]),
-                         n_lt[b].eq(n_b_end[b] < HP),
-                         n_first[b].eq(n_y == n_b_start[b]),   # (n_y >= 1)
-                         n_last[b].eq(n_y == n_b_end[b])]
+            # a bank whose row ends here moves on by NB output rows (NB * sh input rows)
+            m.d.sync += [
+                n_to_start[b].eq(Mux(last[b], to_start[b] + step_less1, to_start[b] - 1)),
+                n_to_end[b].eq(Mux(last[b], to_end[b] + step_less1, to_end[b] - 1)),
+                n_end_hp[b].eq(Mux(last[b], end_hp[b] + bank_step, end_hp[b]))]
+            # (zero tests and sign bits only)
+            m.d.sync += [n_ge[b].eq(n_to_start[b][-1] | (n_to_start[b] == 0)),
+                         n_le[b].eq(~n_to_end[b][-1]), n_lt[b].eq(n_end_hp[b][-1]),
+                         n_first[b].eq(n_to_start[b] == 0), n_last[b].eq(n_to_end[b] == 0)]
         m.d.sync += n_row_out.eq(Mux(row_out, sh_one, n_y == n_row_end))
 
         inflight = Signal(range(cfg.out_fifo_depth + 1))
@@ -308,16 +322,32 @@ class PoolUnit(wiring.Component):
         words = self.data.payload
 
         # the credit misses what it cannot see yet: ArrayConfig.pool_credit_margin
-        m.d.sync += [inflight.eq(inflight + (fire & out) - self.o_valid),
+        issued_out = Signal()                            # c0.valid & c0.out: see below
+        m.d.sync += [inflight.eq(inflight + issued_out - self.o_valid),
                      credit.eq(self.fifo_level + inflight + cfg.pool_credit_margin
                                <= cfg.out_fifo_depth)]
 
-        def group_start():
-            m.d.sync += [y.eq(0), row_end.eq(y_first_end), row_more.eq(row_more0),
-                         y_in.eq(1), row_out.eq(out_row0), act.eq(a_ge0 & a_le0 & a_lt0), first.eq(first0),
+        # A row's end updates at once only what the next position's decisions read (the
+        # column state, y_in, row_out, row_more); the row state that only the next-row
+        # pipeline and the issued flags read (y, row_end, the banks' distances and flags)
+        # follows one cycle later (row_next / group_next, registered), so the issue enable
+        # drives few registers. Meanwhile the first position's bank flags come from what they
+        # are loaded from (issue_act / issue_first / issue_last below).
+        row_next, group_next = Signal(), Signal()
+        m.d.sync += [row_next.eq(fire & row_done & ~grp_end),
+                     group_next.eq(fire & row_done & grp_end)]
+        act0 = a_ge0 & a_le0 & a_lt0
+        n_act = n_ge & n_le & n_lt
+
+        def group_state():
+            m.d.sync += [y.eq(0), row_end.eq(y_first_end), act.eq(act0), first.eq(first0),
                          last.eq(last0)]
-            m.d.sync += [b_start[b].eq(bank_init[b]) for b in range(NB)]
-            m.d.sync += [b_end[b].eq(bank_end_init[b]) for b in range(NB)]
+            m.d.sync += [to_start[b].eq(bank_init[b]) for b in range(NB)]
+            m.d.sync += [to_end[b].eq(bank_end_init[b]) for b in range(NB)]
+            m.d.sync += [end_hp[b].eq(end_hp0[b]) for b in range(NB)]
+
+        def group_start():
+            m.d.sync += [row_more.eq(row_more0), y_in.eq(1), row_out.eq(out_row0)]
 
         def row_start():
             m.d.sync += [x.eq(0), j.eq(0), x_end_less1.eq(xfe_less1), room.eq(room0),
@@ -325,6 +355,14 @@ class PoolUnit(wiring.Component):
                          at_end.eq(at_end0), x_min.eq(self.MIN_ROW_POSITIONS <= 1),
                          tap_ok.eq(0)]
 
+        with m.If(starting | group_next):
+            group_state()
+        with m.If(row_next):
+            m.d.sync += [y.eq(n_y), row_end.eq(n_row_end), act.eq(n_act), first.eq(n_first),
+                         last.eq(n_last)]
+            m.d.sync += [to_start[b].eq(n_to_start[b]) for b in range(NB)]
+            m.d.sync += [to_end[b].eq(n_to_end[b]) for b in range(NB)]
+            m.d.sync += [end_hp[b].eq(n_end_hp[b]) for b in range(NB)]
         with m.If(starting):
             group_start()
             row_start()
@@ -338,12 +376,8 @@ class PoolUnit(wiring.Component):
                     group_start()
                     m.d.sync += [planes.eq(planes - L), last_grp.eq(planes <= 2 * L)]
                 with m.Else():
-                    m.d.sync += [y.eq(n_y), y_in.eq(n_y_in), row_out.eq(n_row_out),
-                                 row_end.eq(n_row_end), row_more.eq(n_row_more),
-                                 act.eq(n_ge & n_le & n_lt), first.eq(n_first),
-                                 last.eq(n_last)]
-                    m.d.sync += [b_start[b].eq(n_b_start[b]) for b in range(NB)]
-                    m.d.sync += [b_end[b].eq(n_b_end[b]) for b in range(NB)]
+                    m.d.sync += [y_in.eq(n_y_in), row_out.eq(n_row_out),
+                                 row_more.eq(n_row_more)]
             with m.Else():
                 # x counts up by one from 0: every flag of x + 1 is an equality of x
                 m.d.sync += [x.eq(x + 1), rs.eq(0), x_in.eq(x_in & (x != w_less1)),
@@ -369,9 +403,13 @@ class PoolUnit(wiring.Component):
                                  "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
         c0 = Signal(ctl, name="ctl0")
         lanes_ok = Cat(*(planes > l for l in range(L)))
+        # the bank flags of this position: being loaded (the first position of a row) or held
+        issue_act = Mux(group_next, act0, Mux(row_next, n_act, act))
+        issue_first = Mux(group_next, first0, Mux(row_next, n_first, first))
+        issue_last = Mux(group_next, last0, Mux(row_next, n_last, last))
         m.d.sync += [c0.valid.eq(fire), c0.rs.eq(rs), c0.emit.eq(emit), c0.out.eq(out),
-                     c0.final.eq(final), c0.j.eq(j), c0.act.eq(act), c0.first.eq(first),
-                     c0.last.eq(last), c0.lanes.eq(lanes_ok)]
+                     c0.final.eq(final), c0.j.eq(j), c0.act.eq(issue_act),
+                     c0.first.eq(issue_first), c0.last.eq(issue_last), c0.lanes.eq(lanes_ok)]
         v1 = [Signal(signed(B), name=f"v1_{l}", reset_less=True) for l in range(L)]
         tap1 = [Signal(signed(B), name=f"tap1_{l}", reset_less=True) for l in range(L)]
         # the shift register is not cleared at a row start: a tap before the row's first value
@@ -385,6 +423,7 @@ class PoolUnit(wiring.Component):
                              for t in range(1, K)]
         c1 = Signal(ctl, name="ctl1")
         m.d.sync += c1.eq(c0)
+        m.d.comb += issued_out.eq(c0.valid & c0.out)
 
         # ---- running window-row sums ----------------------------------------------------------
         run = [Signal(signed(HW), name=f"run{l}", reset_less=True) for l in range(L)]

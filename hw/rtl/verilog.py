@@ -45,6 +45,23 @@ def strip_operand_memory_init(text: str) -> tuple[str, int]:
     return _ZERO_INIT.sub(drop, text), removed
 
 
+#: registers that hold copies of one value on purpose (hw.rtl.memory.PipelinedMemory: the
+#: address and write enable per group of block-RAM slices)
+_REPLICA = re.compile(r"^(  always @\(posedge clk\)\n    (\\?\S*piece\d+_g\d+_(?:addr|we)) <= )",
+                      re.M)
+
+
+def keep_replicas(text: str) -> tuple[str, int]:
+    """Mark the always block of every replica register (``piece<i>_g<g>_addr`` / ``_we``)
+    ``(* keep *)``; return the text and how many were marked.
+
+    Yosys merges flip-flops with the same inputs (opt_merge) unless their cell carries ``keep``;
+    a ``keep`` on the wire is not enough, on the always block it reaches the flip-flop cell.
+    Without it, every block RAM of a memory would hang on one address register again."""
+    text, n = _REPLICA.subn(lambda m: "  (* keep = 32'd1 *)\n" + m.group(1), text)
+    return text, n
+
+
 def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME) -> str:
     """Verilog text of :class:`hw.rtl.top.AxiTop` for ``cfg`` (optionally with a deliberate fault)."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
@@ -56,6 +73,7 @@ def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME
         raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
     top = AxiTop(cfg, fault=fault)
     text, _ = strip_operand_memory_init(verilog.convert(top, name=name, emit_src=False))
+    text, _ = keep_replicas(text)
     return text
 
 

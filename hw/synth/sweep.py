@@ -43,6 +43,8 @@ _ECP5 = [
     (2, 2, 32, {"max_k": 8192, "max_m": 128, "max_n": 128}, False),
     # held out: never used for fitting
     (3, 5, 32, {"max_m": 256}, True), (6, 4, 16, {}, True), (2, 6, 64, {}, True),
+    # held out, the throughput options: four hold banks, twice C pool lanes
+    (4, 4, 32, {"hold_banks": 4}, True), (4, 4, 32, {"pool_lanes": 8}, True),
 ]
 #: Artix-7 is synthesis only and synth_xilinx is the slowest flow: a shorter list
 _XC7 = [

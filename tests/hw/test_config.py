@@ -24,8 +24,8 @@ def test_derived_values():
     assert cfg.acc_width == 7                       # 100 < 2**7
     assert cfg.mm_result_width == 8
     assert cfg.pe_popcount_latency == popcount_latency(32) == 3
-    assert cfg.mm_read_latency == 1 + 7             # address register + one-piece memory
-    assert cfg.tile_flush == 8 + 3 + 2 + 1 + cfg.pe_latency
+    assert cfg.mm_read_latency == 1 + 8             # address register + one-piece memory
+    assert cfg.tile_flush == 9 + 3 + 2 + 1 + cfg.pe_latency
     assert cfg.a_bank_depth == 3 * 4 and cfg.w_bank_depth == 3 * 4
     assert cfg.lane_width % 8 == 0 and cfg.lane_width >= cfg.pool_sum_width
     assert cfg.out_fifo_depth >= 2 * cfg.rows
@@ -48,9 +48,9 @@ def test_slice_is_one_dp16kd_shape(words, bits):
 def test_memory_pieces_and_read_latency():
     assert mem_piece_words(8192, 16384) == 8192 and mem_piece_words(5000, 16384) == 8192
     assert mem_piece_words(8192, 2048) == 2048
-    assert mem_read_latency(8192, 16384) == 7          # 2 input, RAM, output, 3 transport
-    assert mem_read_latency(8192, 2048) == 8           # + one 4:1 level over 4 pieces
-    assert mem_read_latency(2500, 512) == 9            # 5 pieces: two 4:1 levels
+    assert mem_read_latency(8192, 16384) == 8          # 3 input, RAM, output, 3 transport
+    assert mem_read_latency(8192, 2048) == 9           # + one 4:1 level over 4 pieces
+    assert mem_read_latency(2500, 512) == 10           # 5 pieces: two 4:1 levels
 
 
 @pytest.mark.parametrize("rows, drain_rows, pool_max_dim",
@@ -131,8 +131,8 @@ def test_more_hold_banks_deepen_the_output_fifo_as_in_flight_tiles_need():
 
 def test_default_latencies():
     cfg = ArrayConfig()
-    assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 8, 20)
-    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (8, 5, 32)
+    assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 9, 21)
+    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (8, 4, 32)
 
 
 def test_pool_lanes_default_is_cols_and_is_bounded_by_the_output_beat():
