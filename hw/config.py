@@ -513,7 +513,7 @@ class ArrayConfig:
     def result_latency(self) -> int:
         """Cycles from a result leaving the drain or the pool unit to its beat being valid on the
         output: 3 (result registers: hold values, 2*hold - offset, lane masks)
-        + 1 (the output FIFO, ResultFifo) (:attr:`hw.rtl.core.BinaryCore.RESULT_LATENCY`)."""
+        + 2 (SyncFIFOBuffered) (:attr:`hw.rtl.core.BinaryCore.RESULT_LATENCY`)."""
         from .rtl.core import BinaryCore
 
         return BinaryCore.RESULT_LATENCY

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Mux, Cat, Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
@@ -13,7 +14,6 @@ from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
 from .pipeline import delayed
 from .pool import POOL_FAULTS, PoolUnit
-from .result_fifo import ResultFifo
 
 FAULTS = ARRAY_FAULTS + POOL_FAULTS
 
@@ -65,9 +65,8 @@ class BinaryCore(wiring.Component):
     #: result registers between the drain or the pool unit and the output FIFO: (A) hold values
     #: and offset, or the pool sum, (B) 2*hold - offset, (C) lanes past N forced to zero
     RESULT_REGS = 3
-    #: cycles from a write into the output FIFO (:class:`hw.rtl.result_fifo.ResultFifo`) to the
-    #: entry on its read port
-    FIFO_LATENCY = ResultFifo.LATENCY
+    #: cycles from a write into the output FIFO (SyncFIFOBuffered) to the entry on its read port
+    FIFO_LATENCY = 2
     #: cycles from a result leaving the drain or the pool unit to its beat on ``out``
     RESULT_LATENCY = RESULT_REGS + FIFO_LATENCY
     #: a credit flag is a register: it decides on counts one cycle old
@@ -189,7 +188,8 @@ class BinaryCore(wiring.Component):
             cfg, fault=self._fault if self._fault in ARRAY_FAULTS else None)
         m.submodules.pool = pool = PoolUnit(
             cfg, fault=self._fault if self._fault in POOL_FAULTS else None)
-        m.submodules.fifo = fifo = ResultFifo(cfg.out_width + 1, cfg.out_fifo_depth)
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=cfg.out_width + 1,
+                                                    depth=cfg.out_fifo_depth)
         # RESULT_REGS result registers in front of the FIFO (see the result datapath below)
         st_a_valid, st_b_valid, res_valid = Signal(), Signal(), Signal()
         res_data = Signal(cfg.out_width + 1, reset_less=True)

@@ -132,7 +132,7 @@ def test_more_hold_banks_deepen_the_output_fifo_as_in_flight_tiles_need():
 def test_default_latencies():
     cfg = ArrayConfig()
     assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 9, 21)
-    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (8, 4, 32)
+    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (8, 5, 32)
 
 
 def test_pool_lanes_default_is_cols_and_is_bounded_by_the_output_beat():
