@@ -88,7 +88,8 @@ class PoolUnit(wiring.Component):
     #: the output register (``o_valid``, ``o_data``, ``o_last``)
     OUT_REGS = 1
     #: registers between an issue or an output and the in-flight count the credit reads (the
-    #: issue is counted from the first issue register, off the stream handshake)
+    #: issue is counted from the first issue register, off the stream handshake; the output
+    #: from a copy of ``o_valid``, so that it leaves the count as it enters the core's)
     COUNT_REGS = 2
     #: positions per row at least: a bank word written at a position is read again one row
     #: later, at least this many positions on (the read-modify-write spans
@@ -293,6 +294,7 @@ class PoolUnit(wiring.Component):
         m.d.sync += n_row_out.eq(Mux(row_out, sh_one, n_y == n_row_end))
 
         inflight = Signal(range(cfg.out_fifo_depth + 1))
+        issued_out, left = Signal(), Signal()            # c0.valid & c0.out; o_valid, registered
         credit = Signal()                                # registered: outputs may issue
 
         emit = Signal()          # a window of the row ends here
@@ -317,13 +319,18 @@ class PoolUnit(wiring.Component):
             self.data.ready.eq(running & credit & need),
             word_in.eq(self.data.valid & self.data.ready),
             fire.eq(running & credit & Mux(need, word_in, 1)),
-            self.busy.eq(derive | derive2 | compare | starting | running | (inflight != 0)),
+            # (an output that `left` has not yet left `inflight`: busy as if it had)
+            self.busy.eq(derive | derive2 | compare | starting | running
+                         | ((inflight != 0) & ~((inflight == 1) & left))),
         ]
         words = self.data.payload
 
         # the credit misses what it cannot see yet: ArrayConfig.pool_credit_margin
-        issued_out = Signal()                            # c0.valid & c0.out: see below
-        m.d.sync += [inflight.eq(inflight + issued_out - self.o_valid),
+        # both counts two registers late: an issue from the first issue register (c0), an
+        # output from a copy of o_valid (so an output leaves `inflight` in the cycle it enters
+        # the core's registered FIFO count)
+        m.d.sync += left.eq(self.o_valid)
+        m.d.sync += [inflight.eq(inflight + issued_out - left),
                      credit.eq(self.fifo_level + inflight + cfg.pool_credit_margin
                                <= cfg.out_fifo_depth)]
 

@@ -147,3 +147,16 @@ def test_broken_variant_fails_with_reproducing_commands_and_a_bad_config_is_name
     assert p2.returncode == 1 and f"FAIL job {job} " in p2.stdout, p2.stdout + p2.stderr
     again = json.loads((tmp_path / "again.json").read_text())["rows"][0]
     assert again["mismatches"] > 0 and again["shape"] == rows[int(job)]["shape"]
+
+
+def test_found_by_the_options_regression_a_pool_job_under_stalls_loses_no_output(tmp_path):
+    """Job 5 of seed 1 on 4x4x32 with D = 4, four hold banks and L = 16 pool lanes (a 1x1 pool
+    under output stalls) lost one output when the pool unit's in-flight count saw an issue
+    two registers late but an output only one late (its credit margin assumes both late
+    alike): the FIFO overflowed by one entry. Bit-exact now."""
+    spec = "4x4x32:max_k=256,drain_rows=4,hold_banks=4,pool_lanes=16"
+    p = _cli("--configs", spec, "--job-ids", "5", "--seed", "1", "--local", "--no-progress",
+             "--json", str(tmp_path / "r.json"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    row = json.loads((tmp_path / "r.json").read_text())["rows"][0]
+    assert row["passed"] and row["kind"] == "pool", row
