@@ -299,7 +299,8 @@ def test_sweep_reproduces_the_committed_binaryvit_s_result(vit):
     doc = json.loads((REPORTS_DIR / "binaryvit-s" / "dse_ecp5-85.json").read_text())
     model = resources.load_model(RESOURCE_MODEL)["families"]
     base = ArrayConfig(**doc["limits"])
-    assert doc["grid"] == {"rows": [1, 64], "cols": [1, 64], "simd": default_simds(base)}
+    assert doc["grid"] == {"rows": [1, 64], "cols": [1, 64], "simd": default_simds(base),
+                           "hold_banks": [base.hold_banks]}
     out = sweep(vit, get_device("ecp5-85"), model, range(1, 65), range(1, 65),
                 doc["grid"]["simd"], base, progress=False)
     assert out["n"] == doc["configs"] == 64 * 64 * 6
