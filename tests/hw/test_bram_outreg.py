@@ -64,23 +64,27 @@ def memory_verilog(tmp_path_factory):
     from amaranth.back import verilog
 
     from hw.rtl.memory import PipelinedMemory
-    from hw.rtl.verilog import strip_operand_memory_init
+    from hw.rtl.verilog import keep_replicas, strip_operand_memory_init
 
     path = tmp_path_factory.mktemp("mem") / "mem.v"
     text = verilog.convert(PipelinedMemory(32, 2048, 16384), name="mem", emit_src=False)
-    path.write_text(strip_operand_memory_init(text)[0])
+    path.write_text(keep_replicas(strip_operand_memory_init(text)[0])[0])
     return path
 
 
 def test_real_memory_maps_to_slices_with_output_registers(memory_verilog, tmp_path):
     from hw.synth.flow import synth_verilog
 
+    from hw.rtl.memory import PipelinedMemory
+
     rec = synth_verilog([memory_verilog], "ecp5-25", workdir=tmp_path)
     # 2048 x 32 = four 2048 x 9 DP16KD slices; their 32 read-data flip-flops are folded in
     assert rec["bram"] == 4 and rec["bram_outreg_ffs"] == 32
-    # left in the fabric: two stages of shared address (11), write data (32) and write enable,
-    # and the three transport registers (32 each)
-    assert rec["ff"] == 2 * (11 + 32 + 1) + 3 * 32
+    # left in the fabric: three stages of address (11), write data (32) and write enable (the
+    # shared one, the piece's, the copy of the group of 4 slices: one group here), and the
+    # three transport registers (32 each)
+    assert PipelinedMemory.INPUT_REGS == 3 and PipelinedMemory.SLICES_PER_ADDRESS == 4
+    assert rec["ff"] == 3 * (11 + 32 + 1) + 3 * 32
     net = json.loads((tmp_path / "core_outreg.json").read_text())
     rams = [c for c in net["modules"]["mem"]["cells"].values() if c["type"] == "DP16KD"]
     assert len(rams) == 4 and all("OUTREG" in (c["parameters"]["REGMODE_A"],
