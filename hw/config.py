@@ -79,6 +79,17 @@ def bank_period(rows, cols, drain_rows, m_valid):
     return period if isinstance(period, np.ndarray) else int(period)
 
 
+def rows_before_first_read(rows, cols, m, n):
+    """A rows the first tile waits for: R (or M, if smaller) when the job has at least R tile
+    columns (N > (R - 1) * C), else all M. With R tile columns or more a tile row reads for at
+    least R * KW cycles, as long as its R rows take to load, so the later rows load while the
+    earlier tile rows run (the RTL starts tile row t once rows up to (t + 1) * R are in:
+    :class:`hw.rtl.core.BinaryCore`); with fewer, the first tile waits for the whole of A.
+    Elementwise on numpy arrays; of ints, an int."""
+    first = np.where(n > (rows - 1) * cols, np.minimum(m, rows), m)
+    return first if isinstance(first, np.ndarray) and first.ndim else int(first)
+
+
 #: (words, bits) aspect ratios of one ECP5 DP16KD block RAM in true dual-port mode
 #: (Lattice FPGA-TN-02204, "ECP5 and ECP5-5G Memory Usage Guide", DP16KD data widths 1/2/4/9/18).
 BLOCK_RAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))
@@ -408,6 +419,19 @@ class ArrayConfig:
         ``hold_banks`` places later (same hold bank): :func:`bank_period`
         (R + C - 2 + ceil(m_valid / D))."""
         return bank_period(self.rows, self.cols, self.drain_rows_eff, m_valid)
+
+    def rows_before_first_read(self, m: int, n: int) -> int:
+        """A rows the first tile of an M x N job waits for: :func:`rows_before_first_read`
+        on this config's R and C."""
+        return rows_before_first_read(self.rows, self.cols, m, n)
+
+    @property
+    def load_to_read(self) -> int:
+        """Cycles from the last load beat of a tile row's A rows to the tile row's first read
+        (:attr:`hw.rtl.core.BinaryCore.LOAD_TO_READ`)."""
+        from .rtl.core import BinaryCore
+
+        return BinaryCore.LOAD_TO_READ
 
     # ---- pool datapath ----------------------------------------------------------------------
     @property

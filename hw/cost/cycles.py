@@ -7,11 +7,21 @@ Matmul (M x K activations, N x K weights, KW = ceil(K/simd), Tm = ceil(M/R), Tn 
 m_l = M - (Tm - 1) * R rows in the last tile row, D = drain_rows_eff result rows per beat,
 b(m) = ceil(m/D) beats of a tile of m rows):
 
-    cycles = (M + N) * KW                          load, one data beat per cycle
-           + KW                                    reads of the first tile
+    cycles = (N + M0) * KW                         load of W, then of the first tile's A rows
+                                                   (one data beat per cycle)
+           + load_to_read - 1 + KW                 the first tile's reads
            + sum of the gaps d_i                   last read to last read of later tiles
            + tile_flush + b(m_l) - 1               the last tile's flush and drain
            + result_latency + job_start_cycles     result registers and FIFO; command beat, setup (2)
+
+    M0 = min(M, R) if N > (R - 1) * C else M       (:func:`hw.config.rows_before_first_read`)
+    load_to_read = 2                               last beat of a tile row's A rows to its
+                                                   first read
+
+W loads first, then A; with Tn >= R tile columns the rows of later tile rows load while the
+earlier tile rows run (tile row t starts load_to_read cycles after its last A row's last beat
+at the earliest; it reads for Tn * KW >= R * KW cycles, the time R rows take to load, so only
+the first tile row ever waits on the load), else the first tile waits for all of A.
 
     tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 2
 
@@ -119,7 +129,8 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
     n_full = tn * (tm - 1)
     full_sum, window = tile_gaps(n_full, no_tile, full_p, full_q)
     last_sum, _ = tile_gaps(tn - 1, window, last_p, last_q, lead=[full_q] * (banks - 1))
-    total = ((m + n) * kw + kw + full_sum + last_sum + cfg.tile_flush
+    first_rows = cfg.rows_before_first_read(m, n)
+    total = ((n + first_rows) * kw + cfg.load_to_read - 1 + kw + full_sum + last_sum + cfg.tile_flush
              + drain_beats(m_l, cfg.drain_rows_eff) - 1 + cfg.result_latency
              + cfg.job_start_cycles)
     return total if isinstance(total, np.ndarray) and total.ndim else int(total)

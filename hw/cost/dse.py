@@ -34,7 +34,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import resources as _res
-from ..config import ArrayConfig, bank_period, tile_period
+from ..config import ArrayConfig, bank_period, rows_before_first_read, tile_period
 from .cycles import matmul_cycles, pool_cycles
 from ..ops import OpKind
 from .network import Network, op_jobs
@@ -43,10 +43,10 @@ from .utilisation import utilisation
 
 #: The :class:`hw.config.ArrayConfig` properties that :func:`hw.cost.cycles.matmul_cycles`,
 #: :func:`hw.cost.cycles.pool_cycles` and :func:`hw.cost.resources.features` read (besides
-#: rows, cols, simd, tile_period and bank_period); :class:`ConfigGrid` holds each as an array,
+#: rows, cols, simd, tile_period, bank_period and rows_before_first_read); :class:`ConfigGrid` holds each as an array,
 #: one value per (R, C). A formula that starts reading another property fails on the grid with an
 #: AttributeError naming it: add it here.
-STACKED = ("tile_flush", "result_latency", "job_start_cycles", "pool_start_cycles",
+STACKED = ("tile_flush", "result_latency", "job_start_cycles", "load_to_read", "pool_start_cycles",
            "pool_lanes_eff", "pool_min_row_positions", "pool_latency", "pool_register_bits",
            "acc_width", "lane_width", "pe_latency", "drain_rows_eff")
 
@@ -75,8 +75,9 @@ class ConfigGrid:
 
     ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``: ints (the cycle formula loops
     over the hold banks); the :data:`STACKED` properties: arrays
-    from :func:`stacked_properties`; :meth:`tile_period`, :meth:`bank_period`:
-    :func:`hw.config.tile_period`, :func:`hw.config.bank_period`.
+    from :func:`stacked_properties`; :meth:`tile_period`, :meth:`bank_period`,
+    :meth:`rows_before_first_read`: :func:`hw.config.tile_period`,
+    :func:`hw.config.bank_period`, :func:`hw.config.rows_before_first_read`.
     Nothing else (no other attribute of ArrayConfig is imitated).
     """
 
@@ -94,6 +95,9 @@ class ConfigGrid:
 
     def bank_period(self, m_valid):
         return bank_period(self.rows, self.cols, self.drain_rows_eff, m_valid)
+
+    def rows_before_first_read(self, m, n):
+        return rows_before_first_read(self.rows, self.cols, m, n)
 
 
 @functools.lru_cache(maxsize=None)

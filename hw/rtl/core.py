@@ -15,7 +15,10 @@ from .memory import PipelinedMemory
 from .pipeline import delayed
 from .pool import POOL_FAULTS, PoolUnit
 
-FAULTS = ARRAY_FAULTS + POOL_FAULTS
+#: Deliberate bug of the core the testbench must catch: ``early_rows`` lets the tile reader
+#: start a tile row before the loader has written its activation rows.
+CORE_FAULTS = ("early_rows",)
+FAULTS = ARRAY_FAULTS + POOL_FAULTS + CORE_FAULTS
 
 
 def out_layout(cfg: ArrayConfig) -> data.StructLayout:
@@ -31,7 +34,7 @@ class BinaryCore(wiring.Component):
     Streams (beat formats in hw/README.md):
 
     - ``cmd``  (in):  one :func:`hw.rtl.formats.cmd_layout` beat per job.
-    - ``data`` (in):  ``data_width``-bit beats. Matmul: M rows of A then N rows of W, each row
+    - ``data`` (in):  ``data_width``-bit beats. Matmul: N rows of W then M rows of A, each row
       as ceil(K/simd) beats, bit k of a row in bit k % simd of beat k // simd (the low ``simd``
       bits of a beat; the rest are ignored). Pool: positions
       (plane group, row, column), each the values of L = ``cfg.pool_lanes_eff`` planes
@@ -44,13 +47,18 @@ class BinaryCore(wiring.Component):
       a position fits one beat; with L = C, the default, slot 0 lane l); lanes past L or past
       P zero.
 
-    Phases of a matmul job (no data-dependent timing): load (1 beat per cycle), then tiles
-    stream through the array back to back (KW reads each), captured into the
+    Phases of a matmul job (no data-dependent timing): load (1 beat per cycle: W, then A),
+    while tiles stream through the array back to back (KW reads each), captured into the
     ``cfg.hold_banks`` hold banks in turn; each tile drains (ceil(m_valid/D) beats into the output FIFO, one per cycle)
     ``tile_flush`` cycles after its last read, while later tiles accumulate. A tile starts
     only when its drain cannot overlap the previous tile's (:meth:`ArrayConfig.tile_period`)
     and its bank's previous tile (``hold_banks`` tiles earlier) has drained before its first
-    capture (:meth:`ArrayConfig.bank_period`).
+    capture (:meth:`ArrayConfig.bank_period`). The first tile of a tile row starts only
+    ``LOAD_TO_READ`` cycles after the last beat of its A rows: with at least R tile columns
+    (N > (R - 1) * C, :meth:`ArrayConfig.overlaps_load`) tile row t waits for A rows up to
+    (t + 1) * R, so the load of later rows overlaps the tiles of earlier ones (a tile row reads
+    for >= Tn * KW >= R * KW cycles, as long as its R rows take to load, so only the first one
+    ever waits); with fewer, the first tile waits for the whole of A.
 
     Output flow control: a tile starts, and the pool unit starts an output, only while the
     output FIFO has room for every result promised so far plus a credit margin
@@ -79,6 +87,11 @@ class BinaryCore(wiring.Component):
     RESERVED_DELAY = 2
     #: output FIFO sizing for matmul: spare entries beyond the tiles in flight
     FIFO_SPARE = 3
+    #: cycles from the last load beat of a tile row's A rows (accepted in cycle c) to the first
+    #: read of that tile row (c + LOAD_TO_READ): the loader's row-done pulse is a register, the
+    #: reader's start flag (``row_ok``) another; a read one cycle after the write would do (the
+    #: memory's two ports pass the same input stages)
+    LOAD_TO_READ = 2
 
     @classmethod
     def credit_margin(cls, per_start: int, count_delay: int) -> int:
@@ -228,6 +241,9 @@ class BinaryCore(wiring.Component):
         lmask_of = Array(Const((1 << (min(i, R - 1) % D + 1)) - 1, D) for i in range(max(R, C)))
         n_l = Signal(range(C + 1))                 # columns of the last tile column
         loading = Signal()                         # registered: the matmul loader runs
+        overlap = Signal()                         # N > (R - 1) * C: tile rows start as loaded
+        row_pulse = Signal()                       # registered: a tile row's A rows are loaded
+        all_loaded = Signal()                      # registered: every A row is loaded
 
         # ---- tile reader ----------------------------------------------------------------------
         a_base = Signal(range(cfg.a_bank_depth + 1))
@@ -245,6 +261,11 @@ class BinaryCore(wiring.Component):
         m_lmask = Signal(D)                        # row slots filled by its last beat
         n_valid = Signal(range(C + 1))
         last_tile = Signal()
+        first_col = Signal()                       # this tile is the first of its tile row
+        # tile rows loaded and not yet started (loader pulses minus reader starts), and the
+        # registered flag that lets a tile row start (see READ)
+        ahead = Signal(range(cfg.max_m // R + 3))
+        row_ok = Signal()
         NB = cfg.hold_banks
         # the hold bank this tile captures into: tile i uses bank i mod NB
         rd_bank = Signal(name="rd_bank") if NB == 2 else Signal(range(NB), name="rd_bank")
@@ -272,8 +293,8 @@ class BinaryCore(wiring.Component):
         # the next tile, and whether they are <= 0; free-running from the job registers:
         # kwords (set in SETUP) -> kneg -> reload, two stages, settled when the first tile can
         # end (>= 3 cycles after SETUP: 2 load beats at least, then the read); ml_beats (set
-        # with the last A row) -> reload, one stage, settled before the first read (>= 1 W
-        # row beat in between)
+        # with the last A row's last beat, cycle c) -> reload, one stage, settled in cycle
+        # c + 2, the first read of the last tile row at the earliest (LOAD_TO_READ)
         skew = cfg.capture_skew
         kneg = Signal(signed(gbits), reset_less=True)     # -KW
         reload = {}
@@ -422,9 +443,19 @@ class BinaryCore(wiring.Component):
         # beats. Every decision reads registered flags, set a step ahead: k_first (rd_k == 0),
         # k_last (rd_k == KW - 1), ok_d / ok_bank (gap <= 0), last_mrow / last_ncol (the tile's
         # position). ------------------------------------------------------------------------------
-        advance, tile_end = Signal(), Signal()
-        m.d.comb += [advance.eq(reading & (~k_first | (gap_ok & credit))),
-                     tile_end.eq(advance & k_last)]
+        advance, tile_end, row_start = Signal(), Signal(), Signal()
+        row_gate = 1 if self._fault == "early_rows" else (~first_col | row_ok)
+        m.d.comb += [advance.eq(reading & (~k_first | (gap_ok & credit & row_gate))),
+                     tile_end.eq(advance & k_last),
+                     row_start.eq(advance & k_first & first_col)]
+        # row_ok for the next cycle: every A row loaded, or a loaded tile row not yet started
+        # (counting the one whose pulse is due and not the one starting now)
+        m.d.sync += [
+            ahead.eq(ahead + row_pulse - row_start),
+            row_ok.eq(all_loaded | Mux(row_start,
+                                       (ahead >= 2) | ((ahead == 1) & row_pulse),
+                                       (ahead != 0) | row_pulse)),
+        ]
         for gap, ok in ((gap_d, ok_d), *zip(gap_bank, ok_bank)):
             with m.If(gap > 0):
                 m.d.sync += gap.eq(gap - 1)
@@ -459,6 +490,7 @@ class BinaryCore(wiring.Component):
                     m.d.sync += [
                         gap_bank[-1].eq(Mux(last_mrow, reload["b_l"][0], reload["b_r"][0])),
                         ok_bank[-1].eq(Mux(last_mrow, reload["b_l"][1], reload["b_r"][1]))]
+                m.d.sync += first_col.eq(row_end)
                 with m.If(last_tile):
                     m.d.sync += reading.eq(0)
                 # row_end (last_ncol & ~last_mrow) and col_step (~last_ncol) are registered
@@ -477,6 +509,9 @@ class BinaryCore(wiring.Component):
                 m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0), k_last.eq(rd_k == kw_pen)]
 
         # ---- matmul loader (state LOAD, flagged by the `loading` register) --------------------
+        # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
+        # row); with `overlap` every tile row, else only the last (`all_loaded` then)
+        m.d.sync += row_pulse.eq(beat & ~in_w & w_last & (b_last | r_one) & overlap)
         with m.If(loading):
             m.d.sync += wr_addr.eq(base + wcount)
             for r in range(R):
@@ -498,13 +533,16 @@ class BinaryCore(wiring.Component):
                         m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
                     with m.If(r_one):
                         with m.If(in_w):
-                            # (the reader's registers were initialised in SETUP)
-                            m.d.sync += [n_l.eq(bank + 1), reading.eq(1), loading.eq(0)]
+                            # W done: A next; the tile reader (its registers initialised in
+                            # SETUP) runs from now on and waits for its rows (row_ok)
+                            m.d.sync += [in_w.eq(0), bank.eq(0), bank_last.eq(R - 1),
+                                         bank_pen.eq(R - 2), b_last.eq(R == 1),
+                                         base.eq(0), rows_left.eq(job.m),
+                                         r_one.eq(job.m == 1), n_l.eq(bank + 1),
+                                         reading.eq(1)]
                         with m.Else():
-                            m.d.sync += [in_w.eq(1), bank.eq(0), bank_last.eq(C - 1),
-                                         bank_pen.eq(C - 2), b_last.eq(C == 1),
-                                         base.eq(0), rows_left.eq(job.n),
-                                         r_one.eq(job.n == 1), ml_beats.eq(beats_of[bank]),
+                            m.d.sync += [loading.eq(0), all_loaded.eq(1),
+                                         ml_beats.eq(beats_of[bank]),
                                          ml_lmask.eq(lmask_of[bank])]
 
         with m.FSM():
@@ -529,9 +567,11 @@ class BinaryCore(wiring.Component):
                     *(v for b in range(NB) for v in (gap_bank[b].eq(0), ok_bank[b].eq(1))),
                     last_mrow.eq(job.m <= R), last_ncol.eq(n1),
                     row_end.eq(n1 & (job.m > R)), col_step.eq(job.n > C),
-                    wcount.eq(0), bank.eq(0), bank_last.eq(R - 1), base.eq(0), in_w.eq(0),
-                    bank_pen.eq(R - 2), w_last.eq(kw1), b_last.eq(R == 1),
-                    rows_left.eq(job.m), r_one.eq(job.m == 1), n_single.eq(n1),
+                    wcount.eq(0), bank.eq(0), bank_last.eq(C - 1), base.eq(0), in_w.eq(1),
+                    bank_pen.eq(C - 2), w_last.eq(kw1), b_last.eq(C == 1),
+                    rows_left.eq(job.n), r_one.eq(job.n == 1), n_single.eq(n1),
+                    overlap.eq(job.n > (R - 1) * C), all_loaded.eq(0), ahead.eq(0),
+                    row_ok.eq(0), first_col.eq(1),
                 ]
                 with m.If(job.op == OP_POOL):
                     m.d.comb += pool.start.eq(1)

@@ -91,11 +91,11 @@ def _rows_to_words(bits, simd: int, pad_rng=None) -> list[int]:
 
 
 def matmul_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
-    """Data beats of a matmul job: M rows of A, then N rows of W, ceil(K/simd) words each in
-    the low ``simd`` bits of a beat (bits past K and above ``simd``: 0, or random from
-    ``pad_rng``)."""
-    words = (_rows_to_words(job.a_bits, cfg.simd, pad_rng)
-             + _rows_to_words(job.w_bits, cfg.simd, pad_rng))
+    """Data beats of a matmul job: N rows of W, then M rows of A (so that tiles can start
+    while later A rows load), ceil(K/simd) words each in the low ``simd`` bits of a beat
+    (bits past K and above ``simd``: 0, or random from ``pad_rng``)."""
+    words = (_rows_to_words(job.w_bits, cfg.simd, pad_rng)
+             + _rows_to_words(job.a_bits, cfg.simd, pad_rng))
     spare = cfg.data_width - cfg.simd
     if pad_rng is not None and spare:
         words = [w | (int(pad_rng.integers(0, 1 << min(spare, 62))) << cfg.simd) for w in words]

@@ -13,20 +13,22 @@ from .pipeline import delayed
 
 
 class PipelinedMemory(wiring.Component):
-    """A ``width`` x ``depth`` memory with one write port and one read port (never used in the
-    same cycle: the controller loads a job, then reads it).
+    """A ``width`` x ``depth`` memory with one write port and one read port, usable in the same
+    cycle at different addresses (the controller loads a job's later activation rows while it
+    reads the earlier ones). A read of the address written in the same cycle is undefined in
+    the block RAMs (``no_rw_check``: Yosys adds no bypass logic); the controller never does it.
 
     Structure, from the ports inwards (:meth:`read_latency` counts the stages):
 
-    1. Input register: write enable, write data and one shared address (the write address while
-       ``w_en``, else the read address). Read and write share the address, so Yosys maps them to
-       one block-RAM port with native read-before-write, with no collision bypass logic.
-       Then a second input register per piece, and a third one (address and write enable) per
-       group of :attr:`SLICES_PER_ADDRESS` slices, so that no route spans the whole die in one
-       hop and no address net drives many block RAMs (the slices of a memory spread over the
-       block-RAM rows). The third registers are copies of one value: each is named
-       ``piece<i>_g<g>_addr`` / ``_we`` and :func:`hw.rtl.verilog.keep_replicas` marks them
-       ``keep`` in the Verilog, so Yosys does not merge them back into one.
+    1. Input register: write enable, write data, write address and read address (two address
+       chains: Yosys maps them to the block RAM's two ports). Then a second input register per
+       piece, and a third one (addresses and write enable) per group of
+       :attr:`SLICES_PER_ADDRESS` slices, so that no route spans the whole die in one hop and
+       no address net drives many block RAMs (the slices of a memory spread over the block-RAM
+       rows). The third registers are copies of one value: each is named
+       ``piece<i>_g<g>_waddr`` / ``_raddr`` / ``_we`` and
+       :func:`hw.rtl.verilog.keep_replicas` marks them ``keep`` in the Verilog, so Yosys does
+       not merge them back into one.
     2. Pieces of ``piece_depth`` words (:func:`hw.config.mem_piece_words`), each cut into slices
        of :func:`hw.config.mem_slice_bits` bits: a slice is exactly one ECP5 DP16KD
        (16384 x 1 ... 1024 x 18), so Yosys needs no depth multiplexer after the block RAM.
@@ -38,11 +40,12 @@ class PipelinedMemory(wiring.Component):
        consumer).
     5. With more than one piece: registered 4:1 multiplexer levels select the addressed piece.
 
-    Read data appears ``latency`` cycles after ``r_addr``; a write lands one cycle after ``w_*``.
+    Read data appears ``latency`` cycles after ``r_addr``; a write issued in cycle t is seen
+    by a read issued in cycle t + 1 or later (both addresses pass the same input stages).
     """
 
-    #: input registers: the shared address (and write data), then one per piece, then one per
-    #: group of slices
+    #: input registers: the addresses (and write data), then one per piece, then one per group
+    #: of slices
     INPUT_REGS = 3
     #: block-RAM slices that one copy of the address (and write enable) register drives
     SLICES_PER_ADDRESS = 4
@@ -102,46 +105,53 @@ class PipelinedMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pb = ceil_log2(self._piece)
-        # 1. input register (a shared address: read and write never overlap)
-        addr = Signal.like(self.r_addr, name="addr_q", reset_less=True)
+        # 1. input register: both addresses, the write data and enable
+        waddr = Signal.like(self.w_addr, name="waddr_q", reset_less=True)
+        raddr = Signal.like(self.r_addr, name="raddr_q", reset_less=True)
         wdata = Signal.like(self.w_data, name="wdata_q", reset_less=True)
         wen = Signal(name="wen_q")
-        m.d.sync += [addr.eq(Mux(self.w_en, self.w_addr, self.r_addr)), wen.eq(self.w_en)]
+        m.d.sync += [waddr.eq(self.w_addr), raddr.eq(self.r_addr), wen.eq(self.w_en)]
         with m.If(self.w_en):
             # loaded only on a write: memories fed the same data keep registers of their own
             # (Yosys would merge identical ones into one flip-flop driving every block RAM)
             m.d.sync += wdata.eq(self.w_data)
         sel = Signal(max(1, ceil_log2(self._pieces)), name="sel_q", reset_less=True)
         if self._pieces > 1:
-            m.d.sync += sel.eq(addr >> pb)
+            m.d.sync += sel.eq(raddr >> pb)
 
         outs = []
         for i in range(self._pieces):
             # 2. a second input register per piece (placed near its block RAMs; the first one
             # sits between the controller and here), 3. the block-RAM-shaped slices, 4. their
             # output registers (no reset, no logic: OUTREG-foldable)
-            addr2 = Signal(pb, name=f"piece{i}_addr", reset_less=True)
+            waddr2 = Signal(pb, name=f"piece{i}_waddr", reset_less=True)
+            raddr2 = Signal(pb, name=f"piece{i}_raddr", reset_less=True)
             wdata2 = Signal(self._width, name=f"piece{i}_wdata", reset_less=True)
             we2 = Signal(name=f"piece{i}_we")
             # (no enables here: a shared enable net would pull the 32 data flip-flops together,
             # away from their scattered slices)
-            m.d.sync += [addr2.eq(addr[:pb]), wdata2.eq(wdata),
-                         we2.eq(wen & ((addr >> pb) == i) if self._pieces > 1 else wen)]
+            m.d.sync += [waddr2.eq(waddr[:pb]), raddr2.eq(raddr[:pb]), wdata2.eq(wdata),
+                         we2.eq(wen & ((waddr >> pb) == i) if self._pieces > 1 else wen)]
             wdata3 = Signal(self._width, name=f"piece{i}_wdata3", reset_less=True)
             m.d.sync += wdata3.eq(wdata2)
             q = Signal(self._width, name=f"piece{i}_q", reset_less=True)
             for s in range(self.slices):
                 g = s // self.SLICES_PER_ADDRESS
                 if s % self.SLICES_PER_ADDRESS == 0:   # 1c. the group's copies (see keep_replicas)
-                    addr3 = Signal(pb, name=f"piece{i}_g{g}_addr", reset_less=True)
+                    waddr3 = Signal(pb, name=f"piece{i}_g{g}_waddr", reset_less=True)
+                    raddr3 = Signal(pb, name=f"piece{i}_g{g}_raddr", reset_less=True)
                     we3 = Signal(name=f"piece{i}_g{g}_we", reset_less=True)
-                    m.d.sync += [addr3.eq(addr2), we3.eq(we2)]
+                    m.d.sync += [waddr3.eq(waddr2), raddr3.eq(raddr2), we3.eq(we2)]
                 lo, hi = s * self._slice, min(self._width, (s + 1) * self._slice)
-                mem = Memory(shape=hi - lo, depth=self._piece, init=[])
+                # no_rw_check: the controller never reads a word in the cycle it is written,
+                # so Yosys need not emulate read-during-write across the two ports (no bypass
+                # logic between the block RAM and its output register)
+                mem = Memory(shape=hi - lo, depth=self._piece, init=[],
+                             attrs={"no_rw_check": 1})
                 m.submodules[f"piece{i}_slice{s}"] = mem
                 wp, rp = mem.write_port(), mem.read_port()
-                m.d.comb += [wp.addr.eq(addr3), wp.data.eq(wdata3[lo:hi]), wp.en.eq(we3),
-                             rp.addr.eq(addr3)]
+                m.d.comb += [wp.addr.eq(waddr3), wp.data.eq(wdata3[lo:hi]), wp.en.eq(we3),
+                             rp.addr.eq(raddr3)]
                 m.d.sync += q[lo:hi].eq(rp.data)
             # 5. the transport registers (the placer spreads them between the block RAM and the
             # consumer: the slices of one memory lie far apart, up to a die width away)

@@ -80,11 +80,11 @@ def test_real_memory_maps_to_slices_with_output_registers(memory_verilog, tmp_pa
     rec = synth_verilog([memory_verilog], "ecp5-25", workdir=tmp_path)
     # 2048 x 32 = four 2048 x 9 DP16KD slices; their 32 read-data flip-flops are folded in
     assert rec["bram"] == 4 and rec["bram_outreg_ffs"] == 32
-    # left in the fabric: three stages of address (11), write data (32) and write enable (the
-    # shared one, the piece's, the copy of the group of 4 slices: one group here), and the
-    # three transport registers (32 each)
+    # left in the fabric: three stages of write address, read address (11 each), write data
+    # (32) and write enable (the input one, the piece's, the copy of the group of 4 slices:
+    # one group here), and the three transport registers (32 each)
     assert PipelinedMemory.INPUT_REGS == 3 and PipelinedMemory.SLICES_PER_ADDRESS == 4
-    assert rec["ff"] == 3 * (11 + 32 + 1) + 3 * 32
+    assert rec["ff"] == 3 * (11 + 11 + 32 + 1) + 3 * 32
     net = json.loads((tmp_path / "core_outreg.json").read_text())
     rams = [c for c in net["modules"]["mem"]["cells"].values() if c["type"] == "DP16KD"]
     assert len(rams) == 4 and all("OUTREG" in (c["parameters"]["REGMODE_A"],

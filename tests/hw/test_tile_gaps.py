@@ -52,13 +52,25 @@ def test_tile_gaps_is_elementwise():
 def schedule_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
     """Matmul cycles from the tile reader's rules applied tile by tile: the last read of tile
     i + 1 >= that of tile i + tile_period(m_i), of tile i + n >= that of tile i +
-    bank_period(m_i) (n = hold_banks)."""
+    bank_period(m_i) (n = hold_banks), and the first tile of tile row t no earlier than its A
+    rows allow: W (N rows) then A load one beat per cycle, and tile row t waits for A rows up
+    to min(M, (t + 1) R) when N > (R - 1) C, else for all M (its first read load_to_read
+    cycles after their last beat)."""
     kw = ceil_div(k, cfg.simd)
     tm, tn = ceil_div(m, cfg.rows), ceil_div(n, cfg.cols)
     rows = [cfg.rows] * (tn * (tm - 1)) + [m - (tm - 1) * cfg.rows] * tn
-    ends = [(m + n) * kw + kw]
+    per_row = n > (cfg.rows - 1) * cfg.cols
+
+    def ready(i):
+        """Earliest last read of tile i if it starts a tile row (else 0)."""
+        if i % tn:
+            return 0
+        loaded = min(m, (i // tn + 1) * cfg.rows) if per_row else m
+        return (n + loaded) * kw + cfg.load_to_read - 1 + kw
+
+    ends = [ready(0)]
     for i in range(1, len(rows)):
-        t = ends[-1] + cfg.tile_period(rows[i - 1], kw)
+        t = max(ends[-1] + cfg.tile_period(rows[i - 1], kw), ready(i))
         if i >= cfg.hold_banks:
             j = i - cfg.hold_banks
             t = max(t, ends[j] + cfg.bank_period(rows[j]))

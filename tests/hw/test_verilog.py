@@ -110,8 +110,8 @@ def test_committed_configs_generate_byte_identical_verilog(tmp_path, name, rec):
 
 
 def test_block_ram_address_copies_are_kept_apart():
-    """Every operand memory has one address and one write-enable register per group of
-    SLICES_PER_ADDRESS block-RAM slices, each always block marked (* keep *) so that Yosys
+    """Every operand memory has one write address, one read address and one write-enable
+    register per group of SLICES_PER_ADDRESS block-RAM slices, each always block marked (* keep *) so that Yosys
     does not merge the copies back into one register; nothing else is marked."""
     from hw.config import ceil_div
     from hw.rtl.memory import PipelinedMemory
@@ -124,10 +124,10 @@ def test_block_ram_address_copies_are_kept_apart():
         mem = PipelinedMemory(cfg.simd, depth, cfg.mem_piece_depth)
         groups += count * mem.pieces * ceil_div(mem.slices, PipelinedMemory.SLICES_PER_ADDRESS)
     assert groups == 8 * 4
-    assert text.count("(* keep = 32'd1 *)") == 2 * groups
+    assert text.count("(* keep = 32'd1 *)") == 3 * groups
     marked = re.findall(r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    (\S+) <=", text)
-    assert len(marked) == 2 * groups
-    assert all(re.fullmatch(r"piece\d+_g\d+_(addr|we)", n) for n in marked)
-    demo = "  always @(posedge clk)\n    piece0_g1_addr <= piece0_addr;\n"
+    assert len(marked) == 3 * groups
+    assert all(re.fullmatch(r"piece\d+_g\d+_(waddr|raddr|we)", n) for n in marked)
+    demo = "  always @(posedge clk)\n    piece0_g1_raddr <= piece0_raddr;\n"
     assert keep_replicas(demo) == ("  (* keep = 32'd1 *)\n" + demo, 1)
     assert keep_replicas(demo.replace("_g1_", "_"))[1] == 0
