@@ -55,7 +55,7 @@ class BinaryCore(wiring.Component):
     and its bank's previous tile (``hold_banks`` tiles earlier) has drained before its first
     capture (:meth:`ArrayConfig.bank_period`). The first tile of a tile row starts only
     ``LOAD_TO_READ`` cycles after the last beat of its A rows: with at least R tile columns
-    (N > (R - 1) * C, :meth:`ArrayConfig.overlaps_load`) tile row t waits for A rows up to
+    (N > (R - 1) * C, :meth:`ArrayConfig.rows_before_first_read`) tile row t waits for A rows up to
     (t + 1) * R, so the load of later rows overlaps the tiles of earlier ones (a tile row reads
     for >= Tn * KW >= R * KW cycles, as long as its R rows take to load, so only the first one
     ever waits); with fewer, the first tile waits for the whole of A.

@@ -41,6 +41,8 @@ _ECP5 = [
     (2, 2, 32, {}, False), (4, 4, 32, {}, False), (2, 4, 64, {}, False), (4, 4, 16, {}, False),
     (2, 2, 128, {}, False), (4, 4, 64, {}, False),
     (2, 2, 32, {"max_k": 8192, "max_m": 128, "max_n": 128}, False),
+    # twice C pool lanes (the one training point of the pool-lane term of the LUT model)
+    (2, 2, 32, {"pool_lanes": 4}, False),
     # held out: never used for fitting
     (3, 5, 32, {"max_m": 256}, True), (6, 4, 16, {}, True), (2, 6, 64, {}, True),
     # held out, the throughput options: four hold banks, twice C pool lanes
@@ -109,10 +111,6 @@ def _done(path: Path) -> set[str]:
             raise InputFileError(f"sweep records {path}: record {no} has no command; it is not "
                                  "a record of `python -m hw synth`, move the file away")
         done.add(rec["command"])
-        if "--hold-banks" not in rec["command"]:
-            # written before the hold_banks field existed: two-bank RTL, the command that
-            # config_command spells now
-            done.add(rec["command"].replace(" --clock-mhz ", " --hold-banks 2 --clock-mhz ", 1))
     return done
 
 

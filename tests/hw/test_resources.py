@@ -60,6 +60,9 @@ def test_features_read_config_properties():
     # two result rows per beat (drain_rows 2): 2 x 3 output lanes
     assert f["lut"]["pe_acc"] == 8 * cfg.acc_width and f["lut"]["lanes"] == 6 * cfg.lane_width
     assert features(replace(cfg, drain_rows=1))["ff"]["lanes"] == 3 * cfg.lane_width
+    # the pool unit's L lanes (C by default, 6 with pool_lanes=6)
+    assert f["lut"]["pool_lanes"] == 3 * cfg.lane_width
+    assert features(replace(cfg, pool_lanes=6))["lut"]["pool_lanes"] == 6 * cfg.lane_width
     F = FLAGS.size
     # the accumulator and two hold banks
     common = F + 16 + tree_reg_bits(16) + F * (1 + cfg.pe_popcount_latency) + 3 * cfg.acc_width

@@ -49,17 +49,17 @@ def test_tile_gaps_is_elementwise():
             [int(v) for v in one[1]]
 
 
-def schedule_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
+def schedule_cycles(cfg: ArrayConfig, m: int, n: int, k: int, overlap: bool = True) -> int:
     """Matmul cycles from the tile reader's rules applied tile by tile: the last read of tile
     i + 1 >= that of tile i + tile_period(m_i), of tile i + n >= that of tile i +
     bank_period(m_i) (n = hold_banks), and the first tile of tile row t no earlier than its A
     rows allow: W (N rows) then A load one beat per cycle, and tile row t waits for A rows up
     to min(M, (t + 1) R) when N > (R - 1) C, else for all M (its first read load_to_read
-    cycles after their last beat)."""
+    cycles after their last beat). ``overlap=False``: every tile row waits for all of A."""
     kw = ceil_div(k, cfg.simd)
     tm, tn = ceil_div(m, cfg.rows), ceil_div(n, cfg.cols)
     rows = [cfg.rows] * (tn * (tm - 1)) + [m - (tm - 1) * cfg.rows] * tn
-    per_row = n > (cfg.rows - 1) * cfg.cols
+    per_row = overlap and n > (cfg.rows - 1) * cfg.cols
 
     def ready(i):
         """Earliest last read of tile i if it starts a tile row (else 0)."""
@@ -88,6 +88,17 @@ def test_matmul_cycles_equal_the_tile_by_tile_schedule(banks):
                           hold_banks=banks)
         m, n, k = rng.randint(1, 60), rng.randint(1, 60), rng.randint(1, 200)
         assert matmul_cycles(cfg, m, n, k) == schedule_cycles(cfg, m, n, k), (cfg, m, n, k)
+
+
+def test_load_overlaps_the_tiles_only_with_r_tile_columns():
+    """With N > (R - 1) C the rows past the first tile row load while tiles run: the job is
+    (M - R) KW cycles shorter than if every tile waited for all of A; with fewer tile columns
+    it is not."""
+    cfg = ArrayConfig(rows=4, cols=4, simd=32)
+    m, k = 64, 256                              # KW = 8
+    for n, saved in ((16, (64 - 4) * 8), (13, (64 - 4) * 8), (12, 0), (5, 0)):
+        full = schedule_cycles(cfg, m, n, k, overlap=False)
+        assert full - matmul_cycles(cfg, m, n, k) == saved, n
 
 
 def test_more_banks_never_slow_a_matmul_and_speed_up_small_k():
