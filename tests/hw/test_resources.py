@@ -93,10 +93,11 @@ def test_bram_tiles():
 
 def test_fit_recovers_known_coefficients():
     """Records generated from known coefficients come back exactly (the fitter itself)."""
-    cfgs = [ArrayConfig(rows=r, cols=c, simd=s) for r, c, s in
-            [(1, 1, 16), (2, 2, 32), (4, 4, 64), (2, 4, 16), (3, 1, 128), (4, 2, 32), (1, 4, 64),
-             (3, 3, 16)]]
-    true = {"lut": [2.0, 1.5, 3.0, 400.0], "ff": [0.9, 1.0, 2.0, 1.2, 50.0]}
+    # (two with L = 2C pool lanes, so that the pool-lane term is told apart from the lanes')
+    cfgs = [ArrayConfig(rows=r, cols=c, simd=s, pool_lanes=lanes) for r, c, s, lanes in
+            [(1, 1, 16, 0), (2, 2, 32, 4), (4, 4, 64, 0), (2, 4, 16, 0), (3, 1, 128, 0),
+             (4, 2, 32, 4), (1, 4, 64, 0), (3, 3, 16, 0)]]
+    true = {"lut": [2.0, 1.5, 3.0, 0.7, 400.0], "ff": [0.9, 1.0, 2.0, 1.2, 50.0]}
     recs = []
     for cfg in cfgs:
         f = features(cfg)
