@@ -130,8 +130,8 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
     full_sum, window = tile_gaps(n_full, no_tile, full_p, full_q)
     last_sum, _ = tile_gaps(tn - 1, window, last_p, last_q, lead=[full_q] * (banks - 1))
     first_rows = cfg.rows_before_first_read(m, n)
-    total = ((n + first_rows) * kw + cfg.load_to_read - 1 + kw + full_sum + last_sum + cfg.tile_flush
-             + drain_beats(m_l, cfg.drain_rows_eff) - 1 + cfg.result_latency
+    total = ((n + first_rows) * kw + cfg.load_to_read - 1 + kw + full_sum + last_sum
+             + cfg.tile_flush + drain_beats(m_l, cfg.drain_rows_eff) - 1 + cfg.result_latency
              + cfg.job_start_cycles)
     return total if isinstance(total, np.ndarray) and total.ndim else int(total)
 

@@ -43,11 +43,11 @@ from .utilisation import utilisation
 
 #: The :class:`hw.config.ArrayConfig` properties that :func:`hw.cost.cycles.matmul_cycles`,
 #: :func:`hw.cost.cycles.pool_cycles` and :func:`hw.cost.resources.features` read (besides
-#: rows, cols, simd, tile_period, bank_period and rows_before_first_read); :class:`ConfigGrid` holds each as an array,
-#: one value per (R, C). A formula that starts reading another property fails on the grid with an
-#: AttributeError naming it: add it here.
-STACKED = ("tile_flush", "result_latency", "job_start_cycles", "load_to_read", "pool_start_cycles",
-           "pool_lanes_eff", "pool_min_row_positions", "pool_latency", "pool_register_bits",
+#: rows, cols, simd, tile_period, bank_period and rows_before_first_read); :class:`ConfigGrid`
+#: holds each as an array, one value per (R, C). A formula that starts reading another property
+#: fails on the grid with an AttributeError naming it: add it here.
+STACKED = ("tile_flush", "result_latency", "job_start_cycles", "load_to_read",
+           "pool_start_cycles", "pool_lanes_eff", "pool_min_row_positions", "pool_latency", "pool_register_bits",
            "acc_width", "lane_width", "pe_latency", "drain_rows_eff")
 
 

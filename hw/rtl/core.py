@@ -49,14 +49,14 @@ class BinaryCore(wiring.Component):
 
     Phases of a matmul job (no data-dependent timing): load (1 beat per cycle: W, then A),
     while tiles stream through the array back to back (KW reads each), captured into the
-    ``cfg.hold_banks`` hold banks in turn; each tile drains (ceil(m_valid/D) beats into the output FIFO, one per cycle)
-    ``tile_flush`` cycles after its last read, while later tiles accumulate. A tile starts
+    ``cfg.hold_banks`` hold banks in turn; each tile drains (ceil(m_valid/D) beats into the
+    output FIFO, one per cycle) ``tile_flush`` cycles after its last read, while later tiles accumulate. A tile starts
     only when its drain cannot overlap the previous tile's (:meth:`ArrayConfig.tile_period`)
     and its bank's previous tile (``hold_banks`` tiles earlier) has drained before its first
     capture (:meth:`ArrayConfig.bank_period`). The first tile of a tile row starts only
     ``LOAD_TO_READ`` cycles after the last beat of its A rows: with at least R tile columns
-    (N > (R - 1) * C, :meth:`ArrayConfig.rows_before_first_read`) tile row t waits for A rows up to
-    (t + 1) * R, so the load of later rows overlaps the tiles of earlier ones (a tile row reads
+    (N > (R - 1) * C, :meth:`ArrayConfig.rows_before_first_read`) tile row t waits for A rows
+    up to (t + 1) * R, so the load of later rows overlaps the tiles of earlier ones (a tile row reads
     for >= Tn * KW >= R * KW cycles, as long as its R rows take to load, so only the first one
     ever waits); with fewer, the first tile waits for the whole of A.
 

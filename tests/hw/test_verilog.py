@@ -111,8 +111,9 @@ def test_committed_configs_generate_byte_identical_verilog(tmp_path, name, rec):
 
 def test_block_ram_address_copies_are_kept_apart():
     """Every operand memory has one write address, one read address and one write-enable
-    register per group of SLICES_PER_ADDRESS block-RAM slices, each always block marked (* keep *) so that Yosys
-    does not merge the copies back into one register; nothing else is marked."""
+    register per group of SLICES_PER_ADDRESS block-RAM slices, each always block marked
+    (* keep *) so that Yosys does not merge the copies back into one register; nothing else is
+    marked."""
     from hw.config import ceil_div
     from hw.rtl.memory import PipelinedMemory
     from hw.rtl.verilog import generate, keep_replicas
