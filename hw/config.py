@@ -528,7 +528,8 @@ class ArrayConfig:
     @property
     def pool_start_cycles(self) -> int:
         """Cycles from the pool unit's start (the job's setup cycle) to its first position:
-        the job's derived sums, sums of those, their comparisons, the sequencer load (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
+        the job's derived sums, sums of those, their comparisons, the sequencer load, the
+        position queue (:attr:`hw.rtl.pool.PoolUnit.START_CYCLES`)."""
         from .rtl.pool import PoolUnit
 
         return PoolUnit.START_CYCLES
@@ -537,7 +538,8 @@ class ArrayConfig:
     def result_latency(self) -> int:
         """Cycles from a result leaving the drain or the pool unit to its beat being valid on the
         output: 3 (result registers: hold values, 2*hold - offset, lane masks)
-        + 2 (SyncFIFOBuffered) (:attr:`hw.rtl.core.BinaryCore.RESULT_LATENCY`)."""
+        + 3 (the output FIFO: its non-empty flag and read, the read data, the register queue)
+        (:attr:`hw.rtl.core.BinaryCore.RESULT_LATENCY`)."""
         from .rtl.core import BinaryCore
 
         return BinaryCore.RESULT_LATENCY

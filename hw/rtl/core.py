@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Mux, Cat, Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
+from .fifo import OutputFIFO
 from ..config import ArrayConfig, ceil_log2
 from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
@@ -73,8 +73,9 @@ class BinaryCore(wiring.Component):
     #: result registers between the drain or the pool unit and the output FIFO: (A) hold values
     #: and offset, or the pool sum, (B) 2*hold - offset, (C) lanes past N forced to zero
     RESULT_REGS = 3
-    #: cycles from a write into the output FIFO (SyncFIFOBuffered) to the entry on its read port
-    FIFO_LATENCY = 2
+    #: cycles from a write into the output FIFO to the entry on ``out``
+    #: (:attr:`hw.rtl.fifo.OutputFIFO.LATENCY`)
+    FIFO_LATENCY = OutputFIFO.LATENCY
     #: cycles from a result leaving the drain or the pool unit to its beat on ``out``
     RESULT_LATENCY = RESULT_REGS + FIFO_LATENCY
     #: a credit flag is a register: it decides on counts one cycle old
@@ -201,8 +202,7 @@ class BinaryCore(wiring.Component):
             cfg, fault=self._fault if self._fault in ARRAY_FAULTS else None)
         m.submodules.pool = pool = PoolUnit(
             cfg, fault=self._fault if self._fault in POOL_FAULTS else None)
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=cfg.out_width + 1,
-                                                    depth=cfg.out_fifo_depth)
+        m.submodules.fifo = fifo = OutputFIFO(cfg.out_width + 1, cfg.out_fifo_depth)
         # RESULT_REGS result registers in front of the FIFO (see the result datapath below)
         st_a_valid, st_b_valid, res_valid = Signal(), Signal(), Signal()
         res_data = Signal(cfg.out_width + 1, reset_less=True)
@@ -211,9 +211,9 @@ class BinaryCore(wiring.Component):
         m.d.comb += [fifo.w_en.eq(res_valid), fifo.w_data.eq(res_data)]
         m.d.sync += occupied.eq(fifo.level + res_valid + st_a_valid + st_b_valid)
         m.d.comb += [
-            self.out.valid.eq(fifo.r_rdy),
-            self.out.payload.eq(fifo.r_data),
-            fifo.r_en.eq(self.out.ready),
+            self.out.valid.eq(fifo.r.valid),
+            self.out.payload.eq(fifo.r.payload),
+            fifo.r.ready.eq(self.out.ready),
             pool.fifo_level.eq(occupied),
             pool.data.valid.eq(self.data.valid),
             pool.data.payload.eq(self.data.payload),
@@ -273,36 +273,47 @@ class BinaryCore(wiring.Component):
         # tile's last read: `gap_d` until the next tile may end its reads (one drain at a time:
         # max(KW, beats)), and one bank countdown per hold bank until the next tile of the same
         # bank (NB tiles later) may: its PE (0, 0) capture, capture_skew cycles before its drain
-        # could start, must not precede this tile's last drain shift. ok_* are registered
-        # `gap <= 0` flags. Two banks: `gap_bank[b]` per bank, selected by rd_bank. More banks:
-        # a queue `gap_q[0..NB-1]` that moves one place at every tile end, so that the tile
-        # about to start always reads ok_q[0] (the countdown of the tile NB places earlier):
-        # no bank-indexed mux in the tile-start path.
+        # could start, must not precede this tile's last drain shift. A rule holds when its
+        # countdown is <= 0 (the start flag `go` below reads them a cycle ahead). Two banks:
+        # `gap_bank[b]` per bank, selected by rd_bank. More banks: a queue `gap_q[0..NB-1]`
+        # that moves one place at every tile end, so that the tile about to start always reads
+        # gap_q[0] (the countdown of the tile NB places earlier): no bank-indexed mux.
         gbits = max(kwb, (3 * R + C).bit_length()) + 2
         gap_d = Signal(signed(gbits), name="gap_d")
         gap_bank = [Signal(signed(gbits), name=f"gap_bank{b}" if NB == 2 else f"gap_q{b}")
                     for b in range(NB)]
-        ok_d = Signal(name="ok_d")
-        ok_bank = [Signal(name=f"ok_bank{b}" if NB == 2 else f"ok_q{b}") for b in range(NB)]
-        gap_ok = Signal()
-        if NB == 2:
-            m.d.comb += gap_ok.eq(ok_d & Mux(rd_bank, ok_bank[1], ok_bank[0]))
-        else:
-            m.d.comb += gap_ok.eq(ok_d & ok_bank[0])
+        # each countdown's registered flags, set with it a step ahead (so that neither the
+        # countdown nor `go` waits for a comparison): > 0 (it counts down) and <= 1 (it is
+        # <= 0 in the next cycle)
+        gap_d_pos, gap_d_le1 = Signal(name="gap_d_pos"), Signal(name="gap_d_le1", init=1)
+        bank_pos = [Signal(name=f"{g.name}_pos") for g in gap_bank]
+        bank_le1 = [Signal(name=f"{g.name}_le1", init=1) for g in gap_bank]
         # their reloads after a tile of R rows (_r) / of m_l rows (_l), minus the KW reads of
-        # the next tile, and whether they are <= 0; free-running from the job registers:
+        # the next tile, and their flags; free-running from the job registers:
         # kwords (set in SETUP) -> kneg -> reload, two stages, settled when the first tile can
         # end (>= 3 cycles after SETUP: 2 load beats at least, then the read); ml_beats (set
         # with the last A row's last beat, cycle c) -> reload, one stage, settled in cycle
         # c + 2, the first read of the last tile row at the earliest (LOAD_TO_READ)
         skew = cfg.capture_skew
         kneg = Signal(signed(gbits), reset_less=True)     # -KW
-        reload = {}
-        for name, cycles in (("d_r", B), ("d_l", ml_beats), ("b_r", skew + B),
-                             ("b_l", skew + ml_beats)):
-            val, ok = Signal(signed(gbits), name=f"gap_{name}"), Signal(name=f"gap_{name}_ok")
-            m.d.sync += [val.eq(kneg + cycles), ok.eq(kneg + cycles <= 0)]
-            reload[name] = (val, ok)
+        # the reload flags compare the tile's cycles with thresholds of KW (no sum before a
+        # comparison): count + off > KW is count > KW - off, and so on
+        thr = {}                                          # (off, d): KW + d - off
+        for off in (0, skew):
+            for d in (0, 1):
+                thr[off, d] = Signal(signed(gbits), name=f"kw_{d}_{off}", reset_less=True)
+                m.d.sync += thr[off, d].eq(kwords + d - off)
+        reload, reload_ok = {}, {}
+        for name, count, off in (("d_r", B, 0), ("d_l", ml_beats, 0), ("b_r", B, skew),
+                                ("b_l", ml_beats, skew)):
+            val = Signal(signed(gbits), name=f"gap_{name}")
+            pos, le1 = Signal(name=f"gap_{name}_pos"), Signal(name=f"gap_{name}_le1")
+            m.d.sync += [val.eq(kneg + count + off), pos.eq(count > thr[off, 0]),
+                         le1.eq(count <= thr[off, 1])]
+            reload[name] = (val, pos, le1)
+            if off == 0:                                  # the drain rule's reload <= 0 (`go`)
+                reload_ok[name] = Signal(name=f"gap_{name}_ok")
+                m.d.sync += reload_ok[name].eq(count <= thr[off, 0])
         m.d.sync += kneg.eq(-kwords)
         reserved = Signal(range(cfg.out_fifo_depth + 1))   # FIFO beats promised to tiles
         credit = Signal()                          # registered: a tile of B beats fits the FIFO
@@ -429,37 +440,69 @@ class BinaryCore(wiring.Component):
                      beat.eq(self.data.valid & loading)]
         reserve = Signal(range(B + 1))
         reserved_q = Signal.like(reserved)
+        credit_next = Signal()
+        m.d.comb += credit_next.eq(occupied + reserved_q + cfg.mm_credit_margin
+                                   <= cfg.out_fifo_depth)
         m.d.sync += [
             reserved.eq(reserved + reserve - shift),
             # occupied + reserved grows by at most B per cycle (a tile start) and the credit
             # sees it late: ArrayConfig.mm_credit_margin
             reserved_q.eq(reserved),
-            credit.eq(occupied + reserved_q + cfg.mm_credit_margin <= cfg.out_fifo_depth),
+            credit.eq(credit_next),
         ]
 
         # ---- tile reader (state READ, flagged by the `reading` register). A tile may start
-        # when the spacing rules allow it (gap_ok: the previous drain ends before this tile's,
-        # and this tile's bank has drained before its first capture) and the FIFO can take its
-        # beats. Every decision reads registered flags, set a step ahead: k_first (rd_k == 0),
-        # k_last (rd_k == KW - 1), ok_d / ok_bank (gap <= 0), last_mrow / last_ncol (the tile's
-        # position). ------------------------------------------------------------------------------
+        # when the spacing rules allow it (the previous drain ends before this tile's, and
+        # this tile's bank has drained before its first capture), the FIFO can take its beats
+        # and its A rows are loaded: one registered flag, `go`. Every decision reads registered
+        # flags, set a step ahead: k_first (rd_k == 0), k_last (rd_k == KW - 1), go,
+        # last_mrow / last_ncol (the tile's position). -----------------------------------------
         advance, tile_end, row_start = Signal(), Signal(), Signal()
-        row_gate = 1 if self._fault == "early_rows" else (~first_col | row_ok)
-        m.d.comb += [advance.eq(reading & (~k_first | (gap_ok & credit & row_gate))),
+
+        def row_gate(first, ok):
+            """A tile may start as far as its A rows go: not the first of its tile row, or
+            that row loaded (the ``early_rows`` fault: always)."""
+            return 1 if self._fault == "early_rows" else (~first | ok)
+
+        # `go`: a register equal in every cycle to (gap_d <= 0) & (this tile's bank countdown
+        # <= 0) & credit & row_gate, computed from the next values of its parts, so that the
+        # tile start is one gate of registers
+        go = Signal(name="tile_go")
+        m.d.comb += [advance.eq(reading & (~k_first | go)),
                      tile_end.eq(advance & k_last),
                      row_start.eq(advance & k_first & first_col)]
         # row_ok for the next cycle: every A row loaded, or a loaded tile row not yet started
         # (counting the one whose pulse is due and not the one starting now)
-        m.d.sync += [
-            ahead.eq(ahead + row_pulse - row_start),
-            row_ok.eq(all_loaded | Mux(row_start,
-                                       (ahead >= 2) | ((ahead == 1) & row_pulse),
-                                       (ahead != 0) | row_pulse)),
-        ]
-        for gap, ok in ((gap_d, ok_d), *zip(gap_bank, ok_bank)):
-            with m.If(gap > 0):
-                m.d.sync += gap.eq(gap - 1)
-            m.d.sync += ok.eq(gap <= 1)
+        row_ok_next = Signal()
+        m.d.comb += row_ok_next.eq(all_loaded | Mux(row_start,
+                                                    (ahead >= 2) | ((ahead == 1) & row_pulse),
+                                                    (ahead != 0) | row_pulse))
+        m.d.sync += [ahead.eq(ahead + row_pulse - row_start), row_ok.eq(row_ok_next)]
+        # the next values of the two spacing rules (the next tile's bank after a tile end) and
+        # of first_col, as the countdowns below and the tile end set them
+        ok_d_next = Mux(tile_end, Mux(last_mrow, reload_ok["d_l"], reload_ok["d_r"]), gap_d_le1)
+        if NB == 2:
+            ok_bank_next = Mux(tile_end, Mux(rd_bank, bank_le1[0], bank_le1[1]),
+                               Mux(rd_bank, bank_le1[1], bank_le1[0]))
+        else:
+            ok_bank_next = Mux(tile_end, bank_le1[1], bank_le1[0])
+        first_col_next = Mux(tile_end, row_end, first_col)
+        m.d.sync += go.eq(ok_d_next & ok_bank_next & credit_next
+                          & row_gate(first_col_next, row_ok_next))
+        def count_down(gap, pos, le1, src=None, src_pos=None):
+            """gap <- src - 1 if src > 0 else src (src: the gap itself, or the next entry of
+            the bank queue), with its flags."""
+            src, src_pos = (gap, pos) if src is None else (src, src_pos)
+            m.d.sync += [gap.eq(Mux(src_pos, src - 1, src)), pos.eq(src > 1), le1.eq(src <= 2)]
+
+        def reload_gap(gap, pos, le1, which):
+            """gap <- the reload after a tile of R rows or of the last tile row's m_l rows."""
+            (v_r, p_r, l_r), (v_l, p_l, l_l) = reload[which + "_r"], reload[which + "_l"]
+            m.d.sync += [gap.eq(Mux(last_mrow, v_l, v_r)), pos.eq(Mux(last_mrow, p_l, p_r)),
+                         le1.eq(Mux(last_mrow, l_l, l_r))]
+
+        for gap, pos, le1 in ((gap_d, gap_d_pos, gap_d_le1), *zip(gap_bank, bank_pos, bank_le1)):
+            count_down(gap, pos, le1)
         with m.If(advance):
             m.d.comb += reserve.eq(Mux(k_first, m_beats, 0))
             m.d.comb += [rd_valid.eq(1), rd_first.eq(k_first), rd_last.eq(k_last)]
@@ -471,25 +514,19 @@ class BinaryCore(wiring.Component):
                 # same bank's next tile's (hold_banks later) >= this one's + capture_skew + beats
                 m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one),
                              rd_bank.eq(~rd_bank if NB == 2
-                                        else Mux(rd_bank == NB - 1, 0, rd_bank + 1)),
-                             gap_d.eq(Mux(last_mrow, reload["d_l"][0], reload["d_r"][0])),
-                             ok_d.eq(Mux(last_mrow, reload["d_l"][1], reload["d_r"][1]))]
+                                        else Mux(rd_bank == NB - 1, 0, rd_bank + 1))]
+                reload_gap(gap_d, gap_d_pos, gap_d_le1, "d")
                 if NB == 2:
                     for b in range(2):
                         with m.If(rd_bank == b):
-                            m.d.sync += [
-                                gap_bank[b].eq(Mux(last_mrow, reload["b_l"][0], reload["b_r"][0])),
-                                ok_bank[b].eq(Mux(last_mrow, reload["b_l"][1], reload["b_r"][1]))]
+                            reload_gap(gap_bank[b], bank_pos[b], bank_le1[b], "b")
                 else:
                     # the queue moves one place (each entry still counting down), this tile's
                     # countdown enters at the back
                     for b in range(NB - 1):
-                        nxt = gap_bank[b + 1]
-                        m.d.sync += [gap_bank[b].eq(Mux(nxt > 0, nxt - 1, nxt)),
-                                     ok_bank[b].eq(nxt <= 1)]
-                    m.d.sync += [
-                        gap_bank[-1].eq(Mux(last_mrow, reload["b_l"][0], reload["b_r"][0])),
-                        ok_bank[-1].eq(Mux(last_mrow, reload["b_l"][1], reload["b_r"][1]))]
+                        count_down(gap_bank[b], bank_pos[b], bank_le1[b],
+                                   gap_bank[b + 1], bank_pos[b + 1])
+                    reload_gap(gap_bank[-1], bank_pos[-1], bank_le1[-1], "b")
                 m.d.sync += first_col.eq(row_end)
                 with m.If(last_tile):
                     m.d.sync += reading.eq(0)
@@ -563,8 +600,9 @@ class BinaryCore(wiring.Component):
                     # the tile reader's registers, ready for the first tile
                     a_base.eq(0), w_base.eq(0), rd_k.eq(0), k_first.eq(1),
                     k_last.eq(kw1), m_rem.eq(job.m), n_rem.eq(job.n), rd_bank.eq(0),
-                    gap_d.eq(0), ok_d.eq(1),
-                    *(v for b in range(NB) for v in (gap_bank[b].eq(0), ok_bank[b].eq(1))),
+                    gap_d.eq(0), gap_d_pos.eq(0), gap_d_le1.eq(1),
+                    *(v for b in range(NB)
+                      for v in (gap_bank[b].eq(0), bank_pos[b].eq(0), bank_le1[b].eq(1))),
                     last_mrow.eq(job.m <= R), last_ncol.eq(n1),
                     row_end.eq(n1 & (job.m > R)), col_step.eq(job.n > C),
                     wcount.eq(0), bank.eq(0), bank_last.eq(C - 1), base.eq(0), in_w.eq(1),
@@ -572,6 +610,8 @@ class BinaryCore(wiring.Component):
                     rows_left.eq(job.n), r_one.eq(job.n == 1), n_single.eq(n1),
                     overlap.eq(job.n > (R - 1) * C), all_loaded.eq(0), ahead.eq(0),
                     row_ok.eq(0), first_col.eq(1),
+                    # go as the values above make it: the countdowns 0, first_col 1, row_ok 0
+                    go.eq(credit_next & (1 if self._fault == "early_rows" else 0)),
                 ]
                 with m.If(job.op == OP_POOL):
                     m.d.comb += pool.start.eq(1)

@@ -9,6 +9,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ArrayConfig, mem_piece_words, mem_slice_bits
+from .queue import RegisterQueue
 
 #: Deliberate bugs the testbench must catch: ``line_off`` makes every window row of two or
 #: more values one value short (values enter the row shift register one stage late, so the
@@ -68,9 +69,14 @@ class PoolUnit(wiring.Component):
     last output.
     """
 
+    #: the position queue between the sequencer and the issue: a position the sequencer walks
+    #: in one cycle can issue in the next (the queue holds two, so the sequencer, which
+    #: advances on registered flags only, keeps one position per cycle flowing)
+    QUEUE_REGS = RegisterQueue.LATENCY
     #: cycles between ``start`` and the first position's issue: the job's derived sums, sums
-    #: of those, their comparisons, and the cycle that loads the sequencer
-    START_CYCLES = 4
+    #: of those, their comparisons, the cycle that loads the sequencer, and the position
+    #: queue (:attr:`QUEUE_REGS`)
+    START_CYCLES = 4 + QUEUE_REGS
     #: register stages that derive the next row's sequencer values while a row runs (the
     #: sums, then their comparisons); a row must last longer (:attr:`MIN_ROW_POSITIONS`)
     NEXT_ROW_REGS = 2
@@ -203,8 +209,9 @@ class PoolUnit(wiring.Component):
         col_more0 = Signal()                             # a row has a second window
         row_more0 = Signal()                             # a group has a second output row
         # the banks' flags at row 0: act = a_ge & a_le & a_lt, each comparison in its own
-        # register (none shares a carry chain with another)
-        a_ge0, a_le0, a_lt0 = Signal(NB), Signal(NB), Signal(NB)
+        # register (none shares a carry chain with another); a_lt (end < H + ph) is the sign
+        # of end_hp0, the difference registered anyway
+        a_ge0, a_le0 = Signal(NB), Signal(NB)
         first0, last0 = Signal(NB), Signal(NB)
         end_hp0 = [Signal(signed(cb), name=f"bank_end_hp0_{b}") for b in range(NB)]
         derive, derive2, compare = Signal(), Signal(), Signal()   # the cycles after `start`
@@ -234,7 +241,6 @@ class PoolUnit(wiring.Component):
                          room0.eq(wp_2sw + ~x_first_end)]   # ~a = -a - 1
             for b in range(NB):
                 m.d.sync += [a_ge0[b].eq(bank_init[b] <= 0), a_le0[b].eq(bank_end_init[b] >= 0),
-                             a_lt0[b].eq(bank_end_init[b] < HP),
                              first0[b].eq(bank_init[b] <= 0),
                              last0[b].eq(bank_end_init[b] == 0),
                              end_hp0[b].eq(bank_end_init[b] - HP)]
@@ -278,9 +284,13 @@ class PoolUnit(wiring.Component):
         n_end_hp = [Signal(signed(cb), name=f"next_bank_end_hp{b}") for b in range(NB)]
         n_row_out, n_first, n_last = Signal(), Signal(NB), Signal(NB)
         n_ge, n_le, n_lt = Signal(NB), Signal(NB), Signal(NB)   # act = n_ge & n_le & n_lt
+        # stage 1: row_end - (H + ph - 2 sh), whose sign is row_end < H + ph - 2 sh (a
+        # subtraction into a register: no logic behind the carry chain)
+        row_end_gap = Signal(signed(cb + 1))
         m.d.sync += [n_y.eq(y + 1), n_y_in.eq(y < h_less1),
                      n_row_end.eq(Mux(row_out, row_end + sh, row_end)),
-                     n_row_more.eq(Mux(row_out, row_end < hp_2sh, row_more))]
+                     row_end_gap.eq(row_end - hp_2sh),
+                     n_row_more.eq(Mux(row_out, row_end_gap[-1], row_more))]
         for b in range(NB):
             # a bank whose row ends here moves on by NB output rows (NB * sh input rows)
             m.d.sync += [
@@ -304,7 +314,7 @@ class PoolUnit(wiring.Component):
         row_done = Signal()      # this is the row's last position
         final = Signal()         # the job's last output
         need = Signal()          # the position holds data (y < H, x < W, x <= Xend)
-        fire = Signal()          # the position issues this cycle
+        fire = Signal()          # the position enters the position queue this cycle
         m.d.comb += [
             emit.eq(pend & at_end),
             out.eq(emit & row_out),
@@ -314,13 +324,20 @@ class PoolUnit(wiring.Component):
             row_done.eq(~col_more & (x_min | final)),
             need.eq(y_in & x_in & pend),
         ]
-        word_in = Signal()        # a data beat is taken this cycle
+        # the sequencer walks the positions into a two-entry position queue; its advance
+        # depends on registers only (the queue's registered ready), so the stream handshake
+        # and the credit, which decide the issue below, enable just the queue's read side and
+        # the issue registers
+        ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
+                                 "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
+        pos = data.StructLayout({"ctl": ctl, "need": 1, "tap_ok": 1})
+        m.submodules.positions = queue = RegisterQueue(pos)
+        pop = Signal()                                   # the queue's head issues this cycle
         m.d.comb += [
-            self.data.ready.eq(running & credit & need),
-            word_in.eq(self.data.valid & self.data.ready),
-            fire.eq(running & credit & Mux(need, word_in, 1)),
+            queue.i.valid.eq(running),
+            fire.eq(running & queue.i.ready),
             # (an output that `left` has not yet left `inflight`: busy as if it had)
-            self.busy.eq(derive | derive2 | compare | starting | running
+            self.busy.eq(derive | derive2 | compare | starting | running | queue.o.valid
                          | ((inflight != 0) & ~((inflight == 1) & left))),
         ]
         words = self.data.payload
@@ -329,10 +346,14 @@ class PoolUnit(wiring.Component):
         # both counts two registers late: an issue from the first issue register (c0), an
         # output from a copy of o_valid (so an output leaves `inflight` in the cycle it enters
         # the core's registered FIFO count)
+        # (credit_room = depth - margin - inflight, kept beside inflight, so that the credit
+        # is one comparison of two registers)
+        limit = cfg.out_fifo_depth - cfg.pool_credit_margin
+        credit_room = Signal(range(-cfg.out_fifo_depth, limit + 1), init=limit)
         m.d.sync += left.eq(self.o_valid)
         m.d.sync += [inflight.eq(inflight + issued_out - left),
-                     credit.eq(self.fifo_level + inflight + cfg.pool_credit_margin
-                               <= cfg.out_fifo_depth)]
+                     credit_room.eq(credit_room - issued_out + left),
+                     credit.eq(self.fifo_level <= credit_room)]
 
         # A row's end updates at once only what the next position's decisions read (the
         # column state, y_in, row_out, row_more); the row state that only the next-row
@@ -343,7 +364,7 @@ class PoolUnit(wiring.Component):
         row_next, group_next = Signal(), Signal()
         m.d.sync += [row_next.eq(fire & row_done & ~grp_end),
                      group_next.eq(fire & row_done & grp_end)]
-        act0 = a_ge0 & a_le0 & a_lt0
+        act0 = a_ge0 & a_le0 & Cat(*(e[-1] for e in end_hp0))
         n_act = n_ge & n_le & n_lt
 
         def group_state():
@@ -396,27 +417,36 @@ class PoolUnit(wiring.Component):
                                  room.eq(room - sw), pend.eq(pend_next),
                                  pend_next.eq(~room[-1])]
 
-        # ---- issue registers: the L values, the window tap, the position's flags --------------
-        vals = [Signal(signed(B), name=f"v{l}") for l in range(L)]
-        for l in range(L):
-            m.d.comb += vals[l].eq(Mux(need, words[l * B:(l + 1) * B].as_signed(), 0))
-        shreg = [[Signal(signed(B), name=f"row{l}_{t}", reset_less=True) for t in range(K)]
-                 for l in range(L)]
-        v0 = [Signal(signed(B), name=f"v0_{l}", reset_less=True) for l in range(L)]
-        tap_ok0 = Signal()
-        m.d.sync += [v0[l].eq(vals[l]) for l in range(L)]
-        m.d.sync += tap_ok0.eq(tap_ok)
-        ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
-                                 "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
-        c0 = Signal(ctl, name="ctl0")
+        # ---- the position into the queue ------------------------------------------------------
         lanes_ok = Cat(*(planes > l for l in range(L)))
         # the bank flags of this position: being loaded (the first position of a row) or held
         issue_act = Mux(group_next, act0, Mux(row_next, n_act, act))
         issue_first = Mux(group_next, first0, Mux(row_next, n_first, first))
         issue_last = Mux(group_next, last0, Mux(row_next, n_last, last))
-        m.d.sync += [c0.valid.eq(fire), c0.rs.eq(rs), c0.emit.eq(emit), c0.out.eq(out),
-                     c0.final.eq(final), c0.j.eq(j), c0.act.eq(issue_act),
-                     c0.first.eq(issue_first), c0.last.eq(issue_last), c0.lanes.eq(lanes_ok)]
+        entry_in = queue.i.payload
+        m.d.comb += [entry_in.ctl.rs.eq(rs), entry_in.ctl.emit.eq(emit),
+                     entry_in.ctl.out.eq(out), entry_in.ctl.final.eq(final),
+                     entry_in.ctl.j.eq(j), entry_in.ctl.act.eq(issue_act),
+                     entry_in.ctl.first.eq(issue_first), entry_in.ctl.last.eq(issue_last),
+                     entry_in.ctl.lanes.eq(lanes_ok), entry_in.need.eq(need),
+                     entry_in.tap_ok.eq(tap_ok)]
+        head = queue.o.payload
+
+        # ---- issue: the head position, with its data beat when it holds one ------------------
+        m.d.comb += [self.data.ready.eq(queue.o.valid & credit & head.need),
+                     queue.o.ready.eq(credit & (~head.need | self.data.valid)),
+                     pop.eq(queue.o.valid & queue.o.ready)]
+        vals = [Signal(signed(B), name=f"v{l}") for l in range(L)]
+        for l in range(L):
+            m.d.comb += vals[l].eq(Mux(head.need, words[l * B:(l + 1) * B].as_signed(), 0))
+        shreg = [[Signal(signed(B), name=f"row{l}_{t}", reset_less=True) for t in range(K)]
+                 for l in range(L)]
+        v0 = [Signal(signed(B), name=f"v0_{l}", reset_less=True) for l in range(L)]
+        tap_ok0 = Signal()
+        m.d.sync += [v0[l].eq(vals[l]) for l in range(L)]
+        m.d.sync += tap_ok0.eq(head.tap_ok)
+        c0 = Signal(ctl, name="ctl0")
+        m.d.sync += [c0.eq(head.ctl), c0.valid.eq(pop)]
         v1 = [Signal(signed(B), name=f"v1_{l}", reset_less=True) for l in range(L)]
         tap1 = [Signal(signed(B), name=f"tap1_{l}", reset_less=True) for l in range(L)]
         # the shift register is not cleared at a row start: a tap before the row's first value
@@ -462,13 +492,22 @@ class PoolUnit(wiring.Component):
             sums_in = Signal(L * SW, name=f"bank{b}_wdata")
             rq = Signal(L * SW, name=f"bank{b}_rq", reset_less=True)     # in the block RAM
             rq2 = Signal(L * SW, name=f"bank{b}_rq2", reset_less=True)   # in the fabric
-            wen = Signal(name=f"bank{b}_wen")
+            # the bank's own copies of the addresses and the write enable (the values of c2
+            # and c_out, registered from the stage before), so that no register drives every
+            # bank's block RAMs: each copy is placed by its bank (hw.rtl.verilog.keep_replicas
+            # keeps Yosys from merging them)
+            raddr = Signal(abits, name=f"bank{b}_raddr", reset_less=True)
+            waddr = Signal(abits, name=f"bank{b}_waddr", reset_less=True)
+            wen = Signal(name=f"bank{b}_we")
+            pre = stages[-2]
+            m.d.sync += [raddr.eq(c1.j[:abits]), waddr.eq(pre.j[:abits]),
+                         wen.eq(pre.valid & pre.emit & pre.act[b] & ~pre.last[b])]
             for i, (lo, hi) in enumerate(self.bank_slices(cfg)):
                 m.submodules[f"bank{b}_{i}"] = mem = Memory(
                     shape=unsigned(hi - lo), depth=cfg.pool_row_depth, init=[],
                     attrs={"no_rw_check": 1, "ram_style": "block"})
                 rp, wp = mem.read_port(), mem.write_port()
-                m.d.comb += [rp.addr.eq(c2.j[:abits]), wp.addr.eq(c_out.j[:abits]),
+                m.d.comb += [rp.addr.eq(raddr), wp.addr.eq(waddr),
                              wp.data.eq(sums_in[lo:hi]), wp.en.eq(wen)]
                 m.d.sync += rq[lo:hi].eq(rp.data)
             m.d.sync += rq2.eq(rq)
@@ -476,8 +515,7 @@ class PoolUnit(wiring.Component):
             for l in range(L):
                 part = rq2[l * SW:(l + 1) * SW].as_signed()
                 m.d.sync += s[l].eq(Mux(c_sum.first[b], 0, part) + h_sum[l])
-            m.d.comb += [sums_in.eq(Cat(*s)),
-                         wen.eq(c_out.valid & c_out.emit & c_out.act[b] & ~c_out.last[b])]
+            m.d.comb += sums_in.eq(Cat(*s))
             sums.append(s)
 
         # ---- output register: the sums of the bank whose row ends here ------------------------

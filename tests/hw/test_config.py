@@ -125,14 +125,16 @@ def test_more_hold_banks_deepen_the_output_fifo_as_in_flight_tiles_need():
         q, beats, flush = cfg.bank_period(1), cfg.tile_beats, cfg.tile_flush
         tiles = banks * ((flush + beats - 2 + -(-q // banks)) // q) + banks
         assert BinaryCore.tiles_in_flight(beats, q, flush, banks) == tiles
-        need = max(3 * beats + tiles * beats + 8, cfg.pool_latency + 8)
+        # margin 3 beats per start, 3 spare, 6 staged (3 result registers, the FIFO's 3)
+        need = max(3 * beats + tiles * beats + 9, cfg.pool_latency + 9)
         assert cfg.out_fifo_depth == 1 << (need - 1).bit_length()
 
 
 def test_default_latencies():
     cfg = ArrayConfig()
     assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 9, 21)
-    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (8, 5, 32)
+    assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (8, 6, 32)
+    assert cfg.pool_start_cycles == 5
 
 
 def test_pool_lanes_default_is_cols_and_is_bounded_by_the_output_beat():
