@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
-from .fifo import OutputFIFO
+from .fifo import FIFO_FAULTS, OutputFIFO
 from ..config import ArrayConfig, ceil_log2
 from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
@@ -18,7 +18,7 @@ from .pool import POOL_FAULTS, PoolUnit
 #: Deliberate bug of the core the testbench must catch: ``early_rows`` lets the tile reader
 #: start a tile row before the loader has written its activation rows.
 CORE_FAULTS = ("early_rows",)
-FAULTS = ARRAY_FAULTS + POOL_FAULTS + CORE_FAULTS
+FAULTS = ARRAY_FAULTS + POOL_FAULTS + FIFO_FAULTS + CORE_FAULTS
 
 
 def out_layout(cfg: ArrayConfig) -> data.StructLayout:
@@ -202,7 +202,9 @@ class BinaryCore(wiring.Component):
             cfg, fault=self._fault if self._fault in ARRAY_FAULTS else None)
         m.submodules.pool = pool = PoolUnit(
             cfg, fault=self._fault if self._fault in POOL_FAULTS else None)
-        m.submodules.fifo = fifo = OutputFIFO(cfg.out_width + 1, cfg.out_fifo_depth)
+        m.submodules.fifo = fifo = OutputFIFO(
+            cfg.out_width + 1, cfg.out_fifo_depth,
+            fault=self._fault if self._fault in FIFO_FAULTS else None)
         # RESULT_REGS result registers in front of the FIFO (see the result datapath below)
         st_a_valid, st_b_valid, res_valid = Signal(), Signal(), Signal()
         res_data = Signal(cfg.out_width + 1, reset_less=True)

@@ -10,6 +10,11 @@ from amaranth.lib.wiring import In, Out
 
 from .queue import RegisterQueue
 
+#: Deliberate bugs the testbench must catch: ``fifo_overfill`` reads the storage while the
+#: queue and the read in flight already hold ``QUEUE_DEPTH`` entries (its room count one too
+#: high), so under output back-pressure an entry reaches a full queue and is lost.
+FIFO_FAULTS = ("fifo_overfill",)
+
 
 class OutputFIFO(wiring.Component):
     """A ``width``-bit first-in first-out buffer of ``depth`` (a power of two) storage entries
@@ -43,7 +48,11 @@ class OutputFIFO(wiring.Component):
     #: one in the queue and one more for the count that sees a read from the queue a cycle late
     QUEUE_DEPTH = 3
 
-    def __init__(self, width: int, depth: int):
+    def __init__(self, width: int, depth: int, *, fault: str | None = None):
+        if fault is not None and fault not in FIFO_FAULTS:
+            self._MustUse__silence = True
+            raise ValueError(f"unknown output FIFO fault {fault!r}; known: {FIFO_FAULTS}")
+        self._fault = fault
         for name, v in (("width", width), ("depth", depth)):
             if not isinstance(v, int) or v < 1:
                 self._MustUse__silence = True
@@ -75,7 +84,8 @@ class OutputFIFO(wiring.Component):
         m.d.comb += [
             wp.addr.eq(produce), wp.data.eq(self.w_data), wp.en.eq(self.w_en),
             rp.addr.eq(consume),
-            rd.eq(nonempty & (held < q)),
+            # (the fifo_overfill fault: room for one entry more than the queue has)
+            rd.eq(nonempty & (held < q + (self._fault == "fifo_overfill"))),
             queue.i.valid.eq(fetched), queue.i.payload.eq(rp.data),
             self.r.valid.eq(queue.o.valid), self.r.payload.eq(queue.o.payload),
             queue.o.ready.eq(self.r.ready),

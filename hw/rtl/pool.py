@@ -13,8 +13,9 @@ from .queue import RegisterQueue
 
 #: Deliberate bugs the testbench must catch: ``line_off`` makes every window row of two or
 #: more values one value short (values enter the row shift register one stage late, so the
-#: tap is one place early).
-POOL_FAULTS = ("line_off",)
+#: tap is one place early); ``queue_drop`` lets the sequencer walk on while the position
+#: queue is full, so a position is lost whenever the issue waits (data idle or no credit).
+POOL_FAULTS = ("line_off", "queue_drop")
 
 
 def _times(value, const: int):
@@ -335,7 +336,8 @@ class PoolUnit(wiring.Component):
         pop = Signal()                                   # the queue's head issues this cycle
         m.d.comb += [
             queue.i.valid.eq(running),
-            fire.eq(running & queue.i.ready),
+            # (the queue_drop fault: the sequencer does not wait for the queue's room)
+            fire.eq(running & (1 if self._fault == "queue_drop" else queue.i.ready)),
             # (an output that `left` has not yet left `inflight`: busy as if it had)
             self.busy.eq(derive | derive2 | compare | starting | running | queue.o.valid
                          | ((inflight != 0) & ~((inflight == 1) & left))),

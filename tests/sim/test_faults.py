@@ -32,10 +32,23 @@ def test_good_rtl_passes(tmp_path):
     assert all(r["passed"] for r in rows), rows
 
 
+#: faults that only back-pressure or input idles expose (a queue that overflows when its
+#: reader waits): run with random input idles and output stalls
+STALL_FAULTS = {"queue_drop": dict(idle_prob=0.3, stall_prob=0.3),
+                "fifo_overfill": dict(idle_prob=0.1, stall_prob=0.6)}
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 def test_broken_variant_is_caught(fault, tmp_path):
-    rows = run_jobs(CFG, save_jobs(fault_jobs(), tmp_path), fault=fault, expect_fail=True)
+    rows = run_jobs(CFG, save_jobs(fault_jobs(), tmp_path), fault=fault, expect_fail=True,
+                    **STALL_FAULTS.get(fault, {}))
     assert sum(r["mismatches"] for r in rows) > 0, (fault, rows)
+
+
+def test_good_rtl_passes_with_the_stall_faults_stalls(tmp_path):
+    for fault, stalls in STALL_FAULTS.items():
+        rows = run_jobs(CFG, save_jobs(fault_jobs(), tmp_path / fault), **stalls)
+        assert all(r["passed"] for r in rows), (fault, rows)
 
 
 def test_hold_swap_is_caught_with_three_hold_banks(tmp_path):

@@ -105,6 +105,17 @@ def test_values_wider_than_simd_widen_the_data_beat():
     assert np.array_equal(decoded(op, got["out"], cfg), op.result)
 
 
+def test_queue_drop_fault_is_caught_under_stalls():
+    """The sequencer walking on with a full position queue loses positions only when the
+    issue waits: no stalls, exact sums; input idles, wrong or missing sums."""
+    op = pool_op((2, 4, 6), (1, 3), (1, 1), (0, 1), seed=5)
+    good = run_pool(op, stall_seed=1)["out"]
+    assert np.array_equal(decoded(op, good), op.result)
+    assert np.array_equal(decoded(op, run_pool(op, fault="queue_drop")["out"]), op.result)
+    bad = run_pool(op, fault="queue_drop", stall_seed=1)["out"]
+    assert len(bad) != len(good) or not np.array_equal(decoded(op, bad), op.result)
+
+
 def test_line_off_fault_is_caught():
     op = pool_op((2, 4, 6), (1, 3), (1, 1), (0, 1), seed=5)
     got = run_pool(op, fault="line_off")
