@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
 from .fifo import FIFO_FAULTS, OutputFIFO
+from .flags import at_most
 from ..config import ArrayConfig, ceil_log2
 from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
@@ -254,8 +255,11 @@ class BinaryCore(wiring.Component):
         k_first, k_last = Signal(), Signal()       # read flags (see READ)
         reading = Signal()                         # registered: the tile reader runs
         row_end, col_step = Signal(), Signal()     # the next tile starts a row / a column
-        m_rem = Signal(signed(cfg.max_m.bit_length() + 2))   # rows from this tile row on
-        n_rem = Signal(signed(cfg.max_n.bit_length() + 2))   # columns from this tile on
+        # rows from this tile row on, and columns from this tile on, each kept minus
+        # (2 tiles + 1) so that "the next tile is the last" is a sign bit, no comparator
+        m_far = Signal(signed(cfg.max_m.bit_length() + 2))   # m_rem - 2 R - 1
+        n_far = Signal(signed(cfg.max_n.bit_length() + 2))   # n_rem - 2 C - 1
+        n_far0 = Signal(signed(cfg.max_n.bit_length() + 2))  # N - 2 C - 1 (a tile row's start)
         last_mrow = Signal()                       # this is the last tile row (m_rem <= R)
         last_ncol = Signal()                       # this is the last tile column (n_rem <= C)
         n_single = Signal()                        # N <= C
@@ -292,20 +296,18 @@ class BinaryCore(wiring.Component):
         bank_le1 = [Signal(name=f"{g.name}_le1", init=1) for g in gap_bank]
         # their reloads after a tile of R rows (_r) / of m_l rows (_l), minus the KW reads of
         # the next tile, and their flags; free-running from the job registers:
-        # kwords (set in SETUP) -> kneg -> reload, two stages, settled when the first tile can
-        # end (>= 3 cycles after SETUP: 2 load beats at least, then the read); ml_beats (set
-        # with the last A row's last beat, cycle c) -> reload, one stage, settled in cycle
-        # c + 2, the first read of the last tile row at the earliest (LOAD_TO_READ)
+        # kneg and thr (set in SETUP, each from K in one sum) -> reload, one stage, settled
+        # when the first tile can end (>= 3 cycles after SETUP: 2 load beats at least, then
+        # the read); ml_beats (set with the last A row's last beat, cycle c) -> reload, one
+        # stage, settled in cycle c + 2, the first read of the last tile row at the earliest
+        # (LOAD_TO_READ)
         skew = cfg.capture_skew
         kneg = Signal(signed(gbits), reset_less=True)     # -KW
         # the reload flags compare the tile's cycles with thresholds of KW (no sum before a
         # comparison): count + off > KW is count > KW - off, and so on
-        thr = {}                                          # (off, d): KW + d - off
-        for off in (0, skew):
-            for d in (0, 1):
-                thr[off, d] = Signal(signed(gbits), name=f"kw_{d}_{off}", reset_less=True)
-                m.d.sync += thr[off, d].eq(kwords + d - off)
-        reload, reload_ok = {}, {}
+        thr = {(off, d): Signal(signed(gbits), name=f"kw_{d}_{off}", reset_less=True)
+               for off in (0, skew) for d in (0, 1)}     # (off, d): KW + d - off
+        reload = {}
         for name, count, off in (("d_r", B, 0), ("d_l", ml_beats, 0), ("b_r", B, skew),
                                 ("b_l", ml_beats, skew)):
             val = Signal(signed(gbits), name=f"gap_{name}")
@@ -313,10 +315,6 @@ class BinaryCore(wiring.Component):
             m.d.sync += [val.eq(kneg + count + off), pos.eq(count > thr[off, 0]),
                          le1.eq(count <= thr[off, 1])]
             reload[name] = (val, pos, le1)
-            if off == 0:                                  # the drain rule's reload <= 0 (`go`)
-                reload_ok[name] = Signal(name=f"gap_{name}_ok")
-                m.d.sync += reload_ok[name].eq(count <= thr[off, 0])
-        m.d.sync += kneg.eq(-kwords)
         reserved = Signal(range(cfg.out_fifo_depth + 1))   # FIFO beats promised to tiles
         credit = Signal()                          # registered: a tile of B beats fits the FIFO
         m.d.comb += [
@@ -441,15 +439,18 @@ class BinaryCore(wiring.Component):
                      # pool unit's ready, off its sequencer, never reaches the loader)
                      beat.eq(self.data.valid & loading)]
         reserve = Signal(range(B + 1))
-        reserved_q = Signal.like(reserved)
+        # the room the promised beats leave, depth - margin - reserved, registered from
+        # `reserved` (its copy, RESERVED_DELAY), so that the credit is one comparison of two
+        # registers: occupied + reserved + margin <= depth
+        depth = cfg.out_fifo_depth
+        reserved_room = Signal(range(-depth - cfg.mm_credit_margin, depth + 1))
         credit_next = Signal()
-        m.d.comb += credit_next.eq(occupied + reserved_q + cfg.mm_credit_margin
-                                   <= cfg.out_fifo_depth)
+        m.d.comb += credit_next.eq(occupied <= reserved_room)
         m.d.sync += [
             reserved.eq(reserved + reserve - shift),
             # occupied + reserved grows by at most B per cycle (a tile start) and the credit
             # sees it late: ArrayConfig.mm_credit_margin
-            reserved_q.eq(reserved),
+            reserved_room.eq(depth - cfg.mm_credit_margin - reserved),
             credit.eq(credit_next),
         ]
 
@@ -482,7 +483,8 @@ class BinaryCore(wiring.Component):
         m.d.sync += [ahead.eq(ahead + row_pulse - row_start), row_ok.eq(row_ok_next)]
         # the next values of the two spacing rules (the next tile's bank after a tile end) and
         # of first_col, as the countdowns below and the tile end set them
-        ok_d_next = Mux(tile_end, Mux(last_mrow, reload_ok["d_l"], reload_ok["d_r"]), gap_d_le1)
+        # (the drain rule's reload <= 0 is the complement of its `pos` flag)
+        ok_d_next = Mux(tile_end, ~Mux(last_mrow, reload["d_l"][1], reload["d_r"][1]), gap_d_le1)
         if NB == 2:
             ok_bank_next = Mux(tile_end, Mux(rd_bank, bank_le1[0], bank_le1[1]),
                                Mux(rd_bank, bank_le1[1], bank_le1[0]))
@@ -491,11 +493,13 @@ class BinaryCore(wiring.Component):
         first_col_next = Mux(tile_end, row_end, first_col)
         m.d.sync += go.eq(ok_d_next & ok_bank_next & credit_next
                           & row_gate(first_col_next, row_ok_next))
+
         def count_down(gap, pos, le1, src=None, src_pos=None):
             """gap <- src - 1 if src > 0 else src (src: the gap itself, or the next entry of
             the bank queue), with its flags."""
             src, src_pos = (gap, pos) if src is None else (src, src_pos)
-            m.d.sync += [gap.eq(Mux(src_pos, src - 1, src)), pos.eq(src > 1), le1.eq(src <= 2)]
+            m.d.sync += [gap.eq(Mux(src_pos, src - 1, src)), pos.eq(~at_most(src, 1)),
+                         le1.eq(at_most(src, 2))]
 
         def reload_gap(gap, pos, le1, which):
             """gap <- the reload after a tile of R rows or of the last tile row's m_l rows."""
@@ -535,15 +539,15 @@ class BinaryCore(wiring.Component):
                 # row_end (last_ncol & ~last_mrow) and col_step (~last_ncol) are registered
                 # copies of the tile position, updated with it
                 with m.If(row_end):                            # next tile row
-                    m.d.sync += [n_rem.eq(job.n), w_base.eq(0), m_rem.eq(m_rem - R),
+                    m.d.sync += [n_far.eq(n_far0), w_base.eq(0), m_far.eq(m_far - R),
                                  a_base.eq(a_base + kwords), last_ncol.eq(n_single),
-                                 last_mrow.eq(m_rem <= 2 * R),
-                                 row_end.eq(n_single & (m_rem > 2 * R)), col_step.eq(~n_single)]
+                                 last_mrow.eq(m_far[-1]),
+                                 row_end.eq(n_single & ~m_far[-1]), col_step.eq(~n_single)]
                 with m.If(col_step):                           # next tile column
-                    m.d.sync += [n_rem.eq(n_rem - C), w_base.eq(w_base + kwords),
-                                 last_ncol.eq(n_rem <= 2 * C),
-                                 row_end.eq((n_rem <= 2 * C) & ~last_mrow),
-                                 col_step.eq(n_rem > 2 * C)]
+                    m.d.sync += [n_far.eq(n_far - C), w_base.eq(w_base + kwords),
+                                 last_ncol.eq(n_far[-1]),
+                                 row_end.eq(n_far[-1] & ~last_mrow),
+                                 col_step.eq(~n_far[-1])]
             with m.Else():
                 m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0), k_last.eq(rd_k == kw_pen)]
 
@@ -598,10 +602,15 @@ class BinaryCore(wiring.Component):
                 m.d.sync += [
                     kwords.eq((job.k + S - 1) >> lgs),
                     kw_pen.eq((job.k - (S + 1)) >> lgs), kw_one.eq(kw1),
+                    # -KW = floor(-K / S); KW + c = floor((K + S - 1 + c S) / S)
+                    kneg.eq((-job.k) >> lgs),
+                    *(t.eq((job.k + (S - 1 + (d - off) * S)) >> lgs)
+                      for (off, d), t in thr.items()),
                     is_and.eq(job.op == OP_AND),
                     # the tile reader's registers, ready for the first tile
                     a_base.eq(0), w_base.eq(0), rd_k.eq(0), k_first.eq(1),
-                    k_last.eq(kw1), m_rem.eq(job.m), n_rem.eq(job.n), rd_bank.eq(0),
+                    k_last.eq(kw1), m_far.eq(job.m - (2 * R + 1)), n_far.eq(job.n - (2 * C + 1)),
+                    n_far0.eq(job.n - (2 * C + 1)), rd_bank.eq(0),
                     gap_d.eq(0), gap_d_pos.eq(0), gap_d_le1.eq(1),
                     *(v for b in range(NB)
                       for v in (gap_bank[b].eq(0), bank_pos[b].eq(0), bank_le1[b].eq(1))),
@@ -613,7 +622,7 @@ class BinaryCore(wiring.Component):
                     overlap.eq(job.n > (R - 1) * C), all_loaded.eq(0), ahead.eq(0),
                     row_ok.eq(0), first_col.eq(1),
                     # go as the values above make it: the countdowns 0, first_col 1, row_ok 0
-                    go.eq(credit_next & (1 if self._fault == "early_rows" else 0)),
+                    go.eq(credit_next & row_gate(Const(1), Const(0))),
                 ]
                 with m.If(job.op == OP_POOL):
                     m.d.comb += pool.start.eq(1)

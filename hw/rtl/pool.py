@@ -186,7 +186,7 @@ class PoolUnit(wiring.Component):
         ph, pw = Signal.like(self.ph, name="job_ph"), Signal.like(self.pw, name="job_pw")
         # stage 1: sums and equalities of the fields
         HP, WP = Signal(signed(cb), name="h_plus_ph"), Signal(signed(cb), name="w_plus_pw")
-        h_less1, w_less1 = Signal(signed(cb)), Signal(signed(cb))   # H - 1, W - 1
+        one_h, w_less1 = Signal(signed(cb)), Signal(signed(cb))     # 1 - H, W - 1
         x_first_end = Signal(signed(cb))                 # kw - 1 - pw: the first window's end
         y_first_end = Signal(signed(cb))                 # kh - 1 - ph
         tap_at = Signal(range(K))                        # kw - 1
@@ -197,6 +197,8 @@ class PoolUnit(wiring.Component):
         sw_one, sh_one = Signal(), Signal()              # stride 1
         pb = cfg.pool_max_planes.bit_length() + 2
         planes0 = Signal(signed(pb))                     # P: planes from the first group on
+        planes0_far = Signal(signed(pb + 1))             # P - 2 L - 1 (stage 2)
+        one_grp0 = Signal()                              # P <= L: one group (stage 2)
         # stage 2: sums of those
         xfe_sw, yfe_sh = Signal(signed(cb)), Signal(signed(cb))   # first window end + stride
         xfe_less1 = Signal(signed(cb))                   # x_first_end - 1
@@ -224,7 +226,7 @@ class PoolUnit(wiring.Component):
                          kw.eq(self.kw), sh.eq(self.sh), sw.eq(self.sw), ph.eq(self.ph),
                          pw.eq(self.pw)]
         with m.If(derive):
-            m.d.sync += [HP.eq(H + ph), WP.eq(W + pw), h_less1.eq(H - 1), w_less1.eq(W - 1),
+            m.d.sync += [HP.eq(H + ph), WP.eq(W + pw), one_h.eq(1 - H), w_less1.eq(W - 1),
                          x_first_end.eq(kw - 1 - pw), y_first_end.eq(kh - 1 - ph),
                          tap_at.eq(kw - 1), entry.eq(self._entry_stages(kw, K)),
                          bank_step.eq(_times(sh, NB)),
@@ -234,7 +236,8 @@ class PoolUnit(wiring.Component):
             m.d.sync += [at_end0.eq(x_first_end == 0), out_row0.eq(y_first_end == 0),
                          xfe_sw.eq(x_first_end + sw), yfe_sh.eq(y_first_end + sh),
                          xfe_less1.eq(x_first_end - 1),
-                         wp_2sw.eq(WP - (sw << 1)), hp_2sh.eq(HP - (sh << 1))]
+                         wp_2sw.eq(WP - (sw << 1)), hp_2sh.eq(HP - (sh << 1)),
+                         planes0_far.eq(planes0 - (2 * L + 1)), one_grp0.eq(planes0 <= L)]
             m.d.sync += [bank_end_init[b].eq(bank_init[b] + kh - 1) for b in range(NB)]
             m.d.sync += step_less1.eq(bank_step - 1)
         with m.If(compare):
@@ -250,6 +253,7 @@ class PoolUnit(wiring.Component):
 
         # ---- position sequencer ---------------------------------------------------------------
         y, x = Signal(signed(cb)), Signal(signed(cb))
+        y_h = Signal(signed(cb))                         # y - (H - 1): its sign is y + 1 < H
         j = Signal(jb)                                   # window (output column) of the row
         x_end_less1 = Signal(signed(cb))                 # end column of window j, minus 1
         # W + pw - 1 - 2 sw - (end column of window j): window j + 2 fits when >= 0, so its
@@ -274,6 +278,13 @@ class PoolUnit(wiring.Component):
         act, first, last = Signal(NB), Signal(NB), Signal(NB)
         planes = Signal(signed(pb))                      # planes from this group on
         last_grp = Signal()                              # planes <= L
+        # planes - 2 L - 1, whose sign is "the next group is the last" (no comparator)
+        planes_far = Signal(signed(pb + 1))
+        # registered with row_out / row_more / last_grp, so that a row's end and the job's
+        # end are a few gates of the column flags: the output row is the group's last
+        # (row_out & ~row_more), and also the job's last group's (& last_grp)
+        grp_end = Signal()
+        job_end = Signal()
 
         # the next row's values, computed while a row runs (it lasts >= MIN_ROW_POSITIONS
         # cycles, more than the NEXT_ROW_REGS stages) and loaded at the row's end:
@@ -288,7 +299,7 @@ class PoolUnit(wiring.Component):
         # stage 1: row_end - (H + ph - 2 sh), whose sign is row_end < H + ph - 2 sh (a
         # subtraction into a register: no logic behind the carry chain)
         row_end_gap = Signal(signed(cb + 1))
-        m.d.sync += [n_y.eq(y + 1), n_y_in.eq(y < h_less1),
+        m.d.sync += [n_y.eq(y + 1), n_y_in.eq(y_h[-1]),
                      n_row_end.eq(Mux(row_out, row_end + sh, row_end)),
                      row_end_gap.eq(row_end - hp_2sh),
                      n_row_more.eq(Mux(row_out, row_end_gap[-1], row_more))]
@@ -310,7 +321,6 @@ class PoolUnit(wiring.Component):
 
         emit = Signal()          # a window of the row ends here
         out = Signal()           # this position gives an output
-        grp_end = Signal()       # row_out and the output row after it does not fit
         col_more = Signal()      # after this position, a window of the row is still to come
         row_done = Signal()      # this is the row's last position
         final = Signal()         # the job's last output
@@ -319,9 +329,9 @@ class PoolUnit(wiring.Component):
         m.d.comb += [
             emit.eq(pend & at_end),
             out.eq(emit & row_out),
-            grp_end.eq(row_out & ~row_more),
             col_more.eq(Mux(emit, pend_next, pend)),
-            final.eq(out & grp_end & last_grp & ~col_more),
+            # out & grp_end & last_grp & ~col_more, where col_more = pend_next as emit holds
+            final.eq(pend & at_end & job_end & ~pend_next),
             row_done.eq(~col_more & (x_min | final)),
             need.eq(y_in & x_in & pend),
         ]
@@ -370,14 +380,17 @@ class PoolUnit(wiring.Component):
         n_act = n_ge & n_le & n_lt
 
         def group_state():
-            m.d.sync += [y.eq(0), row_end.eq(y_first_end), act.eq(act0), first.eq(first0),
-                         last.eq(last0)]
+            m.d.sync += [y.eq(0), y_h.eq(one_h), row_end.eq(y_first_end), act.eq(act0),
+                         first.eq(first0), last.eq(last0)]
             m.d.sync += [to_start[b].eq(bank_init[b]) for b in range(NB)]
             m.d.sync += [to_end[b].eq(bank_end_init[b]) for b in range(NB)]
             m.d.sync += [end_hp[b].eq(end_hp0[b]) for b in range(NB)]
 
-        def group_start():
-            m.d.sync += [row_more.eq(row_more0), y_in.eq(1), row_out.eq(out_row0)]
+        def group_start(is_last):
+            """The first row of a group; `is_last`: it is the job's last group."""
+            m.d.sync += [row_more.eq(row_more0), y_in.eq(1), row_out.eq(out_row0),
+                         grp_end.eq(out_row0 & ~row_more0),
+                         job_end.eq(out_row0 & ~row_more0 & is_last)]
 
         def row_start():
             m.d.sync += [x.eq(0), j.eq(0), x_end_less1.eq(xfe_less1), room.eq(room0),
@@ -388,26 +401,30 @@ class PoolUnit(wiring.Component):
         with m.If(starting | group_next):
             group_state()
         with m.If(row_next):
-            m.d.sync += [y.eq(n_y), row_end.eq(n_row_end), act.eq(n_act), first.eq(n_first),
-                         last.eq(n_last)]
+            m.d.sync += [y.eq(n_y), y_h.eq(y_h + 1), row_end.eq(n_row_end), act.eq(n_act),
+                         first.eq(n_first), last.eq(n_last)]
             m.d.sync += [to_start[b].eq(n_to_start[b]) for b in range(NB)]
             m.d.sync += [to_end[b].eq(n_to_end[b]) for b in range(NB)]
             m.d.sync += [end_hp[b].eq(n_end_hp[b]) for b in range(NB)]
         with m.If(starting):
-            group_start()
+            group_start(one_grp0)
             row_start()
-            m.d.sync += [running.eq(1), planes.eq(planes0), last_grp.eq(planes0 <= L)]
+            m.d.sync += [running.eq(1), planes.eq(planes0), last_grp.eq(one_grp0),
+                         planes_far.eq(planes0_far)]
         with m.If(fire):
             with m.If(final):
                 m.d.sync += running.eq(0)
             with m.If(row_done):
                 row_start()
                 with m.If(grp_end):
-                    group_start()
-                    m.d.sync += [planes.eq(planes - L), last_grp.eq(planes <= 2 * L)]
+                    group_start(planes_far[-1])
+                    m.d.sync += [planes.eq(planes - L), last_grp.eq(planes_far[-1]),
+                                 planes_far.eq(planes_far - L)]
                 with m.Else():
                     m.d.sync += [y_in.eq(n_y_in), row_out.eq(n_row_out),
-                                 row_more.eq(n_row_more)]
+                                 row_more.eq(n_row_more),
+                                 grp_end.eq(n_row_out & ~n_row_more),
+                                 job_end.eq(n_row_out & ~n_row_more & last_grp)]
             with m.Else():
                 # x counts up by one from 0: every flag of x + 1 is an equality of x
                 m.d.sync += [x.eq(x + 1), rs.eq(0), x_in.eq(x_in & (x != w_less1)),
