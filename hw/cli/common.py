@@ -157,18 +157,22 @@ def network_out_dir(ns) -> Path:
     return Path(ns.out) if ns.out else REPORTS_DIR / str(ns.network).strip().lower()
 
 
-def command_line(sub: str, ns, extra=()) -> str:
-    """The command line that reproduces this run: the network, the device, R/C/SIMD and every
-    config field that differs from hw.config.DEFAULT, then ``extra`` option names."""
+def command_line(sub: str, ns, extra=(), *, defaults=None) -> str:
+    """The command line that reproduces this run: the network (when the command has one), the
+    device, R/C/SIMD and every config field that differs from hw.config.DEFAULT, then the
+    ``extra`` option names that are set, except those equal to their value in ``defaults``."""
     from ..cost.report import config_flags
 
-    parts = ["python", "-m", "hw", sub, "--network", ns.network]
+    defaults = defaults or {}
+    parts = ["python", "-m", "hw", sub]
+    if getattr(ns, "network", None):
+        parts += ["--network", ns.network]
     if getattr(ns, "device", None):
         parts += ["--device", ns.device]
     parts += config_flags(config_from_args(ns), () if sub == "dse" else ("rows", "cols", "simd"))
     for opt in extra:
         val = getattr(ns, opt)
-        if val not in (None, False):
+        if val not in (None, False) and not (opt in defaults and val == defaults[opt]):
             flag = "--" + opt.replace("_", "-")
             if val is True:
                 parts.append(flag)

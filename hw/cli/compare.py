@@ -20,10 +20,9 @@ written whole or not at all; its other files are kept.
 from __future__ import annotations
 
 import argparse
-import shlex
 
 from .common import add_bandwidth_args, add_config_args, add_device_arg, bandwidth_from_args, \
-    config_from_args
+    command_line, config_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,13 +45,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output directory (default reports/variants)")
 
 
+def compare_command(ns) -> str:
+    """The command line that reproduces this run (options at their defaults left out)."""
+    from ..cost.compare import SCALES
+    from ..cost.network import VARIANT_NAMES
+
+    return command_line("compare", ns, ("variants", "scales", "no_dse", "dse_max",
+                                        "bandwidth_gbs", "bandwidth_bpc", "batch", "out"),
+                        defaults={"variants": list(VARIANT_NAMES), "scales": list(SCALES),
+                                  "dse_max": 64, "batch": 1})
+
+
 def run(ns) -> int:
     from pathlib import Path
 
     from ..config import MAX_ROWS_COLS
     from ..cost.compare import SCALES, build_compare, table_lines
-    from ..cost.network import VARIANT_NAMES
-    from ..cost.report import config_flags
     from ..paths import REPO, VARIANTS_REPORT_DIR
     from .common import UsageError
 
@@ -60,27 +68,11 @@ def run(ns) -> int:
         raise UsageError(f"--dse-max {ns.dse_max}: give a value from 1 to {MAX_ROWS_COLS}")
     cfg = config_from_args(ns)
     out = Path(ns.out) if ns.out else VARIANTS_REPORT_DIR
-    parts = ["python", "-m", "hw", "compare", "--device", ns.device] + config_flags(cfg)
-    if ns.variants != list(VARIANT_NAMES):
-        parts += ["--variants"] + ns.variants
-    if ns.scales != list(SCALES):
-        parts += ["--scales"] + ns.scales
-    if ns.no_dse:
-        parts.append("--no-dse")
-    if ns.dse_max != 64:
-        parts += ["--dse-max", str(ns.dse_max)]
-    if ns.bandwidth_gbs is not None:
-        parts += ["--bandwidth-gbs", f"{ns.bandwidth_gbs:g}"]
-    if ns.bandwidth_bpc is not None:
-        parts += ["--bandwidth-bpc", f"{ns.bandwidth_bpc:g}"]
-    if ns.batch != 1:
-        parts += ["--batch", str(ns.batch)]
-    if ns.out:
-        parts += ["--out", ns.out]
+    command = compare_command(ns)
     doc = build_compare(cfg, ns.device, out_dir=out, variants=ns.variants, scales=ns.scales,
                         bandwidth=bandwidth_from_args(ns), batch=ns.batch, dse=not ns.no_dse,
                         dse_max_side=ns.dse_max,
-                        coeffs=ns.coeffs, command=" ".join(shlex.quote(p) for p in parts))
+                        coeffs=ns.coeffs, command=command)
     for scale, (label, _) in SCALES.items():
         if scale in ns.scales:
             print(f"{label}, {cfg.rows}x{cfg.cols}x{cfg.simd} at {cfg.clock_mhz:g} MHz:")
