@@ -16,3 +16,10 @@ def run_testbench(dut, *benches) -> None:
     for bench in benches:
         sim.add_testbench(bench)
     sim.run()
+
+
+def take(ctx, port, ready: bool):
+    """Drive the stream ``port``'s ready for this cycle; return the payload it hands over in
+    this cycle (valid and ready both high), else None."""
+    ctx.set(port.ready, ready)
+    return ctx.get(port.payload) if ready and ctx.get(port.valid) else None

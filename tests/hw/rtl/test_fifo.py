@@ -6,7 +6,7 @@ import random
 import pytest
 
 from hw.rtl.fifo import OutputFIFO
-from hw.rtl.simulate import run_testbench
+from hw.rtl.simulate import run_testbench, take
 
 
 def run_fifo(n_values, depth=8, write_p=1.0, ready_p=1.0, seed=0, cycles=600):
@@ -25,12 +25,11 @@ def run_fifo(n_values, depth=8, write_p=1.0, ready_p=1.0, seed=0, cycles=600):
             ready = rng.random() < ready_p
             ctx.set(dut.w_en, w)
             ctx.set(dut.w_data, (k * 2654435761) & 0xFFFF)
-            ctx.set(dut.r.ready, ready)
+            if (value := take(ctx, dut.r, ready)) is not None:
+                out.append((cycle, value))
             if w:
                 writes.append(cycle)
                 k += 1
-            if ready and ctx.get(dut.r.valid):
-                out.append((cycle, ctx.get(dut.r.payload)))
             await ctx.tick()
 
     run_testbench(dut, bench)
@@ -79,10 +78,9 @@ def test_overfill_fault_loses_entries_under_back_pressure():
                 w = k < 40 and ctx.get(dut.level) < 8
                 ctx.set(dut.w_en, w)
                 ctx.set(dut.w_data, k)
-                ctx.set(dut.r.ready, ready)
                 k += w
-                if ready and ctx.get(dut.r.valid):
-                    out.append(ctx.get(dut.r.payload))
+                if (value := take(ctx, dut.r, ready)) is not None:
+                    out.append(value)
                 await ctx.tick()
 
         run_testbench(dut, bench)

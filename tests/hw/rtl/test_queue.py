@@ -6,7 +6,7 @@ import random
 import pytest
 
 from hw.rtl.queue import RegisterQueue
-from hw.rtl.simulate import run_testbench
+from hw.rtl.simulate import run_testbench, take
 
 
 def run_queue(values, in_stall=None, out_stall=None, cycles=400):
@@ -23,12 +23,11 @@ def run_queue(values, in_stall=None, out_stall=None, cycles=400):
             ready = rout is None or rout.random() < 0.6
             ctx.set(dut.i.valid, offer)
             ctx.set(dut.i.payload, values[k] if k < len(values) else 0)
-            ctx.set(dut.o.ready, ready)
+            if (value := take(ctx, dut.o, ready)) is not None:
+                out.append((cycle, value))
             if offer and ctx.get(dut.i.ready):
                 taken.append(cycle)
                 k += 1
-            if ready and ctx.get(dut.o.valid):
-                out.append((cycle, ctx.get(dut.o.payload)))
             await ctx.tick()
 
     run_testbench(dut, bench)
