@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
 from .fifo import FIFO_FAULTS, OutputFIFO
-from .flags import at_most
+from .flags import above, at_most
 from ..config import ArrayConfig, ceil_log2
 from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
@@ -411,7 +411,8 @@ class BinaryCore(wiring.Component):
         m.d.comb += slots.eq(Mux(drain_end, dlmask, (1 << D) - 1))
         with m.If(shift):
             m.d.sync += [st_a_valid.eq(1), last_a.eq(dlast & drain_end), pool_a.eq(0),
-                         ok_a.eq(Cat(*(slots[d] & (c < dn) for d in range(D) for c in range(C))))]
+                         ok_a.eq(Cat(*(slots[d] & above(dn, c)
+                                       for d in range(D) for c in range(C))))]
             m.d.sync += [offs[d].eq(Mux(is_and, arr.rowpop_top[d], job.k)) for d in range(D)]
             m.d.sync += [holds[d][c].eq(arr.hold_top[d][c]) for d in range(D) for c in range(C)]
         with m.Else():
@@ -596,9 +597,10 @@ class BinaryCore(wiring.Component):
                     m.next = "SETUP"
 
             with m.State("SETUP"):
-                # derived job values, one cycle after the command (short paths only)
-                kw1 = job.k <= S                  # KW == 1
-                n1 = job.n <= C                   # one tile column
+                # derived job values, one cycle after the command (short paths only; every
+                # comparison with a constant as gates, hw/rtl/flags.py, not a carry chain)
+                kw1 = at_most(job.k, S)           # KW == 1
+                n1 = at_most(job.n, C)            # one tile column
                 m.d.sync += [
                     kwords.eq((job.k + S - 1) >> lgs),
                     kw_pen.eq((job.k - (S + 1)) >> lgs), kw_one.eq(kw1),
@@ -614,12 +616,12 @@ class BinaryCore(wiring.Component):
                     gap_d.eq(0), gap_d_pos.eq(0), gap_d_le1.eq(1),
                     *(v for b in range(NB)
                       for v in (gap_bank[b].eq(0), bank_pos[b].eq(0), bank_le1[b].eq(1))),
-                    last_mrow.eq(job.m <= R), last_ncol.eq(n1),
-                    row_end.eq(n1 & (job.m > R)), col_step.eq(job.n > C),
+                    last_mrow.eq(at_most(job.m, R)), last_ncol.eq(n1),
+                    row_end.eq(n1 & above(job.m, R)), col_step.eq(above(job.n, C)),
                     wcount.eq(0), bank.eq(0), bank_last.eq(C - 1), base.eq(0), in_w.eq(1),
                     bank_pen.eq(C - 2), w_last.eq(kw1), b_last.eq(C == 1),
                     rows_left.eq(job.n), r_one.eq(job.n == 1), n_single.eq(n1),
-                    overlap.eq(job.n > (R - 1) * C), all_loaded.eq(0), ahead.eq(0),
+                    overlap.eq(above(job.n, (R - 1) * C)), all_loaded.eq(0), ahead.eq(0),
                     row_ok.eq(0), first_col.eq(1),
                     # go as the values above make it: the countdowns 0, first_col 1, row_ok 0
                     go.eq(credit_next & row_gate(Const(1), Const(0))),

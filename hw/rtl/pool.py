@@ -3,12 +3,13 @@ once, straight from the data stream (no pool memory)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ArrayConfig, mem_piece_words, mem_slice_bits
+from .flags import above, at_most
 from .queue import RegisterQueue
 
 #: Deliberate bugs the testbench must catch: ``line_off`` makes every window row of two or
@@ -237,7 +238,7 @@ class PoolUnit(wiring.Component):
                          xfe_sw.eq(x_first_end + sw), yfe_sh.eq(y_first_end + sh),
                          xfe_less1.eq(x_first_end - 1),
                          wp_2sw.eq(WP - (sw << 1)), hp_2sh.eq(HP - (sh << 1)),
-                         planes0_far.eq(planes0 - (2 * L + 1)), one_grp0.eq(planes0 <= L)]
+                         planes0_far.eq(planes0 - (2 * L + 1)), one_grp0.eq(at_most(planes0, L))]
             m.d.sync += [bank_end_init[b].eq(bank_init[b] + kh - 1) for b in range(NB)]
             m.d.sync += step_less1.eq(bank_step - 1)
         with m.If(compare):
@@ -270,10 +271,10 @@ class PoolUnit(wiring.Component):
         row_end = Signal(signed(cb))                     # last row of the next output row
         row_more = Signal()                              # the output row after it fits
         # flags of the position, registered a step ahead (every decision below is a few
-        # gates of them): x == 0, x < W, y < H, x == x_end, y == row_end, x >= MIN - 1,
-        # x >= kw (the window tap lies in this row); per bank: its output row's window holds
-        # row y (act), starts (first) or ends (last) there
-        rs, x_in, y_in, at_end = Signal(), Signal(), Signal(), Signal()
+        # gates of them): x == 0, x < W, y < H, a window of the row ends here (emit: pend and
+        # x == x_end), y == row_end, x >= MIN - 1, x >= kw (the window tap lies in this row);
+        # per bank: its output row's window holds row y (act), starts (first) or ends (last)
+        rs, x_in, y_in, emit = Signal(), Signal(), Signal(), Signal()
         row_out, x_min, tap_ok = Signal(), Signal(), Signal()
         act, first, last = Signal(NB), Signal(NB), Signal(NB)
         planes = Signal(signed(pb))                      # planes from this group on
@@ -319,20 +320,17 @@ class PoolUnit(wiring.Component):
         issued_out, left = Signal(), Signal()            # c0.valid & c0.out; o_valid, registered
         credit = Signal()                                # registered: outputs may issue
 
-        emit = Signal()          # a window of the row ends here
         out = Signal()           # this position gives an output
-        col_more = Signal()      # after this position, a window of the row is still to come
-        row_done = Signal()      # this is the row's last position
+        # registered a step ahead (see row_done_after): this is the row's last position, i.e.
+        # no window of the row is still to come and x >= MIN - 1 or this is the job's last output
+        row_done = Signal()
         final = Signal()         # the job's last output
         need = Signal()          # the position holds data (y < H, x < W, x <= Xend)
         fire = Signal()          # the position enters the position queue this cycle
         m.d.comb += [
-            emit.eq(pend & at_end),
             out.eq(emit & row_out),
-            col_more.eq(Mux(emit, pend_next, pend)),
-            # out & grp_end & last_grp & ~col_more, where col_more = pend_next as emit holds
-            final.eq(pend & at_end & job_end & ~pend_next),
-            row_done.eq(~col_more & (x_min | final)),
+            # out & grp_end & last_grp & (no window still to come: ~pend_next as emit holds)
+            final.eq(emit & job_end & ~pend_next),
             need.eq(y_in & x_in & pend),
         ]
         # the sequencer walks the positions into a two-entry position queue; its advance
@@ -387,16 +385,27 @@ class PoolUnit(wiring.Component):
             m.d.sync += [end_hp[b].eq(end_hp0[b]) for b in range(NB)]
 
         def group_start(is_last):
-            """The first row of a group; `is_last`: it is the job's last group."""
+            """The first row of a group; `is_last`: it is the job's last group. Returns the
+            row's job_end."""
+            job_end_n = out_row0 & ~row_more0 & is_last
             m.d.sync += [row_more.eq(row_more0), y_in.eq(1), row_out.eq(out_row0),
-                         grp_end.eq(out_row0 & ~row_more0),
-                         job_end.eq(out_row0 & ~row_more0 & is_last)]
+                         grp_end.eq(out_row0 & ~row_more0), job_end.eq(job_end_n)]
+            return job_end_n
 
-        def row_start():
+        def row_done_after(emit_n, pend_n, pend_next_n, x_min_n, job_end_n):
+            """row_done of a position with these flags: when a window ends there, the row ends
+            unless another window fits (pend_next) and once x >= MIN - 1 or at the job's last
+            output; otherwise, when no window is pending and x >= MIN - 1."""
+            return Mux(emit_n, ~pend_next_n & (x_min_n | job_end_n), ~pend_n & x_min_n)
+
+        def row_start(job_end_n):
+            """The first position of a row; ``job_end_n``: the job_end the row starts with."""
+            x_min0 = Const(int(self.MIN_ROW_POSITIONS <= 1))
             m.d.sync += [x.eq(0), j.eq(0), x_end_less1.eq(xfe_less1), room.eq(room0),
                          pend.eq(1), pend_next.eq(col_more0), rs.eq(1), x_in.eq(1),
-                         at_end.eq(at_end0), x_min.eq(self.MIN_ROW_POSITIONS <= 1),
-                         tap_ok.eq(0)]
+                         emit.eq(at_end0), x_min.eq(x_min0), tap_ok.eq(0),
+                         row_done.eq(row_done_after(at_end0, Const(1), col_more0, x_min0,
+                                                    job_end_n))]
 
         with m.If(starting | group_next):
             group_state()
@@ -407,37 +416,42 @@ class PoolUnit(wiring.Component):
             m.d.sync += [to_end[b].eq(n_to_end[b]) for b in range(NB)]
             m.d.sync += [end_hp[b].eq(n_end_hp[b]) for b in range(NB)]
         with m.If(starting):
-            group_start(one_grp0)
-            row_start()
+            row_start(group_start(one_grp0))
             m.d.sync += [running.eq(1), planes.eq(planes0), last_grp.eq(one_grp0),
                          planes_far.eq(planes0_far)]
         with m.If(fire):
             with m.If(final):
                 m.d.sync += running.eq(0)
             with m.If(row_done):
-                row_start()
                 with m.If(grp_end):
-                    group_start(planes_far[-1])
+                    row_start(group_start(planes_far[-1]))
                     m.d.sync += [planes.eq(planes - L), last_grp.eq(planes_far[-1]),
                                  planes_far.eq(planes_far - L)]
                 with m.Else():
+                    job_end_n = n_row_out & ~n_row_more & last_grp
+                    row_start(job_end_n)
                     m.d.sync += [y_in.eq(n_y_in), row_out.eq(n_row_out),
                                  row_more.eq(n_row_more),
-                                 grp_end.eq(n_row_out & ~n_row_more),
-                                 job_end.eq(n_row_out & ~n_row_more & last_grp)]
+                                 grp_end.eq(n_row_out & ~n_row_more), job_end.eq(job_end_n)]
             with m.Else():
-                # x counts up by one from 0: every flag of x + 1 is an equality of x
+                # x counts up by one from 0: every flag of x + 1 is an equality of x; the
+                # next position's flags: emit = pend & (x == x_end), pend moving on to
+                # pend_next when a window ends here; row_done of those (job_end holds)
+                emit_n = Mux(emit, pend_next & sw_one, pend & (x == x_end_less1))
+                x_min_n = x_min | (x == self.MIN_ROW_POSITIONS - 2)
                 m.d.sync += [x.eq(x + 1), rs.eq(0), x_in.eq(x_in & (x != w_less1)),
-                             at_end.eq(Mux(emit, sw_one, x == x_end_less1)),
-                             x_min.eq(x_min | (x == self.MIN_ROW_POSITIONS - 2)),
-                             tap_ok.eq(tap_ok | (x == tap_at))]
+                             emit.eq(emit_n), x_min.eq(x_min_n),
+                             tap_ok.eq(tap_ok | (x == tap_at)),
+                             row_done.eq(row_done_after(
+                                 emit_n, Mux(emit, pend_next, pend),
+                                 Mux(emit, ~room[-1], pend_next), x_min_n, job_end))]
                 with m.If(emit):
                     m.d.sync += [j.eq(j + 1), x_end_less1.eq(x_end_less1 + sw),
                                  room.eq(room - sw), pend.eq(pend_next),
                                  pend_next.eq(~room[-1])]
 
         # ---- the position into the queue ------------------------------------------------------
-        lanes_ok = Cat(*(planes > l for l in range(L)))
+        lanes_ok = Cat(*(above(planes, l) for l in range(L)))
         # the bank flags of this position: being loaded (the first position of a row) or held
         issue_act = Mux(group_next, act0, Mux(row_next, n_act, act))
         issue_first = Mux(group_next, first0, Mux(row_next, n_first, first))
