@@ -252,8 +252,6 @@ class BinaryCore(wiring.Component):
         a_base = Signal(range(cfg.a_bank_depth + 1))
         w_base = Signal(range(cfg.w_bank_depth + 1))
         rd_k = Signal(kwb)
-        k_gap = Signal(kwb)                        # KW - 2 - rd_k (mod 2**kwb): zero at the
-                                                   # tile's last read but one
         k_first, k_last = Signal(), Signal()       # read flags (see READ)
         reading = Signal()                         # registered: the tile reader runs
         row_end, col_step = Signal(), Signal()     # the next tile starts a row / a column
@@ -377,10 +375,8 @@ class BinaryCore(wiring.Component):
             m.d.sync += d.eq(line[-1])
             line.append(d)
         desc_due = line[-1]          # its drain starts next cycle (tile_flush after the last read)
-        # a descriptor is somewhere in the delay line: a register set a step ahead from the
-        # line's input and every stage but the last (each moves one stage on every cycle)
-        in_flight = Signal()
-        m.d.sync += in_flight.eq(Cat(*(d.valid for d in line[:-1])).any())
+        in_flight = Signal()          # a descriptor is somewhere in the delay line
+        m.d.comb += in_flight.eq(Cat(*(d.valid for d in line[1:])).any())
 
         shift = Signal()             # drain cycle: hold registers move D rows north, rows
         drow = Signal(range(B + 1))  # 0 .. D-1 -> one FIFO beat; drow counts the beats
@@ -523,7 +519,7 @@ class BinaryCore(wiring.Component):
                              desc_in.last.eq(last_tile), desc_in.bank.eq(rd_bank)]
                 # next tile's last read >= this one's + max(KW, beats) (tile_period), and the
                 # same bank's next tile's (hold_banks later) >= this one's + capture_skew + beats
-                m.d.sync += [rd_k.eq(0), k_gap.eq(kw_pen), k_first.eq(1), k_last.eq(kw_one),
+                m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(kw_one),
                              rd_bank.eq(~rd_bank if NB == 2
                                         else Mux(rd_bank == NB - 1, 0, rd_bank + 1))]
                 reload_gap(gap_d, gap_d_pos, gap_d_le1, "d")
@@ -554,9 +550,7 @@ class BinaryCore(wiring.Component):
                                  row_end.eq(n_far[-1] & ~last_mrow),
                                  col_step.eq(~n_far[-1])]
             with m.Else():
-                # (rd_k == KW - 2 as a zero test of one register, not an equality of two)
-                m.d.sync += [rd_k.eq(rd_k + 1), k_gap.eq(k_gap - 1), k_first.eq(0),
-                             k_last.eq(k_gap == 0)]
+                m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0), k_last.eq(rd_k == kw_pen)]
 
         # ---- matmul loader (state LOAD, flagged by the `loading` register) --------------------
         # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
@@ -589,7 +583,7 @@ class BinaryCore(wiring.Component):
                                          bank_pen.eq(R - 2), b_last.eq(R == 1),
                                          base.eq(0), rows_left.eq(job.m),
                                          r_one.eq(job.m == 1), n_l.eq(bank + 1),
-                                         reading.eq(1), k_gap.eq(kw_pen)]
+                                         reading.eq(1)]
                         with m.Else():
                             m.d.sync += [loading.eq(0), all_loaded.eq(1),
                                          ml_beats.eq(beats_of[bank]),

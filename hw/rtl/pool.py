@@ -80,10 +80,8 @@ class PoolUnit(wiring.Component):
     #: queue (:attr:`QUEUE_REGS`)
     START_CYCLES = 4 + QUEUE_REGS
     #: register stages that derive the next row's sequencer values while a row runs (the
-    #: sums, then their comparisons; the next row's "output row ends here" flag a stage later,
-    #: from the registered difference of its row and end row); a row must last longer
-    #: (:attr:`MIN_ROW_POSITIONS`)
-    NEXT_ROW_REGS = 3
+    #: sums, then their comparisons); a row must last longer (:attr:`MIN_ROW_POSITIONS`)
+    NEXT_ROW_REGS = 2
     #: the issued beat and the position's flags, registered unconditionally (so no wide
     #: enable follows the stream handshake), then the value and window tap
     ISSUE_REGS = 2
@@ -302,9 +300,6 @@ class PoolUnit(wiring.Component):
         # stage 1: row_end - (H + ph - 2 sh), whose sign is row_end < H + ph - 2 sh (a
         # subtraction into a register: no logic behind the carry chain)
         row_end_gap = Signal(signed(cb + 1))
-        # stage 2: n_row_end - n_y, zero when the next row ends an output row (stage 3 tests
-        # it: a zero test of a register instead of an equality of two)
-        n_end_less_y = Signal(signed(cb + 1))
         m.d.sync += [n_y.eq(y + 1), n_y_in.eq(y_h[-1]),
                      n_row_end.eq(Mux(row_out, row_end + sh, row_end)),
                      row_end_gap.eq(row_end - hp_2sh),
@@ -319,8 +314,7 @@ class PoolUnit(wiring.Component):
             m.d.sync += [n_ge[b].eq(n_to_start[b][-1] | (n_to_start[b] == 0)),
                          n_le[b].eq(~n_to_end[b][-1]), n_lt[b].eq(n_end_hp[b][-1]),
                          n_first[b].eq(n_to_start[b] == 0), n_last[b].eq(n_to_end[b] == 0)]
-        m.d.sync += [n_end_less_y.eq(n_row_end - n_y),
-                     n_row_out.eq(Mux(row_out, sh_one, n_end_less_y == 0))]
+        m.d.sync += n_row_out.eq(Mux(row_out, sh_one, n_y == n_row_end))
 
         inflight = Signal(range(cfg.out_fifo_depth + 1))
         issued_out, left = Signal(), Signal()            # c0.valid & c0.out; o_valid, registered
@@ -332,14 +326,7 @@ class PoolUnit(wiring.Component):
         row_done = Signal()
         final = Signal()         # the job's last output
         need = Signal()          # the position holds data (y < H, x < W, x <= Xend)
-        # the position enters the position queue this cycle (running and the queue has room):
-        # a register set a step ahead, one copy per group of registers it enables (the queue's
-        # write side, the row state, the column state), so that the sequencer's enables are
-        # flip-flops with a few loads each (hw.rtl.verilog.keep_replicas marks the copies keep:
-        # Yosys would merge them back)
-        fire = Signal(name="seq_copy_queue")
-        fire_row = Signal(name="seq_copy_row")
-        fire_col = Signal(name="seq_copy_col")
+        fire = Signal()          # the position enters the position queue this cycle
         m.d.comb += [
             out.eq(emit & row_out),
             # out & grp_end & last_grp & (no window still to come: ~pend_next as emit holds)
@@ -356,7 +343,9 @@ class PoolUnit(wiring.Component):
         m.submodules.positions = queue = RegisterQueue(pos)
         pop = Signal()                                   # the queue's head issues this cycle
         m.d.comb += [
-            queue.i.valid.eq(fire),
+            queue.i.valid.eq(running),
+            # (the queue_drop fault: the sequencer does not wait for the queue's room)
+            fire.eq(running & (1 if self._fault == "queue_drop" else queue.i.ready)),
             # (an output that `left` has not yet left `inflight`: busy as if it had)
             self.busy.eq(derive | derive2 | compare | starting | running | queue.o.valid
                          | ((inflight != 0) & ~((inflight == 1) & left))),
@@ -383,8 +372,8 @@ class PoolUnit(wiring.Component):
         # drives few registers. Meanwhile the first position's bank flags come from what they
         # are loaded from (issue_act / issue_first / issue_last below).
         row_next, group_next = Signal(), Signal()
-        m.d.sync += [row_next.eq(fire_row & row_done & ~grp_end),
-                     group_next.eq(fire_row & row_done & grp_end)]
+        m.d.sync += [row_next.eq(fire & row_done & ~grp_end),
+                     group_next.eq(fire & row_done & grp_end)]
         act0 = a_ge0 & a_le0 & Cat(*(e[-1] for e in end_hp0))
         n_act = n_ge & n_le & n_lt
 
@@ -395,16 +384,13 @@ class PoolUnit(wiring.Component):
             m.d.sync += [to_end[b].eq(bank_end_init[b]) for b in range(NB)]
             m.d.sync += [end_hp[b].eq(end_hp0[b]) for b in range(NB)]
 
-        def row_ends(row_out_n, row_more_n, is_last):
-            """(grp_end, job_end) of a row with these flags; ``is_last``: the job's last group."""
-            grp_end_n = row_out_n & ~row_more_n
-            return grp_end_n, grp_end_n & is_last
-
         def group_start(is_last):
-            """The row state of a group's first row; `is_last`: it is the job's last group."""
-            grp_end_n, job_end_n = row_ends(out_row0, row_more0, is_last)
+            """The first row of a group; `is_last`: it is the job's last group. Returns the
+            row's job_end."""
+            job_end_n = out_row0 & ~row_more0 & is_last
             m.d.sync += [row_more.eq(row_more0), y_in.eq(1), row_out.eq(out_row0),
-                         grp_end.eq(grp_end_n), job_end.eq(job_end_n)]
+                         grp_end.eq(out_row0 & ~row_more0), job_end.eq(job_end_n)]
+            return job_end_n
 
         def row_done_after(emit_n, pend_n, pend_next_n, x_min_n, job_end_n):
             """row_done of a position with these flags: when a window ends there, the row ends
@@ -429,35 +415,24 @@ class PoolUnit(wiring.Component):
             m.d.sync += [to_start[b].eq(n_to_start[b]) for b in range(NB)]
             m.d.sync += [to_end[b].eq(n_to_end[b]) for b in range(NB)]
             m.d.sync += [end_hp[b].eq(n_end_hp[b]) for b in range(NB)]
-        # the flags of the next row: the next group's first (at a group's end) or the group's
-        # next row
-        _, next_group_job_end = row_ends(out_row0, row_more0, planes_far[-1])
-        next_row_grp_end, next_row_job_end = row_ends(n_row_out, n_row_more, last_grp)
         with m.If(starting):
-            group_start(one_grp0)
-            row_start(row_ends(out_row0, row_more0, one_grp0)[1])
-            m.d.sync += [running.eq(1), planes.eq(planes0),
-                         last_grp.eq(one_grp0), planes_far.eq(planes0_far)]
-        with m.If(fire & final):
-            m.d.sync += running.eq(0)
-        # fire of the next cycle: running then and the queue's room then (the queue_drop
-        # fault: the sequencer does not wait for the queue's room)
-        running_next = starting | (running & ~(fire & final))
-        room_next = Const(1) if self._fault == "queue_drop" else queue.room_next
-        m.d.sync += [copy.eq(running_next & room_next) for copy in (fire, fire_row, fire_col)]
-        # the row state (enabled by fire_row)
-        with m.If(fire_row & row_done):
-            with m.If(grp_end):
-                group_start(planes_far[-1])
-                m.d.sync += [planes.eq(planes - L), last_grp.eq(planes_far[-1]),
-                             planes_far.eq(planes_far - L)]
-            with m.Else():
-                m.d.sync += [y_in.eq(n_y_in), row_out.eq(n_row_out), row_more.eq(n_row_more),
-                             grp_end.eq(next_row_grp_end), job_end.eq(next_row_job_end)]
-        # the column state (enabled by fire_col)
-        with m.If(fire_col):
+            row_start(group_start(one_grp0))
+            m.d.sync += [running.eq(1), planes.eq(planes0), last_grp.eq(one_grp0),
+                         planes_far.eq(planes0_far)]
+        with m.If(fire):
+            with m.If(final):
+                m.d.sync += running.eq(0)
             with m.If(row_done):
-                row_start(Mux(grp_end, next_group_job_end, next_row_job_end))
+                with m.If(grp_end):
+                    row_start(group_start(planes_far[-1]))
+                    m.d.sync += [planes.eq(planes - L), last_grp.eq(planes_far[-1]),
+                                 planes_far.eq(planes_far - L)]
+                with m.Else():
+                    job_end_n = n_row_out & ~n_row_more & last_grp
+                    row_start(job_end_n)
+                    m.d.sync += [y_in.eq(n_y_in), row_out.eq(n_row_out),
+                                 row_more.eq(n_row_more),
+                                 grp_end.eq(n_row_out & ~n_row_more), job_end.eq(job_end_n)]
             with m.Else():
                 # x counts up by one from 0: every flag of x + 1 is an equality of x; the
                 # next position's flags: emit = pend & (x == x_end), pend moving on to

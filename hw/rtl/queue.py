@@ -20,9 +20,6 @@ class RegisterQueue(wiring.Component):
                        2:1 multiplexer after the entry registers
     ===========  ====  ===========================================================
 
-    :attr:`room_next` (1 bit, combinational) is the value ``i.ready`` takes in the next cycle,
-    for a producer that registers its own push decision (``i.valid`` then a register too).
-
     Latency: an entry taken on ``i`` in cycle t is on ``o`` in cycle t + :attr:`LATENCY`.
     Throughput: one entry per cycle, with ``i.valid`` and ``o.ready`` held high (two entries
     cover the cycle by which the registered ``i.ready`` sees a read late; a producer that
@@ -44,8 +41,6 @@ class RegisterQueue(wiring.Component):
             raise ValueError(f"RegisterQueue depth must be an integer >= 2, got {depth!r}")
         self._shape, self.depth = shape, depth
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
-        #: ``i.ready`` of the next cycle (this cycle's push and pop counted)
-        self.room_next = Signal()
 
     def elaborate(self, platform):
         m = Module()
@@ -54,13 +49,11 @@ class RegisterQueue(wiring.Component):
         n = self.depth
         level = Signal(range(n + 1))                    # entries held
         room = Signal(init=1)                           # registered: level < depth
-        room_next = self.room_next
         any_ = Signal()                                 # registered: level != 0
         entries = [Signal(self._shape, name=f"entry{i}", reset_less=True) for i in range(n)]
         wr = Signal(range(n))                           # the entry written next
         rd = Signal(range(n))                           # the entry read next
         m.d.comb += [
-            room_next.eq(Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))),
             self.i.ready.eq(room),
             self.o.valid.eq(any_),
             self.o.payload.eq(Array(Value.cast(e) for e in entries)[rd]),
@@ -76,7 +69,7 @@ class RegisterQueue(wiring.Component):
             m.d.sync += rd.eq(Mux(rd == n - 1, 0, rd + 1))
         m.d.sync += [
             level.eq(level + push - pop),
-            room.eq(room_next),
+            room.eq(Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))),
             any_.eq(Mux(push, 1, Mux(pop, level > 1, any_))),
         ]
         return m
