@@ -6,9 +6,10 @@ from amaranth.hdl import Const, Value
 
 
 def _bits_at_most(bits: Value, k: int) -> Value:
-    """1-bit ``bits <= k`` for unsigned ``bits`` and ``0 <= k < 2 ** len(bits)``, from the most
-    significant bit down: where k has a 1, a 0 in ``bits`` decides (below) and a 1 defers to
-    the lower bits; where k has a 0, a 1 decides (above) and a 0 defers."""
+    """1-bit ``bits <= k`` for unsigned ``bits`` and ``0 <= k < 2 ** len(bits)``. The expression
+    decides from the most significant bit down: where k has a 1, a 0 in ``bits`` decides (below)
+    and a 1 defers to the lower bits; where k has a 0, a 1 decides (above) and a 0 defers. It is
+    built from the least significant bit up (each bit wraps the lower bits' result)."""
     le = Const(1)                                    # the empty suffix: equal, so <=
     for i in range(len(bits)):                       # build from the least significant bit up
         le = (~bits[i] | le) if (k >> i) & 1 else (~bits[i] & le)
