@@ -387,9 +387,10 @@ class PoolUnit(wiring.Component):
         def group_start(is_last):
             """The first row of a group; `is_last`: it is the job's last group. Returns the
             row's job_end."""
-            job_end_n = out_row0 & ~row_more0 & is_last
+            grp_end_n = out_row0 & ~row_more0
+            job_end_n = grp_end_n & is_last
             m.d.sync += [row_more.eq(row_more0), y_in.eq(1), row_out.eq(out_row0),
-                         grp_end.eq(out_row0 & ~row_more0), job_end.eq(job_end_n)]
+                         grp_end.eq(grp_end_n), job_end.eq(job_end_n)]
             return job_end_n
 
         def row_done_after(emit_n, pend_n, pend_next_n, x_min_n, job_end_n):
@@ -428,11 +429,12 @@ class PoolUnit(wiring.Component):
                     m.d.sync += [planes.eq(planes - L), last_grp.eq(planes_far[-1]),
                                  planes_far.eq(planes_far - L)]
                 with m.Else():
-                    job_end_n = n_row_out & ~n_row_more & last_grp
+                    grp_end_n = n_row_out & ~n_row_more
+                    job_end_n = grp_end_n & last_grp
                     row_start(job_end_n)
                     m.d.sync += [y_in.eq(n_y_in), row_out.eq(n_row_out),
                                  row_more.eq(n_row_more),
-                                 grp_end.eq(n_row_out & ~n_row_more), job_end.eq(job_end_n)]
+                                 grp_end.eq(grp_end_n), job_end.eq(job_end_n)]
             with m.Else():
                 # x counts up by one from 0: every flag of x + 1 is an equality of x; the
                 # next position's flags: emit = pend & (x == x_end), pend moving on to
