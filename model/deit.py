@@ -40,9 +40,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .distill import record_attention
-from .layers import trace_attention_products
+from .layers import trace_attention_products, trace_xnor_matmul
 from .quant import (_clamp_ste, binarize_activation, linear_weight_scale, quantize_attention_probs,
-                    sign_pm1, to_bits)
+                    sign_pm1)
 from .trace import active_trace
 
 
@@ -60,11 +60,8 @@ class SignLinear(nn.Module):
         xb = binarize_activation(x)
         w = _clamp_ste(self.weight, linear_weight_scale(self.weight) * sign_pm1(self.weight))
         y = F.linear(xb, w)
-        trace = active_trace()
-        if trace is not None:
-            a = xb.reshape(-1, xb.shape[-1])
-            signs = sign_pm1(self.weight)
-            trace.matmul(self.op_name, "xnor", to_bits(a), to_bits(signs), F.linear(a, signs))
+        if active_trace() is not None:
+            trace_xnor_matmul(self.op_name, xb, sign_pm1(self.weight))
         return y
 
 

@@ -45,6 +45,17 @@ class LayerScale(nn.Module):
         return x * self.scale + self.shift
 
 
+def trace_xnor_matmul(op_name: str, a: torch.Tensor, w: torch.Tensor) -> None:
+    """Record a binary layer's product as an xnor op of the active trace (none: nothing):
+    the +-1 activations ``a`` (rows along its last axis, any leading axes) against the +-1
+    weight rows ``w`` (out_features, K), with the integer product a . w^T."""
+    trace = active_trace()
+    if trace is None:
+        return
+    a = a.reshape(-1, a.shape[-1])
+    trace.matmul(op_name, "xnor", to_bits(a), to_bits(w), F.linear(a, w))
+
+
 class BinaryLinear(nn.Module):
     """norm(alpha * sign(W - rowmean W) . sign(x + move)): RSign, a binary linear (no bias) with
     per-output-row scale, then BatchNorm. The caller adds the real-valued shortcut."""
@@ -60,11 +71,8 @@ class BinaryLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xb = binarize_activation(x + self.move)
         y = F.linear(xb, binarize_linear_weight(self.weight))
-        trace = active_trace()
-        if trace is not None:
-            a = xb.reshape(-1, xb.shape[-1])
-            w = linear_weight_signs(self.weight)
-            trace.matmul(self.op_name, "xnor", to_bits(a), to_bits(w), F.linear(a, w))
+        if active_trace() is not None:
+            trace_xnor_matmul(self.op_name, xb, linear_weight_signs(self.weight))
         return self.norm(y)
 
 
@@ -84,14 +92,12 @@ class BinaryMergeConv(nn.Module):
         """x: (B, C, H, W) -> (B, out, H/2, W/2)."""
         xb = binarize_activation(x + self.move.view(1, -1, 1, 1))
         y = F.conv2d(xb, binarize_conv_weight(self.weight), stride=self.kernel)
-        trace = active_trace()
-        if trace is not None:
+        if active_trace() is not None:
             # im2col: one row per output pixel (batch-major, row-major), K ordered (c, kh, kw)
             # like weight.reshape(out, -1).
             cols = F.unfold(xb, self.kernel, stride=self.kernel).transpose(1, 2)
-            a = cols.reshape(-1, cols.shape[-1])
-            w = sign_pm1(self.weight).reshape(self.weight.shape[0], -1)
-            trace.matmul(self.op_name, "xnor", to_bits(a), to_bits(w), F.linear(a, w))
+            trace_xnor_matmul(self.op_name, cols,
+                              sign_pm1(self.weight).reshape(self.weight.shape[0], -1))
         return y
 
 
