@@ -146,3 +146,33 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2, timeout: floa
                     "checkouts to this revision and restart them")
         n = len(client.scheduler_info(n_workers=-1)["workers"])
         yield client, f"the scheduler {address} ({n} worker(s))"
+
+
+def task_error(fut) -> str:
+    """Why a Dask task that ended gave no result, in one line: ``its task failed on the
+    cluster (Type: message)`` (it erred after its retries, or its workers died
+    ``allowed-failures`` times) or ``its task was cancelled``."""
+    if fut.status != "error":
+        return "its task was cancelled"
+    exc = fut.exception()
+    return (f"its task failed on the cluster ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:300]})")
+
+
+def completed(client, futures):
+    """Each of ``futures`` as it ends, as (future, result, error): the result when it finished
+    (error None), else None and :func:`task_error`'s line. A future is released once the
+    caller has taken it; when the caller stops early (break, an exception, Ctrl-C) the
+    futures not yet ended are cancelled."""
+    from distributed import as_completed
+
+    futures = list(futures)
+    try:
+        for fut in as_completed(futures, loop=client.loop):
+            if fut.status == "finished":
+                yield fut, fut.result(), None
+            else:
+                yield fut, None, task_error(fut)
+            fut.release()
+    finally:
+        client.cancel([f for f in futures if not f.done()])

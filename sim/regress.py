@@ -612,7 +612,7 @@ def _run_dask(client, reg, tasks, out, take, on_result) -> None:
     """Submit every chunk, take each result as it comes; a chunk whose task erred (after its
     retries, or after its workers died ``allowed-failures`` times) reports its jobs as not
     run; a build failure cancels the config's other chunks."""
-    from distributed import as_completed
+    from hw.cluster import completed
 
     token = f"{os.getpid()}-{time.time_ns()}"
     # each config has a home worker, which builds it; the others take its chunks only when
@@ -627,36 +627,26 @@ def _run_dask(client, reg, tasks, out, take, on_result) -> None:
                             retries=reg.retries, **where)
         futs[fut.key] = (fut, task)
     done: set = set()
-    try:
-        for fut in as_completed([f for f, _ in futs.values()], loop=client.loop):
-            if fut.key in done:
-                continue
-            done.add(fut.key)
-            task = futs[fut.key][1]
-            if fut.status == "finished":
-                res = fut.result()
-            else:       # erred (after its retries) or cancelled: its jobs are reported
-                exc = fut.exception() if fut.status == "error" else "cancelled"
-                res = {"rows": [], "worker": "?", "build_error": None}
-                why = (f"its task failed on the cluster ({type(exc).__name__}: "
-                       f"{' '.join(str(exc).split())[:300]})" if fut.status == "error"
-                       else "its task was cancelled")
-                for j in task["ids"]:
-                    out.rows[j] = _not_run(j, task["spec"], why)
-            take(task, res)
-            fut.release()
-            if res.get("build_error"):      # the config's other chunks cannot build either
-                for key, (other, t) in futs.items():
-                    if key not in done and t["spec"] == task["spec"]:
-                        other.cancel()
-                        done.add(key)
-                        take(t, {"build_error": res["build_error"], "worker": res["worker"]})
-            if on_result is not None:
-                on_result(len(out.rows), len(reg.ids), client)
-            if len(done) == len(futs):
-                break
-    finally:
-        client.cancel([f for k, (f, _) in futs.items() if k not in done])
+    for fut, res, why in completed(client, [f for f, _ in futs.values()]):
+        if fut.key in done:
+            continue
+        done.add(fut.key)
+        task = futs[fut.key][1]
+        if why is not None:     # erred (after its retries) or cancelled: its jobs are reported
+            res = {"rows": [], "worker": "?", "build_error": None}
+            for j in task["ids"]:
+                out.rows[j] = _not_run(j, task["spec"], why)
+        take(task, res)
+        if res.get("build_error"):      # the config's other chunks cannot build either
+            for key, (other, t) in futs.items():
+                if key not in done and t["spec"] == task["spec"]:
+                    other.cancel()
+                    done.add(key)
+                    take(t, {"build_error": res["build_error"], "worker": res["worker"]})
+        if on_result is not None:
+            on_result(len(out.rows), len(reg.ids), client)
+        if len(done) == len(futs):
+            break
 
 
 def _recheck(reg, configs, rows, client) -> None:

@@ -196,10 +196,9 @@ def _run_dask(todo, name: str, scheduler: str, jobs: int, timeout: float, take) 
     appends each record here as it arrives. A task that fails outside the flow (its worker
     died more than ``allowed-failures`` times, say) writes no record, so the config runs again
     on resume; it counts as a failure and is named on stderr. Returns the failure count."""
-    from distributed import as_completed as dask_completed
     from tqdm import tqdm
 
-    from ..cluster import dask_client
+    from ..cluster import completed, dask_client
 
     failures = 0
     with dask_client(None if scheduler == "local" else scheduler, workers=max(1, jobs),
@@ -211,19 +210,13 @@ def _run_dask(todo, name: str, scheduler: str, jobs: int, timeout: float, take) 
             fut = client.submit(_one_on_worker, dev, cfg, held, n, pure=False,
                                 priority=len(todo) - i, retries=1)
             futs[fut.key] = (fut, path, dev, cfg)
-        try:
-            for fut in dask_completed([f for f, *_ in futs.values()], loop=client.loop):
-                _, path, dev, cfg = futs[fut.key]
-                if fut.status == "finished":
-                    failures += take(bar, path, fut.result())
-                else:
-                    exc = fut.exception()
-                    print(f"error: {dev} {cfg.rows}x{cfg.cols}x{cfg.simd}: its task failed on "
-                          f"the cluster ({type(exc).__name__}: {exc}); no record written, it "
-                          "runs again when the sweep resumes", file=sys.stderr)
-                    failures += 1
-                    bar.update()
-                fut.release()
-        finally:
-            client.cancel([f for f, *_ in futs.values() if not f.done()])
+        for fut, rec, why in completed(client, [f for f, *_ in futs.values()]):
+            _, path, dev, cfg = futs[fut.key]
+            if why is None:
+                failures += take(bar, path, rec)
+            else:
+                print(f"error: {dev} {cfg.rows}x{cfg.cols}x{cfg.simd}: {why}; no record "
+                      "written, it runs again when the sweep resumes", file=sys.stderr)
+                failures += 1
+                bar.update()
     return failures
