@@ -82,6 +82,29 @@ def _file_name(index: int, name: str) -> str:
     return f"{index:04d}_{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.npz"
 
 
+def bit_encoding(precision: str) -> dict:
+    """The manifest's ``encoding`` field: how a job file stores its bits (the same for every
+    export) and the ``precision`` of the pass that produced them."""
+    return {"bits": "bit 1 = +1 (xnor operands, and-mode W), bit 0 = -1; and-mode "
+                    "A: bit 1 = 1, bit 0 = 0", "tie_rule": "sign(0) = +1",
+            "packing": "numpy.packbits(bitorder='little') along K",
+            "precision": precision}
+
+
+def save_job(folder: Path, index: int, name: str, kind: OpKind, job, **extra) -> dict:
+    """Save ``job`` (a hw.ops job of op ``index``, ``name``) into ``folder`` and return its
+    manifest entry: index, name, kind, the job's mode and shape (matmul) or shape, frac_bits
+    and window (pool), then ``extra``, then the file name."""
+    entry = {"index": index, "name": name, "kind": kind.value}
+    if kind is OpKind.MATMUL:
+        entry.update(mode=job.mode, shape=job.shape)
+    else:
+        entry.update(shape=job.shape, frac_bits=job.frac_bits, window=job.window)
+    entry.update(extra, file=_file_name(index, name))
+    job.save(folder / entry["file"])
+    return entry
+
+
 def trace_model(model: BinaryViT, images: torch.Tensor):
     """Run images through a float64 copy of the model and return (logits, recorded ops)."""
     model64 = copy.deepcopy(model).double().eval()
@@ -144,25 +167,17 @@ def export_golden(model: BinaryViT, images: torch.Tensor, out_dir, pool_bits: in
         logits, ops = trace_model(model, images)
         entries = []
         for i, op in enumerate(tqdm(ops, desc="export", unit="op", disable=not progress)):
-            entry = {"index": i, "name": op.op.name, "kind": op.op.kind.value}
             if op.op.kind is OpKind.MATMUL:
-                job = matmul_job(op)
-                entry.update(mode=job.mode, shape=job.shape)
+                entries.append(save_job(tmp, i, op.op.name, op.op.kind, matmul_job(op)))
             else:
                 job, stats = pool_job(op, pool_bits)
-                entry.update(shape=job.shape, frac_bits=job.frac_bits,
-                             window=job.window, fixed_point_error=stats)
-            entry["file"] = _file_name(i, op.op.name)
-            job.save(tmp / entry["file"])
-            entries.append(entry)
+                entries.append(save_job(tmp, i, op.op.name, op.op.kind, job,
+                                        fixed_point_error=stats))
         pools = [e["fixed_point_error"] for e in entries if e["kind"] == "pool"]
         fields = {
             "source": source, "images": int(images.shape[0]),
             "config": model.config.to_dict(), "pool_bits": pool_bits,
-            "encoding": {"bits": "bit 1 = +1 (xnor operands, and-mode W), bit 0 = -1; and-mode "
-                                 "A: bit 1 = 1, bit 0 = 0", "tie_rule": "sign(0) = +1",
-                         "packing": "numpy.packbits(bitorder='little') along K",
-                         "precision": "float64 forward pass"},
+            "encoding": bit_encoding("float64 forward pass"),
             "predictions": logits.argmax(-1).tolist(),
             "labels": labels.tolist() if labels is not None else None,
             "summary": {"matmul_ops": sum(e["kind"] == "matmul" for e in entries),

@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from hw.opfile import is_golden_dir, write_manifest
-from hw.ops import OpKind
 from hw.outfiles import atomic_dir
 
-from ..export import ExportError, _file_name, check_golden_out
+from ..export import ExportError, bit_encoding, check_golden_out, save_job
 from . import run as run_mod
 from .intmodel import IntegerBinaryViT, write_integer_files
 
@@ -43,14 +42,7 @@ def export_integer_golden(int_model: IntegerBinaryViT, images_q: np.ndarray, out
                 raise ExportError(f"{op.name}: {bad} of {job.result.size} integers differ "
                                   "between the job's result (hw.ops) and the integer model's "
                                   "own computation; nothing was written")
-            entry = {"index": len(entries), "name": op.name, "kind": op.kind.value}
-            if op.kind is OpKind.MATMUL:
-                entry.update(mode=job.mode, shape=job.shape)
-            else:
-                entry.update(shape=job.shape, frac_bits=job.frac_bits, window=job.window)
-            entry["file"] = _file_name(len(entries), op.name)
-            job.save(tmp / entry["file"])
-            entries.append(entry)
+            entries.append(save_job(tmp, len(entries), op.name, op.kind, job))
             bar.update()
             return own
 
@@ -61,10 +53,7 @@ def export_integer_golden(int_model: IntegerBinaryViT, images_q: np.ndarray, out
         fields = {
             "source": source, "images": int(np.shape(images_q)[0]),
             "config": int_model.config.to_dict(), "pool_bits": run_mod.POOL_BITS,
-            "encoding": {"bits": "bit 1 = +1 (xnor operands, and-mode W), bit 0 = -1; and-mode "
-                                 "A: bit 1 = 1, bit 0 = 0", "tie_rule": "sign(0) = +1",
-                         "packing": "numpy.packbits(bitorder='little') along K",
-                         "precision": "integer model (model/integer, model/INTEGER.md)"},
+            "encoding": bit_encoding("integer model (model/integer, model/INTEGER.md)"),
             "integer_model": {"params": f"{PARAMS_DIR}/index.json",
                               "input": int_model.input.to_dict(),
                               "logits_frac_bits": int_model.frac["logits"]},
