@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -177,14 +178,17 @@ def _loss(model, xb, yb, teacher, distill):
     from .distill import (attention_ranking_loss, capturing_attention, distribution_loss,
                           hard_distillation_loss)
 
-    with capturing_attention() as s_caps:
+    # the attention maps are captured only for the ranking loss (they hold the student's graph)
+    rank = distill.kind != "soft" and bool(distill.rank_weight)
+    capture = capturing_attention if rank else contextlib.nullcontext
+    with capture() as s_caps:
         logits = model(xb)
-    with torch.no_grad(), capturing_attention() as t_caps:
+    with torch.no_grad(), capture() as t_caps:
         t_logits = teacher(xb)
     if distill.kind == "soft":
         return distribution_loss(logits, t_logits)
     loss = hard_distillation_loss(logits, t_logits, yb, distill.hard_alpha)
-    if distill.rank_weight:
+    if rank:
         loss = loss + distill.rank_weight * attention_ranking_loss(s_caps, t_caps,
                                                                    distill.rank_topk)
     return loss
