@@ -101,14 +101,14 @@ class ConfigGrid:
 
 
 @functools.lru_cache(maxsize=None)
-def _tiles(depth: int, width: int, family: str) -> float:
-    return _res.bram_tiles(depth, width, family)
+def _tiles(depth: int, width: int, family: str, block: bool) -> float:
+    return _res.bram_tiles(depth, width, family, block)
 
 
 def bram_of(cfg: ArrayConfig, family: str) -> float:
     """:func:`hw.cost.resources.bram_estimate` with the per-memory tile count cached."""
-    shapes = Counter((d, w) for _, d, w in _res.memories(cfg))
-    return sum(n * _tiles(d, w, family) for (d, w), n in shapes.items())
+    shapes = Counter((r.depth, r.width, r.block) for r in _res.memories(cfg))
+    return sum(n * _tiles(d, w, family, b) for (d, w, b), n in shapes.items())
 
 
 class ShapeTable:

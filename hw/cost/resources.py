@@ -37,6 +37,7 @@ import glob
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -128,13 +129,24 @@ BRAM_SHAPES = {
     "xc7": [(32768, 1, 1), (16384, 2, 1), (8192, 4, 1), (4096, 9, 1), (2048, 18, 1),
             (16384, 1, 0.5), (8192, 2, 0.5), (4096, 4, 0.5), (2048, 9, 0.5), (1024, 18, 0.5)],
 }
-#: memories at most this deep become LUT RAM, not block RAM (what yosys did with the output
-#: FIFO: ECP5 TRELLIS_DPR16X4 x2 for 32 deep, 7-series RAM32M/RAM64M; iCE40 has no LUT RAM).
+#: memories at most this deep become LUT RAM, not block RAM, unless they are marked
+#: ``ram_style = "block"`` (the pool unit's open-row banks): what yosys 0.70 did with the output
+#: FIFO on every committed record (ECP5 TRELLIS_DPR16X4 for 32 deep, 7-series RAM32M/RAM64M up
+#: to 64 deep; iCE40 has no LUT RAM).
 LUTRAM_MAX_DEPTH = {"ecp5": 32, "ice40": 0, "xc7": 64}
 
 
-def memories(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
-    """(name, depth, width) of every RAM of the design, from the config's derived sizes.
+class Ram(NamedTuple):
+    """One RAM of the design: name, depth (words), width (bits) and whether the RTL forces it
+    into block RAM (``ram_style = "block"``) whatever its depth."""
+    name: str
+    depth: int
+    width: int
+    block: bool = False
+
+
+def memories(cfg: ArrayConfig) -> list[Ram]:
+    """Every RAM of the design, from the config's derived sizes.
 
     Operand memories (R activation banks, C weight banks) are built like the RTL's
     PipelinedMemory: pieces of at most ``mem_piece_depth`` words, each cut into slices of
@@ -150,20 +162,22 @@ def memories(cfg: ArrayConfig) -> list[tuple[str, int, int]]:
                 for i in range(ceil_div(depth, words)) for j in range(ceil_div(simd, bits))]
 
     a_bank, w_bank = slices(cfg.a_bank_depth), slices(cfg.w_bank_depth)
-    mems = [(f"a_bank{r}{s}", d, w) for r in range(cfg.rows) for s, d, w in a_bank]
-    mems += [(f"w_bank{c}{s}", d, w) for c in range(cfg.cols) for s, d, w in w_bank]
+    mems = [Ram(f"a_bank{r}{s}", d, w) for r in range(cfg.rows) for s, d, w in a_bank]
+    mems += [Ram(f"w_bank{c}{s}", d, w) for c in range(cfg.cols) for s, d, w in w_bank]
     from ..rtl.pool import PoolUnit      # the pool unit's open-row banks, in their slices
 
-    mems += [(f"pool_row{b}.{i}", cfg.pool_row_depth, hi - lo)
+    pool_block = PoolUnit.BANK_RAM_ATTRS.get("ram_style") == "block"
+    mems += [Ram(f"pool_row{b}.{i}", cfg.pool_row_depth, hi - lo, pool_block)
              for b in range(cfg.pool_open_rows)
              for i, (lo, hi) in enumerate(PoolUnit.bank_slices(cfg))]
-    mems.append(("out_fifo", cfg.out_fifo_depth, cfg.out_width + 1))
+    mems.append(Ram("out_fifo", cfg.out_fifo_depth, cfg.out_width + 1))
     return mems
 
 
-def bram_tiles(depth: int, width: int, family: str) -> float:
-    """Fewest block RAMs holding a ``depth`` x ``width`` memory (0 if it goes to LUT RAM)."""
-    if depth <= LUTRAM_MAX_DEPTH[family]:
+def bram_tiles(depth: int, width: int, family: str, block: bool = False) -> float:
+    """Fewest block RAMs holding a ``depth`` x ``width`` memory (0 if it goes to LUT RAM: at
+    most ``LUTRAM_MAX_DEPTH`` deep and not ``block``)."""
+    if depth <= LUTRAM_MAX_DEPTH[family] and not block:
         return 0.0
 
     def tiles(shapes):
@@ -173,7 +187,7 @@ def bram_tiles(depth: int, width: int, family: str) -> float:
 
 
 def bram_estimate(cfg: ArrayConfig, family: str) -> float:
-    return sum(bram_tiles(d, w, family) for _, d, w in memories(cfg))
+    return sum(bram_tiles(r.depth, r.width, family, r.block) for r in memories(cfg))
 
 
 # ---- FINN-R baseline -----------------------------------------------------------------------------

@@ -103,6 +103,10 @@ class PoolUnit(wiring.Component):
     #: later, at least this many positions on (the read-modify-write spans
     #: BANK_READ_LATENCY + SUM_REGS + 1 cycles)
     MIN_ROW_POSITIONS = BANK_READ_LATENCY + SUM_REGS + 1
+    #: attributes of every open-row bank slice: no read-during-write emulation (a word is never
+    #: read in the cycle it is written) and block RAM at any depth (Yosys would put a shallow
+    #: bank in LUT RAM, the read-data register then in the fabric); the resource model reads it
+    BANK_RAM_ATTRS = {"no_rw_check": 1, "ram_style": "block"}
     # (the row state follows a row's end one cycle late, then the NEXT_ROW_REGS stages)
     assert MIN_ROW_POSITIONS > NEXT_ROW_REGS + 1
 
@@ -540,7 +544,7 @@ class PoolUnit(wiring.Component):
             for i, (lo, hi) in enumerate(self.bank_slices(cfg)):
                 m.submodules[f"bank{b}_{i}"] = mem = Memory(
                     shape=unsigned(hi - lo), depth=cfg.pool_row_depth, init=[],
-                    attrs={"no_rw_check": 1, "ram_style": "block"})
+                    attrs=self.BANK_RAM_ATTRS)
                 rp, wp = mem.read_port(), mem.write_port()
                 m.d.comb += [rp.addr.eq(raddr), wp.addr.eq(waddr),
                              wp.data.eq(sums_in[lo:hi]), wp.en.eq(wen)]

@@ -80,15 +80,34 @@ def test_bram_tiles():
     assert bram_tiles(16, 49, "ice40") == 4           # no LUT RAM on iCE40
     assert bram_tiles(8192, 2, "xc7") == 0.5          # a RAMB18E1 half
     assert bram_tiles(2048, 64, "xc7") == 4           # 2048x18 RAMB36 or 2048x9 RAMB18: same
+    assert bram_tiles(64, 18, "xc7") == 0             # 64 deep: LUT RAM (RAM64M) ...
+    assert bram_tiles(64, 18, "xc7", block=True) == 0.5   # ... unless ram_style = "block"
     cfg = ArrayConfig(rows=2, cols=3, simd=32, mem_piece_depth=2048)
     mems = memories(cfg)
     # a_bank depth 16384 in 2048-word pieces, each cut into 2048x9 slices (9, 9, 9, 5 bits)
-    assert [n for n, _, _ in mems][:5] == ["a_bank0.0.0", "a_bank0.0.1", "a_bank0.0.2",
-                                          "a_bank0.0.3", "a_bank0.1.0"]
-    assert [w for n, _, w in mems if n.startswith("a_bank0.0.")] == [9, 9, 9, 5]
-    assert mems[-1][0] == "out_fifo"
-    assert sum(d for n, d, w in mems if n.startswith("a_bank0.") and n.endswith(".0")) \
+    assert [r.name for r in mems][:5] == ["a_bank0.0.0", "a_bank0.0.1", "a_bank0.0.2",
+                                         "a_bank0.0.3", "a_bank0.1.0"]
+    assert [r.width for r in mems if r.name.startswith("a_bank0.0.")] == [9, 9, 9, 5]
+    assert mems[-1].name == "out_fifo"
+    assert sum(r.depth for r in mems if r.name.startswith("a_bank0.") and r.name.endswith(".0")) \
         == cfg.a_bank_depth
+
+
+def test_bram_estimate_equals_yosys_on_every_committed_record():
+    """Block RAM is counted, not fitted: equal to yosys' count on every record of every family
+    (the pool unit's 64-deep banks are block RAM on 7-series only by their ram_style)."""
+    from hw.cost.devices import get_device
+    from hw.cost.resources import bram_estimate
+
+    recs = load_records(DATA_DIR / "synth_*.jsonl")
+    families = [get_device(r["device"]).family for r in recs]
+    assert set(families) == {"ecp5", "ice40", "xc7"}
+    for rec, fam in zip(recs, families):
+        assert bram_estimate(ArrayConfig(**rec["config"]), fam) == rec["bram"], \
+            (rec["device"], rec["config"])
+    pool = [r for r in memories(ArrayConfig()) if r.name.startswith("pool_row")]
+    assert pool and all(r.block for r in pool)
+    assert not any(r.block for r in memories(ArrayConfig()) if not r.name.startswith("pool_row"))
 
 
 def test_fit_recovers_known_coefficients():
