@@ -30,6 +30,7 @@ COMMANDS = (
     ("synth", "synth"),
     ("estimate", "estimate"),
     ("fit", "fit"),
+    ("seeds", "seeds"),
     ("network", "network"),
     ("report", "report"),
     ("dse", "dse"),

@@ -1,0 +1,86 @@
+"""``python -m hw seeds``: the nextpnr seed spread of synthesis records (hw/synth/seeds.py)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hw.config import ArrayConfig
+from hw.synth.seeds import seed_spreads
+
+REPO = Path(__file__).resolve().parents[2]
+CFG = ArrayConfig().to_dict()
+
+
+def _rec(seed, fmax, rev="aaaa", component="top", config=CFG, nextpnr=True):
+    flags = {"yosys": "synth_ecp5 -nowidelut"}
+    if nextpnr:
+        flags["nextpnr"] = f"--85k --freq 200 --seed {seed} --timing-allow-fail"
+    return {"device": "ecp5-85", "config": config, "rtl_revision": rev, "component": component,
+            "fmax_mhz": fmax if nextpnr else None, "flags": flags,
+            "pnr": {"critical_path": {"from": f"a{seed}", "to": f"b{seed}"}}}
+
+
+def _write(path, recs):
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+
+def test_groups_and_summary_by_hand(tmp_path):
+    _write(tmp_path / "synth_x.jsonl", [
+        _rec(1, 151.0), _rec(5, 140.0, component="array"), _rec(9, None, nextpnr=False),
+        _rec(1, 120.0, rev="bbbb"), _rec(1, 130.0, config={**CFG, "rows": 2})])
+    _write(tmp_path / "seeds_x.jsonl", [_rec(3, 150.0), _rec(2, 149.0), _rec(1, 151.0)])
+    groups = seed_spreads(tmp_path / "*.jsonl")
+    assert [len(g.runs) for g in groups] == [3, 1, 1]
+    top = groups[0]
+    assert [r.seed for r in top.runs] == [1, 2, 3]            # seed 1 twice, same Fmax: once
+    assert top.summary() == {"seeds": 3, "min": 149.0, "median": 150.0, "mean": 150.0,
+                             "max": 151.0, "target_mhz": 150.0, "at_target": 2}
+    assert top.label == "4x4x32" and groups[1].label in ("4x4x32", "2x4x32")
+    assert {g.rtl_revision for g in groups} == {"aaaa", "bbbb"}
+
+
+def test_a_seed_with_two_fmax_values_is_a_one_line_error(tmp_path):
+    _write(tmp_path / "a.jsonl", [_rec(2, 145.0)])
+    _write(tmp_path / "b.jsonl", [_rec(2, 146.0)])
+    res = subprocess.run([sys.executable, "-m", "hw", "seeds", "--data",
+                          str(tmp_path / "*.jsonl")], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "seed 2 has Fmax 146.0 here and 145.0 in a.jsonl" in res.stderr
+
+
+def test_no_file_and_a_bad_line_are_one_line_errors(tmp_path):
+    for data in (str(tmp_path / "none*.jsonl"), None):
+        if data is None:
+            (tmp_path / "bad.jsonl").write_text('{"device": 1}\nnot json\n')
+            data = str(tmp_path / "bad.jsonl")
+        res = subprocess.run([sys.executable, "-m", "hw", "seeds", "--data", data],
+                             capture_output=True, text=True, cwd=REPO)
+        assert res.returncode == 2 and res.stderr.startswith("error: ") and \
+            res.stderr.count("\n") == 1, res.stderr
+
+
+def test_committed_seed_spread_of_the_default_config_is_what_the_readme_quotes():
+    groups = [g for g in seed_spreads(REPO / "hw/synth/data/*.jsonl", "ecp5-85")
+              if g.config == CFG]
+    assert len(groups) == 1, "the default config's records span more than one RTL revision"
+    s = groups[0].summary()
+    assert s["seeds"] >= 3
+    readme = (REPO / "README.md").read_text()
+    quoted = (f"{s['seeds']} seeds: min {s['min']:.1f}, median {s['median']:.1f}, max "
+              f"{s['max']:.1f} MHz, {s['at_target']} of {s['seeds']} at 150 MHz")
+    assert quoted in readme, quoted
+
+
+@pytest.mark.parametrize("flag", ["--json", "--all"])
+def test_cli_prints_the_committed_groups(flag):
+    res = subprocess.run([sys.executable, "-m", "hw", "seeds", flag], capture_output=True,
+                         text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    if flag == "--json":
+        doc = json.loads(res.stdout)
+        assert doc and all(d["seeds"] == len(d["runs"]) for d in doc)
+    else:
+        assert "ecp5-85 4x4x32, RTL " in res.stdout
