@@ -11,7 +11,9 @@ A port's register is folded only when the result is the same circuit cycle for c
 used data output of the port drives exactly one load, the ``DI`` pin of a plain ``TRELLIS_FF``
 (clock = the port's clock, constant clock enable, ``LSR`` tied to 0, same GSR setting as the
 RAM), and the port's output-register enable ``OCE`` is tied to 1 and its reset ``RST`` to 0.
-The flip-flop is removed and the RAM's output takes over the flip-flop's ``Q`` net.
+The flip-flop is removed and the RAM's output takes over the flip-flop's ``Q`` net. A RAM in the
+36-bit pseudo-dual-port mode has one read on both ports' outputs and one output register: its
+read is folded whole or not at all (:func:`absorb_bram_output_registers`).
 """
 
 from __future__ import annotations
@@ -50,8 +52,41 @@ def _plain_ff(cell: dict, clk, gsr: str) -> bool:
             and p.get("GSR", "DISABLED") == gsr)
 
 
+def _width(par: dict, port: str) -> int:
+    """DATA_WIDTH_<port> of a DP16KD (Yosys writes parameters as binary strings)."""
+    v = par.get(f"DATA_WIDTH_{port}", 18)
+    try:
+        return int(v, 2) if isinstance(v, str) else int(v)
+    except ValueError:
+        return 18
+
+
+def _folds(cells: dict, loads: dict, conn: dict, port: str, clk, gsr: str) -> list | None:
+    """(output pin, flip-flop) of every used DO<port> bit when each drives exactly one bare
+    flip-flop on ``clk``; None when one does not (then nothing of the port may be folded)."""
+    folds = []
+    for i in range(DO_BITS):
+        bits = conn.get(f"DO{port}{i}")
+        if not bits or not isinstance(bits[0], int) or not loads.get(bits[0]):
+            continue                      # unused output bit
+        readers = loads[bits[0]]
+        ff = cells.get(readers[0][0]) if len(readers) == 1 else None
+        if ff is None or readers[0][1] != "DI" or not _plain_ff(ff, clk, gsr):
+            return None
+        folds.append((f"DO{port}{i}", readers[0][0]))
+    return folds
+
+
 def absorb_bram_output_registers(netlist: dict, top: str) -> int:
     """Fold eligible flip-flops into the DP16KD output registers of module ``top`` (in place).
+
+    A RAM with both ports 36 bits wide is the pseudo-dual-port x36 mode (Lattice PDPW16KD): one
+    36-bit read leaves on DOA0-17 and DOB0-17 and has one output register (nextpnr turns a
+    PDPW16KD's REGMODE into equal REGMODE_A and REGMODE_B, its read-side OCER into OCEB:
+    ``ecp5/pack.cc``, pack_ebr). Its 36 bits are folded together or not at all: both clocks
+    the flip-flops' clock, OCEB tied to 1, no output reset; REGMODE_A and REGMODE_B become
+    OUTREG and OCEA is tied to 1 (Yosys ties the write side's OCEA to 0; the register must
+    not depend on which port's enable drives the DOA half).
 
     Returns the number of flip-flops removed (data bits now registered inside block RAMs).
     """
@@ -63,30 +98,27 @@ def absorb_bram_output_registers(netlist: dict, top: str) -> int:
         ram = cells[ram_name]
         conn, par = ram["connections"], ram["parameters"]
         gsr = par.get("GSR", "DISABLED")
-        for port in "AB":
-            if par.get(f"REGMODE_{port}", "NOREG") != "NOREG":
+        pdp = _width(par, "A") == 36 and _width(par, "B") == 36
+        for ports in (("AB",) if pdp else ("A", "B")):
+            if any(par.get(f"REGMODE_{p}", "NOREG") != "NOREG" for p in ports):
                 continue
-            if conn.get(f"OCE{port}") != ["1"] or conn.get(f"RST{port}", ["0"]) != ["0"]:
+            enable = "B" if pdp else ports
+            if conn.get(f"OCE{enable}") != ["1"] or \
+                    any(conn.get(f"RST{p}", ["0"]) != ["0"] for p in ports):
                 continue
-            clk = conn.get(f"CLK{port}")
-            if not clk or not isinstance(clk[0], int):
+            clk = conn.get(f"CLK{ports[0]}")
+            if not clk or not isinstance(clk[0], int) or \
+                    any(conn.get(f"CLK{p}") != clk for p in ports):
                 continue
-            folds, ok = [], True
-            for i in range(DO_BITS):
-                bits = conn.get(f"DO{port}{i}")
-                if not bits or not isinstance(bits[0], int) or not loads.get(bits[0]):
-                    continue                      # unused output bit
-                readers = loads[bits[0]]
-                ff = cells.get(readers[0][0]) if len(readers) == 1 else None
-                if ff is None or readers[0][1] != "DI" or not _plain_ff(ff, clk, gsr):
-                    ok = False
-                    break
-                folds.append((i, readers[0][0]))
-            if not ok or not folds:
+            parts = [_folds(cells, loads, conn, p, clk, gsr) for p in ports]
+            if any(f is None for f in parts) or not any(parts):
                 continue
-            for i, ff_name in folds:
-                conn[f"DO{port}{i}"] = list(cells[ff_name]["connections"]["Q"])
+            for pin, ff_name in (f for part in parts for f in part):
+                conn[pin] = list(cells[ff_name]["connections"]["Q"])
                 del cells[ff_name]
-            par[f"REGMODE_{port}"] = "OUTREG"
-            removed += len(folds)
+                removed += 1
+            for p in ports:
+                par[f"REGMODE_{p}"] = "OUTREG"
+            if pdp:
+                conn["OCEA"] = ["1"]
     return removed

@@ -58,6 +58,52 @@ def test_anything_but_a_bare_register_is_left_alone(kwargs):
     assert net == before
 
 
+def _pdp_netlist(ff_b=None, ram_conn=None):
+    """One DP16KD in the x36 pseudo-dual-port mode as Yosys writes it (both widths 36, the
+    write side's OCEA tied 0): its read leaves on DOA0 and DOB0 (nets 10, 11), each into a
+    TRELLIS_FF; ``ff_b`` changes the DOB0 flip-flop's parameters."""
+    w36 = format(36, "032b")
+    ram = {"type": "DP16KD",
+           "parameters": {"DATA_WIDTH_A": w36, "DATA_WIDTH_B": w36, "REGMODE_A": "NOREG",
+                          "REGMODE_B": "NOREG", "GSR": "DISABLED"},
+           "port_directions": {p: "output" for p in ("DOA0", "DOB0")},
+           "connections": {"DOA0": [10], "DOB0": [11], "CLKA": [2], "CLKB": [2],
+                           "OCEA": ["0"], "OCEB": ["1"], "RSTA": ["0"], "RSTB": ["0"],
+                           **(ram_conn or {})}}
+    cells = {"ram": ram}
+    for name, d, q, extra in (("ffa", 10, 20, {}), ("ffb", 11, 21, ff_b or {})):
+        cells[name] = {
+            "type": "TRELLIS_FF",
+            "parameters": {"CEMUX": "1", "CLKMUX": "CLK", "GSR": "DISABLED", "LSRMUX": "LSR",
+                           **extra},
+            "port_directions": {"CLK": "input", "DI": "input", "LSR": "input", "Q": "output"},
+            "connections": {"CLK": [2], "DI": [d], "LSR": ["0"], "Q": [q]}}
+    return {"modules": {"top": {"ports": {}, "cells": cells, "netnames": {}}}}
+
+
+def test_a_36_bit_read_is_folded_whole_into_both_halves_registers():
+    net = _pdp_netlist()
+    assert absorb_bram_output_registers(net, "top") == 2
+    cells = net["modules"]["top"]["cells"]
+    assert set(cells) == {"ram"}
+    ram = cells["ram"]
+    assert ram["parameters"]["REGMODE_A"] == ram["parameters"]["REGMODE_B"] == "OUTREG"
+    assert ram["connections"]["OCEA"] == ["1"]
+    assert ram["connections"]["DOA0"] == [20] and ram["connections"]["DOB0"] == [21]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"ff_b": {"CEMUX": "CE"}},                 # one half's register has an enable: neither
+    {"ram_conn": {"CLKA": [3]}},               # the halves on two clocks
+    {"ram_conn": {"OCEB": [7]}},               # the read side's output enable not tied 1
+])
+def test_a_36_bit_read_is_never_half_folded(kwargs):
+    net = _pdp_netlist(**kwargs)
+    before = copy.deepcopy(net)
+    assert absorb_bram_output_registers(net, "top") == 0
+    assert net == before
+
+
 @pytest.fixture(scope="module")
 def memory_verilog(tmp_path_factory):
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
