@@ -10,6 +10,16 @@ import pytest
 from hw.synth.bram_outreg import absorb_bram_output_registers
 
 
+def _ff(d: int, q: int, params=None, conn=None) -> dict:
+    """A TRELLIS_FF from net ``d`` to net ``q`` on clock net 2: a bare D flip-flop unless
+    ``params`` / ``conn`` change it."""
+    return {"type": "TRELLIS_FF",
+            "parameters": {"CEMUX": "1 ", "CLKMUX": "CLK", "GSR": "DISABLED", "LSRMUX": "LSR",
+                           "REGSET": "RESET", **(params or {})},
+            "port_directions": {"CLK": "input", "DI": "input", "LSR": "input", "Q": "output"},
+            "connections": {"CLK": [2], "DI": [d], "LSR": ["0"], "Q": [q], **(conn or {})}}
+
+
 def _netlist(ff_params=None, ff_conn=None, extra_loads=(), ram_conn=None):
     """One DP16KD whose port A outputs DOA0/DOA1 (nets 10, 11) each feed a TRELLIS_FF."""
     ram = {"type": "DP16KD", "parameters": {"REGMODE_A": "NOREG", "REGMODE_B": "NOREG",
@@ -20,12 +30,7 @@ def _netlist(ff_params=None, ff_conn=None, extra_loads=(), ram_conn=None):
                            "RSTA": ["0"], **(ram_conn or {})}}
     cells = {"ram": ram}
     for i, (d, q) in enumerate([(10, 20), (11, 21)]):
-        cells[f"ff{i}"] = {
-            "type": "TRELLIS_FF",
-            "parameters": {"CEMUX": "1 ", "CLKMUX": "CLK", "GSR": "DISABLED", "LSRMUX": "LSR",
-                           "REGSET": "RESET", **(ff_params or {})},
-            "port_directions": {"CLK": "input", "DI": "input", "LSR": "input", "Q": "output"},
-            "connections": {"CLK": [2], "DI": [d], "LSR": ["0"], "Q": [q], **(ff_conn or {})}}
+        cells[f"ff{i}"] = _ff(d, q, ff_params, ff_conn)
     for n, net in enumerate(extra_loads):
         cells[f"lut{n}"] = {"type": "LUT4", "port_directions": {"A": "input", "Z": "output"},
                             "connections": {"A": [net], "Z": [30 + n]}}
@@ -70,14 +75,7 @@ def _pdp_netlist(ff_b=None, ram_conn=None):
            "connections": {"DOA0": [10], "DOB0": [11], "CLKA": [2], "CLKB": [2],
                            "OCEA": ["0"], "OCEB": ["1"], "RSTA": ["0"], "RSTB": ["0"],
                            **(ram_conn or {})}}
-    cells = {"ram": ram}
-    for name, d, q, extra in (("ffa", 10, 20, {}), ("ffb", 11, 21, ff_b or {})):
-        cells[name] = {
-            "type": "TRELLIS_FF",
-            "parameters": {"CEMUX": "1", "CLKMUX": "CLK", "GSR": "DISABLED", "LSRMUX": "LSR",
-                           **extra},
-            "port_directions": {"CLK": "input", "DI": "input", "LSR": "input", "Q": "output"},
-            "connections": {"CLK": [2], "DI": [d], "LSR": ["0"], "Q": [q]}}
+    cells = {"ram": ram, "ffa": _ff(10, 20), "ffb": _ff(11, 21, ff_b)}
     return {"modules": {"top": {"ports": {}, "cells": cells, "netnames": {}}}}
 
 
