@@ -36,7 +36,6 @@ def run(ns) -> int:
                            "rtl_revision": g.rtl_revision, **g.summary(),
                            "runs": [vars(r) for r in g.runs]} for g in groups], indent=1))
         return 0
-    if not groups:
-        print("no config is recorded with more than one nextpnr seed (--all lists every one)")
-    print("\n\n".join(format_spread(g) for g in groups))
+    print("\n\n".join(format_spread(g) for g in groups) if groups else
+          "no config is recorded with more than one nextpnr seed (--all lists every one)")
     return 0
