@@ -54,7 +54,9 @@ class SeedSpread:
 
     @property
     def target_mhz(self) -> float:
-        return float(self.config.get("clock_mhz", 150.0))
+        from ..config import ArrayConfig
+
+        return float(self.config.get("clock_mhz", ArrayConfig.clock_mhz))
 
     def summary(self) -> dict:
         """n, min, median, mean, max of the Fmax values and how many reach the target."""

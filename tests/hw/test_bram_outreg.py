@@ -20,21 +20,25 @@ def _ff(d: int, q: int, params=None, conn=None) -> dict:
             "connections": {"CLK": [2], "DI": [d], "LSR": ["0"], "Q": [q], **(conn or {})}}
 
 
+def _module(ram_params: dict, ram_conn: dict, outputs, cells: dict) -> dict:
+    """A netlist of module ``top``: one DP16KD ("ram", its ``outputs`` pins driving) and
+    ``cells``."""
+    ram = {"type": "DP16KD", "parameters": {"REGMODE_A": "NOREG", "REGMODE_B": "NOREG",
+                                           "GSR": "DISABLED", **ram_params},
+           "port_directions": {p: "output" for p in outputs}, "connections": ram_conn}
+    return {"modules": {"top": {"ports": {}, "cells": {"ram": ram, **cells},
+                                "netnames": {}}}}
+
+
 def _netlist(ff_params=None, ff_conn=None, extra_loads=(), ram_conn=None):
     """One DP16KD whose port A outputs DOA0/DOA1 (nets 10, 11) each feed a TRELLIS_FF."""
-    ram = {"type": "DP16KD", "parameters": {"REGMODE_A": "NOREG", "REGMODE_B": "NOREG",
-                                           "GSR": "DISABLED"},
-           "port_directions": {"DOA0": "output", "DOA1": "output", "CLKA": "input",
-                               "OCEA": "input", "RSTA": "input"},
-           "connections": {"DOA0": [10], "DOA1": [11], "CLKA": [2], "OCEA": ["1"],
-                           "RSTA": ["0"], **(ram_conn or {})}}
-    cells = {"ram": ram}
-    for i, (d, q) in enumerate([(10, 20), (11, 21)]):
-        cells[f"ff{i}"] = _ff(d, q, ff_params, ff_conn)
+    cells = {f"ff{i}": _ff(d, q, ff_params, ff_conn)
+             for i, (d, q) in enumerate([(10, 20), (11, 21)])}
     for n, net in enumerate(extra_loads):
         cells[f"lut{n}"] = {"type": "LUT4", "port_directions": {"A": "input", "Z": "output"},
                             "connections": {"A": [net], "Z": [30 + n]}}
-    return {"modules": {"top": {"ports": {}, "cells": cells, "netnames": {}}}}
+    return _module({}, {"DOA0": [10], "DOA1": [11], "CLKA": [2], "OCEA": ["1"], "RSTA": ["0"],
+                        **(ram_conn or {})}, ("DOA0", "DOA1"), cells)
 
 
 def test_plain_flip_flops_are_folded():
@@ -68,15 +72,10 @@ def _pdp_netlist(ff_b=None, ram_conn=None):
     write side's OCEA tied 0): its read leaves on DOA0 and DOB0 (nets 10, 11), each into a
     TRELLIS_FF; ``ff_b`` changes the DOB0 flip-flop's parameters."""
     w36 = format(36, "032b")
-    ram = {"type": "DP16KD",
-           "parameters": {"DATA_WIDTH_A": w36, "DATA_WIDTH_B": w36, "REGMODE_A": "NOREG",
-                          "REGMODE_B": "NOREG", "GSR": "DISABLED"},
-           "port_directions": {p: "output" for p in ("DOA0", "DOB0")},
-           "connections": {"DOA0": [10], "DOB0": [11], "CLKA": [2], "CLKB": [2],
-                           "OCEA": ["0"], "OCEB": ["1"], "RSTA": ["0"], "RSTB": ["0"],
-                           **(ram_conn or {})}}
-    cells = {"ram": ram, "ffa": _ff(10, 20), "ffb": _ff(11, 21, ff_b)}
-    return {"modules": {"top": {"ports": {}, "cells": cells, "netnames": {}}}}
+    return _module({"DATA_WIDTH_A": w36, "DATA_WIDTH_B": w36},
+                   {"DOA0": [10], "DOB0": [11], "CLKA": [2], "CLKB": [2], "OCEA": ["0"],
+                    "OCEB": ["1"], "RSTA": ["0"], "RSTB": ["0"], **(ram_conn or {})},
+                   ("DOA0", "DOB0"), {"ffa": _ff(10, 20), "ffb": _ff(11, 21, ff_b)})
 
 
 def test_a_36_bit_read_is_folded_whole_into_both_halves_registers():
