@@ -16,20 +16,24 @@ import argparse
 import json
 
 from ..paths import SYNTH_DATA_DIR
+from .common import add_device_arg
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(SYNTH_DATA_DIR / "*.jsonl"),
                    help="glob of synthesis record files (default hw/synth/data/*.jsonl)")
-    p.add_argument("--device", default=None, help="only this device's records")
+    add_device_arg(p, default=None)      # only this device's records
     p.add_argument("--all", action="store_true",
                    help="also the groups placed with one seed only")
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
 
 
 def run(ns) -> int:
+    from ..cost.devices import get_device
     from ..synth.seeds import format_spread, seed_spreads
 
+    if ns.device is not None:
+        get_device(ns.device)             # an unknown name: one error line, exit 2
     groups = [g for g in seed_spreads(ns.data, ns.device) if ns.all or len(g.runs) > 1]
     if ns.json:
         print(json.dumps([{"device": g.device, "config": g.config,

@@ -52,6 +52,10 @@ def test_a_seed_with_two_fmax_values_is_a_one_line_error(tmp_path):
 
 
 def test_no_file_and_a_bad_line_are_one_line_errors(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "hw", "seeds", "--device", "ecp5-9000"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 2 and "unknown device 'ecp5-9000'" in res.stderr and \
+        res.stderr.count("\n") == 1, res.stderr
     for data in (str(tmp_path / "none*.jsonl"), None):
         if data is None:
             (tmp_path / "bad.jsonl").write_text('{"device": 1}\nnot json\n')
