@@ -434,4 +434,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hw.entry import exit_with
+
+    exit_with(main)
