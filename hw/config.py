@@ -94,6 +94,10 @@ def rows_before_first_read(rows, cols, m, n):
 #: (Lattice FPGA-TN-02204, "ECP5 and ECP5-5G Memory Usage Guide", DP16KD data widths 1/2/4/9/18).
 BLOCK_RAM_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18))
 
+#: (words, bits) of one DP16KD in pseudo-dual-port mode, one read and one write port (PDPW16KD;
+#: same guide, "Pseudo Dual Port RAM": data width 36 at 512 words).
+PSEUDO_DUAL_PORT_SHAPE = (512, 36)
+
 
 def mem_piece_words(depth: int, piece_depth: int = 16384) -> int:
     """Words per piece of :class:`hw.rtl.memory.PipelinedMemory`: ``piece_depth``, or the memory's
@@ -106,6 +110,13 @@ def mem_slice_bits(piece_words: int) -> int:
     (1 bit beyond 16384 words: the tools then stack block RAMs in depth)."""
     fits = [bits for words, bits in BLOCK_RAM_SHAPES if words >= piece_words]
     return max(fits) if fits else 1
+
+
+def read_write_slice_bits(depth: int) -> int:
+    """Bits per slice of a memory with one read and one write port and ``depth`` words: the
+    pseudo-dual-port width (36) up to its depth (512), else :func:`mem_slice_bits`."""
+    words, bits = PSEUDO_DUAL_PORT_SHAPE
+    return bits if depth <= words else mem_slice_bits(mem_piece_words(depth))
 
 
 def mem_read_latency(depth: int, piece_depth: int = 16384) -> int:

@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..config import ArrayConfig, mem_piece_words, mem_slice_bits
+from ..config import ArrayConfig, read_write_slice_bits
 from .flags import above, at_most
 from .queue import RegisterQueue
 
@@ -125,9 +125,10 @@ class PoolUnit(wiring.Component):
     @staticmethod
     def bank_slices(cfg: ArrayConfig) -> list[tuple[int, int]]:
         """Bit ranges [lo, hi) of one open-row bank's memories: L = ``pool_lanes_eff`` sums cut into
-        slices of one block-RAM shape each (:func:`hw.config.mem_slice_bits`)."""
+        slices of one block-RAM shape each (:func:`hw.config.read_write_slice_bits`: a bank has one
+        read and one write port, so up to 512 words a slice is one 36-bit pseudo-dual-port RAM)."""
         width = cfg.pool_lanes_eff * cfg.pool_sum_width
-        step = mem_slice_bits(mem_piece_words(cfg.pool_row_depth))
+        step = read_write_slice_bits(cfg.pool_row_depth)
         return [(lo, min(width, lo + step)) for lo in range(0, width, step)]
 
     @classmethod

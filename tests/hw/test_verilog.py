@@ -45,7 +45,7 @@ def test_default_config_passes_verilator_lint(tmp_path):
 
 
 def test_only_operand_memory_init_is_stripped():
-    from hw.config import ceil_div, mem_piece_words, mem_slice_bits
+    from hw.config import ceil_div, mem_piece_words, mem_slice_bits, read_write_slice_bits
     from hw.rtl.verilog import generate, strip_operand_memory_init
 
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=40, max_m=8, max_n=8, pool_bits=8,
@@ -58,7 +58,7 @@ def test_only_operand_memory_init_is_stripped():
     assert len(re.findall(r"reg \[\d+:0\] piece\d+_slice\d+ \[", text)) == sum(slices)
     # the FIFO's and the pool unit's open-row bank slices' (small) stay
     bank_slices = ceil_div(cfg.pool_lanes_eff * cfg.pool_sum_width,
-                           mem_slice_bits(mem_piece_words(cfg.pool_row_depth)))
+                           read_write_slice_bits(cfg.pool_row_depth))
     assert text.count("initial begin") == 1 + cfg.pool_open_rows * bank_slices
     demo = ("  initial begin\n    piece0_slice3[0] = 2'h0;\n    piece0_slice3[1] = 2'h0;\n  end\n"
             "  initial begin\n    piece1_slice0[0] = 2'h1;\n  end\n"
