@@ -121,13 +121,15 @@ def _log2(x):
 #: (depth, width, cost in device BRAM units) of one block RAM mode, per family, as yosys 0.70
 #: maps the RTL's one-write / one-read memories (checked on every committed record): ECP5
 #: DP16KD x1..x18 and PDPW16KD x36 (FPGA-DS-02012 sec. 2.10), iCE40 SB_RAM40_4K (TN1250),
-#: 7-series RAMB36E1 x1..x18 (cost 1) and RAMB18E1 x1..x18 (cost 0.5; UG473 table 1-8).
+#: 7-series RAMB36E1 x1..x18 (cost 1), RAMB18E1 x1..x18 and, simple dual-port, x36 (cost 0.5;
+#: UG473 tables 1-7 and 1-8).
 BRAM_SHAPES = {
     "ecp5": [(16384, 1, 1), (8192, 2, 1), (4096, 4, 1), (2048, 9, 1), (1024, 18, 1),
              (512, 36, 1)],
     "ice40": [(2048, 2, 1), (1024, 4, 1), (512, 8, 1), (256, 16, 1)],
     "xc7": [(32768, 1, 1), (16384, 2, 1), (8192, 4, 1), (4096, 9, 1), (2048, 18, 1),
-            (16384, 1, 0.5), (8192, 2, 0.5), (4096, 4, 0.5), (2048, 9, 0.5), (1024, 18, 0.5)],
+            (16384, 1, 0.5), (8192, 2, 0.5), (4096, 4, 0.5), (2048, 9, 0.5), (1024, 18, 0.5),
+            (512, 36, 0.5)],
 }
 #: memories at most this deep become LUT RAM, not block RAM, unless they are marked
 #: ``ram_style = "block"`` (the pool unit's open-row banks): what yosys 0.70 did with the output
