@@ -41,7 +41,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import ArrayConfig, ceil_div, mem_piece_words, mem_slice_bits, popcount_latency
+from ..config import (BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE, ArrayConfig, ceil_div,
+                      mem_piece_words, mem_slice_bits, popcount_latency)
 from ..paths import RESOURCE_MODEL, SYNTH_DATA_DIR
 from .devices import FAMILIES, Device, get_device
 
@@ -120,12 +121,11 @@ def _log2(x):
 # ---- block RAM -----------------------------------------------------------------------------------
 #: (depth, width, cost in device BRAM units) of one block RAM mode, per family, as yosys 0.70
 #: maps the RTL's one-write / one-read memories (checked on every committed record): ECP5
-#: DP16KD x1..x18 and PDPW16KD x36 (FPGA-DS-02012 sec. 2.10), iCE40 SB_RAM40_4K (TN1250),
+#: DP16KD x1..x18 and PDPW16KD x36 (FPGA-DS-02012 sec. 2.10; the shapes of hw.config), iCE40 SB_RAM40_4K (TN1250),
 #: 7-series RAMB36E1 x1..x18 (cost 1), RAMB18E1 x1..x18 and, simple dual-port, x36 (cost 0.5;
 #: UG473 tables 1-7 and 1-8).
 BRAM_SHAPES = {
-    "ecp5": [(16384, 1, 1), (8192, 2, 1), (4096, 4, 1), (2048, 9, 1), (1024, 18, 1),
-             (512, 36, 1)],
+    "ecp5": [(words, bits, 1) for words, bits in (*BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE)],
     "ice40": [(2048, 2, 1), (1024, 4, 1), (512, 8, 1), (256, 16, 1)],
     "xc7": [(32768, 1, 1), (16384, 2, 1), (8192, 4, 1), (4096, 9, 1), (2048, 18, 1),
             (16384, 1, 0.5), (8192, 2, 0.5), (4096, 4, 0.5), (2048, 9, 0.5), (1024, 18, 0.5),
