@@ -145,6 +145,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from .entry import exit_with
+    from .outfiles import exit_with
 
     exit_with(main)

@@ -11,6 +11,8 @@
   them private).
 - :func:`check_writable_dir` refuses an output folder that cannot be written before any long
   work starts.
+- :func:`exit_with` ends a command's process; a reader that closed the pipe early ends it
+  quietly.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NoReturn
 
 
 class OutputError(ValueError):
@@ -300,3 +303,24 @@ def check_output_path(path, what: str = "--out", folder: bool = True) -> Path:
     if not os.access(base, os.W_OK | os.X_OK):
         raise OutputError(f"{what} {path}: {base} is not writable; choose another path")
     return path
+
+
+#: Exit status of a command whose reader closed the output early (128 + SIGPIPE, as a shell
+#: reports a program killed by a broken pipe).
+BROKEN_PIPE_STATUS = 141
+
+
+def exit_with(main: Callable[[], int]) -> NoReturn:
+    """Run a command's ``main()`` and exit with its status. A reader that stops early
+    (``python -m hw network ... --json | head -1``) ends the command quietly with
+    :data:`BROKEN_PIPE_STATUS` instead of a traceback; files the command writes are not
+    affected (they are written whole or not at all, as above)."""
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # stdout now points at a closed pipe: send what Python still flushes at exit nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        status = BROKEN_PIPE_STATUS
+    sys.exit(status)

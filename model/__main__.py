@@ -286,6 +286,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    from hw.entry import exit_with
+    from hw.outfiles import exit_with
 
     exit_with(main)

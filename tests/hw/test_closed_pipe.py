@@ -1,9 +1,9 @@
-"""A command whose reader closes the pipe early ends quietly (hw/entry.py)."""
+"""A command whose reader closes the pipe early ends quietly (hw.outfiles.exit_with)."""
 
 import subprocess
 import sys
 
-from hw.entry import BROKEN_PIPE_STATUS
+from hw.outfiles import BROKEN_PIPE_STATUS
 
 
 def _read_then_close(cmd, size):
@@ -16,7 +16,7 @@ def _read_then_close(cmd, size):
 
 def test_closed_pipe_ends_a_command_quietly():
     # 20 MB of output: far beyond any pipe buffer, so the write must meet the closed pipe
-    code = ("from hw.entry import exit_with\n"
+    code = ("from hw.outfiles import exit_with\n"
             "def main():\n"
             "    for _ in range(20000):\n"
             "        print('x' * 1000)\n"
