@@ -121,9 +121,9 @@ def _log2(x):
 # ---- block RAM -----------------------------------------------------------------------------------
 #: (depth, width, cost in device BRAM units) of one block RAM mode, per family, as yosys 0.70
 #: maps the RTL's one-write / one-read memories (checked on every committed record): ECP5
-#: DP16KD x1..x18 and PDPW16KD x36 (FPGA-DS-02012 sec. 2.10; the shapes of hw.config), iCE40 SB_RAM40_4K (TN1250),
-#: 7-series RAMB36E1 x1..x18 (cost 1), RAMB18E1 x1..x18 and, simple dual-port, x36 (cost 0.5;
-#: UG473 tables 1-7 and 1-8).
+#: DP16KD x1..x18 and PDPW16KD x36 (FPGA-DS-02012 sec. 2.10; the shapes of hw.config), iCE40
+#: SB_RAM40_4K (TN1250), 7-series RAMB36E1 x1..x18 (cost 1), RAMB18E1 x1..x18 and, simple
+#: dual-port, x36 (cost 0.5; UG473 tables 1-7 and 1-8).
 BRAM_SHAPES = {
     "ecp5": [(words, bits, 1) for words, bits in (*BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE)],
     "ice40": [(2048, 2, 1), (1024, 4, 1), (512, 8, 1), (256, 16, 1)],

@@ -29,7 +29,8 @@ def test_closed_pipe_ends_a_command_quietly():
 
 
 def test_closed_pipe_on_a_real_command():
-    # one JSON line of about 157 kB, beyond a pipe buffer (64 kB): the reader takes its first byte only
+    # one JSON line of about 157 kB, beyond a pipe buffer (64 kB): the reader takes its
+    # first byte only
     first, status, err = _read_then_close(
         [sys.executable, "-m", "hw", "network", "--network", "binaryvit-s", "--json"], 1)
     assert first == b"{"
