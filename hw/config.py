@@ -365,7 +365,8 @@ class ArrayConfig:
     @property
     def pe_latency(self) -> int:
         """Cycles from a PE's operand register to its accumulator update being visible:
-        XNOR/AND register, popcount tree, accumulator (:meth:`hw.rtl.pe.PE.latency_of`)."""
+        popcount tree (fed by the XNOR/AND directly), accumulator
+        (:meth:`hw.rtl.pe.PE.latency_of`)."""
         from .rtl.pe import PE
 
         return PE.latency_of(self.simd)

@@ -23,7 +23,7 @@ earlier tile rows run (tile row t starts load_to_read cycles after its last A ro
 at the earliest; it reads for Tn * KW >= R * KW cycles, the time R rows take to load, so only
 the first tile row ever waits on the load), else the first tile waits for all of A.
 
-    tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 2
+    tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 1
 
 Tiles stream back to back through the array and are captured into n = hold_banks hold banks
 in turn (tile i into bank i mod n), each drained (b(m) beats, one per cycle) while later tiles

@@ -56,12 +56,18 @@ class ModelError(ValueError):
 # ---- features ------------------------------------------------------------------------------------
 def tree_reg_bits(width: int, group: int = 8) -> int:
     """Register bits of a pipelined popcount of ``width`` bits (``group``-bit leaves, then a
-    registered pairwise tree), the structure whose depth is :func:`hw.config.popcount_latency`."""
+    pairwise tree registered after the levels :meth:`hw.rtl.popcount.Popcount.registered_level`
+    names), the structure whose depth is :func:`hw.config.popcount_latency`."""
+    from ..rtl.popcount import Popcount
+
     level = [min(group, width - g * group) for g in range(ceil_div(width, group))]
     bits = sum(cap.bit_length() for cap in level)
+    depth = 0
     while len(level) > 1:
+        depth += 1
         level = [sum(level[j:j + 2]) for j in range(0, len(level), 2)]
-        bits += sum(cap.bit_length() for cap in level)
+        if Popcount.registered_level(depth, width, group):
+            bits += sum(cap.bit_length() for cap in level)
     assert len(level) == 1 and popcount_latency(width, group) >= 1
     return bits
 
@@ -69,9 +75,10 @@ def tree_reg_bits(width: int, group: int = 8) -> int:
 def array_register_bits(cfg: ArrayConfig) -> int:
     """Flip-flops the systolic array's structure implies (before yosys trims or merges any).
 
-    Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the XNOR/AND
-    register (S), the popcount pipeline (:func:`tree_reg_bits`), the flags travelling alongside
-    (F per stage: pe_latency - 1 of them) and the accumulator plus its ``hold_banks`` hold
+    Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the AND-mode
+    flag's copies (:meth:`hw.rtl.pe.PE.mode_copies`), the popcount pipeline
+    (:func:`tree_reg_bits`; the XNOR/AND feeds its leaves unregistered), the flags
+    travelling alongside (F per stage: pe_latency - 1 of them) and the accumulator plus its ``hold_banks`` hold
     registers (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) * acc_width). Per
     row-popcount PE (R): the same minus the constant weight operand. Skew lines: row r delays a
     and flags r cycles, column c delays w c cycles. F = the width of
@@ -81,7 +88,7 @@ def array_register_bits(cfg: ArrayConfig) -> int:
 
     R, C, S = cfg.rows, cfg.cols, cfg.simd
     F = flags_layout(cfg.hold_banks).size
-    common = (F + S + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
+    common = (F + PE.mode_copies(S) + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
               + PE.acc_register_bits(cfg.acc_width, cfg.hold_banks))
     skew = R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S
     return R * C * (2 * S + common) + R * (S + common) + skew

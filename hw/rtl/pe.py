@@ -60,8 +60,6 @@ class PE(wiring.Component):
 
     #: operand registers (``a_out``, ``w_out``, ``f_out``): one hop east or south
     OPERAND_REGS = 1
-    #: the registered XNOR (or AND) of the operands
-    XNOR_REGS = 1
     #: the accumulator (and the hold registers, loaded from the same sum)
     ACC_REGS = 1
 
@@ -71,12 +69,18 @@ class PE(wiring.Component):
         numpy arrays): the resource model counts them from here."""
         return (1 + hold_banks) * acc_width
 
+    @staticmethod
+    def mode_copies(simd):
+        """Registered copies of the AND-mode flag in a PE: one per popcount leaf (the
+        resource model counts them from here)."""
+        return Popcount.leaves(simd)
+
     @classmethod
     def latency_of(cls, simd: int) -> int:
         """Cycles from the operand registers to the accumulator update (or ``hold`` capture)
-        being visible: the XNOR/AND register, the popcount tree of ``simd`` bits, the
-        accumulator."""
-        return cls.XNOR_REGS + Popcount.latency_of(simd) + cls.ACC_REGS
+        being visible: the popcount tree of ``simd`` bits (the XNOR/AND of the operand
+        registers feeds its leaf stage directly), the accumulator."""
+        return Popcount.latency_of(simd) + cls.ACC_REGS
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if fault is not None and fault not in PE_FAULTS:
@@ -106,18 +110,25 @@ class PE(wiring.Component):
         m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in),
                      self.f_out.eq(self.f_in)]
 
-        # XNOR (or AND) of the operands, registered: the mode flag fans out to simd LUTs, so
-        # it gets a stage of its own before the popcount tree
-        x = Signal(cfg.simd, reset_less=True)
-        if self._fault == "xor":
-            xnor = self.a_out ^ self.w_out
-        else:
-            xnor = ~(self.a_out ^ self.w_out)
-        m.d.sync += x.eq(Mux(self.f_out.and_mode, self.a_out & self.w_out, xnor))
+        # XNOR (or AND) of the operand registers, straight into the popcount tree's leaf stage:
+        # each leaf sums ``group`` bits that are each a function of three registers (a, w, the
+        # mode flag), so no register of its own (simd flip-flops per PE saved). The mode flag
+        # has one copy per leaf (:meth:`mode_copies`; registered like ``f_out``), so that no
+        # register drives all simd bit functions across the PE (hw.rtl.verilog.keep_replicas
+        # keeps Yosys from merging the copies)
+        tree = Popcount(cfg.simd)
+        mode = [Signal(name=f"mode_g{g}") for g in range(self.mode_copies(cfg.simd))]
+        m.d.sync += [copy.eq(self.f_in.and_mode) for copy in mode]
+        x = Signal(cfg.simd)
+        for g, copy in enumerate(mode):
+            lo, hi = g * tree.group, min(cfg.simd, (g + 1) * tree.group)
+            a, w = self.a_out[lo:hi], self.w_out[lo:hi]
+            xnor = (a ^ w) if self._fault == "xor" else ~(a ^ w)
+            m.d.comb += x[lo:hi].eq(Mux(copy, a & w, xnor))
 
-        m.submodules.tree = tree = Popcount(cfg.simd)
+        m.submodules.tree = tree
         m.d.comb += tree.i.eq(x)
-        f = delayed(m, self.f_out, self.XNOR_REGS + tree.latency, "flags")
+        f = delayed(m, self.f_out, tree.latency, "flags")
         acc = Signal(self.acc_width)
         acc_next = Signal(self.acc_width)
         m.d.comb += acc_next.eq(Mux(f.first, 0, acc) + tree.o)

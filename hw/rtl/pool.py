@@ -550,11 +550,14 @@ class PoolUnit(wiring.Component):
                 m.d.comb += [rp.addr.eq(raddr), wp.addr.eq(waddr),
                              wp.data.eq(sums_in[lo:hi]), wp.en.eq(wen)]
                 m.d.sync += rq[lo:hi].eq(rp.data)
-            m.d.sync += rq2.eq(rq)
+            # a row's first contribution starts from zero: the word read is cleared on its way
+            # into the fabric register (a synchronous reset of rq2, with the control one stage
+            # before c_sum), so the sum below is a bare adder
+            m.d.sync += rq2.eq(Mux(stages[self.BANK_READ_LATENCY - 1].first[b], 0, rq))
             s = [Signal(signed(SW), name=f"bank{b}_sum{l}", reset_less=True) for l in range(L)]
             for l in range(L):
                 part = rq2[l * SW:(l + 1) * SW].as_signed()
-                m.d.sync += s[l].eq(Mux(c_sum.first[b], 0, part) + h_sum[l])
+                m.d.sync += s[l].eq(part + h_sum[l])
             m.d.comb += sums_in.eq(Cat(*s))
             sums.append(s)
 

@@ -13,11 +13,17 @@ class Popcount(wiring.Component):
     """Number of ones of ``i``, ``latency`` cycles later on ``o``.
 
     Stage 1 sums each ``group``-bit leaf and registers it; every further stage adds pairs of
-    partial sums and registers them, so no path is longer than one ``group``-bit sum or one adder.
+    partial sums over ``ADDER_LEVELS_PER_STAGE`` pairwise levels and registers the result, so no
+    path is longer than one ``group``-bit sum (with whatever logic drives ``i``) or two chained
+    adders of at most ceil(log2(width)) bits.
     """
 
     #: registered stages of leaf sums (one ``group``-bit sum each)
     LEAF_REGS = 1
+    #: pairwise adder levels between two registers above the leaves (the last stage may have
+    #: fewer): two short carry chains in series fit a cycle, and every second level of
+    #: registers (width / group / 2 partial sums) is saved
+    ADDER_LEVELS_PER_STAGE = 2
 
     @staticmethod
     def adder_levels(width: int, group: int = 8) -> int:
@@ -25,10 +31,18 @@ class Popcount(wiring.Component):
         return ceil_log2(ceil_div(width, group))
 
     @classmethod
+    def registered_level(cls, depth: int, width: int, group: int = 8) -> bool:
+        """Whether adder level ``depth`` (1 = the first above the leaves) ends in registers:
+        every ``ADDER_LEVELS_PER_STAGE``-th level and the last one."""
+        return (depth % cls.ADDER_LEVELS_PER_STAGE == 0
+                or depth == cls.adder_levels(width, group))
+
+    @classmethod
     def latency_of(cls, width: int, group: int = 8) -> int:
         """Cycles from ``i`` to ``o`` of a ``width``-bit tree: the leaf stage, then one per
-        adder level."""
-        return cls.LEAF_REGS + cls.adder_levels(width, group)
+        ``ADDER_LEVELS_PER_STAGE`` adder levels."""
+        return cls.LEAF_REGS + ceil_div(cls.adder_levels(width, group),
+                                        cls.ADDER_LEVELS_PER_STAGE)
 
     def __init__(self, width: int, group: int = 8):
         self._MustUse__silence = True    # no "never used" warning if validation fails
@@ -43,6 +57,16 @@ class Popcount(wiring.Component):
     @property
     def width(self) -> int:
         return self._width
+
+    @property
+    def group(self) -> int:
+        """Input bits per leaf sum."""
+        return self._group
+
+    @staticmethod
+    def leaves(width: int, group: int = 8) -> int:
+        """Leaf sums of a ``width``-bit tree: ceil(width / group)."""
+        return ceil_div(width, group)
 
     @property
     def latency(self) -> int:
@@ -60,18 +84,18 @@ class Popcount(wiring.Component):
             m.d.sync += leaf.eq(sum(bits[b] for b in range(lo, hi)))
             level.append((leaf, hi - lo))
         for depth in range(1, self.adder_levels(self._width, self._group) + 1):
+            registered = self.registered_level(depth, self._width, self._group)
             nxt = []
             for j in range(0, len(level), 2):
-                if j + 1 == len(level):
-                    sig, cap = level[j]
-                    reg = Signal(range(cap + 1), name=f"l{depth}_{j // 2}")
-                    m.d.sync += reg.eq(sig)
+                pair = level[j:j + 2]
+                cap = sum(c for _, c in pair)
+                node = Signal(range(cap + 1), name=f"l{depth}_{j // 2}")
+                total = pair[0][0] if len(pair) == 1 else pair[0][0] + pair[1][0]
+                if registered:
+                    m.d.sync += node.eq(total)
                 else:
-                    (a, ca), (b, cb) = level[j], level[j + 1]
-                    cap = ca + cb
-                    reg = Signal(range(cap + 1), name=f"l{depth}_{j // 2}")
-                    m.d.sync += reg.eq(a + b)
-                nxt.append((reg, cap))
+                    m.d.comb += node.eq(total)
+                nxt.append((node, cap))
             level = nxt
         assert len(level) == 1
         m.d.comb += self.o.eq(level[0][0])

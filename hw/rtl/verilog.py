@@ -47,15 +47,16 @@ def strip_operand_memory_init(text: str) -> tuple[str, int]:
 
 #: registers that hold copies of one value on purpose (hw.rtl.memory.PipelinedMemory: the
 #: addresses and write enable per group of block-RAM slices; hw.rtl.pool.PoolUnit: the same
-#: per open-row bank)
+#: per open-row bank; hw.rtl.pe.PE: the AND-mode flag per popcount leaf)
 _REPLICA = re.compile(r"^(  always @\(posedge clk\)\n"
-                      r"    (\\?\S*(?:piece\d+_g|bank)\d+_(?:waddr|raddr|we)) <= )", re.M)
+                      r"    (\\?\S*(?:(?:piece\d+_g|bank)\d+_(?:waddr|raddr|we)|mode_g\d+)) <= )",
+                      re.M)
 
 
 def keep_replicas(text: str) -> tuple[str, int]:
     """Mark the always block of every replica register (``piece<i>_g<g>_waddr`` / ``_raddr`` /
-    ``_we``, ``bank<b>_waddr`` / ``_raddr`` / ``_we``) ``(* keep *)``; return the text and how
-    many were marked.
+    ``_we``, ``bank<b>_waddr`` / ``_raddr`` / ``_we``, ``mode_g<g>``) ``(* keep *)``; return the
+    text and how many were marked.
 
     Yosys merges flip-flops with the same inputs (opt_merge) unless their cell carries ``keep``;
     a ``keep`` on the wire is not enough, on the always block it reaches the flip-flop cell.

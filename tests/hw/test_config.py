@@ -23,7 +23,7 @@ def test_derived_values():
     assert cfg.kw_max == 4
     assert cfg.acc_width == 7                       # 100 < 2**7
     assert cfg.mm_result_width == 8
-    assert cfg.pe_popcount_latency == popcount_latency(32) == 3
+    assert cfg.pe_popcount_latency == popcount_latency(32) == 2   # leaves, then 2 adder levels
     assert cfg.mm_read_latency == 1 + 8             # address register + one-piece memory
     assert cfg.tile_flush == 9 + 3 + 2 + 1 + cfg.pe_latency
     assert cfg.a_bank_depth == 3 * 4 and cfg.w_bank_depth == 3 * 4
@@ -132,7 +132,7 @@ def test_more_hold_banks_deepen_the_output_fifo_as_in_flight_tiles_need():
 
 def test_default_latencies():
     cfg = ArrayConfig()
-    assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (5, 9, 21)
+    assert (cfg.pe_latency, cfg.mm_read_latency, cfg.tile_flush) == (3, 9, 19)
     assert (cfg.pool_latency, cfg.result_latency, cfg.out_fifo_depth) == (8, 6, 32)
     assert cfg.pool_start_cycles == 5
 

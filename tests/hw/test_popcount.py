@@ -8,7 +8,7 @@ from hw.rtl.simulate import run_testbench
 from hw.rtl.popcount import Popcount
 
 
-@pytest.mark.parametrize("width", [1, 5, 8, 9, 32, 64, 100])
+@pytest.mark.parametrize("width", [1, 5, 8, 9, 32, 64, 100, 256])
 def test_popcount_tree_exact_and_pipelined(width):
     dut = Popcount(width)
     rng = random.Random(width)

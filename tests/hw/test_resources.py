@@ -18,8 +18,8 @@ from hw.cost.resources import (bram_tiles, error_rows, estimate, features,
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("width, bits", [(1, 1), (8, 4), (16, 4 + 4 + 5), (64, 32 + 20 + 12 + 7),
-                                         (24, 12 + (5 + 4) + 5)])
+@pytest.mark.parametrize("width, bits", [(1, 1), (8, 4), (16, 4 + 4 + 5), (64, 32 + 12 + 7),
+                                         (24, 12 + 5), (128, 64 + 24 + 8)])
 def test_tree_reg_bits_by_hand(width, bits):
     assert tree_reg_bits(width) == bits
 
@@ -64,8 +64,8 @@ def test_features_read_config_properties():
     assert f["lut"]["pool_lanes"] == 3 * cfg.lane_width
     assert features(replace(cfg, pool_lanes=6))["lut"]["pool_lanes"] == 6 * cfg.lane_width
     F = FLAGS.size
-    # the accumulator and two hold banks
-    common = F + 16 + tree_reg_bits(16) + F * (1 + cfg.pe_popcount_latency) + 3 * cfg.acc_width
+    # two AND-mode copies (16 bits, 8 per leaf), the accumulator and two hold banks
+    common = F + 2 + tree_reg_bits(16) + F * cfg.pe_popcount_latency + 3 * cfg.acc_width
     assert f["ff"]["array_regs"] == 6 * (32 + common) + 2 * (16 + common) + (16 + F) + 3 * 16
     assert f["ff"]["mem_words"] == (2 + 3) * 16
     assert f["ff"]["pool_regs"] == cfg.pool_register_bits == PoolUnit.lane_register_bits(cfg) > 0

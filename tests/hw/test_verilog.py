@@ -112,8 +112,9 @@ def test_committed_configs_generate_byte_identical_verilog(tmp_path, name, rec):
 def test_block_ram_address_copies_are_kept_apart():
     """Every operand memory has one write address, one read address and one write-enable
     register per group of SLICES_PER_ADDRESS block-RAM slices, and every open-row bank of the
-    pool unit one of each, each always block marked (* keep *) so that Yosys does not merge
-    the copies back into one register; nothing else is marked."""
+    pool unit one of each, and every PE one AND-mode flag per popcount leaf, each always block
+    marked (* keep *) so that Yosys does not merge the copies back into one register; nothing
+    else is marked."""
     from hw.config import ceil_div
     from hw.rtl.memory import PipelinedMemory
     from hw.rtl.verilog import generate, keep_replicas
@@ -125,9 +126,12 @@ def test_block_ram_address_copies_are_kept_apart():
         mem = PipelinedMemory(cfg.simd, depth, cfg.mem_piece_depth)
         groups += count * mem.pieces * ceil_div(mem.slices, PipelinedMemory.SLICES_PER_ADDRESS)
     assert groups == 8 * 4 and cfg.pool_open_rows == 5
-    assert text.count("(* keep = 32'd1 *)") == 3 * groups + 3 * 5
+    modes = (4 * 4 + 4) * 4                 # 16 PEs and 4 row-popcount PEs, 32 / 8 leaves each
+    assert text.count("(* keep = 32'd1 *)") == 3 * groups + 3 * 5 + modes
     marked = re.findall(r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    (\S+) <=", text)
-    assert len(marked) == 3 * groups + 3 * 5
+    assert len(marked) == 3 * groups + 3 * 5 + modes
+    assert sorted(n for n in marked if n.startswith("mode_g")) == sorted(
+        f"mode_g{g}" for g in range(4) for _ in range(20))
     assert sum(bool(re.fullmatch(r"piece\d+_g\d+_(waddr|raddr|we)", n)) for n in marked) == 96
     assert sorted(n for n in marked if n.startswith("bank")) == sorted(
         f"bank{b}_{s}" for b in range(5) for s in ("raddr", "waddr", "we"))
@@ -135,3 +139,4 @@ def test_block_ram_address_copies_are_kept_apart():
     assert keep_replicas(demo) == ("  (* keep = 32'd1 *)\n" + demo, 1)
     assert keep_replicas(demo.replace("_g1_", "_"))[1] == 0
     assert keep_replicas(demo.replace("piece0_g1_", "bank3_"))[1] == 1
+    assert keep_replicas(demo.replace("piece0_g1_raddr", "mode_g2"))[1] == 1
