@@ -27,7 +27,8 @@ class Popcount(wiring.Component):
 
     @staticmethod
     def adder_levels(width: int, group: int = 8) -> int:
-        """Registered pairwise adder levels above the leaves of a ``width``-bit tree."""
+        """Pairwise adder levels above the leaves of a ``width``-bit tree (registered as
+        :meth:`registered_level` says)."""
         return ceil_log2(ceil_div(width, group))
 
     @classmethod

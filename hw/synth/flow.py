@@ -392,13 +392,16 @@ def _array_verilog(cfg, out_dir: Path) -> Path:
     from amaranth.back import verilog
 
     from ..rtl.array import SystolicArray
+    from ..rtl.verilog import keep_replicas
 
     from ..outfiles import write_text_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "bvit_array.v"
-    write_text_atomic(path, verilog.convert(SystolicArray(cfg), name="bvit_array",
+    # the PEs' AND-mode copies kept apart, as in the whole design (hw.rtl.verilog.generate)
+    text, _ = keep_replicas(verilog.convert(SystolicArray(cfg), name="bvit_array",
                                             emit_src=False))
+    write_text_atomic(path, text)
     return path
 
 

@@ -140,3 +140,13 @@ def test_block_ram_address_copies_are_kept_apart():
     assert keep_replicas(demo.replace("_g1_", "_"))[1] == 0
     assert keep_replicas(demo.replace("piece0_g1_", "bank3_"))[1] == 1
     assert keep_replicas(demo.replace("piece0_g1_raddr", "mode_g2"))[1] == 1
+
+
+def test_array_alone_keeps_the_mode_copies(tmp_path):
+    """The array synthesized alone (`python -m hw synth --component array`) keeps every PE's
+    AND-mode copies apart, as the whole design does: one per popcount leaf."""
+    from hw.synth.flow import _array_verilog
+
+    cfg = ArrayConfig(rows=2, cols=3, simd=32)
+    text = _array_verilog(cfg, tmp_path).read_text()
+    assert text.count("(* keep = 32'd1 *)") == (2 * 3 + 2) * 4
