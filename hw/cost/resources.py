@@ -78,8 +78,9 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the AND-mode
     flag's copies (:meth:`hw.rtl.pe.PE.mode_copies`), the popcount pipeline
     (:func:`tree_reg_bits`; the XNOR/AND feeds its leaves unregistered), the flags
-    travelling alongside (F per stage: pe_latency - 1 of them) and the accumulator plus its ``hold_banks`` hold
-    registers (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) * acc_width). Per
+    travelling alongside (F per stage: pe_latency - 1 of them) and the accumulator plus its
+    ``hold_banks`` hold registers (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) *
+    acc_width). Per
     row-popcount PE (R): the same minus the constant weight operand. Skew lines: row r delays a
     and flags r cycles, column c delays w c cycles. F = the width of
     :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
