@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..config import (BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE, ArrayConfig, ceil_div,
-                      mem_piece_words, mem_slice_bits, popcount_latency)
+                      mem_piece_words, mem_slice_bits)
 from ..paths import RESOURCE_MODEL, SYNTH_DATA_DIR
 from .devices import FAMILIES, Device, get_device
 
@@ -55,21 +55,12 @@ class ModelError(ValueError):
 
 # ---- features ------------------------------------------------------------------------------------
 def tree_reg_bits(width: int, group: int = 8) -> int:
-    """Register bits of a pipelined popcount of ``width`` bits (``group``-bit leaves, then a
-    pairwise tree registered after the levels :meth:`hw.rtl.popcount.Popcount.registered_level`
-    names), the structure whose depth is :func:`hw.config.popcount_latency`."""
+    """Register bits of a pipelined popcount of ``width`` bits
+    (:meth:`hw.rtl.popcount.Popcount.register_bits`), the structure whose depth is
+    :func:`hw.config.popcount_latency`."""
     from ..rtl.popcount import Popcount
 
-    level = [min(group, width - g * group) for g in range(ceil_div(width, group))]
-    bits = sum(cap.bit_length() for cap in level)
-    depth = 0
-    while len(level) > 1:
-        depth += 1
-        level = [sum(level[j:j + 2]) for j in range(0, len(level), 2)]
-        if Popcount.registered_level(depth, width, group):
-            bits += sum(cap.bit_length() for cap in level)
-    assert len(level) == 1 and popcount_latency(width, group) >= 1
-    return bits
+    return Popcount.register_bits(width, group)
 
 
 def array_register_bits(cfg: ArrayConfig) -> int:
@@ -80,9 +71,8 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     (:func:`tree_reg_bits`; the XNOR/AND feeds its leaves unregistered), the flags
     travelling alongside (F per stage: pe_latency - 1 of them) and the accumulator plus its
     ``hold_banks`` hold registers (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) *
-    acc_width). Per
-    row-popcount PE (R): the same minus the constant weight operand. Skew lines: row r delays a
-    and flags r cycles, column c delays w c cycles. F = the width of
+    acc_width). Per row-popcount PE (R): the same minus the constant weight operand. Skew
+    lines: row r delays a and flags r cycles, column c delays w c cycles. F = the width of
     :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
     """
     from ..rtl.pe import PE, flags_layout

@@ -515,8 +515,8 @@ class PoolUnit(wiring.Component):
         for i in range(self.BANK_READ_LATENCY + self.SUM_REGS):
             stages.append(Signal(ctl, name=f"ctl{i + 3}"))
             m.d.sync += stages[-1].eq(stages[-2])
-        c_sum, c_out = stages[self.BANK_READ_LATENCY], stages[-1]
-        h_sum = run                                  # the window-row sums, delayed to c_sum
+        c_out = stages[-1]                           # after the bank read and the sum
+        h_sum = run          # the window-row sums, delayed to the sum's stage (BANK_READ_LATENCY)
         for i in range(self.BANK_READ_LATENCY):
             nxt = [Signal(signed(HW), name=f"hsum{i + 3}_{l}", reset_less=True)
                    for l in range(L)]
@@ -552,7 +552,7 @@ class PoolUnit(wiring.Component):
                 m.d.sync += rq[lo:hi].eq(rp.data)
             # a row's first contribution starts from zero: the word read is cleared on its way
             # into the fabric register (a synchronous reset of rq2, with the control one stage
-            # before c_sum), so the sum below is a bare adder
+            # before the sum's), so the sum below is a bare adder
             m.d.sync += rq2.eq(Mux(stages[self.BANK_READ_LATENCY - 1].first[b], 0, rq))
             s = [Signal(signed(SW), name=f"bank{b}_sum{l}", reset_less=True) for l in range(L)]
             for l in range(L):

@@ -69,6 +69,24 @@ class Popcount(wiring.Component):
         """Leaf sums of a ``width``-bit tree: ceil(width / group)."""
         return ceil_div(width, group)
 
+    @classmethod
+    def level_caps(cls, width: int, group: int = 8) -> list[list[int]]:
+        """Largest value of every node, level by level: the leaf sums, then each pairwise
+        adder level (an odd node out passes up alone)."""
+        level = [min(group, width - g * group) for g in range(cls.leaves(width, group))]
+        levels = [level]
+        while len(level) > 1:
+            level = [sum(level[j:j + 2]) for j in range(0, len(level), 2)]
+            levels.append(level)
+        return levels
+
+    @classmethod
+    def register_bits(cls, width: int, group: int = 8) -> int:
+        """Flip-flops of a ``width``-bit tree: the leaf sums and every level that
+        :meth:`registered_level` registers (the resource model counts them from here)."""
+        return sum(cap.bit_length() for depth, level in enumerate(cls.level_caps(width, group))
+                   if depth == 0 or cls.registered_level(depth, width, group) for cap in level)
+
     @property
     def latency(self) -> int:
         """Cycles from ``i`` to ``o``."""
@@ -79,7 +97,7 @@ class Popcount(wiring.Component):
         bits = Signal(self._width)
         m.d.comb += bits.eq(self.i)
         level = []
-        for g in range(ceil_div(self._width, self._group)):
+        for g in range(self.leaves(self._width, self._group)):
             lo, hi = g * self._group, min(self._width, (g + 1) * self._group)
             leaf = Signal(range(hi - lo + 1), name=f"leaf{g}")
             m.d.sync += leaf.eq(sum(bits[b] for b in range(lo, hi)))

@@ -65,19 +65,24 @@ def keep_replicas(text: str) -> tuple[str, int]:
     return text, n
 
 
-def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME) -> str:
-    """Verilog text of :class:`hw.rtl.top.AxiTop` for ``cfg`` (optionally with a deliberate fault)."""
+def convert(component, name: str) -> str:
+    """Verilog text of any of the RTL's components as module ``name``, with the post-passes
+    every synthesized netlist needs (:func:`strip_operand_memory_init`, :func:`keep_replicas`)."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
+    text, _ = strip_operand_memory_init(verilog.convert(component, name=name, emit_src=False))
+    text, _ = keep_replicas(text)
+    return text
+
+
+def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME) -> str:
+    """Verilog text of :class:`hw.rtl.top.AxiTop` for ``cfg`` (optionally with a deliberate fault)."""
     from .top import AxiTop
 
     if fault is not None and fault not in FAULTS:
         raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
-    top = AxiTop(cfg, fault=fault)
-    text, _ = strip_operand_memory_init(verilog.convert(top, name=name, emit_src=False))
-    text, _ = keep_replicas(text)
-    return text
+    return convert(AxiTop(cfg, fault=fault), name)
 
 
 def write_verilog(cfg: ArrayConfig, out_dir, *, fault: str | None = None,

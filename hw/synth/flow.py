@@ -388,20 +388,14 @@ COMPONENTS = ("top", "array")
 def _array_verilog(cfg, out_dir: Path) -> Path:
     """Verilog of the systolic array alone (:class:`hw.rtl.array.SystolicArray`): a diagnostic that
     separates the array's own Fmax from the controller's."""
-    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
-    from amaranth.back import verilog
-
-    from ..rtl.array import SystolicArray
-    from ..rtl.verilog import keep_replicas
-
     from ..outfiles import write_text_atomic
+    from ..rtl.array import SystolicArray
+    from ..rtl.verilog import convert
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "bvit_array.v"
-    # the PEs' AND-mode copies kept apart, as in the whole design (hw.rtl.verilog.generate)
-    text, _ = keep_replicas(verilog.convert(SystolicArray(cfg), name="bvit_array",
-                                            emit_src=False))
-    write_text_atomic(path, text)
+    # the same post-passes as the whole design (the PEs' AND-mode copies kept apart)
+    write_text_atomic(path, convert(SystolicArray(cfg), "bvit_array"))
     return path
 
 
