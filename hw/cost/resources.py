@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..config import (BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE, ArrayConfig, ceil_div,
-                      mem_piece_words, mem_slice_bits)
+                      mem_piece_words, read_write_slice_bits)
 from ..paths import RESOURCE_MODEL, SYNTH_DATA_DIR
 from .devices import FAMILIES, Device, get_device
 
@@ -150,14 +150,14 @@ def memories(cfg: ArrayConfig) -> list[Ram]:
 
     Operand memories (R activation banks, C weight banks) are built like the RTL's
     PipelinedMemory: pieces of at most ``mem_piece_depth`` words, each cut into slices of
-    :func:`hw.config.mem_slice_bits` bits (one RAM each), listed separately.
+    :func:`hw.config.read_write_slice_bits` bits (one RAM each), listed separately.
     """
     piece_depth, simd = cfg.mem_piece_depth, cfg.simd
 
     def slices(depth):
         """(".piece.slice", depth, width) of the RAMs of one operand memory."""
         words = mem_piece_words(depth, piece_depth)
-        bits = mem_slice_bits(words)
+        bits = read_write_slice_bits(words)
         return [(f".{i}.{j}", min(words, depth - i * words), min(bits, simd - j * bits))
                 for i in range(ceil_div(depth, words)) for j in range(ceil_div(simd, bits))]
 

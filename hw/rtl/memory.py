@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..config import ceil_div, ceil_log2, mem_piece_words, mem_slice_bits
+from ..config import ceil_div, ceil_log2, mem_piece_words, read_write_slice_bits
 from .pipeline import delayed
 
 
@@ -30,8 +30,10 @@ class PipelinedMemory(wiring.Component):
        :func:`hw.rtl.verilog.keep_replicas` marks them ``keep`` in the Verilog, so Yosys does
        not merge them back into one.
     2. Pieces of ``piece_depth`` words (:func:`hw.config.mem_piece_words`), each cut into slices
-       of :func:`hw.config.mem_slice_bits` bits: a slice is exactly one ECP5 DP16KD
-       (16384 x 1 ... 1024 x 18), so Yosys needs no depth multiplexer after the block RAM.
+       of :func:`hw.config.read_write_slice_bits` bits: a slice is exactly one ECP5 DP16KD
+       (16384 x 1 ... 1024 x 18, or 512 x 36 in pseudo-dual-port mode for pieces of at most
+       512 words: half the block RAMs of 18-bit slices), so Yosys needs no depth multiplexer
+       after the block RAM.
     3. Output register right behind each slice, with no reset and no logic in between:
        the synthesis flow folds it into the DP16KD's own output register (``REGMODE=OUTREG``,
        :func:`hw.synth.bram_outreg.absorb_bram_output_registers`), which cuts the block RAM's clock-to-out
@@ -80,7 +82,7 @@ class PipelinedMemory(wiring.Component):
         self._width, self._depth = width, depth
         self._piece = mem_piece_words(depth, piece_depth)
         self._pieces = ceil_div(depth, self._piece)
-        self._slice = mem_slice_bits(self._piece)
+        self._slice = read_write_slice_bits(self._piece)
         abits = max(1, ceil_log2(depth))
         super().__init__({
             "w_addr": In(abits), "w_data": In(width), "w_en": In(1),

@@ -134,10 +134,10 @@ class PoolUnit(wiring.Component):
     @classmethod
     def lane_register_bits(cls, cfg: ArrayConfig) -> int:
         """Flip-flops of the lanes' datapath (all L of them): the row shift register, the
-        issued beat, the value and tap, the running sum and its delay registers, each bank's
+        issued beat, the value minus the tap, the running sum and its delay registers, each bank's
         read-data and sum registers and the output register."""
         b, hw, sw = cfg.pool_bits, cls.row_sum_width(cfg), cfg.pool_sum_width
-        per_lane = (cfg.pool_max_kernel * b + 3 * b + (1 + cls.BANK_READ_LATENCY) * hw
+        per_lane = (cfg.pool_max_kernel * b + 2 * b + 1 + (1 + cls.BANK_READ_LATENCY) * hw
                     + (3 * cfg.pool_open_rows + 1) * sw)
         return cfg.pool_lanes_eff * per_lane
 
@@ -215,8 +215,12 @@ class PoolUnit(wiring.Component):
         at_end0 = Signal()                               # the first window ends at column 0
         out_row0 = Signal()                              # the first output row ends at row 0
         # stage 3: comparisons of those (the flags of the first row and window)
-        col_more0 = Signal()                             # a row has a second window
-        row_more0 = Signal()                             # a group has a second output row
+        # a row has a second window, a group a second output row: the signs of
+        # xfe_sw - (W + pw) and yfe_sh - (H + ph), each a subtraction into a register (no
+        # logic behind the carry chain)
+        col_gap0 = Signal(signed(cb + 1))
+        row_gap0 = Signal(signed(cb + 1))
+        col_more0, row_more0 = col_gap0[-1], row_gap0[-1]
         # the banks' flags at row 0: act = a_ge & a_le & a_lt, each comparison in its own
         # register (none shares a carry chain with another); a_lt (end < H + ph) is the sign
         # of end_hp0, the difference registered anyway
@@ -247,7 +251,7 @@ class PoolUnit(wiring.Component):
             m.d.sync += [bank_end_init[b].eq(bank_init[b] + kh - 1) for b in range(NB)]
             m.d.sync += step_less1.eq(bank_step - 1)
         with m.If(compare):
-            m.d.sync += [col_more0.eq(xfe_sw < WP), row_more0.eq(yfe_sh < HP),
+            m.d.sync += [col_gap0.eq(xfe_sw - WP), row_gap0.eq(yfe_sh - HP),
                          room0.eq(wp_2sw + ~x_first_end)]   # ~a = -a - 1
             for b in range(NB):
                 m.d.sync += [a_ge0[b].eq(bank_init[b] <= 0), a_le0[b].eq(bank_end_init[b] >= 0),
@@ -487,15 +491,16 @@ class PoolUnit(wiring.Component):
         m.d.sync += tap_ok0.eq(head.tap_ok)
         c0 = Signal(ctl, name="ctl0")
         m.d.sync += [c0.eq(head.ctl), c0.valid.eq(pop)]
-        v1 = [Signal(signed(B), name=f"v1_{l}", reset_less=True) for l in range(L)]
-        tap1 = [Signal(signed(B), name=f"tap1_{l}", reset_less=True) for l in range(L)]
+        # the value entering the window row minus the one leaving it (B + 1 bits), so that the
+        # running sum below is one adder
+        d1 = [Signal(signed(B + 1), name=f"d1_{l}", reset_less=True) for l in range(L)]
         # the shift register is not cleared at a row start: a tap before the row's first value
         # (x < kw) reads 0 instead
         # (the values enter at stage K - kw, so the last stage is the tap: no wide select)
         with m.If(c0.valid):
             for l in range(L):
-                m.d.sync += [shreg[l][0].eq(v0[l]), v1[l].eq(v0[l]),
-                             tap1[l].eq(Mux(tap_ok0, shreg[l][K - 1], 0))]
+                m.d.sync += [shreg[l][0].eq(v0[l]),
+                             d1[l].eq(v0[l] - Mux(tap_ok0, shreg[l][K - 1], 0))]
                 m.d.sync += [shreg[l][t].eq(Mux(entry[t], v0[l], shreg[l][t - 1]))
                              for t in range(1, K)]
         c1 = Signal(ctl, name="ctl1")
@@ -505,7 +510,7 @@ class PoolUnit(wiring.Component):
         # ---- running window-row sums ----------------------------------------------------------
         run = [Signal(signed(HW), name=f"run{l}", reset_less=True) for l in range(L)]
         with m.If(c1.valid):
-            m.d.sync += [run[l].eq(Mux(c1.rs, 0, run[l]) + v1[l] - tap1[l]) for l in range(L)]
+            m.d.sync += [run[l].eq(Mux(c1.rs, 0, run[l]) + d1[l]) for l in range(L)]
         c2 = Signal(ctl, name="ctl2")
         m.d.sync += c2.eq(c1)
 

@@ -134,3 +134,29 @@ def test_real_memory_maps_to_slices_with_output_registers(memory_verilog, tmp_pa
                                                c["parameters"]["REGMODE_B"]) for c in rams)
     # nextpnr now sees ~1 ns block-RAM clock-to-out: the memory alone runs well above 150 MHz
     assert rec["fmax_mhz"] > 200, rec["pnr"]["critical_path"]
+
+
+def test_shallow_memory_maps_to_pseudo_dual_port_slices(tmp_path):
+    """A memory of at most 512 words is cut into 36-bit slices, each one DP16KD in
+    pseudo-dual-port x36 mode (half the block RAMs of 18-bit slices), output registers folded."""
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    from amaranth.back import verilog
+
+    from hw.rtl.memory import PipelinedMemory
+    from hw.rtl.verilog import keep_replicas, strip_operand_memory_init
+    from hw.synth.flow import synth_verilog
+
+    mem = PipelinedMemory(72, 512, 16384)
+    assert mem.slices == 2
+    path = tmp_path / "mem.v"
+    text = verilog.convert(mem, name="mem", emit_src=False)
+    path.write_text(keep_replicas(strip_operand_memory_init(text)[0])[0])
+    rec = synth_verilog([path], "ecp5-25", workdir=tmp_path)
+    assert rec["bram"] == 2 and rec["bram_outreg_ffs"] == 72
+    # as above: three input stages (9-bit addresses, 72-bit data), one slice group, three
+    # transport registers
+    assert rec["ff"] == 3 * (9 + 9 + 72 + 1) + 3 * 72
+    net = json.loads((tmp_path / "core_outreg.json").read_text())
+    rams = [c for c in net["modules"]["mem"]["cells"].values() if c["type"] == "DP16KD"]
+    assert all(c["parameters"]["REGMODE_A"] == c["parameters"]["REGMODE_B"] == "OUTREG"
+               for c in rams)

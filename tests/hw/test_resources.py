@@ -91,6 +91,12 @@ def test_bram_tiles():
     assert mems[-1].name == "out_fifo"
     assert sum(r.depth for r in mems if r.name.startswith("a_bank0.") and r.name.endswith(".0")) \
         == cfg.a_bank_depth
+    # at most 512 words: 36-bit pseudo-dual-port slices, one DP16KD each (64 bits: 36 + 28)
+    shallow = ArrayConfig(rows=2, cols=2, simd=64, max_k=512, max_m=64, max_n=64)
+    assert shallow.a_bank_depth == 256
+    assert [r.width for r in memories(shallow) if r.name.startswith("a_bank0.")] == [36, 28]
+    assert sum(bram_tiles(r.depth, r.width, "ecp5") for r in memories(shallow)
+               if r.name.startswith(("a_bank", "w_bank"))) == 2 * 4
 
 
 def test_bram_estimate_equals_yosys_on_every_committed_record():

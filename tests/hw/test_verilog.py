@@ -45,7 +45,7 @@ def test_default_config_passes_verilator_lint(tmp_path):
 
 
 def test_only_operand_memory_init_is_stripped():
-    from hw.config import ceil_div, mem_piece_words, mem_slice_bits, read_write_slice_bits
+    from hw.config import ceil_div, mem_piece_words, read_write_slice_bits
     from hw.rtl.verilog import generate, strip_operand_memory_init
 
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=40, max_m=8, max_n=8, pool_bits=8,
@@ -53,7 +53,8 @@ def test_only_operand_memory_init_is_stripped():
     text = generate(cfg)
     depths = [cfg.a_bank_depth] * 2 + [cfg.w_bank_depth] * 3
     pieces = [mem_piece_words(d, cfg.mem_piece_depth) for d in depths]
-    slices = [ceil_div(d, p) * ceil_div(cfg.simd, mem_slice_bits(p)) for d, p in zip(depths, pieces)]
+    slices = [ceil_div(d, p) * ceil_div(cfg.simd, read_write_slice_bits(p))
+              for d, p in zip(depths, pieces)]
     assert not re.search(r"piece\d+_slice\d+\[\d+\] =", text)          # no per-word init left
     assert len(re.findall(r"reg \[\d+:0\] piece\d+_slice\d+ \[", text)) == sum(slices)
     # the FIFO's and the pool unit's open-row bank slices' (small) stay
