@@ -101,18 +101,24 @@ def test_a_36_bit_read_is_never_half_folded(kwargs):
     assert net == before
 
 
-@pytest.fixture(scope="module")
-def memory_verilog(tmp_path_factory):
+def _write_memory_verilog(mem, path):
+    """Write ``mem``'s Verilog (module ``mem``) to ``path`` with the flow's post-passes."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
-    from hw.rtl.memory import PipelinedMemory
     from hw.rtl.verilog import keep_replicas, strip_operand_memory_init
 
-    path = tmp_path_factory.mktemp("mem") / "mem.v"
-    text = verilog.convert(PipelinedMemory(32, 2048, 16384), name="mem", emit_src=False)
+    text = verilog.convert(mem, name="mem", emit_src=False)
     path.write_text(keep_replicas(strip_operand_memory_init(text)[0])[0])
     return path
+
+
+@pytest.fixture(scope="module")
+def memory_verilog(tmp_path_factory):
+    from hw.rtl.memory import PipelinedMemory
+
+    return _write_memory_verilog(PipelinedMemory(32, 2048, 16384),
+                                 tmp_path_factory.mktemp("mem") / "mem.v")
 
 
 def test_real_memory_maps_to_slices_with_output_registers(memory_verilog, tmp_path):
@@ -139,18 +145,12 @@ def test_real_memory_maps_to_slices_with_output_registers(memory_verilog, tmp_pa
 def test_shallow_memory_maps_to_pseudo_dual_port_slices(tmp_path):
     """A memory of at most 512 words is cut into 36-bit slices, each one DP16KD in
     pseudo-dual-port x36 mode (half the block RAMs of 18-bit slices), output registers folded."""
-    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
-    from amaranth.back import verilog
-
     from hw.rtl.memory import PipelinedMemory
-    from hw.rtl.verilog import keep_replicas, strip_operand_memory_init
     from hw.synth.flow import synth_verilog
 
     mem = PipelinedMemory(72, 512, 16384)
     assert mem.slices == 2
-    path = tmp_path / "mem.v"
-    text = verilog.convert(mem, name="mem", emit_src=False)
-    path.write_text(keep_replicas(strip_operand_memory_init(text)[0])[0])
+    path = _write_memory_verilog(mem, tmp_path / "mem.v")
     rec = synth_verilog([path], "ecp5-25", workdir=tmp_path)
     assert rec["bram"] == 2 and rec["bram_outreg_ffs"] == 72
     # as above: three input stages (9-bit addresses, 72-bit data), one slice group, three
