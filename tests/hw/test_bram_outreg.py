@@ -3,7 +3,6 @@ synthetic netlists for each rule, then a real yosys + nextpnr run on an operand 
 
 import copy
 import json
-import os
 
 import pytest
 
@@ -102,14 +101,10 @@ def test_a_36_bit_read_is_never_half_folded(kwargs):
 
 
 def _write_memory_verilog(mem, path):
-    """Write ``mem``'s Verilog (module ``mem``) to ``path`` with the flow's post-passes."""
-    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
-    from amaranth.back import verilog
+    """Write ``mem``'s Verilog (module ``mem``, with the flow's post-passes) to ``path``."""
+    from hw.rtl.verilog import convert
 
-    from hw.rtl.verilog import keep_replicas, strip_operand_memory_init
-
-    text = verilog.convert(mem, name="mem", emit_src=False)
-    path.write_text(keep_replicas(strip_operand_memory_init(text)[0])[0])
+    path.write_text(convert(mem, "mem"))
     return path
 
 
