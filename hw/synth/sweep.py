@@ -13,9 +13,10 @@ sweep resumes. Each record is appended in one write and fsynced
 (:func:`hw.outfiles.append_line`); a last line torn by a killed run is cut off with a warning when
 the sweep resumes (its config runs again), and any other line that is not a JSON record stops the
 sweep before it starts, naming the file and line. RTL changes are NOT detected this way (each
-record carries ``rtl_revision``): after an RTL change, delete the files (or pass a fresh
+record carries ``rtl_revision``): after an RTL change, move the files away (or pass a fresh
 ``--out-dir``) and rerun, so that one sweep file holds one RTL revision (the worker processes
-import the RTL once per run).
+import the RTL once per run); ``--reuse OLD.jsonl`` carries over the records of configs whose
+Verilog the change left byte-identical (:mod:`hw.synth.reuse`) instead of running their tools.
 """
 
 from __future__ import annotations
@@ -79,11 +80,11 @@ def sweep_configs(name: str):
             for dev, r, c, s, x, h in SWEEPS[name]]
 
 
-def _one(dev: str, cfg, held_out: bool, sweep: str) -> dict:
+def _one(dev: str, cfg, held_out: bool, sweep: str, reuse: tuple = ()) -> dict:
     from .flow import SynthError, config_command, synth_config
 
     try:
-        rec = synth_config(cfg, dev, pnr=dev != "xc7a100t")
+        rec = synth_config(cfg, dev, pnr=dev != "xc7a100t", reuse=reuse)
     except SynthError as e:
         rec = {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd, "device": dev,
                "config": cfg.to_dict(), "error": str(e), "command": config_command(cfg, dev)}
@@ -114,16 +115,16 @@ def _done(path: Path) -> set[str]:
     return done
 
 
-def _one_on_worker(dev: str, cfg, held_out: bool, sweep: str) -> dict:
+def _one_on_worker(dev: str, cfg, held_out: bool, sweep: str, reuse: tuple = ()) -> dict:
     """:func:`_one` on a Dask worker: the YoWASP cache of that machine is filled first (once;
     concurrent workers wait for the one that compiles it)."""
     warm_yowasp_cache(log=lambda m: None)
-    return _one(dev, cfg, held_out, sweep)
+    return _one(dev, cfg, held_out, sweep, reuse)
 
 
 def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = None,
               scheduler: str | None = None, timeout: float = 10.0,
-              sweeps: dict | None = None) -> int:
+              sweeps: dict | None = None, reuse: list[dict] | tuple = ()) -> int:
     """Run sweep ``name`` (or ``all``) with ``jobs`` tool runs at once, appending the records to
     ``out_dir/synth_<name>.jsonl`` (created); returns an exit status.
 
@@ -132,7 +133,9 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
     (:mod:`hw.cluster`; ClusterError when it cannot be used). Either way this process alone
     appends the records, in the order the runs finish, each line as a local run writes it, and
     the configs that already have a record are skipped (resumable). ``sweeps`` replaces
-    :data:`SWEEPS` (tests)."""
+    :data:`SWEEPS` (tests). ``reuse``: records of an earlier sweep; a config whose Verilog,
+    tools and flags are those of one of them gets that record, carried over to this RTL
+    revision, without a tool run (:mod:`hw.synth.reuse`)."""
     from tqdm import tqdm
 
     from ..config import ArrayConfig
@@ -159,8 +162,10 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
             cfg = ArrayConfig(rows=r, cols=c, simd=simd, **extra)
             if only and dev != only:
                 continue
-            if config_command(cfg, dev, dev != "xc7a100t") not in done:
-                todo.append((n, path, dev, cfg, held))
+            command = config_command(cfg, dev, dev != "xc7a100t")
+            if command not in done:
+                todo.append((n, path, dev, cfg, held,
+                             tuple(r for r in reuse if r.get("command") == command)))
     failures = 0
     # the families with P&R and an error target first (iCE40, then ECP5), Artix-7 last; within a
     # family the big configs first so the workers finish together
@@ -182,8 +187,8 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, \
                 tqdm(total=len(todo), desc=f"synth sweep {name}", unit="cfg",
                      file=sys.stderr) as bar:
-            futs = {pool.submit(_one, dev, cfg, held, n): (n, path)
-                    for n, path, dev, cfg, held in todo}
+            futs = {pool.submit(_one, dev, cfg, held, n, again): (n, path)
+                    for n, path, dev, cfg, held, again in todo}
             for fut in as_completed(futs):
                 failures += take(bar, futs[fut][1], fut.result())
     if failures:
@@ -206,8 +211,8 @@ def _run_dask(todo, name: str, scheduler: str, jobs: int, timeout: float, take) 
             tqdm(total=len(todo), desc=f"synth sweep {name} on {where}", unit="cfg",
                  file=sys.stderr) as bar:
         futs = {}
-        for i, (n, path, dev, cfg, held) in enumerate(todo):
-            fut = client.submit(_one_on_worker, dev, cfg, held, n, pure=False,
+        for i, (n, path, dev, cfg, held, again) in enumerate(todo):
+            fut = client.submit(_one_on_worker, dev, cfg, held, n, again, pure=False,
                                 priority=len(todo) - i, retries=1)
             futs[fut.key] = (fut, path, dev, cfg)
         for fut, rec, why in completed(client, [f for f, *_ in futs.values()]):

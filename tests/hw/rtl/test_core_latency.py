@@ -21,7 +21,27 @@ CFG = ArrayConfig(rows=2, cols=2, simd=16, max_k=64, max_m=8, max_n=8, pool_bits
 
 
 def test_result_latency_is_the_registers_and_the_fifo():
-    assert CFG.result_latency == BinaryCore.RESULT_REGS + OutputFIFO.LATENCY == 6
+    assert CFG.result_latency == BinaryCore.RESULT_REGS + OutputFIFO.latency(CFG.out_fifo_depth)
+    # a LUT-RAM FIFO (32 deep and less) reads in one register, a block-RAM one in two
+    assert [BinaryCore.result_latency(d) for d in (16, 32, 64, 128)] == [6, 6, 7, 7]
+
+
+def test_fifo_depth_counts_its_own_storage_latency():
+    """The FIFO depth is computed with the latency of the storage kind it gets: a depth
+    that needs block RAM is computed again with the longer latency (one more staged
+    result), and never falls back to LUT RAM."""
+    for cfg in (ArrayConfig(), ArrayConfig(rows=8, cols=8, simd=64),
+                ArrayConfig(hold_banks=4), ArrayConfig(rows=6, cols=4, simd=16)):
+        args = (cfg.tile_beats, cfg.bank_period(1), cfg.tile_flush, cfg.pool_latency,
+                cfg.hold_banks)
+        depth = cfg.out_fifo_depth
+        staged = BinaryCore.result_latency(depth)
+        mm = (cfg.mm_credit_margin
+              + BinaryCore.tiles_in_flight(*args[:3], cfg.hold_banks) * cfg.tile_beats
+              + BinaryCore.FIFO_SPARE + staged)
+        pool = cfg.pool_credit_margin + cfg.pool_latency + staged
+        assert depth >= max(mm, pool) and depth // 2 < max(mm, pool), cfg
+        assert BinaryCore.fifo_depth_for(*args) == depth
 
 
 def job_cycles(cmd: int, words: list[int], cfg: ArrayConfig = CFG, beats=None,

@@ -36,24 +36,33 @@ def run_fifo(n_values, depth=8, write_p=1.0, ready_p=1.0, seed=0, cycles=600):
     return writes, out, max(levels)
 
 
-def test_latency_and_one_entry_per_cycle():
-    writes, out, _ = run_fifo(20)
+@pytest.mark.parametrize("depth, latency", [(8, 3), (64, 4)])
+def test_latency_and_one_entry_per_cycle(depth, latency):
+    """LUT-RAM depths read through one register, block-RAM depths (above 32) through two
+    (the RAM's output register): one cycle more, and still one entry per cycle."""
+    writes, out, _ = run_fifo(20, depth=depth)
+    assert OutputFIFO.latency(depth) == latency
     assert writes == list(range(20))
-    assert [c for c, _ in out] == [w + OutputFIFO.LATENCY for w in writes]
+    assert [c for c, _ in out] == [w + latency for w in writes]
     assert [v for _, v in out] == [(k * 2654435761) & 0xFFFF for k in range(20)]
 
 
+@pytest.mark.parametrize("depth", [8, 64])
 @pytest.mark.parametrize("write_p, ready_p, seed", [(1.0, 0.3, 1), (0.5, 0.5, 2),
                                                     (0.9, 0.7, 3), (1.0, 0.0, 4)])
-def test_order_and_no_loss_under_stalls(write_p, ready_p, seed):
-    writes, out, top = run_fifo(80, write_p=write_p, ready_p=ready_p, seed=seed)
+def test_order_and_no_loss_under_stalls(write_p, ready_p, seed, depth):
+    n = 3 * depth // 2 + 20
+    writes, out, top = run_fifo(n, depth=depth, write_p=write_p, ready_p=ready_p, seed=seed,
+                                cycles=10 * n)
     want = [(k * 2654435761) & 0xFFFF for k in range(len(writes))]
     assert [v for _, v in out] == want[:len(out)]
     if ready_p == 0.0:
-        # nothing read out: the storage fills to its depth and the queue holds three more
-        assert (len(writes), len(out), top) == (8 + OutputFIFO.QUEUE_DEPTH, 0, 8)
+        # nothing read out: the storage fills to its depth and the queue holds 3 (LUT RAM) or
+        # 4 (block RAM) more
+        assert OutputFIFO.queue_depth(depth) == (3 if depth <= 32 else 4)
+        assert (len(writes), len(out), top) == (depth + OutputFIFO.queue_depth(depth), 0, depth)
     else:
-        assert len(out) == len(writes) == 80
+        assert len(out) == len(writes) == n
 
 
 def test_bad_arguments_are_refused():
@@ -63,11 +72,13 @@ def test_bad_arguments_are_refused():
         OutputFIFO(0, 8)
 
 
-def test_overfill_fault_loses_entries_under_back_pressure():
+@pytest.mark.parametrize("depth", [8, 64])
+def test_overfill_fault_loses_entries_under_back_pressure(depth):
     """The broken variant reads one entry too many into the queue: with the output stalled,
-    the good FIFO keeps every value in order and the broken one loses some."""
+    the good FIFO keeps every value in order and the broken one loses some (with one and
+    with two read-data registers)."""
     def run(fault):
-        dut = OutputFIFO(16, 8, fault=fault)
+        dut = OutputFIFO(16, depth, fault=fault)
         out = []
 
         async def bench(ctx):
@@ -75,7 +86,7 @@ def test_overfill_fault_loses_entries_under_back_pressure():
             k = 0
             for _ in range(400):
                 ready = rng.random() < 0.3
-                w = k < 40 and ctx.get(dut.level) < 8
+                w = k < 40 and ctx.get(dut.level) < depth
                 ctx.set(dut.w_en, w)
                 ctx.set(dut.w_data, k)
                 k += w
