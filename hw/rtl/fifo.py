@@ -12,8 +12,10 @@ from .queue import RegisterQueue
 
 #: Deliberate bugs the testbench must catch: ``fifo_overfill`` reads the storage while the
 #: queue and the reads in flight already hold :meth:`OutputFIFO.queue_depth` entries (its room
-#: count one too high), so under output back-pressure an entry reaches a full queue and is lost.
-FIFO_FAULTS = ("fifo_overfill",)
+#: count one too high), so under output back-pressure an entry reaches a full queue and is lost;
+#: ``fifo_early_take`` (block-RAM storage: two read-data registers) lets the queue take a read
+#: one register early, so it holds the previous entry's data.
+FIFO_FAULTS = ("fifo_overfill", "fifo_early_take")
 
 
 class OutputFIFO(wiring.Component):
@@ -109,7 +111,10 @@ class OutputFIFO(wiring.Component):
             rp.addr.eq(consume),
             # (the fifo_overfill fault: room for one entry more than the queue has)
             rd.eq(nonempty & (held < q + (self._fault == "fifo_overfill"))),
-            queue.i.valid.eq(fetched[-1]), queue.i.payload.eq(rdata),
+            # (the fifo_early_take fault: one read-data register short)
+            queue.i.valid.eq(fetched[-2] if self._fault == "fifo_early_take" and nreg > 1
+                             else fetched[-1]),
+            queue.i.payload.eq(rdata),
             self.r.valid.eq(queue.o.valid), self.r.payload.eq(queue.o.payload),
             queue.o.ready.eq(self.r.ready),
         ]

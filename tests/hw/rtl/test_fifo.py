@@ -102,3 +102,28 @@ def test_overfill_fault_loses_entries_under_back_pressure(depth):
     assert len(bad) < 40 and bad == sorted(set(bad))         # some lost, the rest in order
     with pytest.raises(ValueError, match="unknown output FIFO fault"):
         OutputFIFO(8, 8, fault="nope")
+
+
+def test_early_take_fault_is_caught_on_block_ram_storage():
+    """The broken variant lets the queue take a block-RAM read one register early: its values
+    are the previous entry's (the good FIFO's are exact); on LUT RAM (one register) the fault
+    has nothing to break."""
+    def values(depth, fault):
+        dut = OutputFIFO(16, depth, fault=fault)
+        out = []
+
+        async def bench(ctx):
+            for k in range(60):
+                ctx.set(dut.w_en, k < 20)
+                ctx.set(dut.w_data, 1000 + k)
+                if (value := take(ctx, dut.r, True)) is not None:
+                    out.append(value)
+                await ctx.tick()
+
+        run_testbench(dut, bench)
+        return out
+
+    want = [1000 + k for k in range(20)]
+    assert values(64, None) == want and values(8, "fifo_early_take") == want
+    bad = values(64, "fifo_early_take")
+    assert bad != want and bad[1:] == want[:-1]
