@@ -9,6 +9,7 @@ the testbenches and the cost model read them from here.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -119,6 +120,7 @@ def read_write_slice_bits(depth: int) -> int:
     return bits if depth <= words else mem_slice_bits(mem_piece_words(depth))
 
 
+@functools.lru_cache(maxsize=4096)
 def mem_read_latency(depth: int, piece_depth: int = 16384) -> int:
     """Read latency of :class:`hw.rtl.memory.PipelinedMemory`
     (:meth:`~hw.rtl.memory.PipelinedMemory.read_latency`)."""
