@@ -274,6 +274,27 @@ def run_yosys(sources: list[Path], top: str, device: Device, workdir: Path,
     return json.loads(out.read_text()), out, secs
 
 
+#: the ``bram_outreg`` flag of an ECP5 record: the pass that folded its block-RAM output registers
+BRAM_OUTREG_FLAG = "hw.synth.bram_outreg.absorb_bram_output_registers"
+
+
+def _YOSYS_FLAGS(family: str) -> str:
+    """The ``yosys`` flag of a record: the synthesis command without its top and output."""
+    return YOSYS_SYNTH[family].split(" -top")[0]
+
+
+def record_flags(device: Device, *, pnr: bool, freq_mhz: float | None = None,
+                 seed: int = 1) -> dict:
+    """The ``flags`` a record of :func:`synth_verilog` gets on ``device`` (P&R or not)."""
+    flags = {"yosys": _YOSYS_FLAGS(device.family)}
+    if device.family == "ecp5":
+        flags["bram_outreg"] = BRAM_OUTREG_FLAG
+    if pnr and device.can_place_and_route:
+        flags["nextpnr"] = " ".join(nextpnr_args(device, ooc=device.family == "ecp5",
+                                                 freq_mhz=freq_mhz, seed=seed))
+    return flags
+
+
 def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
                  seed: int = 1) -> list[str]:
     """nextpnr's arguments for ``device`` (before the netlist and report paths)."""
@@ -351,14 +372,14 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         netlist, path, ysecs = run_yosys(sources, top, dev, workdir, timeout=timeout)
-        flags = {"yosys": YOSYS_SYNTH[dev.family].split(" -top")[0]}
+        flags = {"yosys": _YOSYS_FLAGS(dev.family)}
         outreg = None
         if dev.family == "ecp5":
             # block-RAM output registers: see hw/synth/bram_outreg.py (Yosys never uses them)
             outreg = absorb_bram_output_registers(netlist, top)
             path = workdir / f"{path.stem}_outreg.json"
             path.write_text(json.dumps(netlist))
-            flags["bram_outreg"] = "hw.synth.bram_outreg.absorb_bram_output_registers"
+            flags["bram_outreg"] = BRAM_OUTREG_FLAG
         cells = count_cells(netlist, top)
         rec = {"device": dev.name, "top": top, **summarize_cells(cells, dev.family),
                "fmax_mhz": None, "cells": dict(sorted(cells.items())),
@@ -475,11 +496,9 @@ def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path |
         digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()[:16]
         command = config_command(cfg, dev.name, pnr, component)
         if reuse:
-            pnr_flags = (" ".join(nextpnr_args(dev, ooc=dev.family == "ecp5", freq_mhz=freq_mhz,
-                                               seed=seed))
-                         if pnr and dev.can_place_and_route else None)
             old = find_reusable(reuse, command=command, verilog_sha256=digest,
-                                tools=tool_versions(), nextpnr_flags=pnr_flags)
+                                tools=tool_versions(),
+                                flags=record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed))
             if old is not None:
                 return carried_over(old, rtl_revision())
         rec = synth_verilog(sources, dev, top=top_v.stem, pnr=pnr, workdir=Path(workdir) / dev.name,

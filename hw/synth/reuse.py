@@ -7,6 +7,10 @@ nextpnr again on it gives the same netlist and placement, so its record is carri
 new RTL revision instead of spending the tool time again (``python -m hw synth --reuse FILE``).
 The carried record says so: ``reused`` holds the revision it was measured under. Nothing else in
 it changes; a config whose Verilog differs in a single byte runs the tools.
+
+What the comparison cannot see is a change to the flow's own code that keeps its flags (the
+output-register pass, the cell counting in :mod:`hw.synth.flow`): after such a change, run the
+sweep without ``--reuse``.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from typing import Iterable
 
 
 def find_reusable(candidates: Iterable[dict], *, command: str, verilog_sha256: str,
-                  tools: dict, nextpnr_flags: str | None) -> dict | None:
+                  tools: dict, flags: dict) -> dict | None:
     """The first of ``candidates`` (synthesis records) that measured exactly these inputs:
-    the same command, Verilog hash, tool versions and nextpnr flags (None: no P&R), and no
-    error; None if there is none."""
+    the same command, Verilog hash, tool versions and flags (yosys script, output-register
+    pass, nextpnr arguments: :func:`hw.synth.flow.record_flags`), and no error; None if there
+    is none."""
     for rec in candidates:
         if ("error" not in rec and rec.get("command") == command
                 and rec.get("verilog_sha256") == verilog_sha256 and rec.get("tools") == tools
-                and (rec.get("flags") or {}).get("nextpnr") == nextpnr_flags):
+                and rec.get("flags") == flags):
             return rec
     return None
 

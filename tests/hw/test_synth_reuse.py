@@ -11,11 +11,12 @@ from hw.synth.reuse import carried_over, find_reusable
 
 REPO = Path(__file__).resolve().parents[2]
 
+FLAGS = {"yosys": "synth_ecp5 -nowidelut", "bram_outreg": "pass", "nextpnr": "--85k --seed 1"}
 REC = {"command": "python -m hw synth --device ecp5-85 --rows 2", "verilog_sha256": "ab" * 8,
-       "tools": {"yosys": "0.70"}, "flags": {"nextpnr": "--85k --seed 1"},
+       "tools": {"yosys": "0.70"}, "flags": FLAGS,
        "rtl_revision": "old000000000", "lut": 123, "fmax_mhz": 150.0}
 KEYS = dict(command=REC["command"], verilog_sha256=REC["verilog_sha256"], tools=REC["tools"],
-            nextpnr_flags="--85k --seed 1")
+            flags=FLAGS)
 
 
 def test_only_identical_inputs_are_reused():
@@ -23,7 +24,9 @@ def test_only_identical_inputs_are_reused():
     for key, other in (("command", REC["command"] + " --max-k 64"),
                        ("verilog_sha256", "ab" * 7 + "ac"),
                        ("tools", {"yosys": "0.71"}),
-                       ("nextpnr_flags", "--85k --seed 2"), ("nextpnr_flags", None)):
+                       ("flags", {**FLAGS, "nextpnr": "--85k --seed 2"}),
+                       ("flags", {k: v for k, v in FLAGS.items() if k != "nextpnr"}),
+                       ("flags", {**FLAGS, "yosys": "synth_ecp5"})):
         assert find_reusable([REC], **{**KEYS, key: other}) is None, key
     assert find_reusable([{**REC, "error": "yosys failed"}], **KEYS) is None
     assert find_reusable([{**REC, "lut": 1}, REC], **KEYS)["lut"] == 1     # the first match
@@ -66,3 +69,22 @@ def test_cli_reuse_skips_the_tools_only_for_identical_verilog(tmp_path):
                                                                       else "1")}) + "\n")
     rerun = _synth("--reuse", str(stale))
     assert "reused" not in rerun and rerun["lut"] == rec["lut"]
+
+
+def test_committed_records_have_the_flags_the_flow_writes():
+    """record_flags (what --reuse compares) is what synth_verilog wrote into every committed
+    record, so an unchanged config is reused and a changed flag is not."""
+    import re
+
+    from hw.cost.devices import get_device
+    from hw.paths import SYNTH_DATA_DIR
+    from hw.synth.flow import record_flags
+
+    for path in sorted(SYNTH_DATA_DIR.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            rec = json.loads(line)
+            nextpnr = rec["flags"].get("nextpnr", "")
+            seed = int(re.search(r"--seed (\d+)", nextpnr).group(1)) if nextpnr else 1
+            want = record_flags(get_device(rec["device"]), pnr="--no-pnr" not in rec["command"],
+                                seed=seed)
+            assert rec["flags"] == want, (path.name, rec["command"])
