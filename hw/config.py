@@ -80,15 +80,30 @@ def bank_period(rows, cols, drain_rows, m_valid):
     return period if isinstance(period, np.ndarray) else int(period)
 
 
-def rows_before_first_read(rows, cols, m, n):
-    """A rows the first tile waits for: R (or M, if smaller) when the job has at least R tile
-    columns (N > (R - 1) * C), else all M. With R tile columns or more a tile row reads for at
-    least R * KW cycles, as long as its R rows take to load, so the later rows load while the
-    earlier tile rows run (the RTL starts tile row t once rows up to (t + 1) * R are in:
-    :class:`hw.rtl.core.BinaryCore`); with fewer, the first tile waits for the whole of A.
-    Elementwise on numpy arrays; of ints, an int."""
-    first = np.where(n > (rows - 1) * cols, np.minimum(m, rows), m)
+def rows_before_first_read(rows, cols, m, n, load_rows=1):
+    """A rows the first tile waits for: R (or M, if smaller) when the job has at least R / G
+    tile columns (N > (R / G - 1) * C, G = ``load_rows``, rows per load beat), else all M. A
+    tile row reads for Tn * KW cycles and its R rows take R / G * KW load beats, so with that
+    many tile columns the later rows load while the earlier tile rows run (the RTL starts tile
+    row t once rows up to (t + 1) * R are in: :class:`hw.rtl.core.BinaryCore`); with fewer,
+    the first tile waits for the whole of A. Elementwise on numpy arrays; of ints, an int."""
+    first = np.where(n > (rows // load_rows - 1) * cols, np.minimum(m, rows), m)
     return first if isinstance(first, np.ndarray) and first.ndim else int(first)
+
+
+def load_beats(count, load_rows):
+    """Load beats per row word of ``count`` operand rows, G = ``load_rows`` rows per beat:
+    ceil(count / G) (a group of G consecutive rows shares a beat, one SIMD word each).
+    Elementwise on numpy arrays."""
+    return -(-count // load_rows)
+
+
+def largest_load_rows(rows, cols):
+    """The largest power of two that divides both R and C: what ``load_rows`` 0 means (a load
+    beat's G rows go to G different banks at one address). Elementwise on numpy arrays."""
+    g = np.gcd(rows, cols)
+    v = g & -g
+    return v if isinstance(v, np.ndarray) and v.ndim else int(v)
 
 
 #: (words, bits) aspect ratios of one ECP5 DP16KD block RAM in true dual-port mode
@@ -174,6 +189,10 @@ MAX_ELABORATED_PE_BITS = 1 << 16
 #: (6.3 Mbit) in 27 s and 0.4 GB, 1x1x4096 (36 Mbit) in 270 s and 2.5 GB.
 MAX_ELABORATED_MEMORY_BITS = 1 << 23
 
+#: fields added after synthesis records, reports and build plans were first written; left out
+#: of :meth:`ArrayConfig.to_dict` while at their default
+LATER_FIELDS = ("load_rows",)
+
 
 def memory_bits(cfg) -> int:
     """Bits of on-chip memory of ``cfg``: R activation banks and C weight banks (``simd`` bits
@@ -242,6 +261,13 @@ class ArrayConfig:
                         bank) has drained (:func:`bank_period`). More banks let small-K tiles
                         (few data words per row) follow each other faster, at n + 1
                         accumulator-wide registers per PE and a deeper output FIFO.
+    load_rows           G, operand rows per matmul load beat: a beat carries the same word
+                        k of G consecutive W (or A) rows, one ``simd`` word each, written to
+                        G banks at once, so a job loads in ceil(N / G) + ceil(M / G) beats per
+                        word instead of N + M. A power of two dividing R and C; 1 (the
+                        default) is one row per beat; 0 means the largest power of two that
+                        divides both (:attr:`load_rows_eff`), the value that follows R and C
+                        in a sweep. The data beat widens to G words (:attr:`data_width`).
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -261,6 +287,7 @@ class ArrayConfig:
     drain_rows: int = 2
     hold_banks: int = 2
     pool_lanes: int = 0
+    load_rows: int = 1
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -327,6 +354,16 @@ class ArrayConfig:
                 f"{beat} or less or raise "
                 + ("--drain-rows" if self.drain_rows_eff < self.rows
                    else "--cols (drain_rows is already rows)"))
+        need_int("load_rows", 0, "pass --load-rows 1 (one operand row per load beat), 0 (the "
+                 "largest power of two dividing rows and cols) or such a power of two",
+                 MAX_ROWS_COLS, "a load beat's rows go to different banks, and there are at "
+                 "most that many")
+        g = self.load_rows
+        if g and (g & (g - 1) or self.rows % g or self.cols % g):
+            raise ConfigError(
+                f"load_rows {g} must be a power of two dividing rows {self.rows} and cols "
+                f"{self.cols} (a load beat's rows go to different banks at one address): pass "
+                f"--load-rows {largest_load_rows(self.rows, self.cols)} or 0 (the largest such)")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -437,7 +474,13 @@ class ArrayConfig:
     def rows_before_first_read(self, m: int, n: int) -> int:
         """A rows the first tile of an M x N job waits for: :func:`rows_before_first_read`
         on this config's R and C."""
-        return rows_before_first_read(self.rows, self.cols, m, n)
+        return rows_before_first_read(self.rows, self.cols, m, n, self.load_rows_eff)
+
+    @property
+    def load_rows_eff(self) -> int:
+        """G, operand rows per matmul load beat: ``load_rows``, or the largest power of two
+        dividing R and C when it is 0 (:func:`largest_load_rows`)."""
+        return self.load_rows or largest_load_rows(self.rows, self.cols)
 
     @property
     def load_to_read(self) -> int:
@@ -456,9 +499,11 @@ class ArrayConfig:
 
     @property
     def data_width(self) -> int:
-        """Bits of a data beat: one pool position (L values of ``pool_bits``), at least one
-        ``simd`` word, rounded up to whole words; a matmul beat uses its low ``simd`` bits."""
-        return self.simd * ceil_div(self.pool_lanes_eff * self.pool_bits, self.simd)
+        """Bits of a data beat: one pool position (L values of ``pool_bits``) or G =
+        ``load_rows_eff`` matmul words, whichever is wider, rounded up to whole ``simd``
+        words; a matmul beat uses its low G * ``simd`` bits."""
+        return self.simd * max(ceil_div(self.pool_lanes_eff * self.pool_bits, self.simd),
+                               self.load_rows_eff)
 
     @property
     def pool_max_window(self) -> int:
@@ -560,7 +605,13 @@ class ArrayConfig:
         return BinaryCore.result_latency(self.out_fifo_depth)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """All fields, except those of :data:`LATER_FIELDS` left at their default (so a config
+        is written exactly as before they existed, and records made then read back equal)."""
+        d = asdict(self)
+        for key in LATER_FIELDS:
+            if d[key] == self.__dataclass_fields__[key].default:
+                del d[key]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -568,11 +619,12 @@ class ArrayConfig:
     @property
     def tag(self) -> str:
         """Short name for build directories: r8c8s64k2048m512n512d2 (then ``h<n>`` when
-        hold_banks is not 2 and ``l<L>`` when the pool unit has L != C lanes:
-        r8c8s64k2048m512n512d2h4l16)."""
+        hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
+        load beat carries G > 1 rows: r8c8s64k2048m512n512d2h4l16g8)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
-                + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else ""))
+                + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
+                + (f"g{self.load_rows_eff}" if self.load_rows_eff != 1 else ""))
 
 
 DEFAULT = ArrayConfig()

@@ -7,21 +7,22 @@ Matmul (M x K activations, N x K weights, KW = ceil(K/simd), Tm = ceil(M/R), Tn 
 m_l = M - (Tm - 1) * R rows in the last tile row, D = drain_rows_eff result rows per beat,
 b(m) = ceil(m/D) beats of a tile of m rows):
 
-    cycles = (N + M0) * KW                         load of W, then of the first tile's A rows
-                                                   (one data beat per cycle)
+    cycles = (ceil(N/G) + ceil(M0/G)) * KW         load of W, then of the first tile's A rows
+                                                   (one data beat per cycle, G = load_rows_eff
+                                                   rows per beat)
            + load_to_read - 1 + KW                 the first tile's reads
            + sum of the gaps d_i                   last read to last read of later tiles
            + tile_flush + b(m_l) - 1               the last tile's flush and drain
            + result_latency + job_start_cycles     result registers and FIFO; command beat, setup (2)
 
-    M0 = min(M, R) if N > (R - 1) * C else M       (:func:`hw.config.rows_before_first_read`)
+    M0 = min(M, R) if N > (R/G - 1) * C else M     (:func:`hw.config.rows_before_first_read`)
     load_to_read = 2                               last beat of a tile row's A rows to its
                                                    first read
 
-W loads first, then A; with Tn >= R tile columns the rows of later tile rows load while the
+W loads first, then A; with Tn >= R/G tile columns the rows of later tile rows load while the
 earlier tile rows run (tile row t starts load_to_read cycles after its last A row's last beat
-at the earliest; it reads for Tn * KW >= R * KW cycles, the time R rows take to load, so only
-the first tile row ever waits on the load), else the first tile waits for all of A.
+at the earliest; it reads for Tn * KW >= R/G * KW cycles, the time R rows take to load, so
+only the first tile row ever waits on the load), else the first tile waits for all of A.
 
     tile_flush = mm_read_latency + R + C + pe_latency - 1, pe_latency = popcount_latency(simd) + 1
 
@@ -67,7 +68,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import ArrayConfig, ceil_div, drain_beats
+from ..config import ArrayConfig, ceil_div, drain_beats, load_beats
 from ..ops import pool_extent  # the one formula of the rows and columns walked
 
 
@@ -130,7 +131,8 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
     full_sum, window = tile_gaps(n_full, no_tile, full_p, full_q)
     last_sum, _ = tile_gaps(tn - 1, window, last_p, last_q, lead=[full_q] * (banks - 1))
     first_rows = cfg.rows_before_first_read(m, n)
-    total = ((n + first_rows) * kw + cfg.load_to_read - 1 + kw + full_sum + last_sum
+    g = cfg.load_rows_eff
+    total = ((load_beats(n, g) + load_beats(first_rows, g)) * kw + cfg.load_to_read - 1 + kw + full_sum + last_sum
              + cfg.tile_flush + drain_beats(m_l, cfg.drain_rows_eff) - 1 + cfg.result_latency
              + cfg.job_start_cycles)
     return total if isinstance(total, np.ndarray) and total.ndim else int(total)

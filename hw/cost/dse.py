@@ -48,7 +48,7 @@ from .utilisation import utilisation
 #: fails on the grid with an AttributeError naming it: add it here.
 STACKED = ("tile_flush", "result_latency", "job_start_cycles", "load_to_read",
            "pool_start_cycles", "pool_lanes_eff", "pool_min_row_positions", "pool_latency", "pool_register_bits",
-           "acc_width", "lane_width", "pe_latency", "drain_rows_eff")
+           "acc_width", "lane_width", "pe_latency", "drain_rows_eff", "load_rows_eff")
 
 
 def config_at(base: ArrayConfig, rows: int, cols: int, lanes_per_col: int = 1) -> ArrayConfig:
@@ -97,7 +97,7 @@ class ConfigGrid:
         return bank_period(self.rows, self.cols, self.drain_rows_eff, m_valid)
 
     def rows_before_first_read(self, m, n):
-        return rows_before_first_read(self.rows, self.cols, m, n)
+        return rows_before_first_read(self.rows, self.cols, m, n, self.load_rows_eff)
 
 
 @functools.lru_cache(maxsize=None)
@@ -375,6 +375,9 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
     if base.pool_lanes:
         raise DSEError(f"the sweep sets the pool lanes per column (--pool-lanes-per-col), not "
                        f"pool_lanes; drop --pool-lanes {base.pool_lanes}")
+    if base.load_rows > 1:
+        raise DSEError(f"--load-rows {base.load_rows} does not divide every swept R and C: give "
+                       f"--load-rows 0 (the largest power of two dividing each R and C) or 1")
     rows = sweep_values("rows", rows, range(1, 65))
     cols = sweep_values("cols", cols, range(1, 65))
     simds = sweep_values("simd", simds, default_simds(base))

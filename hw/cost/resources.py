@@ -98,11 +98,13 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     acc = cfg.acc_width
     lanes = cfg.drain_rows_eff * C * cfg.lane_width       # result lane bits: D rows of C
     pool_lanes = cfg.pool_lanes_eff * cfg.lane_width      # the pool unit's L lanes' sums
+    # operand words registered at the memories: a read word per bank, the G load words
+    mem_words = (R + C + cfg.load_rows_eff - 1) * S
     return {
         "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": lanes,
                 "pool_lanes": pool_lanes, "const": 1.0},
         "ff": {"array_regs": array_register_bits(cfg), "lanes": lanes,
-               "mem_words": (R + C) * S, "pool_regs": cfg.pool_register_bits, "const": 1.0},
+               "mem_words": mem_words, "pool_regs": cfg.pool_register_bits, "const": 1.0},
         "carry": {"pe_acc": pes * acc, "lanes": lanes, "const": 1.0},
         "dsp": {"const": 1.0},
         "fmax_mhz": {"const": 1.0, "log2_pes": _log2(R * C)},

@@ -16,9 +16,11 @@ from .memory import PipelinedMemory
 from .pipeline import delayed
 from .pool import POOL_FAULTS, PoolUnit
 
-#: Deliberate bug of the core the testbench must catch: ``early_rows`` lets the tile reader
-#: start a tile row before the loader has written its activation rows.
-CORE_FAULTS = ("early_rows",)
+#: Deliberate bugs of the core the testbench must catch: ``early_rows`` lets the tile reader
+#: start a tile row before the loader has written its activation rows; ``load_slot_rotated``
+#: (with G = ``load_rows_eff`` > 1 rows per load beat) writes each bank the word of the next
+#: row slot of the beat.
+CORE_FAULTS = ("early_rows", "load_slot_rotated")
 FAULTS = ARRAY_FAULTS + POOL_FAULTS + FIFO_FAULTS + CORE_FAULTS
 
 
@@ -35,9 +37,11 @@ class BinaryCore(wiring.Component):
     Streams (beat formats in hw/README.md):
 
     - ``cmd``  (in):  one :func:`hw.rtl.formats.cmd_layout` beat per job.
-    - ``data`` (in):  ``data_width``-bit beats. Matmul: N rows of W then M rows of A, each row
-      as ceil(K/simd) beats, bit k of a row in bit k % simd of beat k // simd (the low ``simd``
-      bits of a beat; the rest are ignored). Pool: positions
+    - ``data`` (in):  ``data_width``-bit beats. Matmul: N rows of W then M rows of A in groups
+      of G = ``cfg.load_rows_eff`` consecutive rows, each group as ceil(K/simd) beats; beat w
+      of a group holds word w of its row j in bits [j*simd, (j+1)*simd) (bit k of a row in
+      bit k % simd of word k // simd; with G = 1 the low ``simd`` bits of a beat; bits above
+      G*simd are ignored, and so are the slots of rows past N or M). Pool: positions
       (plane group, row, column), each the values of L = ``cfg.pool_lanes_eff`` planes
       (:func:`hw.rtl.formats.pool_words`), streamed straight into the pool unit.
     - ``out``  (out): ``data`` = D row slots of C lanes (D = ``cfg.drain_rows_eff``), ``last``
@@ -48,18 +52,19 @@ class BinaryCore(wiring.Component):
       a position fits one beat; with L = C, the default, slot 0 lane l); lanes past L or past
       P zero.
 
-    Phases of a matmul job (no data-dependent timing): load (1 beat per cycle: W, then A),
+    Phases of a matmul job (no data-dependent timing): load (1 beat per cycle of G rows' words,
+    written into G banks at once: W, then A),
     while tiles stream through the array back to back (KW reads each), captured into the
     ``cfg.hold_banks`` hold banks in turn; each tile drains (ceil(m_valid/D) beats into the
     output FIFO, one per cycle) ``tile_flush`` cycles after its last read, while later tiles accumulate. A tile starts
     only when its drain cannot overlap the previous tile's (:meth:`ArrayConfig.tile_period`)
     and its bank's previous tile (``hold_banks`` tiles earlier) has drained before its first
     capture (:meth:`ArrayConfig.bank_period`). The first tile of a tile row starts only
-    ``LOAD_TO_READ`` cycles after the last beat of its A rows: with at least R tile columns
-    (N > (R - 1) * C, :meth:`ArrayConfig.rows_before_first_read`) tile row t waits for A rows
-    up to (t + 1) * R, so the load of later rows overlaps the tiles of earlier ones (a tile row reads
-    for >= Tn * KW >= R * KW cycles, as long as its R rows take to load, so only the first one
-    ever waits); with fewer, the first tile waits for the whole of A.
+    ``LOAD_TO_READ`` cycles after the last beat of its A rows: with at least R/G tile columns
+    (N > (R/G - 1) * C, :meth:`ArrayConfig.rows_before_first_read`) tile row t waits for A rows
+    up to (t + 1) * R, so the load of later rows overlaps the tiles of earlier ones (a tile row
+    reads for Tn * KW >= R/G * KW cycles, as long as its R rows take to load, so only the first
+    one ever waits); with fewer, the first tile waits for the whole of A.
 
     Output flow control: a tile starts, and the pool unit starts an output, only while the
     output FIFO has room for every result promised so far plus a credit margin
@@ -181,6 +186,7 @@ class BinaryCore(wiring.Component):
         m = Module()
         cfg = self._cfg
         R, C, S, D = cfg.rows, cfg.cols, cfg.simd, cfg.drain_rows_eff
+        G, lgg = cfg.load_rows_eff, ceil_log2(cfg.load_rows_eff)   # rows per load beat
         B = cfg.tile_beats                          # result beats of a full tile
         lgs = ceil_log2(S)
         kwb = (cfg.kw_max + 1).bit_length()
@@ -237,8 +243,9 @@ class BinaryCore(wiring.Component):
         kw_pen = Signal(kwb)                       # KW - 2 (wraps when KW = 1: never matched)
         kw_one = Signal()                          # KW == 1
         w_last, b_last, r_one = Signal(), Signal(), Signal()   # load flags (see LOAD)
+        # the loader counts row groups of G (one per load beat word): bank group, rows_left
         bank = Signal(range(max(R, C)))
-        bank_last = Signal(range(max(R, C)))       # R - 1 while loading A, C - 1 for W
+        bank_last = Signal(range(max(R, C)))       # R/G - 1 while loading A, C/G - 1 for W
         bank_pen = Signal(range(max(R, C)))        # bank_last - 1 (wraps when 0: never matched)
         base = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth) + 1))
         rows_left = Signal(range(max(cfg.max_m, cfg.max_n) + 1))
@@ -340,15 +347,24 @@ class BinaryCore(wiring.Component):
         m.d.sync += [a_raddr.eq(a_base + rd_k), w_raddr.eq(w_base + rd_k)]
         wr_addr = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth) + 1),
                          name="wr_addr", reset_less=True)
-        wr_data = Signal(S, name="wr_data", reset_less=True)
+        # a load beat's G words (row slots), bank i writes slot i mod G (with the
+        # load_slot_rotated fault, the next slot)
+        wr_data = Signal(S * G, name="wr_data", reset_less=True)
         wr_a = Signal(R, name="wr_a")      # write enables, one per memory
         wr_w = Signal(C, name="wr_w")
-        m.d.sync += [wr_data.eq(self.data.payload[:S]), wr_a.eq(0), wr_w.eq(0)]
+        m.d.sync += [wr_data.eq(self.data.payload[:S * G]), wr_a.eq(0), wr_w.eq(0)]
+
+        def slot_of(i):
+            if G == 1:
+                return wr_data
+            j = (i + (self._fault == "load_slot_rotated")) % G
+            return wr_data[j * S:(j + 1) * S]
+
         for r in range(R):
-            m.d.comb += [a_mem[r].w_addr.eq(wr_addr), a_mem[r].w_data.eq(wr_data),
+            m.d.comb += [a_mem[r].w_addr.eq(wr_addr), a_mem[r].w_data.eq(slot_of(r)),
                          a_mem[r].w_en.eq(wr_a[r])]
         for c in range(C):
-            m.d.comb += [w_mem[c].w_addr.eq(wr_addr), w_mem[c].w_data.eq(wr_data),
+            m.d.comb += [w_mem[c].w_addr.eq(wr_addr), w_mem[c].w_data.eq(slot_of(c)),
                          w_mem[c].w_en.eq(wr_w[c])]
         for r in range(R):
             m.d.comb += [a_mem[r].r_addr.eq(a_raddr),
@@ -561,15 +577,27 @@ class BinaryCore(wiring.Component):
                 m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0), k_last.eq(rd_k == kw_pen)]
 
         # ---- matmul loader (state LOAD, flagged by the `loading` register) --------------------
+        def groups(rows):
+            """Row groups (load beats per word) of ``rows`` rows: ceil(rows / G)."""
+            return rows if G == 1 else (rows + G - 1) >> lgg
+
+        def one_group(rows):
+            return rows == 1 if G == 1 else at_most(rows, G)
+
+        def last_row_of(rows):
+            """Index within its tile of the last of ``rows`` rows, from the last group's bank
+            group (the loader's ``bank`` at the last beat): bank * G + (rows - 1) mod G."""
+            return bank if G == 1 else Cat((rows - 1)[:lgg], bank)
+
         # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
         # row); with `overlap` every tile row, else only the last (`all_loaded` then)
         m.d.sync += row_pulse.eq(beat & ~in_w & w_last & (b_last | r_one) & overlap)
         with m.If(loading):
             m.d.sync += wr_addr.eq(base + wcount)
             for r in range(R):
-                m.d.sync += wr_a[r].eq(beat & ~in_w & (bank == r))
+                m.d.sync += wr_a[r].eq(beat & ~in_w & (bank == r // G))
             for c in range(C):
-                m.d.sync += wr_w[c].eq(beat & in_w & (bank == c))
+                m.d.sync += wr_w[c].eq(beat & in_w & (bank == c // G))
             # decisions read registered flags only: w_last (wcount == KW - 1),
             # b_last (bank == bank_last), r_one (rows_left == 1), each set a step ahead
             with m.If(beat):
@@ -587,15 +615,16 @@ class BinaryCore(wiring.Component):
                         with m.If(in_w):
                             # W done: A next; the tile reader (its registers initialised in
                             # SETUP) runs from now on and waits for its rows (row_ok)
-                            m.d.sync += [in_w.eq(0), bank.eq(0), bank_last.eq(R - 1),
-                                         bank_pen.eq(R - 2), b_last.eq(R == 1),
-                                         base.eq(0), rows_left.eq(job.m),
-                                         r_one.eq(job.m == 1), n_l.eq(bank + 1),
+                            m.d.sync += [in_w.eq(0), bank.eq(0), bank_last.eq(R // G - 1),
+                                         bank_pen.eq(R // G - 2), b_last.eq(R // G == 1),
+                                         base.eq(0), rows_left.eq(groups(job.m)),
+                                         r_one.eq(one_group(job.m)),
+                                         n_l.eq(last_row_of(job.n) + 1),
                                          reading.eq(1)]
                         with m.Else():
                             m.d.sync += [loading.eq(0), all_loaded.eq(1),
-                                         ml_beats.eq(beats_of[bank]),
-                                         ml_lmask.eq(lmask_of[bank])]
+                                         ml_beats.eq(beats_of[last_row_of(job.m)]),
+                                         ml_lmask.eq(lmask_of[last_row_of(job.m)])]
 
         with m.FSM():
             with m.State("IDLE"):
@@ -626,10 +655,10 @@ class BinaryCore(wiring.Component):
                       for v in (gap_bank[b].eq(0), bank_pos[b].eq(0), bank_le1[b].eq(1))),
                     last_mrow.eq(at_most(job.m, R)), last_ncol.eq(n1),
                     row_end.eq(n1 & above(job.m, R)), col_step.eq(above(job.n, C)),
-                    wcount.eq(0), bank.eq(0), bank_last.eq(C - 1), base.eq(0), in_w.eq(1),
-                    bank_pen.eq(C - 2), w_last.eq(kw1), b_last.eq(C == 1),
-                    rows_left.eq(job.n), r_one.eq(job.n == 1), n_single.eq(n1),
-                    overlap.eq(above(job.n, (R - 1) * C)), all_loaded.eq(0), ahead.eq(0),
+                    wcount.eq(0), bank.eq(0), bank_last.eq(C // G - 1), base.eq(0), in_w.eq(1),
+                    bank_pen.eq(C // G - 2), w_last.eq(kw1), b_last.eq(C // G == 1),
+                    rows_left.eq(groups(job.n)), r_one.eq(one_group(job.n)), n_single.eq(n1),
+                    overlap.eq(above(job.n, (R // G - 1) * C)), all_loaded.eq(0), ahead.eq(0),
                     row_ok.eq(0), first_col.eq(1),
                     # go as the values above make it: the countdowns 0, first_col 1, row_ok 0
                     go.eq(credit_next & row_gate(Const(1), Const(0))),

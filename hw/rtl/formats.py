@@ -90,15 +90,39 @@ def _rows_to_words(bits, simd: int, pad_rng=None) -> list[int]:
             for r in range(bits.shape[0]) for w in range(kw)]
 
 
+def _group_rows(words: list[int], rows: int, kw: int, g: int, simd: int, pad_rng=None):
+    """Row-major words of ``rows`` rows (``kw`` each) -> load beats of G = ``g`` rows: for
+    each group of G consecutive rows, word k of its row j in bits [j*simd, (j+1)*simd) of beat
+    k. Rows past ``rows`` in the last group: 0, or random from ``pad_rng``."""
+    if g == 1:
+        return words
+    beats = []
+    for first in range(0, rows, g):
+        for k in range(kw):
+            beat = 0
+            for j in range(g):
+                r = first + j
+                w = (words[r * kw + k] if r < rows else
+                     0 if pad_rng is None else int(pad_rng.integers(0, 1 << min(simd, 62))))
+                beat |= w << (j * simd)
+            beats.append(beat)
+    return beats
+
+
 def matmul_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
     """Data beats of a matmul job: N rows of W, then M rows of A (so that tiles can start
-    while later A rows load), ceil(K/simd) words each in the low ``simd`` bits of a beat
-    (bits past K and above ``simd``: 0, or random from ``pad_rng``)."""
-    words = (_rows_to_words(job.w_bits, cfg.simd, pad_rng)
-             + _rows_to_words(job.a_bits, cfg.simd, pad_rng))
-    spare = cfg.data_width - cfg.simd
+    while later A rows load), ceil(K/simd) words each, G = ``load_rows_eff`` rows per beat:
+    beat k of a group of G consecutive rows holds word k of its row j in bits
+    [j*simd, (j+1)*simd) (:func:`_group_rows`; G = 1: one word in the low ``simd`` bits).
+    Bits past K, rows past N or M in a last group and bits above G*simd: 0, or random from
+    ``pad_rng``."""
+    g, s = cfg.load_rows_eff, cfg.simd
+    kw = ceil_div(job.k, s)
+    words = (_group_rows(_rows_to_words(job.w_bits, s, pad_rng), job.n, kw, g, s, pad_rng)
+             + _group_rows(_rows_to_words(job.a_bits, s, pad_rng), job.m, kw, g, s, pad_rng))
+    spare = cfg.data_width - g * cfg.simd
     if pad_rng is not None and spare:
-        words = [w | (int(pad_rng.integers(0, 1 << min(spare, 62))) << cfg.simd) for w in words]
+        words = [w | (int(pad_rng.integers(0, 1 << min(spare, 62))) << (g * s)) for w in words]
     return words
 
 

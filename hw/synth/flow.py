@@ -425,15 +425,14 @@ def _array_verilog(cfg, out_dir: Path) -> Path:
 def config_command(cfg, device: str, pnr: bool = True, component: str = "top") -> str:
     """The ``python -m hw synth`` command line that reproduces a record for ``cfg``.
 
-    Every ArrayConfig field is spelled out, so the line stays exact if defaults change.
+    Every ArrayConfig field of :meth:`~hw.config.ArrayConfig.to_dict` is spelled out, so the
+    line stays exact if defaults change (a field added later and left at its default is left
+    out, as in the records written before it existed).
     """
-    from dataclasses import fields
-
     args = [f"--device {device}"]
-    for f in fields(cfg):
-        val = getattr(cfg, f.name)
-        args.append(f"--{f.name.replace('_', '-')} {val:g}" if isinstance(val, float)
-                    else f"--{f.name.replace('_', '-')} {val}")
+    for name, val in cfg.to_dict().items():
+        args.append(f"--{name.replace('_', '-')} {val:g}" if isinstance(val, float)
+                    else f"--{name.replace('_', '-')} {val}")
     return ("python -m hw synth " + " ".join(args) + ("" if pnr else " --no-pnr")
             + ("" if component == "top" else f" --component {component}"))
 

@@ -156,3 +156,26 @@ def test_pool_lanes_default_is_cols_and_is_bounded_by_the_output_beat():
         with pytest.raises(ConfigError, match=r"pool_lanes must be an integer >= 0, got .*; "
                                               r"pass --pool-lanes 0"):
             ArrayConfig(pool_lanes=bad)
+
+
+def test_load_rows_is_validated_and_0_means_the_largest_power_of_two_dividing_r_and_c():
+    with pytest.raises(ConfigError, match=r"^load_rows 3 must be a power of two dividing rows 4 "
+                                          r"and cols 4 .*: pass --load-rows 4 or 0"):
+        ArrayConfig(load_rows=3)
+    with pytest.raises(ConfigError, match=r"^load_rows 4 must be a power of two dividing rows 6 "
+                                          r"and cols 4 .*--load-rows 2 or 0"):
+        ArrayConfig(rows=6, load_rows=4)
+    with pytest.raises(ConfigError, match=r"load_rows must be an integer >= 0, got -1"):
+        ArrayConfig(load_rows=-1)
+    assert [ArrayConfig(rows=r, cols=c, load_rows=0).load_rows_eff
+            for r, c in ((4, 4), (6, 4), (3, 5), (8, 16), (12, 24))] == [4, 2, 1, 8, 4]
+    # the data beat holds G words (or the pool position, if wider); the default is unchanged
+    assert ArrayConfig(rows=8, cols=8, simd=64, load_rows=8).data_width == 8 * 64
+    assert ArrayConfig(rows=4, cols=4, simd=64, load_rows=4).data_width == 4 * 64
+    assert ArrayConfig(rows=8, cols=8, simd=32, load_rows=2).data_width == 8 * 16  # the pool's
+    assert ArrayConfig().data_width == 64 and ArrayConfig(load_rows=2).data_width == 64
+    # left out of the dict (records, sidecars) at its default, so older records read back equal
+    assert "load_rows" not in ArrayConfig().to_dict()
+    assert ArrayConfig(load_rows=2).to_dict()["load_rows"] == 2
+    assert ArrayConfig(**ArrayConfig(load_rows=2).to_dict()) == ArrayConfig(load_rows=2)
+    assert ArrayConfig(load_rows=4).tag.endswith("d2g4") and ArrayConfig().tag.endswith("d2")

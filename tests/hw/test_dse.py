@@ -350,3 +350,26 @@ def test_sweep_over_hold_banks_equals_the_scalar_model(tiny, coeffs):
         if n == 4:
             cyc2, _, lat2 = costs[r, c, 2]
             assert cyc4 <= cyc2 + jobs * (lat4 - lat2), (r, c)
+
+
+def test_load_rows_0_on_the_grid_is_each_configs_largest(vit, coeffs, capsys):
+    """load_rows 0: G = the largest power of two dividing R and C, per config of the grid;
+    the grid's cycles and features equal those of the real configs; a fixed G > 1 is refused
+    (it does not divide every swept R and C)."""
+    base = ArrayConfig(rows=1, cols=1, simd=64, load_rows=0, max_m=256, max_n=256)
+    rows, cols = np.array([8, 6, 3, 8, 12]), np.array([8, 4, 5, 16, 8])
+    grid = ConfigGrid(base, rows, cols)
+    assert grid.load_rows_eff.tolist() == [8, 2, 1, 8, 4]
+    got = ShapeTable(vit, base).cycles(grid)
+    vec = resources.features(grid)
+    for i, (r, c) in enumerate(zip(rows, cols)):
+        cfg = replace(base, rows=int(r), cols=int(c))
+        assert got[i] == network_cost(vit, cfg)["totals"]["cycles"]
+        assert vec["ff"]["mem_words"][i] == resources.features(cfg)["ff"]["mem_words"]
+    one = ShapeTable(vit, replace(base, load_rows=1)).cycles(
+        ConfigGrid(replace(base, load_rows=1), rows, cols))
+    assert (got[[0, 1, 3, 4]] < one[[0, 1, 3, 4]]).all() and got[2] == one[2]
+    rc = _run(["dse", "--network", "digits-tiny", "--device", "ecp5-25", "--coeffs",
+               str(coeffs), "--load-rows", "2", "--quiet"])
+    assert rc == 2
+    assert "--load-rows 2 does not divide every swept R and C" in capsys.readouterr().err

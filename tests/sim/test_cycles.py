@@ -19,17 +19,21 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_cycle_model_matches_rtl(name, tmp_path):
-    cfg = CONFIGS[name]
-    jobs = edge_suite(cfg, seed=3)
+def assert_exact_on_rtl(cfg, jobs, tmp_path):
+    """Run ``jobs`` on the RTL of ``cfg``: every job bit-exact, every output there, and its
+    cycles equal to the cycle model's."""
     rows = run_jobs(cfg, save_jobs(jobs, tmp_path))
     assert len(rows) == len(jobs)
     for job, row in zip(jobs, rows):
         assert row["passed"], row
         assert row["mismatches"] == 0 and row["outputs"] == job.result.size
-        assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"],
-                                                       job.cycles(cfg))
+        assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"], job.cycles(cfg))
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_cycle_model_matches_rtl(name, tmp_path):
+    cfg = CONFIGS[name]
+    assert_exact_on_rtl(cfg, edge_suite(cfg, seed=3), tmp_path)
 
 
 #: hold_banks 3 and 4 (R x C x D x n): small-K matmuls (KW = 1 and 2), where the bank rule
@@ -49,10 +53,23 @@ def hold_bank_jobs(rows: int, cols: int, simd: int) -> list:
                          ids=[f"{r}x{c}d{d}h{n}" for r, c, d, n in HOLD_BANKS])
 def test_cycle_model_matches_rtl_with_more_hold_banks(rows, cols, drain_rows, banks, tmp_path):
     cfg = small(rows=rows, cols=cols, drain_rows=drain_rows, hold_banks=banks)
-    jobs = hold_bank_jobs(rows, cols, cfg.simd)
-    rows_out = run_jobs(cfg, save_jobs(jobs, tmp_path))
-    assert len(rows_out) == len(jobs)
-    for job, row in zip(jobs, rows_out):
-        assert row["passed"], row
-        assert row["mismatches"] == 0 and row["outputs"] == job.result.size
-        assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"], job.cycles(cfg))
+    assert_exact_on_rtl(cfg, hold_bank_jobs(rows, cols, cfg.simd), tmp_path)
+
+
+#: R x C x G x D x n: G operand rows per load beat (a beat writes G banks), with the edge suite
+#: and shapes of partial row groups; the cycle model's load term equals the RTL's
+LOAD_ROWS = [(4, 4, 2, 2, 2), (4, 4, 4, 4, 3), (2, 4, 2, 1, 2), (6, 4, 2, 3, 4)]
+
+
+@pytest.mark.parametrize("rows, cols, load_rows, drain_rows, banks", LOAD_ROWS,
+                         ids=[f"{r}x{c}g{g}d{d}h{n}" for r, c, g, d, n in LOAD_ROWS])
+def test_cycle_model_matches_rtl_with_wide_load_beats(rows, cols, load_rows, drain_rows, banks,
+                                                      tmp_path):
+    cfg = small(rows=rows, cols=cols, load_rows=load_rows, drain_rows=drain_rows,
+                hold_banks=banks)
+    jobs = edge_suite(cfg, seed=4)
+    jobs += [random_matmul(f"g_{mode}_{m}x{n}x{k}", mode, m, n, k, 80 + i)
+             for i, (mode, m, n, k) in enumerate([
+                 ("xnor", 1, 1, 1), ("and", 2 * rows + 1, 3 * cols - 1, cfg.simd + 3),
+                 ("xnor", rows - 1, cols + 1, 2 * cfg.simd), ("and", rows + 1, 1, cfg.simd)])]
+    assert_exact_on_rtl(cfg, jobs, tmp_path)

@@ -137,3 +137,17 @@ def test_more_hold_banks_take_the_modelled_cycles(rows, cols, drain_rows, banks)
     shapes = [(3 * rows, 2 * cols + 1, 16), (2 * rows + 1, 3 * cols, 9),
               (2 * rows, 3 * cols + 1, 20)]
     check_matmuls(cfg, shapes, "banks")
+
+
+#: R x C x G: rows per load beat G = 2 and 4 (a power of two dividing R and C); shapes with
+#: partial last row groups of W and A, few tile columns (the first tile waits for all of A)
+#: and many (tile rows start as their rows load: N > (R/G - 1) * C)
+LOAD_ROWS = [(2, 2, 2), (4, 4, 2), (4, 4, 4), (2, 4, 2)]
+
+
+@pytest.mark.parametrize("rows, cols, load_rows", LOAD_ROWS)
+def test_wide_load_beats_take_the_modelled_cycles(rows, cols, load_rows):
+    cfg = replace(small_k_config(rows, cols, 2), load_rows=load_rows)
+    shapes = [(3 * rows + 1, 2 * cols - 1, 16), (rows - 1 or 1, 4 * cols + 1, 33),
+              (2 * rows, 1, 5)]
+    check_matmuls(cfg, shapes, "wide_load")
