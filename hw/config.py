@@ -177,8 +177,10 @@ MAX_MEMORY_BITS = 1 << 26
 #: synthesis records is below 300 MHz).
 MAX_CLOCK_MHZ = 1000.0
 #: hold banks per PE: each is one more accumulator-wide register in every PE (R*C + R of them)
-#: and one more countdown in the tile reader; a bound that keeps the bank index at 3 bits
-MAX_HOLD_BANKS = 8
+#: and one more countdown in the tile reader; a bound that keeps the bank index at 4 bits (with
+#: KW = 1 a tile costs max(1, ceil(m/D), bank_period / n) cycles: bank_period is R + C - 2 +
+#: ceil(m/D), 15 on 8 x 8 with D = 8, so 15 or 16 banks make such tiles one cycle each)
+MAX_HOLD_BANKS = 16
 #: what the Verilog writer is asked to elaborate (:func:`check_elaboration`): R*C*SIMD PE bits.
 #: Measured on the 2-core development machine: 16x16x32 (8,192) elaborates in 16 s and 0.3 GB,
 #: 32x32x64 (65,536) in 96 s and 1.3 GB, growing linearly; 65,536 PE bits is also over 3x the

@@ -152,7 +152,7 @@ def test_hold_banks_flags_are_checked_before_any_work(capsys, tmp_path):
     assert main(["config", "--hold-banks", "1"]) == 2
     assert "hold_banks must be an integer >= 2, got 1; pass --hold-banks" in \
         capsys.readouterr().err
-    for vals, msg in ((["2", "9"], "--sweep-hold-banks 9: hold_banks must be <= 8"),
+    for vals, msg in ((["2", "17"], "--sweep-hold-banks 17: hold_banks must be <= 16"),
                       (["3", "3"], "--sweep-hold-banks 3 3: a value is repeated")):
         out = tmp_path / "dse"
         assert main(["dse", "--network", "digits-tiny", "--device", "ecp5-85",

@@ -110,9 +110,9 @@ def test_hold_banks_is_validated():
         ArrayConfig(hold_banks=1)
     with pytest.raises(ConfigError, match=r"hold_banks must be an integer >= 2, got '3'"):
         ArrayConfig(hold_banks="3")
-    with pytest.raises(ConfigError, match=r"hold_banks must be <= 8, got 9: .*; pass a smaller "
+    with pytest.raises(ConfigError, match=r"hold_banks must be <= 16, got 17: .*; pass a smaller "
                                           r"--hold-banks"):
-        ArrayConfig(hold_banks=9)
+        ArrayConfig(hold_banks=17)
     assert ArrayConfig().hold_banks == 2 and ArrayConfig().tag.endswith("d2")
     assert ArrayConfig(hold_banks=3).tag.endswith("d2h3")
 

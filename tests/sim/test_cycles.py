@@ -36,9 +36,11 @@ def test_cycle_model_matches_rtl(name, tmp_path):
     assert_exact_on_rtl(cfg, edge_suite(cfg, seed=3), tmp_path)
 
 
-#: hold_banks 3 and 4 (R x C x D x n): small-K matmuls (KW = 1 and 2), where the bank rule
-#: binds with two banks; the cycle model's n-bank tile spacing equals the RTL's
-HOLD_BANKS = [(2, 2, 1, 3), (3, 5, 3, 3), (4, 4, 2, 4), (3, 5, 1, 4)]
+#: hold_banks 3 to 16 (R x C x D x n): small-K matmuls (KW = 1 and 2), where the bank rule
+#: binds with two banks (and with 10 on 8 x 4, D = 8: bank_period 11); a 4-bit bank index
+#: from 9 banks on; the cycle model's n-bank tile spacing equals the RTL's
+HOLD_BANKS = [(2, 2, 1, 3), (3, 5, 3, 3), (4, 4, 2, 4), (3, 5, 1, 4), (8, 4, 8, 10),
+              (8, 8, 8, 16)]
 
 
 def hold_bank_jobs(rows: int, cols: int, simd: int) -> list:
@@ -52,7 +54,8 @@ def hold_bank_jobs(rows: int, cols: int, simd: int) -> list:
 @pytest.mark.parametrize("rows, cols, drain_rows, banks", HOLD_BANKS,
                          ids=[f"{r}x{c}d{d}h{n}" for r, c, d, n in HOLD_BANKS])
 def test_cycle_model_matches_rtl_with_more_hold_banks(rows, cols, drain_rows, banks, tmp_path):
-    cfg = small(rows=rows, cols=cols, drain_rows=drain_rows, hold_banks=banks)
+    cfg = small(rows=rows, cols=cols, drain_rows=drain_rows, hold_banks=banks,
+                max_m=max(24, 4 * rows), max_n=max(24, 4 * cols + 2))
     assert_exact_on_rtl(cfg, hold_bank_jobs(rows, cols, cfg.simd), tmp_path)
 
 
