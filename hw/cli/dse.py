@@ -94,12 +94,14 @@ def run(ns) -> int:
     print(f"evaluated {doc['configs']:,} configs in {doc['seconds']:.3f} s = "
           f"{doc['configs_per_s']:,.0f} configs/s; {doc['fit']:,} fit {doc['device']}; "
           f"Pareto front: {len(doc['front'])} configs")
-    lanes = "pool_lanes" in doc["fastest"]
+    lanes, loads = "pool_lanes" in doc["fastest"], "load_rows" in doc["fastest"]
     print(f"{'R':>3} {'C':>3} {'SIMD':>4} {'n':>2}" + (f" {'L':>4}" if lanes else "")
+          + (f" {'G':>2}" if loads else "")
           + f" {'LUT':>8} {'BRAM':>6} {'clock':>7} {'frames/s':>10}")
     for r in doc["front"]:
         print(f"{r['rows']:>3} {r['cols']:>3} {r['simd']:>4} {r['hold_banks']:>2}"
               + (f" {r['pool_lanes']:>4}" if lanes else "")
+              + (f" {r['load_rows']:>2}" if loads else "")
               + f" {r['lut']:>8,} {r['bram']:>6g} {r['clock_mhz']:>7.1f} {r['fps']:>10.4g}")
     print("wrote " + ", ".join(doc["files"]))
     return 0

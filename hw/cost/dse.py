@@ -178,7 +178,8 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
     R0, C0 = R0.ravel(), C0.ravel()
     fits_beat = [f <= np.minimum(base.drain_rows, R0) for f in lanes_per_col]
     points = [(f, R0[ok], C0[ok]) for f, ok in zip(lanes_per_col, fits_beat)]
-    cols_out = {k: [] for k in ("rows", "cols", "simd", "hold_banks", "pool_lanes", "cycles",
+    cols_out = {k: [] for k in ("rows", "cols", "simd", "hold_banks", "pool_lanes",
+                                "load_rows", "cycles",
                                 "lut", "ff",
                                 "bram", "dsp", "fmax_mhz", "clock_mhz", "fps", "utilisation",
                                 "fits")}
@@ -219,7 +220,9 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
                         fits &= np.isfinite(clock) & (clock > 0)
                     for k, val in (("rows", r), ("cols", c), ("simd", np.full(len(r), int(s))),
                                    ("hold_banks", np.full(len(r), int(nb))),
-                                   ("pool_lanes", f * c), ("cycles", cyc), ("lut", res["lut"]),
+                                   ("pool_lanes", f * c),
+                                   ("load_rows", np.broadcast_to(grid.load_rows_eff, r.shape)),
+                                   ("cycles", cyc), ("lut", res["lut"]),
                                    ("ff", res["ff"]), ("bram", bram), ("dsp", res["dsp"]),
                                    ("fmax_mhz", fmax), ("clock_mhz", clock), ("fps", fps),
                                    ("utilisation", util),
@@ -423,7 +426,8 @@ def run_dse(network: str, device: str, base: ArrayConfig, *, rows=None, cols=Non
                             "larger device")
     front = pareto_front(out["lut"], out["fps"], fits)
     keys = ("rows", "cols", "simd", "hold_banks", "lut", "ff", "bram", "dsp", "fmax_mhz",
-            "clock_mhz", "cycles", "fps", "utilisation") + (("pool_lanes",) if lanes != [1] else ())
+            "clock_mhz", "cycles", "fps", "utilisation") + (("pool_lanes",) if lanes != [1] else ()) \
+        + (("load_rows",) if base.load_rows == 0 else ())
 
     def rec(i):
         d = {k: out[k][i].item() for k in keys}
