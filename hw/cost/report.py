@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +97,7 @@ def config_flags(cfg: ArrayConfig, always=("rows", "cols", "simd")) -> list[str]
     differs from hw.config.DEFAULT."""
 
     out = []
-    for name, default in DEFAULT.to_dict().items():
+    for name, default in asdict(DEFAULT).items():     # every field (to_dict leaves some out)
         val = getattr(cfg, name)
         if name in always or val != default:
             out += ["--" + name.replace("_", "-"), f"{val:g}" if isinstance(val, float)

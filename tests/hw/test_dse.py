@@ -373,3 +373,23 @@ def test_load_rows_0_on_the_grid_is_each_configs_largest(vit, coeffs, capsys):
                str(coeffs), "--load-rows", "2", "--quiet"])
     assert rc == 2
     assert "--load-rows 2 does not divide every swept R and C" in capsys.readouterr().err
+
+
+def test_committed_options_sweep_fastest_is_the_models(vit):
+    """reports/binaryvit-s-options/dse_ecp5-85.json (`make report`: the throughput options
+    swept, load_rows 0, each config at its estimated Fmax): its fastest record is what the
+    cycle and resource models give that config now (cycles, LUT, FF, BRAM, Fmax, frames/s)."""
+    doc = json.loads((REPORTS_DIR / "binaryvit-s-options" / "dse_ecp5-85.json").read_text())
+    base = ArrayConfig(**doc["limits"])
+    assert base.load_rows == 0 and doc["clock"] == "resource-model Fmax per config"
+    best = doc["fastest"]
+    cfg = config_at(replace(base, simd=best["simd"], hold_banks=best["hold_banks"]),
+                    best["rows"], best["cols"], best["pool_lanes"] // best["cols"])
+    assert cfg.load_rows_eff == best["load_rows"]
+    model = resources.load_model(RESOURCE_MODEL)["families"]
+    est = resources.predict(cfg, "ecp5", model)
+    cycles = network_cost(vit, cfg)["totals"]["cycles"]
+    assert (best["cycles"], best["lut"], best["ff"], best["bram"]) == \
+        (cycles, est["lut"], est["ff"], resources.bram_estimate(cfg, "ecp5"))
+    assert best["fmax_mhz"] == est["fmax_mhz"] == best["clock_mhz"]
+    assert best["fps"] == pytest.approx(best["clock_mhz"] * 1e6 / cycles, rel=1e-12)
