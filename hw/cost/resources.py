@@ -6,7 +6,10 @@ computed with the grouping the RTL's ``popcount_latency`` describes):
 
 LUT  = a * (R*C + R) * S          XNOR/AND select + popcount adder trees (R*C PEs and the R
                                   row-popcount PEs of the AND-mode offset column)
-     + b * (R*C + R) * acc_width  accumulators (adder, first/valid select, hold banks)
+     + b * (R*C + R) * acc_width  accumulators (adder, first/valid select, two hold banks)
+     + e * (R*C + R) * acc_width * (hold_banks - 2)
+                                  each hold bank beyond two: its capture/shift select and
+                                  one more input of the drain's bank multiplexer
      + c * D*C * lane_width       drain lanes (2*acc - offset, D rows of C) and the output
                                   FIFO data
      + d                          controller, pool unit, edge masks, FIFO control
@@ -22,7 +25,8 @@ carry = a * (R*C + R) * acc_width + b * D*C * lane_width + c
 BRAM is counted from the memories' shapes (R activation banks, C weight banks, the pool unit's
 open-row banks, the output FIFO) tiled onto the family's block-RAM aspect ratios (no fitting); DSP is the
 controller's multipliers (a per-family constant, the training median); Fmax = a + b*log2(R*C)
-(nextpnr, least squares).
++ c*log2(hold_banks / 2) (nextpnr, least squares; the drain's bank select reaches every PE's
+hold registers, and more banks lengthen it: 4x4x16 closes 139.8 MHz with 2 banks, 120.6 with 8).
 
 Coefficients are fitted per family by non-negative least squares on relative error
 (:func:`fit`) on ``hw/synth/data/synth_*.jsonl`` minus the records marked ``held_out``; ``python -m hw
@@ -102,12 +106,14 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     mem_words = (R + C + cfg.load_rows_eff - 1) * S
     return {
         "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": lanes,
-                "pool_lanes": pool_lanes, "const": 1.0},
+                "pool_lanes": pool_lanes, "extra_banks": pes * acc * (cfg.hold_banks - 2),
+                "const": 1.0},
         "ff": {"array_regs": array_register_bits(cfg), "lanes": lanes,
                "mem_words": mem_words, "pool_regs": cfg.pool_register_bits, "const": 1.0},
         "carry": {"pe_acc": pes * acc, "lanes": lanes, "const": 1.0},
         "dsp": {"const": 1.0},
-        "fmax_mhz": {"const": 1.0, "log2_pes": _log2(R * C)},
+        "fmax_mhz": {"const": 1.0, "log2_pes": _log2(R * C),
+                     "log2_banks": _log2(cfg.hold_banks / 2)},
     }
 
 

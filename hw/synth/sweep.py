@@ -44,6 +44,8 @@ _ECP5 = [
     (2, 2, 32, {"max_k": 8192, "max_m": 128, "max_n": 128}, False),
     # twice C pool lanes (the one training point of the pool-lane term of the LUT model)
     (2, 2, 32, {"pool_lanes": 4}, False),
+    # eight hold banks (the one training point of the LUT model's term for the banks beyond two)
+    (4, 4, 16, {"hold_banks": 8}, False),
     # held out: never used for fitting
     (3, 5, 32, {"max_m": 256}, True), (6, 4, 16, {}, True), (2, 6, 64, {}, True),
     # held out, the throughput options: four hold banks, twice C pool lanes

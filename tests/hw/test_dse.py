@@ -30,7 +30,7 @@ def synthetic_model() -> dict:
             names = list(feats[key])
             coef = [0.5 + 0.25 * j + 0.1 * i for j in range(len(names))]
             fm[key] = {"features": names, "coef": coef}
-        fm["fmax_mhz"]["coef"] = [250.0, -8.0]
+        fm["fmax_mhz"]["coef"] = [250.0, -8.0, -5.0]   # const, log2_pes, log2_banks
         fm["dsp"]["coef"] = [2.0]
         fams[fam] = fm
     return {"families": fams}

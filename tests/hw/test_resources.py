@@ -63,6 +63,9 @@ def test_features_read_config_properties():
     # the pool unit's L lanes (C by default, 6 with pool_lanes=6)
     assert f["lut"]["pool_lanes"] == 3 * cfg.lane_width
     assert features(replace(cfg, pool_lanes=6))["lut"]["pool_lanes"] == 6 * cfg.lane_width
+    # hold banks beyond two, per accumulator bit
+    assert f["lut"]["extra_banks"] == 0
+    assert features(replace(cfg, hold_banks=5))["lut"]["extra_banks"] == 8 * cfg.acc_width * 3
     F = FLAGS.size
     # two AND-mode copies (16 bits, 8 per leaf), the accumulator and two hold banks
     common = F + 2 + tree_reg_bits(16) + F * cfg.pe_popcount_latency + 3 * cfg.acc_width
@@ -118,11 +121,13 @@ def test_bram_estimate_equals_yosys_on_every_committed_record():
 
 def test_fit_recovers_known_coefficients():
     """Records generated from known coefficients come back exactly (the fitter itself)."""
-    # (two with L = 2C pool lanes, so that the pool-lane term is told apart from the lanes')
-    cfgs = [ArrayConfig(rows=r, cols=c, simd=s, pool_lanes=lanes) for r, c, s, lanes in
-            [(1, 1, 16, 0), (2, 2, 32, 4), (4, 4, 64, 0), (2, 4, 16, 0), (3, 1, 128, 0),
-             (4, 2, 32, 4), (1, 4, 64, 0), (3, 3, 16, 0)]]
-    true = {"lut": [2.0, 1.5, 3.0, 0.7, 400.0], "ff": [0.9, 1.0, 2.0, 1.2, 50.0]}
+    # (two with L = 2C pool lanes, so that the pool-lane term is told apart from the lanes';
+    # two with more than two hold banks, for the LUT term of the banks beyond two)
+    cfgs = [ArrayConfig(rows=r, cols=c, simd=s, pool_lanes=lanes, hold_banks=n)
+            for r, c, s, lanes, n in
+            [(1, 1, 16, 0, 2), (2, 2, 32, 4, 2), (4, 4, 64, 0, 2), (2, 4, 16, 0, 8),
+             (3, 1, 128, 0, 2), (4, 2, 32, 4, 2), (1, 4, 64, 0, 2), (3, 3, 16, 0, 3)]]
+    true = {"lut": [2.0, 1.5, 3.0, 0.7, 1.2, 400.0], "ff": [0.9, 1.0, 2.0, 1.2, 50.0]}
     recs = []
     for cfg in cfgs:
         f = features(cfg)
