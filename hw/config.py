@@ -630,3 +630,16 @@ class ArrayConfig:
 
 
 DEFAULT = ArrayConfig()
+
+
+def config_flags(cfg: ArrayConfig, always=("rows", "cols", "simd")) -> list[str]:
+    """Command-line flags that rebuild ``cfg``: the fields in ``always`` and every field that
+    differs from :data:`DEFAULT` (every field is considered, those that ``to_dict`` leaves
+    out at their default too)."""
+    out = []
+    for name, default in asdict(DEFAULT).items():
+        val = getattr(cfg, name)
+        if name in always or val != default:
+            out += ["--" + name.replace("_", "-"), f"{val:g}" if isinstance(val, float)
+                    else str(val)]
+    return out

@@ -163,7 +163,7 @@ def command_line(sub: str, ns, extra=(), *, defaults=None) -> str:
     """The command line that reproduces this run: the network (when the command has one), the
     device, R/C/SIMD and every config field that differs from hw.config.DEFAULT, then the
     ``extra`` option names that are set, except those equal to their value in ``defaults``."""
-    from ..cost.report import config_flags
+    from ..config import config_flags
 
     defaults = defaults or {}
     parts = ["python", "-m", "hw", sub]

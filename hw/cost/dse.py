@@ -221,7 +221,7 @@ def sweep(net: Network, device, model: dict, rows, cols, simds, base: ArrayConfi
                     for k, val in (("rows", r), ("cols", c), ("simd", np.full(len(r), int(s))),
                                    ("hold_banks", np.full(len(r), int(nb))),
                                    ("pool_lanes", f * c),
-                                   ("load_rows", np.broadcast_to(grid.load_rows_eff, r.shape)),
+                                   ("load_rows", grid.load_rows_eff),
                                    ("cycles", cyc), ("lut", res["lut"]),
                                    ("ff", res["ff"]), ("bram", bram), ("dsp", res["dsp"]),
                                    ("fmax_mhz", fmax), ("clock_mhz", clock), ("fps", fps),

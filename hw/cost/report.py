@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULT, ArrayConfig
+from ..config import DEFAULT, ArrayConfig, config_flags
 from .devices import check_fits, fit_report, get_device
 from ..outfiles import (InputFileError, OutputError, atomic_dir, carry_over, check_output_path,
                         read_json)
@@ -90,19 +90,6 @@ def _carry_over(old: Path, new: Path) -> None:
         return
     prev = _report_doc(old) or {}
     carry_over(old, new, set(REPORT_FILES) | {str(v) for v in (prev.get("plots") or {}).values()})
-
-
-def config_flags(cfg: ArrayConfig, always=("rows", "cols", "simd")) -> list[str]:
-    """Command-line flags that rebuild ``cfg``: the fields in ``always`` and every field that
-    differs from hw.config.DEFAULT."""
-
-    out = []
-    for name, default in asdict(DEFAULT).items():     # every field (to_dict leaves some out)
-        val = getattr(cfg, name)
-        if name in always or val != default:
-            out += ["--" + name.replace("_", "-"), f"{val:g}" if isinstance(val, float)
-                    else str(val)]
-    return out
 
 
 def op_category(name: str, kind: str) -> str:

@@ -429,10 +429,9 @@ def config_command(cfg, device: str, pnr: bool = True, component: str = "top") -
     line stays exact if defaults change (a field added later and left at its default is left
     out, as in the records written before it existed).
     """
-    args = [f"--device {device}"]
-    for name, val in cfg.to_dict().items():
-        args.append(f"--{name.replace('_', '-')} {val:g}" if isinstance(val, float)
-                    else f"--{name.replace('_', '-')} {val}")
+    from ..config import config_flags
+
+    args = [f"--device {device}", *config_flags(cfg, always=tuple(cfg.to_dict()))]
     return ("python -m hw synth " + " ".join(args) + ("" if pnr else " --no-pnr")
             + ("" if component == "top" else f" --component {component}"))
 
