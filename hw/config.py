@@ -193,7 +193,7 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 
 #: fields added after synthesis records, reports and build plans were first written; left out
 #: of :meth:`ArrayConfig.to_dict` while at their default
-LATER_FIELDS = ("load_rows",)
+LATER_FIELDS = ("load_rows", "pool_port")
 
 
 def memory_bits(cfg) -> int:
@@ -270,6 +270,11 @@ class ArrayConfig:
                         default) is one row per beat; 0 means the largest power of two that
                         divides both (:attr:`load_rows_eff`), the value that follows R and C
                         in a sweep. The data beat widens to G words (:attr:`data_width`).
+    pool_port           1: the pool unit is a core of its own (:class:`hw.rtl.pool_core.PoolCore`)
+                        with its own command, data and result streams, beside a matmul-only
+                        core, so pool jobs run while matmul jobs do (the top has both port
+                        sets, hw/README.md); 0 (the default): one core takes both kinds of job
+                        on one set of streams, one job at a time.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -290,6 +295,7 @@ class ArrayConfig:
     hold_banks: int = 2
     pool_lanes: int = 0
     load_rows: int = 1
+    pool_port: int = 0
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -366,6 +372,10 @@ class ArrayConfig:
                 f"load_rows {g} must be a power of two dividing rows {self.rows} and cols "
                 f"{self.cols} (a load beat's rows go to different banks at one address): pass "
                 f"--load-rows {largest_load_rows(self.rows, self.cols)} or 0 (the largest such)")
+        if self.pool_port not in (0, 1) or isinstance(self.pool_port, bool):
+            raise ConfigError(f"pool_port must be 0 or 1, got {self.pool_port!r}; pass "
+                              f"--pool-port 0 (one core, shared streams) or 1 (a pool core of "
+                              f"its own beside the matmul core)")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -622,11 +632,13 @@ class ArrayConfig:
     def tag(self) -> str:
         """Short name for build directories: r8c8s64k2048m512n512d2 (then ``h<n>`` when
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
-        load beat carries G > 1 rows: r8c8s64k2048m512n512d2h4l16g8)."""
+        load beat carries G > 1 rows, ``p`` with a pool core of its own:
+        r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
-                + (f"g{self.load_rows_eff}" if self.load_rows_eff != 1 else ""))
+                + (f"g{self.load_rows_eff}" if self.load_rows_eff != 1 else "")
+                + ("p" if self.pool_port else ""))
 
 
 DEFAULT = ArrayConfig()

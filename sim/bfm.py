@@ -44,6 +44,7 @@ from cocotb.triggers import Event, FallingEdge, First, RisingEdge
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamBus, AxiStreamMonitor, AxiStreamSink, AxiStreamSource
 
+from hw.rtl.formats import STREAM_PORTS
 from sim.coverage import PHASES
 
 #: cocotbext-axi logs every frame at INFO (whole frames); keep the simulation log readable
@@ -69,8 +70,8 @@ class SinkPauses:
     the frozen cycles (after the first result was valid)."""
 
     def __init__(self, dut, rng: random.Random, trace: "JobTrace", stall_prob: float = 0.0,
-                 freeze_prob: float = 0.0, freeze_max: int = 0):
-        self.valid = dut.m_axis_res_tvalid
+                 freeze_prob: float = 0.0, freeze_max: int = 0, res: str = "m_axis_res"):
+        self.valid = getattr(dut, f"{res}_tvalid")
         self.rng, self.trace = rng, trace
         self.stall_prob, self.freeze_prob, self.freeze_max = stall_prob, freeze_prob, freeze_max
         self.frozen = 0
@@ -179,18 +180,30 @@ class JobMonitor:
     does through cocotb's ``--public-flat-rw``. Where a simulator hides them, ``fifo:full`` is
     never recorded (:attr:`sees_fifo`)."""
 
-    def __init__(self, dut):
+    def __init__(self, dut, core: str = "core"):
         self.dut = dut
+        cmd, dat, res = STREAM_PORTS[core]
+        # this core's port handles: command, data and result streams
+        self.cmd_valid, self.cmd_ready = (getattr(dut, f"{cmd}_{s}") for s in ("tvalid", "tready"))
+        self.data_valid, self.data_ready = (getattr(dut, f"{dat}_{s}")
+                                            for s in ("tvalid", "tready"))
+        self.res_valid, self.res_ready, self.res_data, self.res_last = (
+            getattr(dut, f"{res}_{s}") for s in ("tvalid", "tready", "tdata", "tlast"))
         self.trace: JobTrace | None = None
         self.cycle = 0                  # the number of the rising edge after the last sample
         self.period = None              # the clock period in simulator steps, once measured
         self._wake = Event()
-        self.credit = {False: _internal(dut, "core.credit"),
-                       True: _internal(dut, "core.pool.credit")}
+        # the credit flag of each producer (True: the pool unit) of this core; a matmul-only
+        # core (pool_port = 1) has no pool unit
+        self.credit = ({True: _internal(dut, "pool_core.pool.credit")} if core == "pool_core"
+                       else {False: _internal(dut, "core.credit")})
+        if core == "core" and not hasattr(dut, "s_axis_pool_cmd_tvalid"):
+            self.credit[True] = _internal(dut, "core.pool.credit")
         self._task = cocotb.start_soon(self._run())
 
     @property
     def sees_fifo(self) -> bool:
+        """The simulator shows the credit flag of every producer of this monitor's core."""
         return None not in self.credit.values()
 
     def watch(self, trace: JobTrace | None) -> None:
@@ -216,8 +229,8 @@ class JobMonitor:
                 self._wake.clear()
                 triggers = [self._wake.wait()]
                 if t is not None and t.last_cycle is None:
-                    triggers.append(RisingEdge(d.m_axis_res_tvalid))
-                    credit = self.credit[t.pool]
+                    triggers.append(RisingEdge(self.res_valid))
+                    credit = self.credit.get(t.pool)
                     if credit is not None and not t.fifo_full:
                         triggers.append(FallingEdge(credit))
                 await First(*triggers)
@@ -231,24 +244,24 @@ class JobMonitor:
             if t.after >= t.linger:
                 return True
             t.after += 1
-            if d.m_axis_res_tvalid.value == 1 and d.m_axis_res_tready.value == 1:
+            if self.res_valid.value == 1 and self.res_ready.value == 1:
                 t.extra += 1
             if t.after >= t.linger:
                 t.lingered.set()
             return False
-        res_valid = d.m_axis_res_tvalid.value == 1
-        res_take = res_valid and d.m_axis_res_tready.value == 1
+        res_valid = self.res_valid.value == 1
+        res_take = res_valid and self.res_ready.value == 1
         loading = t.data_seen < t.data_beats
         cmd_valid = data_take = False
         if t.cmd_cycle is None:
-            cmd_valid = d.s_axis_cmd_tvalid.value == 1
+            cmd_valid = self.cmd_valid.value == 1
         if loading:
-            data_ready = d.s_axis_data_tready.value == 1
-            data_take = data_ready and d.s_axis_data_tvalid.value == 1
+            data_ready = self.data_ready.value == 1
+            data_take = data_ready and self.data_valid.value == 1
         if t.reset_phase is not None and self._reset_due(t, cmd_valid, data_take, res_valid,
                                                          res_take):
             return False
-        if cmd_valid and d.s_axis_cmd_tready.value == 1:
+        if cmd_valid and self.cmd_ready.value == 1:
             t.cmd_cycle = self.cycle
         if loading:
             if data_take:
@@ -256,7 +269,7 @@ class JobMonitor:
             elif data_ready and t.cmd_cycle is not None:
                 t.starved = True
         if not t.fifo_full and (not loading or (t.pool and t.data_seen > 0)):
-            credit = self.credit[t.pool]
+            credit = self.credit.get(t.pool)
             t.fifo_full = credit is not None and credit.value == 0
         if res_valid:
             if t.first_valid is None:
@@ -264,8 +277,8 @@ class JobMonitor:
             if not res_take:
                 t.backpressure = True
             else:
-                t.beats.append(self._beat(t, d.m_axis_res_tdata.value))
-                if d.m_axis_res_tlast.value == 1:
+                t.beats.append(self._beat(t, self.res_data.value))
+                if self.res_last.value == 1:
                     t.last_cycle = self.cycle
                     t.done.set()
                     if t.linger <= 0:
@@ -296,7 +309,7 @@ class JobMonitor:
             ends = {"command": data_take,
                     "load": data_take and t.data_seen + 1 >= t.data_beats,
                     "compute": res_valid,
-                    "drain": res_take and self.dut.m_axis_res_tlast.value == 1}[phase]
+                    "drain": res_take and self.res_last.value == 1}[phase]
             if not ends:
                 t.reset_delay -= 1
                 return False
@@ -307,25 +320,24 @@ class JobMonitor:
 
 
 class Bench:
-    """The cocotbext-axi models and the job monitor of one ``bvit_top`` (made once per DUT by
+    """The cocotbext-axi models and the job monitor of one core's streams of a ``bvit_top``
+    (``core``: a key of :data:`hw.rtl.formats.STREAM_PORTS`; made once per DUT and core by
     :meth:`of`, kept across jobs so that jobs run back to back)."""
 
-    _benches: dict[int, "Bench"] = {}
+    _benches: dict[tuple[int, str], "Bench"] = {}
 
-    def __init__(self, dut):
-        self.dut = dut
-        for prefix in ("s_axis_cmd", "s_axis_data", "m_axis_res"):
+    def __init__(self, dut, core: str = "core"):
+        self.dut, self.core = dut, core
+        cmd, dat, res = self.prefixes = STREAM_PORTS[core]
+        for prefix in self.prefixes:
             logging.getLogger(f"cocotb.{dut._name}.{prefix}").setLevel(_AXI_LOG_LEVEL)
         clk, rst = dut.clk, dut.rst
-        self.cmd = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_cmd"), clk, rst,
-                                   byte_lanes=1)
-        self.data = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_data"), clk, rst,
-                                    byte_lanes=1)
-        self.res = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_res"), clk, rst,
-                                 byte_lanes=1)
-        self.cmd_seen = AxiStreamMonitor(AxiStreamBus.from_prefix(dut, "s_axis_cmd"), clk, rst,
+        self.cmd = AxiStreamSource(AxiStreamBus.from_prefix(dut, cmd), clk, rst, byte_lanes=1)
+        self.data = AxiStreamSource(AxiStreamBus.from_prefix(dut, dat), clk, rst, byte_lanes=1)
+        self.res = AxiStreamSink(AxiStreamBus.from_prefix(dut, res), clk, rst, byte_lanes=1)
+        self.cmd_seen = AxiStreamMonitor(AxiStreamBus.from_prefix(dut, cmd), clk, rst,
                                          byte_lanes=1)
-        self.monitor = JobMonitor(dut)
+        self.monitor = JobMonitor(dut, core)
         self.previous: str | None = None       # kind of the last job completed, no reset since
         self.after_reset = False               # a job was interrupted by a reset
         # (row, monitor beats, sink frame holder) of finished jobs whose sink frame is pending
@@ -333,15 +345,16 @@ class Bench:
         self._checker = cocotb.start_soon(self._check_frames())
 
     @classmethod
-    def of(cls, dut) -> "Bench":
-        bench = cls._benches.get(id(dut))
+    def of(cls, dut, core: str = "core") -> "Bench":
+        bench = cls._benches.get((id(dut), core))
         if bench is None:
-            bench = cls._benches[id(dut)] = cls(dut)
+            bench = cls._benches[id(dut), core] = cls(dut, core)
         return bench
 
     @classmethod
-    def find(cls, dut) -> "Bench | None":
-        return cls._benches.get(id(dut))
+    def find(cls, dut) -> list["Bench"]:
+        """The benches made for ``dut`` so far (one per core)."""
+        return [b for (d, _), b in cls._benches.items() if d == id(dut)]
 
     def start(self, trace: JobTrace, cmd: int, words: list[int], idle_pauses_for,
               sink_pauses: SinkPauses | None) -> None:

@@ -259,7 +259,7 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
                  idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
                  freeze_max: int = 0, pad: str = "random", expect_fail: bool = False,
                  quiet: bool = True, regenerate: bool = True, back_to_back: bool = True,
-                 reset_prob: float = 0.0) -> list[dict]:
+                 reset_prob: float = 0.0, concurrent: bool = False) -> list[dict]:
     """Simulate every job file on the RTL, split over ``workers`` simulator processes (one
     build, shared); rows come back in the order of ``job_paths``.
 
@@ -272,12 +272,17 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
     Each process runs its jobs in the order of ``job_paths``, back to back (one reset first;
     ``back_to_back=False``: a reset before every job), and interrupts a job with a reset in one
     of its phases with ``reset_prob`` (that row says ``"reset"``; the next job must be
-    bit-exact); see :mod:`sim.tb`. Every row lists the coverage bins its job hit (``cover``).
+    bit-exact); see :mod:`sim.tb`. ``concurrent`` (a ``pool_port`` config, no resets): each
+    process runs its pool jobs on the pool core while its matmul jobs run on the matmul core.
+    Every row lists the coverage bins its job hit (``cover``).
     SimulationError when the compiler or a simulator fails to produce a row for every job.
     """
     stall_kw = {"idle_prob": idle_prob, "stall_prob": stall_prob, "freeze_prob": freeze_prob,
                 "freeze_max": freeze_max}
     check_options(fault=fault, simulator=simulator, pad=pad, reset_prob=reset_prob, **stall_kw)
+    if concurrent and (not cfg.pool_port or reset_prob or not back_to_back):
+        raise SimOptionError("concurrent jobs need a config with --pool-port 1 (a pool core "
+                             "beside the matmul core), back-to-back jobs and no resets")
     job_paths, jobs = load_checked(cfg, job_paths)
     workers = max(1, min(workers, len(job_paths)))
     # deal jobs by estimated cost so the processes finish together
@@ -290,7 +295,8 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
         loads[w] += cost[i]
     shares = [sorted(s) for s in shares if s]   # each process keeps the given order
     plan = {"config": cfg.to_dict(), "seed": seed, "pad": pad, "expect_fail": expect_fail,
-            "back_to_back": back_to_back, "reset_prob": reset_prob, **stall_kw}
+            "back_to_back": back_to_back, "reset_prob": reset_prob, "concurrent": concurrent,
+            **stall_kw}
     with build_root(build_dir) as root:
         bdir = build(cfg, root, fault=fault, simulator=simulator, regenerate=regenerate,
                      quiet=quiet)

@@ -10,7 +10,9 @@ by a reset in one of its phases, command, load, compute, drain in turn; the job 
 interrupted one is never interrupted and must be bit-exact), "job_seeds" (one seed per job:
 each job's stalls, padding bits and reset phase are drawn from its own seed instead of one
 stream for the run, so it replays identically alone; :mod:`sim.regress` uses it),
-"expect_fail"}. Writes one JSON
+"expect_fail", "concurrent" (default false; with ``pool_port`` = 1 and no resets: the pool
+jobs run on the pool core's streams while the matmul jobs run on the matmul core's, each core's
+jobs back to back in the plan's order, both at once)}. Writes one JSON
 result row per job to ``results`` (rewritten whole after every job).
 
 Every row has op, kind, shape, outputs, mismatches, cycles, error, passed, frozen_cycles, file,
@@ -35,7 +37,8 @@ from cocotb.triggers import ClockCycles, First, RisingEdge
 
 from hw.config import ArrayConfig
 from hw.ops import OpKind, load_op
-from hw.rtl.formats import decode_results, expected_beats, job_cmd, job_words
+from hw.rtl.formats import (STREAM_PORTS, core_of, decode_results, expected_beats, job_cmd,
+                            job_words)
 from sim import coverage
 from sim.bfm import Bench, JobTrace, ReferenceModel, Scoreboard, SinkPauses, idle_pauses
 
@@ -46,12 +49,13 @@ LINGER = 8
 async def reset(dut, cycles: int = 3) -> None:
     """Synchronous active-high reset with both inputs idle: ``rst`` high for ``cycles`` rising
     edges, then one more edge. The AXI models drop what they were sending or receiving."""
-    dut.s_axis_cmd_tvalid.value = 0
-    dut.s_axis_data_tvalid.value = 0
-    dut.m_axis_res_tready.value = 0
+    for cmd, dat, res in STREAM_PORTS.values():
+        if hasattr(dut, f"{cmd}_tvalid"):           # the pool core's ports: pool_port = 1
+            getattr(dut, f"{cmd}_tvalid").value = 0
+            getattr(dut, f"{dat}_tvalid").value = 0
+            getattr(dut, f"{res}_tready").value = 0
     dut.rst.value = 1
-    bench = Bench.find(dut)
-    if bench is not None:
+    for bench in Bench.find(dut):
         bench.on_reset()
     await ClockCycles(dut.clk, cycles)
     dut.rst.value = 0
@@ -91,7 +95,7 @@ async def drive_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, mode
     the result is None. A job that fails with an error (no tlast in time, a wrong beat count,
     an extra beat, a wrong command accepted) is followed by a reset too, so the next job starts
     clean."""
-    bench = Bench.of(dut)
+    bench = Bench.of(dut, core_of(cfg, job))
     expected = model.expect(job)
     kind = coverage.job_kind(job)
     words = job_words(cfg, job, pad_rng)
@@ -103,7 +107,8 @@ async def drive_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, mode
             raise ValueError(f"reset_in {reset_in!r}: use one of {coverage.PHASES}")
         trace.reset_phase = reset_in
         trace.reset_delay = rng.randint(0, _reset_window(cfg, job, reset_in, len(words)))
-    sink_pauses = (SinkPauses(dut, rng, trace, stall_prob, freeze_prob, freeze_max)
+    sink_pauses = (SinkPauses(dut, rng, trace, stall_prob, freeze_prob, freeze_max,
+                              res=bench.prefixes[2])
                    if stall_prob or freeze_max else None)
     idle = (lambda: idle_pauses(rng, idle_prob)) if idle_prob else None
     previous, after_reset = bench.previous, bench.after_reset
@@ -170,6 +175,40 @@ async def drive_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, mode
     return row, got
 
 
+async def run_concurrent(dut, cfg: ArrayConfig, plan: dict, model, board) -> list[dict]:
+    """The plan's jobs on both cores of a ``pool_port`` top at once: each core's jobs back to
+    back in the plan's order, with its own random streams (from the plan's seed, or each job's
+    own seed); returns the rows in the plan's order."""
+    seed, pad, job_seeds = plan.get("seed", 0), plan.get("pad", "random"), plan.get("job_seeds")
+    queues: dict[str, list] = {}
+    for i, path in enumerate(plan["jobs"]):
+        job = load_op(path, verify=False)
+        queues.setdefault(core_of(cfg, job), []).append((i, path, job))
+    rows: list = [None] * len(plan["jobs"])
+
+    async def stream(core, items):
+        rng = random.Random(f"{seed}-{core}")
+        pad_rng = np.random.default_rng([seed, len(core)]) if pad == "random" else None
+        for n, (i, path, job) in enumerate(items):
+            if job_seeds is not None:
+                rng = random.Random(job_seeds[i])
+                pad_rng = np.random.default_rng(job_seeds[i]) if pad == "random" else None
+            t0 = time.perf_counter()
+            row, _ = await drive_job(dut, cfg, job, rng, plan.get("idle_prob", 0.0),
+                                     plan.get("stall_prob", 0.0), model, board,
+                                     plan.get("freeze_prob", 0.0), plan.get("freeze_max", 0),
+                                     pad_rng, 0 if n < len(items) - 1 else LINGER)
+            row["file"], row["core"] = path, core
+            row["sim_wall_s"] = round(time.perf_counter() - t0, 3)
+            dut._log.info("%s", json.dumps(row))
+            rows[i] = row
+
+    tasks = [cocotb.start_soon(stream(core, items)) for core, items in queues.items()]
+    for task in tasks:
+        await task
+    return rows
+
+
 @cocotb.test()
 async def run_plan(dut):
     """Every job of the plan, bit-exact against the reference model."""
@@ -194,6 +233,12 @@ async def run_plan(dut):
     interrupted = False
     await reset(dut)
     job_seeds = plan.get("job_seeds")
+    if plan.get("concurrent"):
+        rows = await run_concurrent(dut, cfg, plan, model, board)
+        with open(out_path + ".tmp", "w") as f:
+            json.dump(rows, f)
+        os.replace(out_path + ".tmp", out_path)
+        paths = []          # done: skip the one-at-a-time loop
     for i, path in enumerate(paths):
         job = load_op(path, verify=False)   # the runner verified it; the model cross-checks
         last = i == len(paths) - 1

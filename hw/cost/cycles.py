@@ -149,3 +149,19 @@ def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,
     cycles = (positions + cfg.job_start_cycles + cfg.pool_start_cycles + cfg.pool_latency
               + cfg.result_latency)
     return cycles if isinstance(cycles, np.ndarray) else int(cycles)
+
+
+def frame_cycles(matmul_cycles, pool_cycles, pool_port):
+    """Array cycles per frame of a network whose matmul jobs take ``matmul_cycles`` and pool jobs
+    ``pool_cycles`` (sums of the job cycles above; ints or numpy arrays).
+
+    One core (``pool_port`` 0): one job at a time, so the sum. A pool core of its own
+    (``pool_port`` 1): the two cores run their job streams at once, so the larger of the two,
+    with frames streamed (the host keeps both cores fed: the pools of frame f run beside the
+    matmuls of frame f + 1 where a pool waits on a matmul of its own frame; every job keeps
+    the cycles above, the cores share nothing). One frame alone still takes up to the sum.
+    """
+    if isinstance(pool_port, np.ndarray) or isinstance(matmul_cycles, np.ndarray):
+        return np.where(pool_port, np.maximum(matmul_cycles, pool_cycles),
+                        matmul_cycles + pool_cycles)
+    return max(matmul_cycles, pool_cycles) if pool_port else matmul_cycles + pool_cycles

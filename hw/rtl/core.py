@@ -8,6 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .array import ARRAY_FAULTS, SystolicArray
+from .command import idle_state
 from .fifo import FIFO_FAULTS, OutputFIFO
 from .flags import above, at_most
 from ..config import ArrayConfig, ceil_log2
@@ -15,13 +16,15 @@ from .formats import OP_AND, OP_POOL, cmd_layout
 from .memory import PipelinedMemory
 from .pipeline import delayed
 from .pool import POOL_FAULTS, PoolUnit
+from .pool_core import POOL_CORE_FAULTS
 
 #: Deliberate bugs of the core the testbench must catch: ``early_rows`` lets the tile reader
 #: start a tile row before the loader has written its activation rows; ``load_slot_rotated``
 #: (with G = ``load_rows_eff`` > 1 rows per load beat) writes each bank the word of the next
 #: row slot of the beat.
 CORE_FAULTS = ("early_rows", "load_slot_rotated")
-FAULTS = ARRAY_FAULTS + POOL_FAULTS + FIFO_FAULTS + CORE_FAULTS
+#: Every deliberate bug of the top (those of :mod:`hw.rtl.pool_core` need ``pool_port`` = 1).
+FAULTS = ARRAY_FAULTS + POOL_FAULTS + FIFO_FAULTS + CORE_FAULTS + POOL_CORE_FAULTS
 
 
 def out_layout(cfg: ArrayConfig) -> data.StructLayout:
@@ -166,12 +169,12 @@ class BinaryCore(wiring.Component):
         first = depth(cls.result_latency(1))
         return depth(cls.result_latency(first))
 
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, with_pool: bool = True):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
-        self._cfg, self._fault = cfg, fault
+        self._cfg, self._fault, self._with_pool = cfg, fault, with_pool
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(cfg))),
             "data": In(stream.Signature(cfg.data_width)),
@@ -215,8 +218,10 @@ class BinaryCore(wiring.Component):
         # ---- array, pool unit, output FIFO --------------------------------------------------
         m.submodules.array = arr = SystolicArray(
             cfg, fault=self._fault if self._fault in ARRAY_FAULTS else None)
-        m.submodules.pool = pool = PoolUnit(
-            cfg, fault=self._fault if self._fault in POOL_FAULTS else None)
+        pool = None
+        if self._with_pool:
+            m.submodules.pool = pool = PoolUnit(
+                cfg, fault=self._fault if self._fault in POOL_FAULTS else None)
         m.submodules.fifo = fifo = OutputFIFO(
             cfg.out_width + 1, cfg.out_fifo_depth,
             fault=self._fault if self._fault in FIFO_FAULTS else None)
@@ -231,12 +236,15 @@ class BinaryCore(wiring.Component):
             self.out.valid.eq(fifo.r.valid),
             self.out.payload.eq(fifo.r.payload),
             fifo.r.ready.eq(self.out.ready),
-            pool.fifo_level.eq(occupied),
-            pool.data.valid.eq(self.data.valid),
-            pool.data.payload.eq(self.data.payload),
         ]
-        for name in ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw"):
-            m.d.comb += getattr(pool, name).eq(getattr(job, name))
+        if pool is not None:
+            m.d.comb += [
+                pool.fifo_level.eq(occupied),
+                pool.data.valid.eq(self.data.valid),
+                pool.data.payload.eq(self.data.payload),
+            ]
+            for name in ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw"):
+                m.d.comb += getattr(pool, name).eq(getattr(job, name))
 
         # ---- load counters ------------------------------------------------------------------
         wcount = Signal(kwb)                       # word within the row
@@ -427,7 +435,7 @@ class BinaryCore(wiring.Component):
         holds = [[Signal(cfg.acc_width, name=f"hold_q{d}_{c}", reset_less=True) for c in range(C)]
                  for d in range(D)]
         offs = [Signal(cfg.acc_width, name=f"off_q{d}", reset_less=True) for d in range(D)]
-        PL = cfg.pool_lanes_eff
+        PL = cfg.pool_lanes_eff if pool is not None else 0
         pool_q = [Signal(signed(cfg.lane_width), name=f"pool_q{l}", reset_less=True)
                   for l in range(PL)]
         ok_a, last_a, pool_a = Signal(D * C, reset_less=True), Signal(reset_less=True), Signal()
@@ -440,9 +448,12 @@ class BinaryCore(wiring.Component):
             m.d.sync += [offs[d].eq(Mux(is_and, arr.rowpop_top[d], job.k)) for d in range(D)]
             m.d.sync += [holds[d][c].eq(arr.hold_top[d][c]) for d in range(D) for c in range(C)]
         with m.Else():
-            m.d.sync += [st_a_valid.eq(pool.o_valid), last_a.eq(pool.o_last), pool_a.eq(1),
-                         ok_a.eq(1)]
-            m.d.sync += [pool_q[l].eq(pool.o_data[l]) for l in range(PL)]
+            if pool is not None:
+                m.d.sync += [st_a_valid.eq(pool.o_valid), last_a.eq(pool.o_last), pool_a.eq(1),
+                             ok_a.eq(1)]
+                m.d.sync += [pool_q[l].eq(pool.o_data[l]) for l in range(PL)]
+            else:
+                m.d.sync += st_a_valid.eq(0)
         diffs = [[Signal(signed(cfg.lane_width), name=f"diff{d}_{c}", reset_less=True)
                   for c in range(C)] for d in range(D)]
         ok_b, last_b, pool_b = Signal(D * C, reset_less=True), Signal(reset_less=True), Signal()
@@ -459,7 +470,7 @@ class BinaryCore(wiring.Component):
         m.d.sync += [res_valid.eq(st_b_valid), res_data.eq(Cat(*lanes, last_b))]
 
         beat = Signal()
-        m.d.comb += [self.data.ready.eq(loading | pool.data.ready),
+        m.d.comb += [self.data.ready.eq(loading | (pool.data.ready if pool is not None else 0)),
                      # a matmul load beat: the loader alone takes beats while `loading` (the
                      # pool unit's ready, off its sequencer, never reaches the loader)
                      beat.eq(self.data.valid & loading)]
@@ -627,11 +638,7 @@ class BinaryCore(wiring.Component):
                                          ml_lmask.eq(lmask_of[last_row_of(job.m)])]
 
         with m.FSM():
-            with m.State("IDLE"):
-                m.d.comb += self.cmd.ready.eq(1)
-                with m.If(self.cmd.valid):
-                    m.d.sync += job.eq(self.cmd.payload)
-                    m.next = "SETUP"
+            idle_state(m, self.cmd, job)
 
             with m.State("SETUP"):
                 # derived job values, one cycle after the command (short paths only; every
@@ -664,8 +671,11 @@ class BinaryCore(wiring.Component):
                     go.eq(credit_next & row_gate(Const(1), Const(0))),
                 ]
                 with m.If(job.op == OP_POOL):
-                    m.d.comb += pool.start.eq(1)
-                    m.next = "POOL"
+                    if pool is not None:
+                        m.d.comb += pool.start.eq(1)
+                        m.next = "POOL"
+                    else:
+                        m.next = "IDLE"     # no pool unit here: dropped (hw.rtl.pool_core)
                 with m.Else():
                     m.d.sync += loading.eq(1)
                     m.next = "LOAD"
@@ -684,7 +694,8 @@ class BinaryCore(wiring.Component):
                 with m.If(~in_flight & ~shift):
                     m.next = "IDLE"
 
-            with m.State("POOL"):
-                with m.If(~pool.busy):
-                    m.next = "IDLE"
+            if pool is not None:
+                with m.State("POOL"):
+                    with m.If(~pool.busy):
+                        m.next = "IDLE"
         return m

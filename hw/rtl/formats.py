@@ -15,6 +15,21 @@ from ..ops import OpKind
 OP_XNOR, OP_AND, OP_POOL = 0, 1, 2
 OPCODES = {"xnor": OP_XNOR, "and": OP_AND, "pool": OP_POOL}
 
+#: the top's port-name prefixes (command, data, result) of each core: ``core`` takes every
+#: job, or only the matmuls when ``pool_port`` = 1 and ``pool_core`` takes the pools
+STREAM_PORTS = {"core": ("s_axis_cmd", "s_axis_data", "m_axis_res"),
+                "pool_core": ("s_axis_pool_cmd", "s_axis_pool_data", "m_axis_pool_res")}
+
+
+def core_of(cfg: ArrayConfig, job) -> str:
+    """The core (a key of :data:`STREAM_PORTS`) that runs ``job`` on ``cfg``."""
+    return "pool_core" if cfg.pool_port and job.kind is OpKind.POOL else "core"
+
+
+def cores_of(cfg: ArrayConfig) -> tuple[str, ...]:
+    """The cores of ``cfg``'s top (keys of :data:`STREAM_PORTS`)."""
+    return ("core", "pool_core") if cfg.pool_port else ("core",)
+
 
 def cmd_layout(cfg: ArrayConfig) -> data.StructLayout:
     """Layout of one command beat (one per job)."""

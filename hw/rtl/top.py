@@ -8,7 +8,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ArrayConfig
 from .core import BinaryCore
-from .formats import cmd_layout, cmd_width
+from .formats import STREAM_PORTS, cmd_layout, cmd_width, cores_of
+from .pool import POOL_FAULTS
+from .pool_core import POOL_CORE_FAULTS, PoolCore
 
 
 class AxiTop(wiring.Component):
@@ -16,38 +18,56 @@ class AxiTop(wiring.Component):
 
     Ports (besides clk, rst): ``s_axis_cmd_*`` (command, one beat per job), ``s_axis_data_*``
     (operand words), ``m_axis_res_*`` (results, ``tlast`` on the final beat of each job).
-    The command ``tdata`` is the command layout zero-padded to whole bytes; the pad bits are
-    ignored. See hw/README.md for the port map.
+    With ``cfg.pool_port`` = 1 these go to a matmul-only core and a second set,
+    ``s_axis_pool_cmd_*``, ``s_axis_pool_data_*``, ``m_axis_pool_res_*`` (same widths and beat
+    formats), to the pool core (:class:`hw.rtl.pool_core.PoolCore`); the two share only the
+    clock and reset. The command ``tdata`` is the command layout zero-padded to whole bytes;
+    the pad bits are ignored. See hw/README.md for the port map.
     """
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         self._cfg, self._fault = cfg, fault
-        super().__init__({
-            "s_axis_cmd_tdata": In(cmd_width(cfg)),
-            "s_axis_cmd_tvalid": In(1),
-            "s_axis_cmd_tready": Out(1),
-            "s_axis_data_tdata": In(cfg.data_width),
-            "s_axis_data_tvalid": In(1),
-            "s_axis_data_tready": Out(1),
-            "m_axis_res_tdata": Out(cfg.out_width),
-            "m_axis_res_tvalid": Out(1),
-            "m_axis_res_tready": In(1),
-            "m_axis_res_tlast": Out(1),
-        })
+        ports = {}
+        for core in cores_of(cfg):
+            cmd, dat, res = STREAM_PORTS[core]
+            ports.update({
+                f"{cmd}_tdata": In(cmd_width(cfg)),
+                f"{cmd}_tvalid": In(1),
+                f"{cmd}_tready": Out(1),
+                f"{dat}_tdata": In(cfg.data_width),
+                f"{dat}_tvalid": In(1),
+                f"{dat}_tready": Out(1),
+                f"{res}_tdata": Out(cfg.out_width),
+                f"{res}_tvalid": Out(1),
+                f"{res}_tready": In(1),
+                f"{res}_tlast": Out(1),
+            })
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = BinaryCore(self._cfg, fault=self._fault)
-        m.d.comb += [
-            core.cmd.payload.eq(self.s_axis_cmd_tdata[:cmd_layout(self._cfg).size]),
-            core.cmd.valid.eq(self.s_axis_cmd_tvalid),
-            self.s_axis_cmd_tready.eq(core.cmd.ready),
-            core.data.payload.eq(self.s_axis_data_tdata),
-            core.data.valid.eq(self.s_axis_data_tvalid),
-            self.s_axis_data_tready.eq(core.data.ready),
-            self.m_axis_res_tdata.eq(core.out.payload.data),
-            self.m_axis_res_tlast.eq(core.out.payload.last),
-            self.m_axis_res_tvalid.eq(core.out.valid),
-            core.out.ready.eq(self.m_axis_res_tready),
-        ]
+        cfg, fault = self._cfg, self._fault
+        if cfg.pool_port:
+            pool_fault = fault if fault in POOL_FAULTS + POOL_CORE_FAULTS else None
+            cores = {"core": BinaryCore(cfg, fault=None if pool_fault else fault,
+                                        with_pool=False),
+                     "pool_core": PoolCore(cfg, fault=pool_fault)}
+        else:
+            cores = {"core": BinaryCore(cfg, fault=fault)}
+        for name, core in cores.items():
+            m.submodules[name] = core
+        for name, core in cores.items():
+            cmd, dat, res = STREAM_PORTS[name]
+            m.d.comb += [
+                core.cmd.payload.eq(getattr(self, f"{cmd}_tdata")[:cmd_layout(cfg).size]),
+                core.cmd.valid.eq(getattr(self, f"{cmd}_tvalid")),
+                getattr(self, f"{cmd}_tready").eq(core.cmd.ready),
+                core.data.payload.eq(getattr(self, f"{dat}_tdata")),
+                core.data.valid.eq(getattr(self, f"{dat}_tvalid")),
+                getattr(self, f"{dat}_tready").eq(core.data.ready),
+                getattr(self, f"{res}_tdata").eq(core.out.payload.data),
+                getattr(self, f"{res}_tlast").eq(core.out.payload.last),
+                getattr(self, f"{res}_tvalid").eq(core.out.valid),
+                core.out.ready.eq(getattr(self, f"{res}_tready")),
+            ]
         return m

@@ -39,7 +39,7 @@ STALL_FAULTS = {"queue_drop": dict(idle_prob=0.3, stall_prob=0.3),
 
 
 #: faults of a mechanism the 3 x 2 config does not have, each with its own test below
-OWN_CONFIG = ("load_slot_rotated",)
+OWN_CONFIG = ("load_slot_rotated", "pool_core_extra_reg")   # the latter: test_pool_port.py
 
 
 @pytest.mark.parametrize("fault", [f for f in FAULTS if f not in OWN_CONFIG])
