@@ -35,7 +35,7 @@ import numpy as np
 
 from . import resources as _res
 from ..config import ArrayConfig, bank_period, rows_before_first_read, tile_period
-from .cycles import matmul_cycles, pool_cycles
+from .cycles import frame_cycles, matmul_cycles, pool_cycles
 from ..ops import OpKind
 from .network import Network, op_jobs
 from .utilisation import utilisation
@@ -73,8 +73,8 @@ class ConfigGrid:
     lanes: what the cycle and resource formulas read of a config, as arrays (one SIMD and set
     of limits).
 
-    ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``: ints (the cycle formula loops
-    over the hold banks); the :data:`STACKED` properties: arrays
+    ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``, ``pool_port``: ints (the cycle
+    formula loops over the hold banks); the :data:`STACKED` properties: arrays
     from :func:`stacked_properties`; :meth:`tile_period`, :meth:`bank_period`,
     :meth:`rows_before_first_read`: :func:`hw.config.tile_period`,
     :func:`hw.config.bank_period`, :func:`hw.config.rows_before_first_read`.
@@ -86,6 +86,7 @@ class ConfigGrid:
                                 for a in np.broadcast_arrays(rows, cols))
         self.simd = base.simd
         self.hold_banks = base.hold_banks
+        self.pool_port = base.pool_port
         for name, vals in stacked_properties(base, self.rows, self.cols,
                                              lanes_per_col=lanes_per_col).items():
             setattr(self, name, vals)
@@ -129,13 +130,15 @@ class ShapeTable:
         self.macs = net.macs()
 
     def cycles(self, grid: ConfigGrid) -> np.ndarray:
-        """Cycles of the network on every config of ``grid`` (:mod:`hw.cost.cycles`)."""
-        total = np.zeros(grid.rows.shape, dtype=np.int64)
+        """Cycles per frame of the network on every config of ``grid`` (:mod:`hw.cost.cycles`;
+        with ``pool_port`` the two cores' sums overlap, :func:`~hw.cost.cycles.frame_cycles`)."""
+        mm = np.zeros(grid.rows.shape, dtype=np.int64)
+        pool = np.zeros(grid.rows.shape, dtype=np.int64)
         for shape, n in self.matmul.items():
-            total = total + n * matmul_cycles(grid, *shape)
+            mm = mm + n * matmul_cycles(grid, *shape)
         for shape, n in self.pool.items():
-            total = total + n * pool_cycles(grid, *shape)
-        return total
+            pool = pool + n * pool_cycles(grid, *shape)
+        return frame_cycles(mm, pool, grid.pool_port)
 
 
 def predict_vec(grid: ConfigGrid, family: str, model: dict) -> dict:

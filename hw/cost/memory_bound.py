@@ -24,7 +24,10 @@ Per op: ``memory cycles = bytes per frame / bytes per cycle`` and, assuming the 
 of an op are overlapped with its compute (double-buffered; prefetch of the next op's data while
 this one computes, nothing overlapped across more than one op), ``cycles = max(compute cycles,
 memory cycles)``; ``bound`` says which one wins ("memory" only when strictly larger). Memory
-cycles are fractional (bytes / rate); they are not rounded.
+cycles are fractional (bytes / rate); they are not rounded. Per frame: the sum over the ops
+with one core; with a pool core of its own (``pool_port``) the larger of the matmul ops' and
+the pool ops' sums (:func:`hw.cost.cycles.frame_cycles`), and no less than the frame's bytes
+over the bandwidth (both cores share the chip boundary).
 
 The bandwidth is given either in GB/s (1e9 bytes/s; then bytes per cycle depend on the clock:
 ``GB/s * 1e3 / clock MHz``) or in bytes per cycle of the array's clock (then they do not).
@@ -40,6 +43,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..ops import OpKind
+from .cycles import frame_cycles
 from .utilisation import config_utilisation
 
 
@@ -165,7 +169,12 @@ def memory_bound_cost(op_cycles: Sequence[tuple], cfg, bandwidth: Bandwidth | No
                      "bytes_per_frame": total, "memory_cycles": memory,
                      "cycles": max(float(compute), memory),
                      "bound": "memory" if memory > compute else "compute"})
-    cycles = sum(r["cycles"] for r in rows)
+    # one core: the ops one after another; a pool core of its own (pool_port): each core's ops
+    # one after another, both at once, and never faster than the chip boundary moves the bytes
+    mm = sum(r["cycles"] for r in rows if r["kind"] == OpKind.MATMUL.value)
+    cycles = frame_cycles(mm, sum(r["cycles"] for r in rows) - mm, cfg.pool_port)
+    if cfg.pool_port and bpc:
+        cycles = max(cycles, sum(r["bytes_per_frame"] for r in rows) / bpc)
     macs = sum(op.macs for op, _ in op_cycles if op.kind is OpKind.MATMUL)
     fps = clock * 1e6 / cycles if cycles else None
     totals = {

@@ -42,6 +42,7 @@ from pathlib import Path
 from ..config import ArrayConfig, ConfigError, memory_bits
 from ..paths import CHECKPOINTS_DIR, DIGITS_CHECKPOINT, REPO
 from ..ops import MatmulOp, Op, OpKind, PoolOp
+from .cycles import frame_cycles
 from .memory_bound import Bandwidth, check_batch, memory_bound_cost
 from .utilisation import config_utilisation
 
@@ -371,8 +372,9 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
         costs.append(OpCost(op, sum(jobs.values()), cyc, traffic))
     bound = memory_bound_cost([(c.op, c.cycles) for c in costs], cfg, bandwidth, batch)
     off = bound["totals"]
-    total = sum(c.cycles for c in costs)
     mm_cycles = sum(c.cycles for c in costs if c.op.kind is OpKind.MATMUL)
+    pool_cycles = sum(c.cycles for c in costs) - mm_cycles
+    total = frame_cycles(mm_cycles, pool_cycles, cfg.pool_port)
     macs = net.macs()
     rows = []
     for c, b in zip(costs, bound["ops"]):
@@ -396,7 +398,10 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
         "ops": rows,
         "totals": {
             "ops": len(net.ops), "jobs": sum(c.jobs for c in costs),
-            "cycles": total, "matmul_cycles": mm_cycles, "pool_cycles": total - mm_cycles,
+            "cycles": total, "matmul_cycles": mm_cycles, "pool_cycles": pool_cycles,
+            # one frame alone, start to end, where the cores overlap across frames
+            # (pool_port 1, hw.cost.cycles.frame_cycles): at most the sum
+            "frame_latency_cycles": mm_cycles + pool_cycles,
             "binary_macs": macs, "binary_macs_linear": net.macs("linear"),
             "binary_macs_merge": net.macs("merge"), "binary_macs_attention": net.macs("attention"),
             "pool_window_adds": sum(op.macs for op in net.pools),

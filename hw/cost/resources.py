@@ -102,13 +102,18 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     acc = cfg.acc_width
     lanes = cfg.drain_rows_eff * C * cfg.lane_width       # result lane bits: D rows of C
     pool_lanes = cfg.pool_lanes_eff * cfg.lane_width      # the pool unit's L lanes' sums
+    # result lanes with a pool core of its own (pool_port): the core's, then the pool core's L
+    # lanes (its result registers, output FIFO and its read and queue registers, counted per
+    # lane bit as the core's are; one synthesised config, 8x8x64 L = 32: LUT +3,956, FF +3,565
+    # for 768 lane bits (32 lanes of 24), hw/synth/data/pool_port_ecp5.jsonl)
+    out_lanes = lanes + cfg.pool_port * pool_lanes
     # operand words registered at the memories: a read word per bank, the G load words
     mem_words = (R + C + cfg.load_rows_eff - 1) * S
     return {
-        "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": lanes,
+        "lut": {"pe_bits": pes * S, "pe_acc": pes * acc, "lanes": out_lanes,
                 "pool_lanes": pool_lanes, "extra_banks": pes * acc * (cfg.hold_banks - 2),
                 "const": 1.0},
-        "ff": {"array_regs": array_register_bits(cfg), "lanes": lanes,
+        "ff": {"array_regs": array_register_bits(cfg), "lanes": out_lanes,
                "mem_words": mem_words, "pool_regs": cfg.pool_register_bits, "const": 1.0},
         "carry": {"pe_acc": pes * acc, "lanes": lanes, "const": 1.0},
         "dsp": {"const": 1.0},
@@ -179,6 +184,9 @@ def memories(cfg: ArrayConfig) -> list[Ram]:
              for b in range(cfg.pool_open_rows)
              for i, (lo, hi) in enumerate(PoolUnit.bank_slices(cfg))]
     mems.append(Ram("out_fifo", cfg.out_fifo_depth, cfg.out_width + 1))
+    if cfg.pool_port:       # the pool core's FIFO (hw.rtl.pool_core): L lanes and last
+        mems.append(Ram("pool_out_fifo", cfg.out_fifo_depth,
+                        cfg.pool_lanes_eff * cfg.lane_width + 1))
     return mems
 
 

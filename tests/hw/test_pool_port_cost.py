@@ -1,0 +1,93 @@
+"""The pool core of its own (``pool_port`` = 1) in the config and the cost model: a job keeps its
+cycles, a frame takes the larger of the two cores' sums (hw.cost.cycles.frame_cycles; the RTL
+check of that contract is tests/sim/test_pool_port.py), the memory-bound frame never beats the
+chip boundary, the DSE's grid agrees with the scalar model, and the pool core's FIFO and
+registers are in the resource features."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from hw.config import ArrayConfig, ConfigError, config_flags
+from hw.cost import resources
+from hw.cost.cycles import frame_cycles
+from hw.cost.dse import ConfigGrid, ShapeTable
+from hw.cost.memory_bound import Bandwidth
+from hw.cost.network import load_network, network_cost
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_network("digits-tiny")
+
+
+def test_pool_port_is_a_switch_left_out_at_its_default():
+    for bad in (2, -1, True, 0.5):
+        with pytest.raises(ConfigError, match="pool_port must be 0 or 1"):
+            ArrayConfig(pool_port=bad)
+    assert "pool_port" not in ArrayConfig().to_dict()
+    cfg = ArrayConfig(pool_port=1)
+    assert cfg.to_dict()["pool_port"] == 1 and cfg.tag.endswith("p")
+    assert ArrayConfig(**cfg.to_dict()) == cfg
+    flags = config_flags(cfg)
+    assert flags[flags.index("--pool-port") + 1] == "1"
+    assert "--pool-port" not in config_flags(ArrayConfig())
+
+
+def test_frame_cycles_sum_or_larger_for_ints_and_arrays():
+    assert frame_cycles(10, 7, 0) == 17 and frame_cycles(10, 7, 1) == 10
+    assert frame_cycles(3, 7, 1) == 7
+    got = frame_cycles(np.array([10, 3]), np.array([7, 7]), np.array([1, 0]))
+    assert got.tolist() == [10, 10]
+
+
+def test_network_frame_is_the_larger_core_and_jobs_keep_their_cycles(tiny):
+    cfg = ArrayConfig(rows=4, cols=4, simd=32, drain_rows=4)
+    one, two = network_cost(tiny, cfg), network_cost(tiny, replace(cfg, pool_port=1))
+    t1, t2 = one["totals"], two["totals"]
+    assert [o["cycles"] for o in one["ops"]] == [o["cycles"] for o in two["ops"]]
+    mm = sum(o["cycles"] for o in one["ops"] if o["kind"] == "matmul")
+    pool = sum(o["cycles"] for o in one["ops"] if o["kind"] == "pool")
+    assert t1["cycles"] == mm + pool == t1["frame_latency_cycles"] == t2["frame_latency_cycles"]
+    assert t2["cycles"] == max(mm, pool) and pool > 0
+    assert t2["frames_per_s"] == pytest.approx(cfg.clock_mhz * 1e6 / max(mm, pool))
+    assert t2["utilisation"] == pytest.approx(t1["utilisation"] * (mm + pool) / max(mm, pool))
+
+
+def test_memory_bound_frame_never_beats_the_chip_boundary(tiny):
+    cfg = ArrayConfig(rows=4, cols=4, simd=32, pool_port=1)
+    for bpc in (0.05, 1.0, 64.0):
+        cost = network_cost(tiny, cfg, Bandwidth(bpc, "B/cycle", "test"))
+        off = cost["offchip"]
+        mm = sum(o["cycles_with_bandwidth"] for o in cost["ops"] if o["kind"] == "matmul")
+        pool = sum(o["cycles_with_bandwidth"] for o in cost["ops"] if o["kind"] == "pool")
+        assert off["cycles_per_frame"] == pytest.approx(
+            max(mm, pool, off["bytes_per_frame"] / bpc))
+
+
+def test_grid_cycles_equal_the_scalar_model_with_the_pool_port(tiny):
+    base = ArrayConfig(rows=1, cols=1, simd=32, pool_port=1, max_m=64, max_n=128)
+    rows, cols = np.array([2, 4, 5, 8]), np.array([3, 4, 2, 8])
+    got = ShapeTable(tiny, base).cycles(ConfigGrid(base, rows, cols))
+    for r, c, g in zip(rows, cols, got):
+        cfg = replace(base, rows=int(r), cols=int(c))
+        assert g == network_cost(tiny, cfg)["totals"]["cycles"]
+
+
+def test_pool_core_fifo_and_lanes_are_in_the_resource_features():
+    cfg = ArrayConfig(rows=8, cols=8, simd=64, drain_rows=8, pool_lanes=32, max_m=256,
+                      max_n=256)
+    two = replace(cfg, pool_port=1)
+    names = [r.name for r in resources.memories(two)]
+    assert names[-1] == "pool_out_fifo" and "pool_out_fifo" not in [
+        r.name for r in resources.memories(cfg)]
+    fifo = resources.memories(two)[-1]
+    assert (fifo.depth, fifo.width) == (cfg.out_fifo_depth, 32 * cfg.lane_width + 1)
+    f1, f2 = resources.features(cfg), resources.features(two)
+    for kind in ("lut", "ff"):
+        assert f2[kind]["lanes"] - f1[kind]["lanes"] == 32 * cfg.lane_width
+        assert {k: v for k, v in f2[kind].items() if k != "lanes"} == \
+            {k: v for k, v in f1[kind].items() if k != "lanes"}
