@@ -390,7 +390,7 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             "memory_cycles": b["memory_cycles"], "cycles_with_bandwidth": b["cycles"],
             "bound": b["bound"]})
     k_split_adds = sum(op.m * op.n * (op.k_splits(cfg) - 1) for op in net.matmuls)
-    latency_s = total / f_hz
+    latency_s = (mm_cycles + pool_cycles) / f_hz      # one frame, first command to last result
     traffic = sum(c.weight_traffic_bits for c in costs)
     return {
         "network": net.name, "network_source": net.source, "config": cfg.to_dict(),
@@ -408,7 +408,7 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             "utilisation": config_utilisation(macs, total, cfg),
             "utilisation_matmul_cycles": (config_utilisation(macs, mm_cycles, cfg)
                                           if mm_cycles else None),
-            "latency_ms": latency_s * 1e3, "frames_per_s": 1.0 / latency_s,
+            "latency_ms": latency_s * 1e3, "frames_per_s": f_hz / total,
             "cycles_with_bandwidth": off["cycles_per_frame"],
             "utilisation_with_bandwidth": off["utilisation"],
             "latency_ms_with_bandwidth": off["cycles_per_frame"] / f_hz * 1e3,

@@ -415,10 +415,22 @@ def _summary(doc: dict) -> list[str]:
     t = doc["cost"]["totals"]
     top = list(doc["breakdown"].items())[:3]
     pool_share = 100 * t["pool_cycles"] / t["cycles"]
-    out = [f"- {t['frames_per_s']:.4g} frames/s, {t['latency_ms']:.4g} ms per frame at batch 1 "
-           f"(model); array utilisation {100 * t['utilisation']:.2f}%.",
-           f"- Pool jobs take {pool_share:.1f}% of the cycles; the largest categories are "
-           + ", ".join(f"{k} ({100 * g['cycles'] / t['cycles']:.1f}%)" for k, g in top) + "."]
+    if doc["cost"]["config"].get("pool_port"):
+        out = [f"- {t['frames_per_s']:.4g} frames/s at batch 1 with frames streamed through the "
+               f"matmul core and the pool core at once, {t['latency_ms']:.4g} ms for one frame "
+               f"alone (model); array utilisation {100 * t['utilisation']:.2f}%.",
+               f"- Per frame the matmul core is busy "
+               f"{100 * t['matmul_cycles'] / t['cycles']:.1f}% of the cycles and the pool core "
+               f"{pool_share:.1f}%; the largest categories (share of the frame's cycles, each on "
+               "its core) are "
+               + ", ".join(f"{k} ({100 * g['cycles'] / t['cycles']:.1f}%)" for k, g in top)
+               + "."]
+    else:
+        out = [f"- {t['frames_per_s']:.4g} frames/s, {t['latency_ms']:.4g} ms per frame at "
+               f"batch 1 (model); array utilisation {100 * t['utilisation']:.2f}%.",
+               f"- Pool jobs take {pool_share:.1f}% of the cycles; the largest categories are "
+               + ", ".join(f"{k} ({100 * g['cycles'] / t['cycles']:.1f}%)" for k, g in top)
+               + "."]
     md = doc["device_memory"]
     where = ("the block RAM left beside the array" if md["array_bram_blocks"] is not None else
              "the device's block RAM (the array's own share unknown: no resource model)")
@@ -524,7 +536,9 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
           "| quantity | value | source |", "|---|---|---|",
           f"| array ops (traced) / legal jobs | {t['ops']} / {t['jobs']} | model |",
           f"| cycles per frame | {t['cycles']:,} | model |",
-          f"| of which matmul / pool | {t['matmul_cycles']:,} / {t['pool_cycles']:,} | model |",
+          (f"| matmul core / pool core, at once (`hw.cost.cycles.frame_cycles`) | "
+           f"{t['matmul_cycles']:,} / {t['pool_cycles']:,} | model |" if cfg.pool_port else
+           f"| of which matmul / pool | {t['matmul_cycles']:,} / {t['pool_cycles']:,} | model |"),
           f"| binary MACs: weight layers (linear + merge) | "
           f"{t['binary_macs_linear'] + t['binary_macs_merge']:,} | traced shapes |",
           f"| binary MACs: attention products | {t['binary_macs_attention']:,} | traced shapes |",
@@ -533,7 +547,8 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
           "| model |",
           f"| utilisation over matmul cycles only | "
           f"{100 * t['utilisation_matmul_cycles']:.2f}% | model |",
-          f"| latency (batch 1) | {t['latency_ms']:.4g} ms | model, {cfg.clock_mhz:g} MHz |",
+          f"| latency (batch 1{', one frame alone: the sum of both cores' if cfg.pool_port else ''}) "
+          f"| {t['latency_ms']:.4g} ms | model, {cfg.clock_mhz:g} MHz |",
           f"| frames/s | {t['frames_per_s']:.4g} | model |",
           f"| frames/s with {_bw(c)} off-chip, batch {c['batch']} | "
           f"{t['frames_per_s_with_bandwidth']:.4g} | model (per op max(compute, memory)); "

@@ -91,3 +91,23 @@ def test_pool_core_fifo_and_lanes_are_in_the_resource_features():
         assert f2[kind]["lanes"] - f1[kind]["lanes"] == 32 * cfg.lane_width
         assert {k: v for k, v in f2[kind].items() if k != "lanes"} == \
             {k: v for k, v in f1[kind].items() if k != "lanes"}
+
+
+def test_committed_options_report_states_both_cores_and_one_frames_latency():
+    """reports/binaryvit-s-options (`make report`, a pool_port config): frames/s from the larger
+    core's cycles, the latency of one frame alone from their sum, both said in the summary."""
+    import json
+
+    from hw.paths import REPORTS_DIR
+
+    out = REPORTS_DIR / "binaryvit-s-options"
+    doc = json.loads((out / "report.json").read_text())
+    t, cfg = doc["cost"]["totals"], ArrayConfig(**doc["cost"]["config"])
+    assert cfg.pool_port == 1
+    assert t["cycles"] == max(t["matmul_cycles"], t["pool_cycles"])
+    assert t["frame_latency_cycles"] == t["matmul_cycles"] + t["pool_cycles"]
+    assert t["frames_per_s"] == pytest.approx(cfg.clock_mhz * 1e6 / t["cycles"])
+    assert t["latency_ms"] == pytest.approx(t["frame_latency_cycles"] / cfg.clock_mhz / 1e3)
+    text = (out / "report.md").read_text()
+    assert "the matmul core and the pool core at once" in text
+    assert f"{t['latency_ms']:.4g} ms for one frame alone" in text
