@@ -13,8 +13,9 @@ from hw.config import ArrayConfig, ceil_div
 from hw.cost.cycles import matmul_cycles, pool_cycles
 from hw.rtl.core import BinaryCore
 from hw.rtl.fifo import OutputFIFO
-from hw.rtl.formats import decode_results, matmul_cmd, matmul_words, pool_cmd
-from hw.ops import MatmulOp
+from hw.rtl.formats import decode_results, matmul_cmd, matmul_words, pool_cmd, pool_words
+from hw.rtl.pool_core import PoolCore
+from hw.ops import MatmulOp, PoolOp
 
 CFG = ArrayConfig(rows=2, cols=2, simd=16, max_k=64, max_m=8, max_n=8, pool_bits=8,
                   pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_row_depth=64)
@@ -45,10 +46,11 @@ def test_fifo_depth_counts_its_own_storage_latency():
 
 
 def job_cycles(cmd: int, words: list[int], cfg: ArrayConfig = CFG, beats=None,
-               budget: int = 400) -> int:
+               budget: int = 400, dut=None) -> int:
     """Cycles from the accepted command beat to the last accepted result beat, both counted
-    (input always valid, output always ready); the result beats' data go to ``beats``."""
-    dut = BinaryCore(cfg)
+    (input always valid, output always ready), on ``dut`` (default ``BinaryCore(cfg)``); the
+    result beats' data go to ``beats``."""
+    dut = BinaryCore(cfg) if dut is None else dut
     marks = {}
 
     async def bench(ctx):
@@ -92,6 +94,42 @@ def test_pool_takes_the_modelled_cycles():
     words = [0x0102] * (ceil_div(p, CFG.pool_lanes_eff) * h * w)
     got = job_cycles(pool_cmd(CFG, p, h, w, kernel, stride, (0, 0)), words)
     assert got == pool_cycles(CFG, p, h, w, kernel, stride)
+
+
+def test_pool_core_takes_the_shared_cores_cycles_with_exact_sums():
+    """PoolCore (pool_port = 1) alone: a pool job takes the cycles it takes on BinaryCore, the
+    model's, and its beats decode to the golden window sums; the matmul-only core keeps its
+    matmul cycles and takes a pool command without a result."""
+    pcfg = replace(CFG, pool_port=1)
+    rng = np.random.default_rng(3)
+    for kernel, stride, padding in (((2, 3), (1, 2), (1, 0)), ((3, 1), (2, 1), (0, 0))):
+        x = rng.integers(-128, 128, (2, 5, 6))
+        job = PoolOp.from_values("pc", x, 0, 8, kernel, stride, padding).with_result()
+        cmd = pool_cmd(pcfg, 2, 5, 6, kernel, stride, padding)
+        beats = []
+        got = job_cycles(cmd, pool_words(pcfg, job), pcfg, beats, dut=PoolCore(pcfg))
+        assert got == job.cycles(pcfg) == job_cycles(cmd, pool_words(CFG, job), CFG)
+        assert (decode_results(pcfg, job, beats) == job.golden()).all()
+    mm = replace(CFG, pool_port=1)
+    words = [random.Random(5).getrandbits(16) for _ in range((3 + 2) * 2)]
+    assert job_cycles(matmul_cmd(mm, "xnor", 2, 3, 20), words, mm,
+                      dut=BinaryCore(mm, with_pool=False)) == matmul_cycles(mm, 2, 3, 20)
+    dropped = BinaryCore(mm, with_pool=False)
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dropped.cmd.payload.as_value(), pool_cmd(mm, 1, 2, 2, (1, 1), (1, 1), (0, 0)))
+        ctx.set(dropped.cmd.valid, 1)
+        ctx.set(dropped.out.ready, 1)
+        for cycle in range(20):
+            if ctx.get(dropped.cmd.ready) and ctx.get(dropped.cmd.valid):
+                seen.setdefault("taken", []).append(cycle)
+            seen["out"] = seen.get("out", 0) + ctx.get(dropped.out.valid)
+            await ctx.tick()
+
+    run_testbench(dropped, bench)
+    # taken, dropped in its setup cycle, the next beat (the same command) taken two cycles on
+    assert seen["taken"][:2] == [0, BinaryCore.JOB_START_CYCLES] and seen["out"] == 0
 
 
 def small_k_config(rows: int, cols: int, drain_rows: int) -> ArrayConfig:
