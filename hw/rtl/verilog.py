@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import ArrayConfig
 from ..outfiles import atomic_file
 from .core import FAULTS
-from .formats import cmd_fields, cmd_width
+from .formats import STREAM_PORTS, cmd_fields, cmd_width, cores_of
 
 TOP_NAME = "bvit_top"
 
@@ -97,8 +97,10 @@ def write_verilog(cfg: ArrayConfig, out_dir, *, fault: str | None = None,
     vpath = out / f"{name}.v"
     meta = {
         "top": name, "fault": fault, "config": cfg.to_dict(),
-        "ports": {"s_axis_cmd_tdata": cmd_width(cfg), "s_axis_data_tdata": cfg.data_width,
-                  "m_axis_res_tdata": cfg.out_width},
+        "ports": {f"{prefix}_tdata": width
+                  for core in cores_of(cfg)
+                  for prefix, width in zip(STREAM_PORTS[core],
+                                           (cmd_width(cfg), cfg.data_width, cfg.out_width))},
         "lane_width": cfg.lane_width,
         "cmd_fields": [{"name": n, "offset": o, "width": w} for n, o, w in cmd_fields(cfg)],
     }

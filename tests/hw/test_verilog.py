@@ -1,5 +1,6 @@
 """Verilog generation: files, AXI4-Stream port names, Verilator lint of the default config."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -151,3 +152,23 @@ def test_array_alone_keeps_the_mode_copies(tmp_path):
     cfg = ArrayConfig(rows=2, cols=3, simd=32)
     text = _array_verilog(cfg, tmp_path).read_text()
     assert text.count("(* keep = 32'd1 *)") == (2 * 3 + 2) * 4
+
+
+def test_pool_port_top_has_a_second_set_of_stream_ports(tmp_path):
+    """pool_port = 1: the Verilog top and its sidecar have the pool core's three AXI4-Stream
+    ports beside the matmul core's, with the same widths; the default top has none of them."""
+    from hw.rtl.formats import STREAM_PORTS
+
+    cfg = ArrayConfig(rows=2, cols=2, simd=16, pool_port=1)
+    text = write_verilog(cfg, tmp_path / "pp").read_text()
+    side = json.loads((tmp_path / "pp" / "bvit_top.json").read_text())["ports"]
+    for cmd, dat, res in STREAM_PORTS.values():
+        for port in (f"{cmd}_tdata", f"{dat}_tdata", f"{res}_tdata", f"{res}_tlast",
+                     f"{cmd}_tready", f"{dat}_tvalid", f"{res}_tready"):
+            assert re.search(rf"\b(input|output)\b[^;]*\b{port}\b", text), port
+    pool_cmd, pool_data, pool_res = STREAM_PORTS["pool_core"]
+    assert side[f"{pool_cmd}_tdata"] == side["s_axis_cmd_tdata"]
+    assert side[f"{pool_data}_tdata"] == side["s_axis_data_tdata"] == cfg.data_width
+    assert side[f"{pool_res}_tdata"] == side["m_axis_res_tdata"] == cfg.out_width
+    default = write_verilog(ArrayConfig(rows=2, cols=2, simd=16), tmp_path / "d").read_text()
+    assert "s_axis_pool" not in default
