@@ -180,6 +180,9 @@ class JobMonitor:
     does through cocotb's ``--public-flat-rw``. Where a simulator hides them, ``fifo:full`` is
     never recorded (:attr:`sees_fifo`)."""
 
+    #: per DUT: the simulation time of the first monitor's first sample, and that monitor
+    _origins: dict[int, dict] = {}
+
     def __init__(self, dut, core: str = "core"):
         self.dut = dut
         cmd, dat, res = STREAM_PORTS[core]
@@ -217,7 +220,15 @@ class JobMonitor:
         while True:
             await fall
             now = get_sim_time("step")
-            if prev is not None and self.period is None:
+            if prev is None:
+                # every monitor of one DUT (one per core) numbers the edges from the first
+                # one's first sample, so that cycle numbers of different cores compare
+                origin = self._origins.setdefault(id(d), {"t0": now, "first": self})
+                first = origin["first"]
+                if first is not self and first.period is not None:
+                    self.period = first.period
+                    self.cycle = round((now - origin["t0"]) / first.period)
+            elif self.period is None:
                 self.period = now - prev        # two polled samples in a row: one clock period
             self.cycle += 1 if prev is None else round((now - prev) / self.period)
             prev = now

@@ -69,11 +69,12 @@ def check_fits(cfg: ArrayConfig, ops) -> None:
 
 
 def cost_model_cycles(cfg: ArrayConfig, model_config) -> int:
-    """The cost model's cycles of one frame of the network (:func:`hw.cost.network.network_cost`
-    on the traced network of ``model_config``)."""
+    """The cost model's cycles of one frame of the network run alone, one job at a time, as
+    this simulation runs it (:func:`hw.cost.network.network_cost`'s ``frame_latency_cycles`` on
+    the traced network of ``model_config``: the job sum, also with a pool core of its own)."""
     from hw.cost.network import network_cost, trace_network
 
-    return network_cost(trace_network(model_config), cfg)["totals"]["cycles"]
+    return network_cost(trace_network(model_config), cfg)["totals"]["frame_latency_cycles"]
 
 
 def compare(reference, path: Path) -> tuple[int, list[str], bool, int, np.ndarray]:

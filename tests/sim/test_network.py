@@ -37,6 +37,24 @@ def test_network_on_rtl_equals_integer_model_and_cost_model(tmp_path):
     assert image["cycles"] == image["span_cycles"] == image["model_cycles"] == model_cycles
 
 
+def test_network_on_rtl_with_a_pool_core_of_its_own(tmp_path):
+    """--pool-port 1: the network's pools on the pool core, its matmuls on the matmul core,
+    one job at a time in network order: equal to the integer model, and the run (the two cores'
+    job monitors on one cycle count) takes the job sum, the model's one-frame latency."""
+    from dataclasses import replace
+
+    from hw.config import DEFAULT
+    from hw.cost.network import load_network, network_cost
+
+    r, doc = run_network(tmp_path, "--pool-port", "1")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    image, = doc["images"]
+    assert image["passed"] and image["logits_equal"] and not image["differing_tensors"]
+    totals = network_cost(load_network("digits-tiny"), replace(DEFAULT, pool_port=1))["totals"]
+    assert image["cycles"] == image["span_cycles"] == totals["frame_latency_cycles"]
+    assert totals["frame_latency_cycles"] == totals["matmul_cycles"] + totals["pool_cycles"]
+
+
 def test_network_with_a_broken_array_fails_and_names_the_damage(tmp_path):
     r, doc = run_network(tmp_path, "--fault", "xor")
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
