@@ -37,6 +37,10 @@ def out_layout(cfg: ArrayConfig) -> data.StructLayout:
 class BinaryCore(wiring.Component):
     """Takes whole jobs and streams their integer results.
 
+    ``with_pool=False`` (the matmul core beside a :class:`hw.rtl.pool_core.PoolCore`, with
+    ``cfg.pool_port`` = 1) leaves the pool unit out: a pool command is then taken and dropped
+    in its setup cycle, with no result; matmul jobs are unchanged, cycle for cycle.
+
     Streams (beat formats in hw/README.md):
 
     - ``cmd``  (in):  one :func:`hw.rtl.formats.cmd_layout` beat per job.
