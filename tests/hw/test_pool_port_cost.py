@@ -111,3 +111,22 @@ def test_committed_options_report_states_both_cores_and_one_frames_latency():
     text = (out / "report.md").read_text()
     assert "the matmul core and the pool core at once" in text
     assert f"{t['latency_ms']:.4g} ms for one frame alone" in text
+
+
+def test_resource_model_on_the_synthesised_pool_port_configs():
+    """hw/synth/data/pool_port_ecp5.jsonl (yosys on the pool-port configs, not used for fitting):
+    the block RAM count is exact and LUT and FF within 5 % of the synthesis."""
+    import json
+
+    from hw.paths import RESOURCE_MODEL, SYNTH_DATA_DIR
+
+    model = resources.load_model(RESOURCE_MODEL)["families"]
+    recs = [json.loads(line) for line in
+            (SYNTH_DATA_DIR / "pool_port_ecp5.jsonl").read_text().splitlines() if line.strip()]
+    assert len(recs) == 3 and all(r["config"]["pool_port"] == 1 for r in recs)
+    for rec in recs:
+        cfg = ArrayConfig(**rec["config"])
+        est = resources.predict(cfg, "ecp5", model)
+        assert est["bram"] == rec["bram"], rec["command"]
+        for key in ("lut", "ff"):
+            assert abs(est[key] - rec[key]) <= 0.05 * rec[key], (key, est[key], rec[key])
