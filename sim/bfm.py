@@ -196,12 +196,12 @@ class JobMonitor:
         self.cycle = 0                  # the number of the rising edge after the last sample
         self.period = None              # the clock period in simulator steps, once measured
         self._wake = Event()
-        # the credit flag of each producer (True: the pool unit) of this core; a matmul-only
-        # core (pool_port = 1) has no pool unit
-        self.credit = ({True: _internal(dut, "pool_core.pool.credit")} if core == "pool_core"
-                       else {False: _internal(dut, "core.credit")})
-        if core == "core" and not hasattr(dut, "s_axis_pool_cmd_tvalid"):
-            self.credit[True] = _internal(dut, "core.pool.credit")
+        # the credit flag of each producer (True: the pool unit) of this core: the matmul core
+        # has none of the pool unit's when the top has a pool core (pool_port = 1)
+        pool_port = hasattr(dut, f"{STREAM_PORTS['pool_core'][0]}_tvalid")
+        self.credit = {} if core == "pool_core" else {False: _internal(dut, "core.credit")}
+        if core == "pool_core" or not pool_port:
+            self.credit[True] = _internal(dut, f"{core}.pool.credit")
         self._task = cocotb.start_soon(self._run())
 
     @property
@@ -250,7 +250,6 @@ class JobMonitor:
         """Record one cycle of job ``t``; True when nothing can change before the result
         stream becomes valid, the producer's FIFO credit drops or a new job is watched (all
         data in, no result valid, no reset planned; or the linger after tlast over)."""
-        d = self.dut
         if t.last_cycle is not None:                # lingering after tlast
             if t.after >= t.linger:
                 return True

@@ -209,12 +209,16 @@ async def run_concurrent(dut, cfg: ArrayConfig, plan: dict, model, board) -> lis
     return rows
 
 
-@cocotb.test()
-async def run_plan(dut):
-    """Every job of the plan, bit-exact against the reference model."""
-    with open(os.environ["BVIT_PLAN"]) as f:
-        plan = json.load(f)
-    cfg = ArrayConfig(**plan["config"])
+def write_rows(path: str, rows: list) -> None:
+    """The result rows, whole or not at all (the runner may read the file after a crash)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(rows, f)
+    os.replace(path + ".tmp", path)
+
+
+async def run_in_order(dut, cfg: ArrayConfig, plan: dict, model, board) -> None:
+    """The plan's jobs one at a time in its order (back to back, or a reset before each), each
+    possibly interrupted by a planned reset; the rows are written after every job."""
     seed = plan.get("seed", 0)
     rng = random.Random(seed)
     reset_rng = random.Random(f"reset-{seed}")      # resets do not shift the stall stream
@@ -226,19 +230,9 @@ async def run_plan(dut):
     start = reset_rng.randrange(len(phases))
     phases = phases[start:] + phases[:start]        # resets take the phases in turn
     resets = 0
-    Clock(dut.clk, 10, unit="ns").start()
-    model, board = ReferenceModel(), Scoreboard()
-    out_path = plan["results"]
     paths = plan["jobs"]
     interrupted = False
-    await reset(dut)
     job_seeds = plan.get("job_seeds")
-    if plan.get("concurrent"):
-        rows = await run_concurrent(dut, cfg, plan, model, board)
-        with open(out_path + ".tmp", "w") as f:
-            json.dump(rows, f)
-        os.replace(out_path + ".tmp", out_path)
-        paths = []          # done: skip the one-at-a-time loop
     for i, path in enumerate(paths):
         job = load_op(path, verify=False)   # the runner verified it; the model cross-checks
         last = i == len(paths) - 1
@@ -265,9 +259,22 @@ async def run_plan(dut):
         row["file"] = path
         row["sim_wall_s"] = round(time.perf_counter() - t0, 3)
         dut._log.info("%s", json.dumps(row))
-        with open(out_path + ".tmp", "w") as f:   # whole or not at all: the runner may
-            json.dump(board.rows, f)                 # read it after a crash
-        os.replace(out_path + ".tmp", out_path)
+        write_rows(plan["results"], board.rows)
+
+
+@cocotb.test()
+async def run_plan(dut):
+    """Every job of the plan, bit-exact against the reference model."""
+    with open(os.environ["BVIT_PLAN"]) as f:
+        plan = json.load(f)
+    cfg = ArrayConfig(**plan["config"])
+    Clock(dut.clk, 10, unit="ns").start()
+    model, board = ReferenceModel(), Scoreboard()
+    await reset(dut)
+    if plan.get("concurrent"):
+        write_rows(plan["results"], await run_concurrent(dut, cfg, plan, model, board))
+    else:
+        await run_in_order(dut, cfg, plan, model, board)
     coverage.report_db(dut._log.info)
     failed = [r for r in board.rows if not r["passed"]]
     assert not failed or plan.get("expect_fail", False), \

@@ -415,6 +415,7 @@ def _summary(doc: dict) -> list[str]:
     t = doc["cost"]["totals"]
     top = list(doc["breakdown"].items())[:3]
     pool_share = 100 * t["pool_cycles"] / t["cycles"]
+    shares = ", ".join(f"{k} ({100 * g['cycles'] / t['cycles']:.1f}%)" for k, g in top)
     if doc["cost"]["config"].get("pool_port"):
         out = [f"- {t['frames_per_s']:.4g} frames/s at batch 1 with frames streamed through the "
                f"matmul core and the pool core at once, {t['latency_ms']:.4g} ms for one frame "
@@ -422,15 +423,12 @@ def _summary(doc: dict) -> list[str]:
                f"- Per frame the matmul core is busy "
                f"{100 * t['matmul_cycles'] / t['cycles']:.1f}% of the cycles and the pool core "
                f"{pool_share:.1f}%; the largest categories (share of the frame's cycles, each on "
-               "its core) are "
-               + ", ".join(f"{k} ({100 * g['cycles'] / t['cycles']:.1f}%)" for k, g in top)
-               + "."]
+               f"its core) are {shares}."]
     else:
         out = [f"- {t['frames_per_s']:.4g} frames/s, {t['latency_ms']:.4g} ms per frame at "
                f"batch 1 (model); array utilisation {100 * t['utilisation']:.2f}%.",
                f"- Pool jobs take {pool_share:.1f}% of the cycles; the largest categories are "
-               + ", ".join(f"{k} ({100 * g['cycles'] / t['cycles']:.1f}%)" for k, g in top)
-               + "."]
+               f"{shares}."]
     md = doc["device_memory"]
     where = ("the block RAM left beside the array" if md["array_bram_blocks"] is not None else
              "the device's block RAM (the array's own share unknown: no resource model)")

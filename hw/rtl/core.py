@@ -247,7 +247,7 @@ class BinaryCore(wiring.Component):
                 pool.data.valid.eq(self.data.valid),
                 pool.data.payload.eq(self.data.payload),
             ]
-            for name in ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw"):
+            for name in PoolUnit.JOB_FIELDS:
                 m.d.comb += getattr(pool, name).eq(getattr(job, name))
 
         # ---- load counters ------------------------------------------------------------------

@@ -153,6 +153,10 @@ class PoolUnit(wiring.Component):
     def latency(self) -> int:
         return self.latency_of(self._cfg)
 
+    #: the job-field ports, named as the command layout's fields (a core drives each from its
+    #: job register)
+    JOB_FIELDS = ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw")
+
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")

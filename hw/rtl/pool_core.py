@@ -67,7 +67,7 @@ class PoolCore(wiring.Component):
         m.submodules.fifo = fifo = OutputFIFO(PL * lw + 1, cfg.out_fifo_depth)
 
         job = Signal(cmd_layout(cfg))
-        for name in ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw"):
+        for name in PoolUnit.JOB_FIELDS:
             m.d.comb += getattr(pool, name).eq(getattr(job, name))
         m.d.comb += [pool.data.valid.eq(self.data.valid),
                      pool.data.payload.eq(self.data.payload),

@@ -56,7 +56,6 @@ class AxiTop(wiring.Component):
             cores = {"core": BinaryCore(cfg, fault=fault)}
         for name, core in cores.items():
             m.submodules[name] = core
-        for name, core in cores.items():
             cmd, dat, res = STREAM_PORTS[name]
             m.d.comb += [
                 core.cmd.payload.eq(getattr(self, f"{cmd}_tdata")[:cmd_layout(cfg).size]),
