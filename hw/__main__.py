@@ -75,6 +75,7 @@ def error_statuses() -> tuple[tuple[type, int], ...]:
     from .opfile import JobError
     from .outfiles import InputFileError, OutputError
     from .synth.flow import SynthError
+    from .synth.rerun import RerunError
     from .synth.sweep import SweepError
 
     return ((DeviceFitError, 3),    # the resource model's estimate is over the device
@@ -82,7 +83,7 @@ def error_statuses() -> tuple[tuple[type, int], ...]:
             (SynthError, 1),        # yosys / nextpnr failed
             (DeviceError, 2), (DSEError, 2), (ConfigError, 2), (NetworkError, 2),
             (ModelError, 2), (JobError, 2), (OutputError, 2), (InputFileError, 2),
-            (UsageError, 2), (SweepError, 2), (BandwidthError, 2))
+            (UsageError, 2), (SweepError, 2), (RerunError, 2), (BandwidthError, 2))
 
 
 #: OSError numbers that are the machine's state, not a bug: one line, exit status 1

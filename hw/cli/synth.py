@@ -2,6 +2,7 @@
 
   python -m hw synth --device DEV [--rows R --cols C --simd S ...] [--no-pnr] [--keep DIR]
   python -m hw synth --sweep NAME [--only DEV] [--jobs J] [--out-dir DIR] [--scheduler ADDRESS]
+  python -m hw synth --rerun FILE [--rerun FILE ...] --out-dir DIR [--jobs J] [--reuse FILE]
 
 Synthesize the array for a device and print one JSON line: lut, ff, carry, bram, dsp (yosys cell
 counts), fmax_mhz (nextpnr), cells, tools, flags and the command, plus fits and the utilisation.
@@ -11,7 +12,9 @@ Dask workers instead of local processes: ADDRESS is a running scheduler (tcp://H
 it with `dask scheduler` and workers with `dask worker ADDRESS --nthreads 1` in checkouts of this
 revision, see hw/cluster.py) or `local` (a local cluster of --jobs workers). This process still
 appends every record, one whole line each, exactly as a local sweep does, and skips the configs
-already recorded (resumable).
+already recorded (resumable). With --rerun FILE: measure every record of FILE again at this RTL
+revision (its config, device, component, P&R, nextpnr seed and frequency: after an RTL change)
+into DIR/<the same file name>, resumable (hw/synth/rerun.py); review, then move them over.
 
 Exit status: 0 ok, 2 bad input (unknown device, invalid config), 3 the config does not fit the
 device (the JSON line is still printed, the reason goes to stderr), 1 a tool failed.
@@ -48,8 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", metavar="NAME",
                    help="run the named sweep instead (hw/synth/sweep.py)")
     p.add_argument("--only", metavar="DEVICE", help="with --sweep: only this device")
-    p.add_argument("--jobs", "-j", type=int, default=2, help="with --sweep: parallel tool runs")
-    p.add_argument("--out-dir", default=str(SYNTH_DATA_DIR), help="with --sweep: where to write")
+    p.add_argument("--rerun", metavar="FILE", action="append", default=[],
+                   help="measure every record of this .jsonl again at this RTL revision, into "
+                        "--out-dir (repeatable)")
+    p.add_argument("--jobs", "-j", type=int, default=2,
+                   help="with --sweep or --rerun: parallel tool runs")
+    p.add_argument("--out-dir", default=None,
+                   help=f"with --sweep: where to write (default {SYNTH_DATA_DIR}); with --rerun "
+                        "(required): a folder other than the records'")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="with --sweep: run on Dask, a running scheduler tcp://HOST:PORT or "
                    "`local` (a local cluster of --jobs workers)")
@@ -64,6 +73,15 @@ def run(ns) -> int:
     from ..synth.flow import synth_config
 
     reuse = [rec for path in ns.reuse for rec in read_jsonl(path, "--reuse")]
+    if ns.rerun:
+        from ..synth.rerun import rerun_records
+
+        if ns.sweep or ns.scheduler:
+            raise UsageError("--rerun runs locally and alone: drop --sweep / --scheduler")
+        if ns.out_dir is None:
+            raise UsageError("--rerun needs --out-dir DIR (a folder other than the records'; "
+                             "review the new records, then move them over)")
+        return rerun_records(ns.rerun, out_dir=Path(ns.out_dir), jobs=ns.jobs, reuse=reuse)
     if ns.sweep:
         from ..synth.sweep import run_sweep
 
@@ -74,7 +92,8 @@ def run(ns) -> int:
         try:
             if ns.scheduler not in (None, "local"):
                 parse_address(ns.scheduler)
-            return run_sweep(ns.sweep, jobs=ns.jobs, only=ns.only, out_dir=Path(ns.out_dir),
+            return run_sweep(ns.sweep, jobs=ns.jobs, only=ns.only,
+                             out_dir=Path(ns.out_dir or SYNTH_DATA_DIR),
                              scheduler=ns.scheduler, timeout=ns.connect_timeout,
                              reuse=reuse)
         except ClusterError as exc:

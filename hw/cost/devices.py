@@ -101,6 +101,18 @@ def fit_report(usage: dict, device: Device) -> dict:
     return out
 
 
+def fit_fields(rec: dict, device: Device) -> dict:
+    """The fields a synthesis record of one config gets for ``device``: ``fits``,
+    ``utilization_percent`` per resource and, when it does not fit, ``over`` (units beyond
+    capacity per resource that is over)."""
+    rep = fit_report(rec, device)
+    over = {k: v["over"] for k, v in rep.items() if v["over"] > 0}
+    out = {"fits": not over, "utilization_percent": {k: v["percent"] for k, v in rep.items()}}
+    if over:
+        out["over"] = over
+    return out
+
+
 def check_fits(usage: dict, device: Device) -> None:
     """Raise DeviceFitError saying, per resource, by how much ``usage`` exceeds ``device``."""
     over = {k: v for k, v in fit_report(usage, device).items() if v["over"] > 0}

@@ -1,0 +1,130 @@
+"""Committed synthesis records measured again at this RTL revision (``python -m hw synth --rerun
+FILE ... --out-dir DIR``).
+
+After an RTL change every record of the old revision describes Verilog that is no longer
+generated. A rerun takes each record of the given ``.jsonl`` files and runs its measurement
+again: the same config, device, component, with or without P&R, the same nextpnr seed and
+target frequency. The new records go to ``DIR/<the same file name>``, one whole line each as
+it finishes, so that the committed files stay as they are until the new ones are reviewed and
+moved over; a record already in ``DIR`` (same command, seed and frequency, without an error)
+is skipped, so an interrupted rerun resumes. ``reuse`` records carry over byte-identical
+Verilog as everywhere else (:mod:`hw.synth.reuse`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from ..outfiles import InputFileError, read_jsonl, repair_torn_tail
+
+#: fields of a record that say where it belongs rather than what was measured: carried over
+CARRIED = ("held_out", "sweep")
+
+
+class RerunError(ValueError):
+    """A rerun that cannot start (``python -m hw``: exit status 2)."""
+
+
+def measurement_of(rec: dict) -> tuple[str, int, float | None]:
+    """(command, nextpnr seed, nextpnr target MHz or None without P&R) of a record: what a
+    rerun repeats, and what makes two records the same measurement."""
+    args = ((rec.get("flags") or {}).get("nextpnr") or "").split()
+
+    def value(flag):
+        return args[args.index(flag) + 1] if flag in args else None
+
+    freq = value("--freq")
+    return rec["command"], int(value("--seed") or 1), float(freq) if freq else None
+
+
+def _measure(rec: dict, reuse: tuple) -> dict:
+    """``rec``'s measurement at this revision (a record with ``error`` if a tool fails)."""
+    from ..config import ArrayConfig
+    from ..cost.devices import fit_fields, get_device
+    from .flow import SynthError, synth_config
+
+    cfg, dev = ArrayConfig(**rec["config"]), get_device(rec["device"])
+    _, seed, freq = measurement_of(rec)
+    try:
+        new = synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,
+                           component=rec.get("component", "top"), reuse=reuse)
+    except SynthError as e:
+        new = {key: rec[key] for key in ("rows", "cols", "simd", "device", "config", "command")}
+        new["error"] = str(e)
+        return new
+    if "fits" in rec:                     # a record of one config (`python -m hw synth`)
+        new.update(fit_fields(new, dev))
+    new.update({key: rec[key] for key in CARRIED if key in rec})
+    return new
+
+
+def _read(path: Path, what: str) -> list[dict]:
+    records = read_jsonl(path, what)
+    for no, rec in enumerate(records, 1):
+        if not isinstance(rec.get("command"), str) or "config" not in rec:
+            raise InputFileError(f"{what} {path}: record {no} has no command or config; it is "
+                                 "not a record of `python -m hw synth`")
+    return records
+
+
+def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
+                  reuse: list[dict] | tuple = ()) -> int:
+    """Measure every record of ``paths`` again, appending each to ``out_dir/<its file name>``;
+    returns an exit status (1 if a tool failed: that record carries an ``error`` field and
+    runs again on resume)."""
+    from tqdm import tqdm
+
+    from ..outfiles import append_line, check_writable_dir
+    from .yowasp_cache import warm_yowasp_cache
+
+    if jobs < 1:
+        raise RerunError(f"--jobs {jobs}: give 1 or more parallel tool runs")
+    paths = [Path(p) for p in paths]
+    out_dir = check_writable_dir(out_dir, "--out-dir")
+    for path in paths:
+        if not path.is_file():
+            raise RerunError(f"--rerun {path}: no such file")
+        if path.resolve().parent == out_dir.resolve():
+            raise RerunError(f"--rerun {path}: --out-dir {out_dir} is its own folder; write the "
+                             "new records to another folder, review them, then move them over")
+    if len({p.name for p in paths}) < len(paths):
+        raise RerunError("--rerun: two files of the same name would write one output file")
+    todo = []
+    for path in paths:
+        dest = out_dir / path.name
+        done = set()
+        if dest.exists():
+            if cut := repair_torn_tail(dest, "rerun output"):
+                print(f"warning: {dest}: removed a torn last line ({cut} bytes, the partial "
+                      "record of a killed run); its measurement runs again", file=sys.stderr)
+            done = {measurement_of(r) for r in _read(dest, "rerun output") if "error" not in r}
+        for rec in _read(path, "--rerun"):
+            if measurement_of(rec) not in done:
+                again = tuple(r for r in reuse if r.get("command") == rec["command"])
+                todo.append((dest, rec, again))
+    # the long runs first, so parallel workers finish together
+    todo.sort(key=lambda t: -sum((t[1].get("seconds") or {}).values()))
+    if not todo:
+        print("every record is measured already", file=sys.stderr)
+        return 0
+    warm_yowasp_cache(log=lambda m: print(m, file=sys.stderr))
+    failures = 0
+    with ProcessPoolExecutor(max_workers=jobs) as pool, \
+            tqdm(total=len(todo), desc="synth rerun", unit="rec", file=sys.stderr) as bar:
+        futs = {pool.submit(_measure, rec, again): dest for dest, rec, again in todo}
+        for fut in as_completed(futs):
+            rec = fut.result()
+            futs[fut].parent.mkdir(parents=True, exist_ok=True)
+            append_line(futs[fut], json.dumps(rec))     # one write: whole, or torn
+            failures += "error" in rec
+            bar.set_postfix_str(f"{futs[fut].name} {rec['device']} "
+                                f"{rec['rows']}x{rec['cols']}x{rec['simd']} "
+                                f"fmax={rec.get('fmax_mhz')}")
+            bar.update()
+    if failures:
+        print(f"{failures} record(s) failed; they carry an 'error' field and run again on "
+              "resume", file=sys.stderr)
+    return 1 if failures else 0

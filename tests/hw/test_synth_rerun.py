@@ -1,0 +1,78 @@
+"""``python -m hw synth --rerun``: every record of a file measured again at this RTL revision into
+another folder (hw/synth/rerun.py): the same measurement (command, seed, frequency), real yosys
+runs, resumable, fields carried over, and one-line errors for bad invocations."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hw.synth.rerun import measurement_of, rerun_records
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--device", "ice40-hx8k", "--rows", "1", "--cols", "1", "--simd", "16", "--max-k", "64",
+        "--max-m", "8", "--max-n", "8", "--pool-max-dim", "8", "--pool-max-planes", "8",
+        "--pool-max-kernel", "3", "--pool-row-depth", "32", "--no-pnr"]
+
+
+def hw(*args):
+    return subprocess.run([sys.executable, "-m", "hw", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_measurement_is_command_seed_and_frequency():
+    flags = {"nextpnr": "--85k --package CABGA381 --speed 6 --freq 200 --seed 5 "
+                        "--timing-allow-fail --out-of-context"}
+    assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0)
+    assert measurement_of({"command": "c", "flags": {"yosys": "synth_ice40"}}) == ("c", 1, None)
+
+
+def test_rerun_measures_each_record_again_and_resumes(tmp_path):
+    """A real yosys record, rerun: the same Verilog and counts, not carried over, the fit fields
+    of a one-config record; run again, nothing to do; a sweep record rerun with --reuse of
+    itself keeps its sweep fields and is marked reused."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    res = hw("synth", *TINY, "--append", str(src / "tiny.jsonl"))
+    assert res.returncode == 0, res.stderr
+    rec = json.loads(res.stdout)
+    assert rerun_records([src / "tiny.jsonl"], out_dir=out) == 0
+    (new,) = [json.loads(ln) for ln in (out / "tiny.jsonl").read_text().splitlines()]
+    assert "reused" not in new and new["seconds"]["yosys"] > 0
+    for key in ("command", "verilog_sha256", "lut", "ff", "bram", "fits", "utilization_percent",
+                "flags", "rtl_revision"):
+        assert new[key] == rec[key], key
+    before = (out / "tiny.jsonl").read_text()
+    assert rerun_records([src / "tiny.jsonl"], out_dir=out) == 0      # resumed: nothing to do
+    assert (out / "tiny.jsonl").read_text() == before
+
+    swept = {k: v for k, v in rec.items() if k not in ("fits", "utilization_percent")}
+    swept.update(held_out=True, sweep="python -m hw synth --sweep ice40")
+    (src / "synth_ice40.jsonl").write_text(json.dumps(swept) + "\n")
+    assert rerun_records([src / "synth_ice40.jsonl"], out_dir=out, reuse=[swept]) == 0
+    (carried,) = [json.loads(ln) for ln in (out / "synth_ice40.jsonl").read_text().splitlines()]
+    assert carried["held_out"] is True and carried["sweep"] == swept["sweep"]
+    assert carried["reused"]["measured_under"] == rec["rtl_revision"]
+    assert "fits" not in carried and carried["lut"] == rec["lut"]
+
+
+def test_bad_reruns_are_one_line_errors(tmp_path):
+    recs = tmp_path / "recs.jsonl"
+    recs.write_text(json.dumps({"command": "python -m hw synth", "config": {}}) + "\n")
+    for args, words in (
+            (["--rerun", str(recs)], "--rerun needs --out-dir"),
+            (["--rerun", str(recs), "--out-dir", str(tmp_path)], "is its own folder"),
+            (["--rerun", str(tmp_path / "none.jsonl"), "--out-dir", str(tmp_path / "o")],
+             "no such file"),
+            (["--rerun", str(recs), "--out-dir", str(tmp_path / "o"), "--jobs", "0"],
+             "--jobs 0"),
+            (["--rerun", str(recs), "--sweep", "ice40", "--out-dir", str(tmp_path / "o")],
+             "drop --sweep")):
+        res = hw("synth", *args)
+        assert res.returncode == 2, (args, res.stderr)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], lines
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"lut": 1}) + "\n")
+    res = hw("synth", "--rerun", str(bad), "--out-dir", str(tmp_path / "o"))
+    assert res.returncode == 2 and "has no command or config" in res.stderr
