@@ -128,14 +128,12 @@ def print_record(rec: dict) -> None:
 
 def check_fit(rec: dict, dev) -> int:
     """Add ``fits``/``over`` to ``rec``; message on stderr and status 3 when it does not fit."""
-    from ..cost.devices import fit_fields, fit_report
+    from ..cost.devices import fit_fields
 
     rec.update(fit_fields(rec, dev))
     if not rec["fits"]:
-        rep = fit_report(rec, dev)
-        over = {k: v for k, v in rep.items() if v["over"] > 0}
-        msg = "; ".join(f"{k} {v['used']:.0f} > {v['available']} (over by {v['over']:.0f}, "
-                        f"{v['percent']:.0f}%)" for k, v in over.items())
+        msg = "; ".join(f"{k} {float(rec[k] or 0):.0f} > {dev.capacity[k]} (over by {o:.0f}, "
+                        f"{rec['utilization_percent'][k]:.0f}%)" for k, o in rec["over"].items())
         print(f"error: does not fit {dev.name}: {msg}", file=sys.stderr)
         return 3
     return 0

@@ -18,7 +18,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from ..outfiles import InputFileError, read_jsonl, repair_torn_tail
+from ..outfiles import InputFileError, read_jsonl
+from .sweep import recorded
 
 #: fields of a record that say where it belongs rather than what was measured: carried over
 CARRIED = ("held_out", "sweep")
@@ -95,12 +96,7 @@ def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
     todo = []
     for path in paths:
         dest = out_dir / path.name
-        done = set()
-        if dest.exists():
-            if cut := repair_torn_tail(dest, "rerun output"):
-                print(f"warning: {dest}: removed a torn last line ({cut} bytes, the partial "
-                      "record of a killed run); its measurement runs again", file=sys.stderr)
-            done = {measurement_of(r) for r in _read(dest, "rerun output") if "error" not in r}
+        done = recorded(dest, key=measurement_of)     # torn tail cut, failed runs excluded
         for rec in _read(path, "--rerun"):
             if measurement_of(rec) not in done:
                 again = tuple(r for r in reuse if r.get("command") == rec["command"])

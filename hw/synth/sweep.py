@@ -95,9 +95,10 @@ def _one(dev: str, cfg, held_out: bool, sweep: str, reuse: tuple = ()) -> dict:
     return rec
 
 
-def _done(path: Path) -> set[str]:
-    """Commands of the records already in ``path`` (failed ones excluded: they run again). A torn
-    last line is cut off with a warning on stderr; another bad line is an InputFileError."""
+def recorded(path: Path, key=lambda rec: rec["command"]) -> set:
+    """``key`` (default: the command) of each record already in ``path`` (failed ones excluded:
+    they run again). A torn last line is cut off with a warning on stderr; another bad line is
+    an InputFileError."""
     from ..outfiles import InputFileError, read_jsonl, repair_torn_tail
 
     if not path.exists():
@@ -113,7 +114,7 @@ def _done(path: Path) -> set[str]:
         if not isinstance(rec.get("command"), str):
             raise InputFileError(f"sweep records {path}: record {no} has no command; it is not "
                                  "a record of `python -m hw synth`, move the file away")
-        done.add(rec["command"])
+        done.add(key(rec))
     return done
 
 
@@ -159,7 +160,7 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
     todo = []
     for n in names:
         path = out_dir / f"synth_{n}.jsonl"
-        done = _done(path)
+        done = recorded(path)
         for dev, r, c, simd, extra, held in table[n]:
             cfg = ArrayConfig(rows=r, cols=c, simd=simd, **extra)
             if only and dev != only:

@@ -460,7 +460,7 @@ def test_row16_fit_writes_model_and_table_whole_or_not_at_all(tmp_path, capsys, 
 # ---- synthesis records: whole appends, torn tails ---------------------------------------------
 def test_sweep_resume_cuts_a_torn_last_record_with_a_warning(tmp_path, capsys):
     from hw.outfiles import append_line, read_jsonl
-    from hw.synth.sweep import _done
+    from hw.synth.sweep import recorded
 
     path = tmp_path / "synth_x.jsonl"
     append_line(path, json.dumps({"command": "a", "lut": 1}))
@@ -468,7 +468,7 @@ def test_sweep_resume_cuts_a_torn_last_record_with_a_warning(tmp_path, capsys):
     whole = path.read_bytes()
     with open(path, "ab") as fh:                   # what a kill in the middle of a write leaves
         fh.write(b'{"command": "c", "lut"')
-    assert _done(path) == {"a"}
+    assert recorded(path) == {"a"}
     err = capsys.readouterr().err
     assert err.startswith("warning: ") and str(path) in err and "torn" in err
     assert path.read_bytes() == whole              # cut back to the whole records
@@ -477,7 +477,7 @@ def test_sweep_resume_cuts_a_torn_last_record_with_a_warning(tmp_path, capsys):
     path.write_text('{"command": "a"}\nnot json\n{"command": "b"}\n')   # not a torn tail
     from hw.outfiles import InputFileError
     with pytest.raises(InputFileError, match="line 2"):
-        _done(path)
+        recorded(path)
 
 
 def test_synth_append_and_sweep_errors_come_before_the_tools(tmp_path, capsys, monkeypatch):

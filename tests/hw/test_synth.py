@@ -185,10 +185,10 @@ def test_records_written_before_hold_banks_count_as_done():
     from hw.config import ArrayConfig
     from hw.paths import SYNTH_DATA_DIR
     from hw.synth.flow import config_command
-    from hw.synth.sweep import _done
+    from hw.synth.sweep import recorded
 
     for path in sorted(SYNTH_DATA_DIR.glob("synth_*.jsonl")):
-        done = _done(path)
+        done = recorded(path)
         for line in path.read_text().splitlines():
             rec = json.loads(line)
             if "error" in rec:
