@@ -13,8 +13,9 @@ it with `dask scheduler` and workers with `dask worker ADDRESS --nthreads 1` in 
 revision, see hw/cluster.py) or `local` (a local cluster of --jobs workers). This process still
 appends every record, one whole line each, exactly as a local sweep does, and skips the configs
 already recorded (resumable). With --rerun FILE: measure every record of FILE again at this RTL
-revision (its config, device, component, P&R, nextpnr seed and frequency: after an RTL change)
-into DIR/<the same file name>, resumable (hw/synth/rerun.py); review, then move them over.
+revision (its config, device, component, P&R, nextpnr seed, frequency and router: after an RTL
+change) into DIR/<the same file name>, resumable (hw/synth/rerun.py); review, then move them
+over.
 
 Exit status: 0 ok, 2 bad input (unknown device, invalid config), 3 the config does not fit the
 device (the JSON line is still printed, the reason goes to stderr), 1 a tool failed.
@@ -32,12 +33,17 @@ from .common import (UsageError, add_config_args, add_device_arg, check_fit, con
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..synth.flow import ROUTERS
+
     add_config_args(p)
     add_device_arg(p)
     p.add_argument("--no-pnr", action="store_true", help="synthesis only, no nextpnr (fmax null)")
     p.add_argument("--freq", type=positive_float, default=None,
                    help="nextpnr target MHz (default per device: ECP5 200, iCE40 100)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placer seed (default 1)")
+    p.add_argument("--router", choices=ROUTERS, default=None,
+                   help="nextpnr router (default: nextpnr's own, router1, as every record "
+                        "without it in its flags); the record's flags spell it")
     p.add_argument("--timeout", type=positive_float, default=3600, help="seconds per tool run")
     p.add_argument("--component", choices=("top", "array"), default="top",
                    help="what to synthesize: the whole accelerator (default) or the systolic "
@@ -73,6 +79,11 @@ def run(ns) -> int:
     from ..synth.flow import synth_config
 
     reuse = [rec for path in ns.reuse for rec in read_jsonl(path, "--reuse")]
+    if ns.router is not None and (ns.rerun or ns.sweep):
+        raise UsageError("--router goes with one config (a rerun repeats each record's own "
+                         "router, a sweep uses nextpnr's default)")
+    if ns.router is not None and ns.no_pnr:
+        raise UsageError("--router with --no-pnr: nothing is placed and routed; drop one")
     if ns.rerun:
         from ..synth.rerun import rerun_records
 
@@ -115,7 +126,7 @@ def run(ns) -> int:
                 raise UsageError(f"--append {ns.append}: its last line {torn[0][0]} is a torn "
                                  "record (a killed run); delete that line, then rerun")
     rec = synth_config(cfg, dev, pnr=not ns.no_pnr, workdir=Path(ns.keep) if ns.keep else None,
-                       freq_mhz=ns.freq, seed=ns.seed, timeout=ns.timeout,
+                       freq_mhz=ns.freq, seed=ns.seed, router=ns.router, timeout=ns.timeout,
                        component=ns.component,
                        reuse=reuse)   # SynthError: exit 1 (hw/__main__.py)
     status = check_fit(rec, dev)

@@ -3,8 +3,8 @@ FILE ... --out-dir DIR``).
 
 After an RTL change every record of the old revision describes Verilog that is no longer
 generated. A rerun takes each record of the given ``.jsonl`` files and runs its measurement
-again: the same config, device, component, with or without P&R, the same nextpnr seed and
-target frequency. The new records go to ``DIR/<the same file name>``, one whole line each as
+again: the same config, device, component, with or without P&R, the same nextpnr seed, target
+frequency and router. The new records go to ``DIR/<the same file name>``, one whole line each as
 it finishes, so that the committed files stay as they are until the new ones are reviewed and
 moved over; a record already in ``DIR`` (same command, seed and frequency, without an error)
 is skipped, so an interrupted rerun resumes. ``reuse`` records carry over byte-identical
@@ -29,16 +29,18 @@ class RerunError(ValueError):
     """A rerun that cannot start (``python -m hw``: exit status 2)."""
 
 
-def measurement_of(rec: dict) -> tuple[str, int, float | None]:
-    """(command, nextpnr seed, nextpnr target MHz or None without P&R) of a record: what a
-    rerun repeats, and what makes two records the same measurement."""
+def measurement_of(rec: dict) -> tuple[str, int, float | None, str | None]:
+    """(command, nextpnr seed, nextpnr target MHz or None without P&R, nextpnr router or None
+    for its default) of a record: what a rerun repeats, and what makes two records the same
+    measurement."""
     args = ((rec.get("flags") or {}).get("nextpnr") or "").split()
 
     def value(flag):
         return args[args.index(flag) + 1] if flag in args else None
 
     freq = value("--freq")
-    return rec["command"], int(value("--seed") or 1), float(freq) if freq else None
+    return (rec["command"], int(value("--seed") or 1), float(freq) if freq else None,
+            value("--router"))
 
 
 def _measure(rec: dict, reuse: tuple) -> dict:
@@ -48,9 +50,10 @@ def _measure(rec: dict, reuse: tuple) -> dict:
     from .flow import SynthError, synth_config
 
     cfg, dev = ArrayConfig(**rec["config"]), get_device(rec["device"])
-    _, seed, freq = measurement_of(rec)
+    _, seed, freq, router = measurement_of(rec)
     try:
         new = synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,
+                           router=router,
                            component=rec.get("component", "top"), reuse=reuse)
     except SynthError as e:
         new = {key: rec[key] for key in ("rows", "cols", "simd", "device", "config", "command")}

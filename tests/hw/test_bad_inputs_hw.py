@@ -499,6 +499,10 @@ def test_synth_append_and_sweep_errors_come_before_the_tools(tmp_path, capsys, m
     refused(["synth", "--sweep", "ecp5", "--only", "nope", "--out-dir", str(tmp_path / "s")],
             capsys, "unknown device 'nope'")
     refused(["synth", "--sweep", "ecp5", "--jobs", "0"], capsys, "--jobs 0")
+    refused(["synth", "--router", "router9"], capsys, "--router", "router9", "router2")
+    refused(["synth", "--router", "router2", "--no-pnr"], capsys, "--router", "--no-pnr")
+    refused(["synth", "--sweep", "ecp5", "--router", "router2"], capsys, "--router",
+            "one config")
     assert not (tmp_path / "s").exists()
 
 

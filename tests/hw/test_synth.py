@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from hw.cost.devices import get_device
-from hw.synth.flow import (SynthError, count_cells, detect_top, pnr_wrapper_verilog, summarize_cells,
-                      synth_verilog)
+from hw.synth.flow import (SynthError, count_cells, detect_top, pnr_wrapper_verilog, record_flags,
+                           summarize_cells, synth_verilog)
 
 N = 64
 FF_EXACT = 2 * N + N.bit_length()   # 135
@@ -110,6 +110,19 @@ def test_ecp5_place_and_route_reports_fmax_and_critical_path(tiny, tmp_path):
     cp = rec["pnr"]["critical_path"]
     assert cp["logic_levels"] >= 2 and cp["delay_ns"] == pytest.approx(1000 / rec["fmax_mhz"], rel=0.05)
     assert "--out-of-context" in rec["flags"]["nextpnr"] and rec["pnr"]["utilization"]["TRELLIS_FF"] == FF_EXACT
+
+
+def test_router_is_passed_to_nextpnr_and_spelled_in_the_flags(tiny, tmp_path):
+    """``router="router2"`` routes with router2 (its own log lines) and the record's flags say
+    so; without it the flags are what every record before the option holds."""
+    rec = synth_verilog([tiny], "ecp5-25", workdir=tmp_path, router="router2")
+    assert 20 < rec["fmax_mhz"] < 500
+    assert "--router router2" in rec["flags"]["nextpnr"]
+    assert "Router2" in (tmp_path / "nextpnr.log").read_text()
+    plain = record_flags(get_device("ecp5-25"), pnr=True)["nextpnr"]
+    assert "--router" not in plain and plain.endswith("--timing-allow-fail --out-of-context")
+    with pytest.raises(SynthError, match="unknown nextpnr router 'router9'"):
+        synth_verilog([tiny], "ecp5-25", workdir=tmp_path / "bad", router="router9")
 
 
 def test_ice40_place_and_route_through_wrapper(tiny, tmp_path):

@@ -20,11 +20,13 @@ def hw(*args):
                           text=True, timeout=900)
 
 
-def test_measurement_is_command_seed_and_frequency():
+def test_measurement_is_command_seed_frequency_and_router():
     flags = {"nextpnr": "--85k --package CABGA381 --speed 6 --freq 200 --seed 5 "
                         "--timing-allow-fail --out-of-context"}
-    assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0)
-    assert measurement_of({"command": "c", "flags": {"yosys": "synth_ice40"}}) == ("c", 1, None)
+    assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0, None)
+    flags = {"nextpnr": flags["nextpnr"] + " --router router2"}
+    assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0, "router2")
+    assert measurement_of({"command": "c", "flags": {"yosys": "synth_ice40"}}) == ("c", 1, None, None)
 
 
 def test_rerun_measures_each_record_again_and_resumes(tmp_path):
