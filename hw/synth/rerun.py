@@ -33,14 +33,11 @@ def measurement_of(rec: dict) -> tuple[str, int, float | None, str | None]:
     """(command, nextpnr seed, nextpnr target MHz or None without P&R, nextpnr router or None
     for its default) of a record: what a rerun repeats, and what makes two records the same
     measurement."""
-    args = ((rec.get("flags") or {}).get("nextpnr") or "").split()
+    from .flow import nextpnr_option
 
-    def value(flag):
-        return args[args.index(flag) + 1] if flag in args else None
-
-    freq = value("--freq")
-    return (rec["command"], int(value("--seed") or 1), float(freq) if freq else None,
-            value("--router"))
+    freq = nextpnr_option(rec, "--freq")
+    return (rec["command"], int(nextpnr_option(rec, "--seed") or 1),
+            float(freq) if freq else None, nextpnr_option(rec, "--router"))
 
 
 def _measure(rec: dict, reuse: tuple) -> dict:

@@ -2,7 +2,8 @@
 flow placed with several ``--seed`` values, each seed one placement (``python -m hw seeds``).
 
 A group is the whole-accelerator records (``component`` "top") with Fmax of one device, one
-config and one RTL revision; a record's seed is the ``--seed`` of its nextpnr flags. The flow is
+config, one RTL revision and one nextpnr router (``--router``; none: nextpnr's default); a
+record's seed is the ``--seed`` of its nextpnr flags. The flow is
 deterministic (a seed run twice gives the same placement), so a seed recorded twice with
 the same Fmax counts once; the same seed with two Fmax values is an error in the data.
 """
@@ -11,14 +12,11 @@ from __future__ import annotations
 
 import glob
 import json
-import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..outfiles import InputFileError, read_jsonl
-
-_SEED = re.compile(r"--seed (\d+)")
 
 
 @dataclass(frozen=True)
@@ -34,12 +32,13 @@ class SeedRun:
 
 @dataclass
 class SeedSpread:
-    """The seeds of one (device, config, RTL revision), in seed order, and the config's
-    target clock (``clock_mhz``)."""
+    """The seeds of one (device, config, RTL revision, router), in seed order, and the
+    config's target clock (``clock_mhz``)."""
     device: str
     config: dict
     rtl_revision: str
     runs: list[SeedRun]
+    router: str | None = None
 
     @property
     def label(self) -> str:
@@ -50,7 +49,8 @@ class SeedSpread:
                            simd=self.config["simd"]).to_dict()
         extra = [f"{k}={v}" for k, v in self.config.items() if base.get(k) != v]
         dims = f"{self.config['rows']}x{self.config['cols']}x{self.config['simd']}"
-        return dims + (f" ({', '.join(extra)})" if extra else "")
+        routed = f", nextpnr {self.router}" if self.router else ""
+        return dims + (f" ({', '.join(extra)})" if extra else "") + routed
 
     @property
     def target_mhz(self) -> float:
@@ -69,14 +69,18 @@ class SeedSpread:
 
 def seed_of(rec: dict) -> int | None:
     """The nextpnr ``--seed`` of a record (None without P&R flags)."""
-    m = _SEED.search(str((rec.get("flags") or {}).get("nextpnr", "")))
-    return int(m.group(1)) if m else None
+    from .flow import nextpnr_option
+
+    seed = nextpnr_option(rec, "--seed")
+    return int(seed) if seed is not None else None
 
 
 def seed_spreads(pattern: str | Path, device: str | None = None) -> list[SeedSpread]:
     """Every group of the records in the files matching ``pattern`` (see the module), largest
     first. InputFileError naming the file for a line that is not a record, no file at all, or
     one seed recorded with two different Fmax values."""
+    from .flow import nextpnr_option
+
     files = sorted(p for p in glob.glob(str(pattern)) if Path(p).is_file())
     if not files:
         raise InputFileError(f"--data {pattern}: no file matches; give a glob of synthesis "
@@ -89,9 +93,10 @@ def seed_spreads(pattern: str | Path, device: str | None = None) -> list[SeedSpr
                     or seed is None or "error" in rec or not isinstance(rec.get("config"), dict)
                     or (device is not None and rec.get("device") != device)):
                 continue
+            router = nextpnr_option(rec, "--router")
             key = (rec.get("device"), json.dumps(rec["config"], sort_keys=True),
-                   rec.get("rtl_revision"))
-            grp = groups.setdefault(key, SeedSpread(key[0], rec["config"], key[2], []))
+                   rec.get("rtl_revision"), router)
+            grp = groups.setdefault(key, SeedSpread(key[0], rec["config"], key[2], [], router))
             cp = (rec.get("pnr") or {}).get("critical_path") or {}
             run = SeedRun(seed, float(rec["fmax_mhz"]), cp.get("from", "?"), cp.get("to", "?"),
                           Path(path).name)

@@ -14,10 +14,11 @@ REPO = Path(__file__).resolve().parents[2]
 CFG = ArrayConfig().to_dict()
 
 
-def _rec(seed, fmax, rev="aaaa", component="top", config=CFG, nextpnr=True):
+def _rec(seed, fmax, rev="aaaa", component="top", config=CFG, nextpnr=True, router=None):
     flags = {"yosys": "synth_ecp5 -nowidelut"}
     if nextpnr:
-        flags["nextpnr"] = f"--85k --freq 200 --seed {seed} --timing-allow-fail"
+        flags["nextpnr"] = f"--85k --freq 200 --seed {seed} --timing-allow-fail" + \
+            (f" --router {router}" if router else "")
     return {"device": "ecp5-85", "config": config, "rtl_revision": rev, "component": component,
             "fmax_mhz": fmax if nextpnr else None, "flags": flags,
             "pnr": {"critical_path": {"from": f"a{seed}", "to": f"b{seed}"}}}
@@ -40,6 +41,15 @@ def test_groups_and_summary_by_hand(tmp_path):
                              "max": 151.0, "target_mhz": 150.0, "at_target": 2}
     assert top.label == "4x4x32" and groups[1].label in ("4x4x32", "2x4x32")
     assert {g.rtl_revision for g in groups} == {"aaaa", "bbbb"}
+
+
+def test_another_router_is_another_group(tmp_path):
+    """The same seed routed by router2 is another measurement, not a second Fmax of it."""
+    _write(tmp_path / "a.jsonl", [_rec(1, 151.0), _rec(2, 149.0), _rec(1, 120.0, router="router2")])
+    groups = seed_spreads(tmp_path / "*.jsonl")
+    assert [(g.router, [r.fmax_mhz for r in g.runs]) for g in groups] == \
+        [(None, [151.0, 149.0]), ("router2", [120.0])]
+    assert groups[1].label == "4x4x32, nextpnr router2" and groups[0].label == "4x4x32"
 
 
 def test_a_seed_with_two_fmax_values_is_a_one_line_error(tmp_path):
