@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..paths import SYNTH_DATA_DIR
@@ -76,7 +77,8 @@ def run(ns) -> int:
     from ..config import check_elaboration
     from ..cost.devices import get_device
     from ..outfiles import append_line, check_output_path, read_jsonl
-    from ..synth.flow import synth_config
+    from ..synth.flow import reporting, synth_config
+    from ..synth.progress import StatusLine
 
     reuse = [rec for path in ns.reuse for rec in read_jsonl(path, "--reuse")]
     if ns.router is not None and (ns.rerun or ns.sweep):
@@ -125,10 +127,16 @@ def run(ns) -> int:
             if torn:
                 raise UsageError(f"--append {ns.append}: its last line {torn[0][0]} is a torn "
                                  "record (a killed run); delete that line, then rerun")
-    rec = synth_config(cfg, dev, pnr=not ns.no_pnr, workdir=Path(ns.keep) if ns.keep else None,
-                       freq_mhz=ns.freq, seed=ns.seed, router=ns.router, timeout=ns.timeout,
-                       component=ns.component,
-                       reuse=reuse)   # SynthError: exit 1 (hw/__main__.py)
+    status_line = StatusLine(sys.stderr)  # where the tools are, on stderr (minutes to hours)
+    try:
+        with reporting(status_line):
+            rec = synth_config(cfg, dev, pnr=not ns.no_pnr,
+                               workdir=Path(ns.keep) if ns.keep else None, freq_mhz=ns.freq,
+                               seed=ns.seed, router=ns.router, timeout=ns.timeout,
+                               component=ns.component,
+                               reuse=reuse)   # SynthError: exit 1 (hw/__main__.py)
+    finally:
+        status_line.done()
     status = check_fit(rec, dev)
     if ns.append:
         append_line(ns.append, json.dumps(rec))   # one write: the whole line or a torn one

@@ -32,10 +32,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .bram_outreg import absorb_bram_output_registers
 from .reuse import carried_over, find_reusable
@@ -92,23 +94,61 @@ def _tool(name: str) -> str:
     return found
 
 
+#: seconds between two looks at a running tool's log when a status sink is set
+POLL_S = 2.0
+
+#: the status sink of :func:`reporting` (None: tool runs are silent)
+_STATUS_SINK: ContextVar = ContextVar("synth_status_sink", default=None)
+
+
+@contextmanager
+def reporting(sink: Callable[[str, float, str | None], None]):
+    """Within the block, every tool run calls ``sink(tool, elapsed seconds, phase)`` about every
+    :data:`POLL_S` seconds, the phase read from the tool's log (:func:`hw.synth.progress.phase`)."""
+    token = _STATUS_SINK.set(sink)
+    try:
+        yield
+    finally:
+        _STATUS_SINK.reset(token)
+
+
 def _run(argv: list[str], log: Path, cwd: Path, timeout: float) -> float:
     """Run a tool with its log written by the tool itself (``-l``); raise SynthError on failure.
 
     Returns wall seconds. (YoWASP tools lose buffered stdout when redirected, so every tool
-    writes its own log file and stdout is discarded.)
+    writes its own log file and stdout is discarded.) Inside :func:`reporting`, the log is read
+    every :data:`POLL_S` seconds for the sink; past ``timeout`` (or on an interrupt) the tool is
+    killed.
     """
+    from .progress import phase
+
+    tool, sink, last = Path(argv[0]).name, _STATUS_SINK.get(), None
     t0 = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     try:
-        proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=timeout, text=True)
-    except subprocess.TimeoutExpired as e:
-        raise SynthError(f"{Path(argv[0]).name} timed out after {timeout:.0f} s (log: {log})") from e
+        while True:
+            left = timeout - (time.monotonic() - t0)
+            try:
+                # communicate keeps draining the pipe; a timed-out call loses no output
+                out, _ = proc.communicate(timeout=max(0.0, min(left, POLL_S if sink else left)))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() - t0 >= timeout:
+                    raise SynthError(f"{tool} timed out after {timeout:.0f} s (log: {log})") \
+                        from None
+                if sink:
+                    last = phase(log) or last     # a tail without a phase line: the last one
+                    sink(tool, time.monotonic() - t0, last)
+    except BaseException:               # timed out, interrupted: the tool goes too
+        proc.kill()
+        proc.communicate()
+        raise
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
-        tail += (proc.stdout or "").splitlines()[-15:]
+        tail += (out or "").splitlines()[-15:]
         errs = [ln for ln in tail if "ERROR" in ln or "rror:" in ln]
-        raise SynthError(f"{Path(argv[0]).name} exited {proc.returncode} (log: {log}):\n  "
+        raise SynthError(f"{tool} exited {proc.returncode} (log: {log}):\n  "
                          + "\n  ".join(errs or tail))
     return time.monotonic() - t0
 
