@@ -17,36 +17,31 @@ from typing import TextIO
 #: bytes read from the end of a log (yosys writes tens of kB of techmap lines between passes)
 TAIL_BYTES = 65536
 
-# (pattern on one log line, phrase built from its groups), first match from the log's end wins
-_YOSYS = re.compile(r"^(\d+(?:\.\d+)*)\. Executing (\S+)")
-_ROUTER1 = re.compile(r"^Info:\s+\d+ \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|")
-_ROUTER2 = re.compile(r"iter=(\d+)\s+wires=(\d+)\s+overused=(\d+)")
-_HEAP = re.compile(r"at iteration #(\d+), type")
-_INITIAL = re.compile(r"at initial placer iter (\d+)")
-_ANNEAL = re.compile(r"^Info:\s+at iteration #(\d+): temp")
-_STEPS = (("Routing globals", "routing: global nets"), ("Routing..", "routing: setting up"),
-          ("Running router2", "routing (router2): setting up"),
-          ("Running main analytical placer", "placing: HeAP"),
-          ("Running simulated annealing placer", "placing: annealing"),
-          ("Packing", "packing"), ("Logic utilisation before packing", "packing"))
+#: (pattern on one log line, phrase from its groups); the first line from the log's end that
+#: matches any of them, in this order, gives the phase
+_PHASES = (
+    (r"^Info:\s+\d+ \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|",
+     lambda g: f"routing (router1): {int(g[0]):,} arcs left"),
+    (r"iter=(\d+)\s+wires=\d+\s+overused=(\d+)",
+     lambda g: f"routing (router2): iteration {g[0]}, {int(g[1]):,} overused wires"),
+    (r"at iteration #(\d+), type", lambda g: f"placing: HeAP iteration {g[0]}"),
+    (r"^Info:\s+at iteration #(\d+): temp", lambda g: f"placing: annealing iteration {g[0]}"),
+    (r"at initial placer iter (\d+)", lambda g: f"placing: initial iteration {g[0]}"),
+    (r"^(\d+(?:\.\d+)*)\. Executing (\S+)", lambda g: f"{g[1]} (pass {g[0]})"),
+    (r"Routing globals", lambda g: "routing: global nets"),
+    (r"Routing\.\.", lambda g: "routing: setting up"),
+    (r"Running router2", lambda g: "routing (router2): setting up"),
+    (r"Running main analytical placer", lambda g: "placing: HeAP"),
+    (r"Running simulated annealing placer", lambda g: "placing: annealing"),
+    (r"Packing|Logic utilisation before packing", lambda g: "packing"),
+)
+_COMPILED = tuple((re.compile(p), phrase) for p, phrase in _PHASES)
 
 
 def _line_phase(line: str) -> str | None:
-    if m := _ROUTER1.match(line):
-        return f"routing (router1): {int(m.group(1)):,} arcs left"
-    if m := _ROUTER2.search(line):
-        return f"routing (router2): iteration {m.group(1)}, {int(m.group(3)):,} overused wires"
-    if m := _HEAP.search(line):
-        return f"placing: HeAP iteration {m.group(1)}"
-    if m := _ANNEAL.match(line):
-        return f"placing: annealing iteration {m.group(1)}"
-    if m := _INITIAL.search(line):
-        return f"placing: initial iteration {m.group(1)}"
-    if m := _YOSYS.match(line):
-        return f"{m.group(2)} (pass {m.group(1)})"
-    for text, phrase in _STEPS:
-        if text in line:
-            return phrase
+    for pattern, phrase in _COMPILED:
+        if m := pattern.search(line):
+            return phrase(m.groups())
     return None
 
 
