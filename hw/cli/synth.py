@@ -34,7 +34,7 @@ from .common import (UsageError, add_config_args, add_device_arg, check_fit, con
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..synth.flow import ROUTERS
+    from ..synth.flow import ROUTERS, TOOL_TIMEOUT_S
 
     add_config_args(p)
     add_device_arg(p)
@@ -45,7 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--router", choices=ROUTERS, default=None,
                    help="nextpnr router (default: nextpnr's own, router1, as every record "
                         "without it in its flags); the record's flags spell it")
-    p.add_argument("--timeout", type=positive_float, default=3600, help="seconds per tool run")
+    p.add_argument("--timeout", type=positive_float, default=TOOL_TIMEOUT_S,
+                   help="seconds per tool run, for one config, --sweep and --rerun alike "
+                        f"(default {TOOL_TIMEOUT_S}: router1 on a 50k-LUT ECP5 config takes "
+                        "over an hour)")
     p.add_argument("--component", choices=("top", "array"), default="top",
                    help="what to synthesize: the whole accelerator (default) or the systolic "
                    "array alone (to see the array's own Fmax)")
@@ -94,7 +97,8 @@ def run(ns) -> int:
         if ns.out_dir is None:
             raise UsageError("--rerun needs --out-dir DIR (a folder other than the records'; "
                              "review the new records, then move them over)")
-        return rerun_records(ns.rerun, out_dir=Path(ns.out_dir), jobs=ns.jobs, reuse=reuse)
+        return rerun_records(ns.rerun, out_dir=Path(ns.out_dir), jobs=ns.jobs, reuse=reuse,
+                             tool_timeout=ns.timeout)
     if ns.sweep:
         from ..synth.sweep import run_sweep
 
@@ -108,7 +112,7 @@ def run(ns) -> int:
             return run_sweep(ns.sweep, jobs=ns.jobs, only=ns.only,
                              out_dir=Path(ns.out_dir or SYNTH_DATA_DIR),
                              scheduler=ns.scheduler, timeout=ns.connect_timeout,
-                             reuse=reuse)
+                             reuse=reuse, tool_timeout=ns.timeout)
         except ClusterError as exc:
             raise UsageError(str(exc)) from None
     if ns.scheduler is not None:

@@ -79,6 +79,10 @@ _PNR_FF_KEY = {"ecp5": "TRELLIS_FF", "ice40": "ICESTORM_LC"}
 
 WRAPPER_TOP = "bvit_pnr_wrap"
 
+#: seconds one tool run may take before it is killed (router1 on a 50k-LUT ECP5 config takes
+#: over an hour in the YoWASP nextpnr; a seed of the 4x4x32 default took 51 minutes)
+TOOL_TIMEOUT_S = 7200
+
 
 class SynthError(RuntimeError):
     """A tool failed; the message names the tool, the exit status and the log's last lines."""
@@ -302,7 +306,8 @@ def pnr_wrapper_verilog(ports: dict[str, tuple[str, int]], top: str) -> str:
 
 # ---- runs ----------------------------------------------------------------------------------------
 def run_yosys(sources: list[Path], top: str, device: Device, workdir: Path,
-              name: str = "core", timeout: float = 3600) -> tuple[dict, Path, float]:
+              name: str = "core",
+              timeout: float = TOOL_TIMEOUT_S) -> tuple[dict, Path, float]:
     """Synthesize ``sources`` for ``device``; returns (netlist dict, netlist path, seconds)."""
     out = workdir / f"{name}.json"
     log = workdir / f"yosys_{name}.log"
@@ -368,7 +373,7 @@ def nextpnr_option(rec: dict, flag: str) -> str | None:
 
 def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
                 freq_mhz: float | None = None, seed: int = 1, router: str | None = None,
-                timeout: float = 3600) -> dict:
+                timeout: float = TOOL_TIMEOUT_S) -> dict:
     """Place and route; returns {fmax_mhz, utilization, critical_path, seconds, mode} (the
     arguments are :func:`nextpnr_args`, which a record's flags spell: :func:`record_flags`)."""
     if not device.can_place_and_route:
@@ -412,7 +417,8 @@ def critical_path_summary(report: dict, log: Path | None = None) -> dict | None:
 
 def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None = None,
                   pnr: bool = True, workdir: Path | None = None, freq_mhz: float | None = None,
-                  seed: int = 1, router: str | None = None, timeout: float = 3600) -> dict:
+                  seed: int = 1, router: str | None = None,
+                  timeout: float = TOOL_TIMEOUT_S) -> dict:
     """Synthesize (and place and route where possible) Verilog ``sources`` for ``device``.
 
     Returns a record: lut, ff, carry, bram, dsp (yosys counts of the design itself), fmax_mhz
@@ -517,7 +523,7 @@ def rtl_revision() -> str:
 
 def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path | None = None,
                  freq_mhz: float | None = None, seed: int = 1, router: str | None = None,
-                 timeout: float = 3600, component: str = "top",
+                 timeout: float = TOOL_TIMEOUT_S, component: str = "top",
                  reuse: Iterable[dict] = ()) -> dict:
     """Generate the array's Verilog (:func:`hw.rtl.verilog.write_verilog`) and synthesize it.
 

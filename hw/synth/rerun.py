@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from ..outfiles import InputFileError, read_jsonl
+from .flow import TOOL_TIMEOUT_S
 from .sweep import recorded
 
 #: fields of a record that say where it belongs rather than what was measured: carried over
@@ -40,7 +41,7 @@ def measurement_of(rec: dict) -> tuple[str, int, float | None, str | None]:
             float(freq) if freq else None, nextpnr_option(rec, "--router"))
 
 
-def _measure(rec: dict, reuse: tuple) -> dict:
+def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> dict:
     """``rec``'s measurement at this revision (a record with ``error`` if a tool fails)."""
     from ..config import ArrayConfig
     from ..cost.devices import fit_fields, get_device
@@ -50,7 +51,7 @@ def _measure(rec: dict, reuse: tuple) -> dict:
     _, seed, freq, router = measurement_of(rec)
     try:
         new = synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,
-                           router=router,
+                           router=router, timeout=tool_timeout,
                            component=rec.get("component", "top"), reuse=reuse)
     except SynthError as e:
         new = {key: rec[key] for key in ("rows", "cols", "simd", "device", "config", "command")}
@@ -72,10 +73,11 @@ def _read(path: Path, what: str) -> list[dict]:
 
 
 def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
-                  reuse: list[dict] | tuple = ()) -> int:
-    """Measure every record of ``paths`` again, appending each to ``out_dir/<its file name>``;
-    returns an exit status (1 if a tool failed: that record carries an ``error`` field and
-    runs again on resume)."""
+                  reuse: list[dict] | tuple = (),
+                  tool_timeout: float = TOOL_TIMEOUT_S) -> int:
+    """Measure every record of ``paths`` again, appending each to ``out_dir/<its file name>``
+    (``tool_timeout`` seconds per tool run); returns an exit status (1 if a tool failed: that
+    record carries an ``error`` field and runs again on resume)."""
     from tqdm import tqdm
 
     from ..outfiles import append_line, check_writable_dir
@@ -110,7 +112,8 @@ def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
     failures = 0
     with ProcessPoolExecutor(max_workers=jobs) as pool, \
             tqdm(total=len(todo), desc="synth rerun", unit="rec", file=sys.stderr) as bar:
-        futs = {pool.submit(_measure, rec, again): dest for dest, rec, again in todo}
+        futs = {pool.submit(_measure, rec, again, tool_timeout): dest
+                for dest, rec, again in todo}
         for fut in as_completed(futs):
             rec = fut.result()
             futs[fut].parent.mkdir(parents=True, exist_ok=True)

