@@ -175,6 +175,27 @@ def fmax_vs_size(dev) -> list[dict]:
     return sorted(rows, key=lambda r: (r["component"] != "top", r["pes"], r["simd"]))
 
 
+def measured_clocks(cfg: ArrayConfig, dev, cycles_per_frame: int) -> list[dict]:
+    """The committed place-and-route records of exactly ``cfg`` (the whole accelerator) on
+    ``dev``, one entry per nextpnr router (:func:`hw.synth.seeds.seed_spreads`): the Fmax of
+    each seed, the minimum, median and maximum, the record files, and the frames/s of a frame
+    of ``cycles_per_frame`` at the minimum (the clock every placement closed)."""
+    from ..paths import SYNTH_DATA_DIR as DATA_DIR
+    from ..synth.seeds import seed_spreads
+
+    out = []
+    for g in seed_spreads(DATA_DIR / "*.jsonl", dev.name):
+        if ArrayConfig(**g.config) != cfg:
+            continue
+        s = g.summary()
+        out.append({"router": g.router or "router1", "rtl_revision": g.rtl_revision,
+                    "seeds": {r.seed: r.fmax_mhz for r in g.runs},
+                    "min_mhz": s["min"], "median_mhz": s["median"], "max_mhz": s["max"],
+                    "files": sorted({f"hw/synth/data/{r.source}" for r in g.runs}),
+                    "frames_per_s_at_min": s["min"] * 1e6 / cycles_per_frame})
+    return out
+
+
 def rtl_check(path: Path, what: str = "RTL sim results") -> dict | None:
     """Measured (RTL sim) vs model cycles of every job in a ``python -m sim all --json`` file;
     the model side is recomputed here from the shape and the file's config. None when the file
@@ -371,6 +392,7 @@ def _write_report(out_dir: Path, net, cfg, dev, command, cost, groups, est, est_
            "device_memory": mem_dev, "synthesis_points": points,
            "held_out_error_table": err_table, "rtl_checks": rtl,
            "fmax_vs_size": fmax_vs_size(dev),
+           "measured_clocks": measured_clocks(cfg, dev, cost["totals"]["cycles"]),
            "dse": dse,
            "plots": {k: p.name for k, p in pngs.items()}}
     (out_dir / "report.json").write_text(json.dumps(doc, indent=1, default=_json) + "\n")
@@ -429,6 +451,7 @@ def _summary(doc: dict) -> list[str]:
                f"batch 1 (model); array utilisation {100 * t['utilisation']:.2f}%.",
                f"- Pool jobs take {pool_share:.1f}% of the cycles; the largest categories are "
                f"{shares}."]
+    out.append(_measured_bullet(doc))
     md = doc["device_memory"]
     where = ("the block RAM left beside the array" if md["array_bram_blocks"] is not None else
              "the device's block RAM (the array's own share unknown: no resource model)")
@@ -445,6 +468,31 @@ def _summary(doc: dict) -> list[str]:
                   f"{off['fmax_mhz']:g} MHz" if off["at_fmax"] else "")
                + f" (model; bandwidth: {_bw_kind(off['bandwidth'])}).")
     return out
+
+
+def _measured_rows(doc: dict) -> list[str]:
+    """Throughput-table rows: frames/s at each router's lowest measured Fmax of this config."""
+    rows = [f"| frames/s at the measured Fmax {m['min_mhz']:g} MHz (the lowest of "
+            f"{len(m['seeds'])} nextpnr placement(s), {m['router']}) | "
+            f"{m['frames_per_s_at_min']:.4g} | model cycles; Fmax: synthesis "
+            f"({', '.join(m['files'])}) |" for m in doc["measured_clocks"]]
+    return rows or ["| frames/s at a measured Fmax | - | no placed-and-routed record of this "
+                    "config in hw/synth/data |"]
+
+
+def _measured_bullet(doc: dict) -> str:
+    """The summary's line on the clock this config closed (placed and routed), or that none is
+    measured."""
+    if not doc["measured_clocks"]:
+        return ("- Clock: not measured (no placed-and-routed record of this config in "
+                "hw/synth/data; `python -m hw synth` with this config places and routes it).")
+    parts = []
+    for m in doc["measured_clocks"]:
+        seeds = ", ".join(f"seed {k}: {v:g}" for k, v in m["seeds"].items())
+        parts.append(f"{m['min_mhz']:g} MHz with {m['router']} ({seeds} MHz), "
+                     f"{m['frames_per_s_at_min']:.4g} frames/s at that clock")
+    return ("- Clock measured by nextpnr on this config (the lowest of its placements): "
+            + "; ".join(parts) + " (model cycles; Fmax: synthesis).")
 
 
 def _bw(cost: dict) -> str:
@@ -548,6 +596,7 @@ def markdown(doc: dict, cfg: ArrayConfig, dev) -> str:
           f"| latency (batch 1{', one frame alone: the sum of both cores' if cfg.pool_port else ''}) "
           f"| {t['latency_ms']:.4g} ms | model, {cfg.clock_mhz:g} MHz |",
           f"| frames/s | {t['frames_per_s']:.4g} | model |",
+          *_measured_rows(doc),
           f"| frames/s with {_bw(c)} off-chip, batch {c['batch']} | "
           f"{t['frames_per_s_with_bandwidth']:.4g} | model (per op max(compute, memory)); "
           f"bandwidth: {_bw_kind(c['bandwidth'])}, see below |",

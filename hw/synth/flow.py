@@ -364,13 +364,6 @@ def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
     return args
 
 
-def nextpnr_option(rec: dict, flag: str) -> str | None:
-    """The value of ``flag`` (``--seed``, ``--freq``, ``--router``) in a record's nextpnr flags
-    (:func:`nextpnr_args`), or None where the record has no P&R or its flags lack the flag."""
-    args = ((rec.get("flags") or {}).get("nextpnr") or "").split()
-    return args[args.index(flag) + 1] if flag in args[:-1] else None
-
-
 def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
                 freq_mhz: float | None = None, seed: int = 1, router: str | None = None,
                 timeout: float = TOOL_TIMEOUT_S) -> dict:

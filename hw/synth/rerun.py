@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..outfiles import InputFileError, read_jsonl
 from .flow import TOOL_TIMEOUT_S
+from .seeds import nextpnr_option
 from .sweep import recorded
 
 #: fields of a record that say where it belongs rather than what was measured: carried over
@@ -34,8 +35,6 @@ def measurement_of(rec: dict) -> tuple[str, int, float | None, str | None]:
     """(command, nextpnr seed, nextpnr target MHz or None without P&R, nextpnr router or None
     for its default) of a record: what a rerun repeats, and what makes two records the same
     measurement."""
-    from .flow import nextpnr_option
-
     freq = nextpnr_option(rec, "--freq")
     return (rec["command"], int(nextpnr_option(rec, "--seed") or 1),
             float(freq) if freq else None, nextpnr_option(rec, "--router"))

@@ -67,10 +67,16 @@ class SeedSpread:
                 "at_target": sum(x >= self.target_mhz for x in f)}
 
 
+def nextpnr_option(rec: dict, flag: str) -> str | None:
+    """The value of ``flag`` (``--seed``, ``--freq``, ``--router``) in a record's nextpnr flags
+    (:func:`hw.synth.flow.nextpnr_args` writes them), or None where the record has no P&R or
+    its flags lack the flag."""
+    args = ((rec.get("flags") or {}).get("nextpnr") or "").split()
+    return args[args.index(flag) + 1] if flag in args[:-1] else None
+
+
 def seed_of(rec: dict) -> int | None:
     """The nextpnr ``--seed`` of a record (None without P&R flags)."""
-    from .flow import nextpnr_option
-
     seed = nextpnr_option(rec, "--seed")
     return int(seed) if seed is not None else None
 
@@ -79,8 +85,6 @@ def seed_spreads(pattern: str | Path, device: str | None = None) -> list[SeedSpr
     """Every group of the records in the files matching ``pattern`` (see the module), largest
     first. InputFileError naming the file for a line that is not a record, no file at all, or
     one seed recorded with two different Fmax values."""
-    from .flow import nextpnr_option
-
     files = sorted(p for p in glob.glob(str(pattern)) if Path(p).is_file())
     if not files:
         raise InputFileError(f"--data {pattern}: no file matches; give a glob of synthesis "

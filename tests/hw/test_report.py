@@ -215,6 +215,60 @@ def test_fmax_vs_size_lists_every_placed_record_of_the_device():
     assert fmax_vs_size(get_device("xc7a100t")) == []          # synthesis only, no P&R
 
 
+def test_measured_clock_is_the_lowest_placement_of_exactly_this_config(tmp_path, monkeypatch):
+    """measured_clocks reads the committed P&R records of the report's exact config (one group
+    per router); the report prints frames/s at the lowest; a config without one says so."""
+    import json as _json
+
+    import hw.paths
+    from hw.cost.devices import get_device
+    from hw.cost.report import _measured_bullet, _measured_rows, measured_clocks
+
+    cfg = ArrayConfig()
+    rec = lambda seed, f, router=None, config=cfg.to_dict(): {
+        "device": "ecp5-85", "config": config, "rtl_revision": "r", "component": "top",
+        "fmax_mhz": f, "flags": {"nextpnr": f"--85k --freq 200 --seed {seed} --timing-allow-fail"
+                                 + (f" --router {router}" if router else "")}}
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in [
+        rec(1, 140.0), rec(2, 130.0), rec(1, 150.0, "router2"),
+        rec(1, 99.0, config={**cfg.to_dict(), "rows": 2})]))
+    monkeypatch.setattr(hw.paths, "SYNTH_DATA_DIR", data)
+    got = measured_clocks(cfg, get_device("ecp5-85"), 1_000_000)
+    assert [(m["router"], m["seeds"], m["min_mhz"]) for m in got] == \
+        [("router1", {1: 140.0, 2: 130.0}, 130.0), ("router2", {1: 150.0}, 150.0)]
+    assert got[0]["frames_per_s_at_min"] == pytest.approx(130.0)
+    doc = {"measured_clocks": got}
+    assert "130 MHz with router1 (seed 1: 140, seed 2: 130 MHz), 130 frames/s" in \
+        _measured_bullet(doc)
+    assert _measured_rows(doc)[1].startswith("| frames/s at the measured Fmax 150 MHz (the lowest "
+                                             "of 1 nextpnr placement(s), router2) | 150 |")
+    none = measured_clocks(ArrayConfig(rows=3), get_device("ecp5-85"), 1000)
+    assert none == [] and "not measured" in _measured_bullet({"measured_clocks": none})
+
+
+def test_committed_report_quotes_the_default_configs_lowest_seed():
+    """reports/digits-tiny (4x4x32, the default config) quotes the lowest Fmax of the committed
+    seed records of that config, recomputed here from the record files."""
+    import json as _json
+
+    from hw.paths import REPO, SYNTH_DATA_DIR as DATA_DIR
+
+    import re
+
+    default = ArrayConfig().to_dict()
+    placed = {int(re.search(r"--seed (\d+)", r["flags"]["nextpnr"]).group(1)): r["fmax_mhz"]
+              for p in DATA_DIR.glob("*.jsonl")
+              for r in map(_json.loads, p.read_text().splitlines())
+              if r.get("component", "top") == "top" and r.get("fmax_mhz")
+              and r["device"] == "ecp5-85" and ArrayConfig(**r["config"]).to_dict() == default}
+    doc = _json.loads((REPO / "reports/digits-tiny/report.json").read_text())
+    (m,) = doc["measured_clocks"]
+    assert len(placed) >= 3 and m["min_mhz"] == min(placed.values())
+    assert {int(k): v for k, v in m["seeds"].items()} == placed
+
+
 def test_report_offchip_section_equals_the_memory_bound_model(tmp_path, coeffs, capsys):
     """--bandwidth-bpc and --batch reach the report: its off-chip totals are those of
     hw.cost.memory_bound on the same ops (at the config clock and at the estimated Fmax, where a
