@@ -135,7 +135,7 @@ def _run(argv: list[str], log: Path, cwd: Path, timeout: float) -> float:
             left = timeout - (time.monotonic() - t0)
             try:
                 # communicate keeps draining the pipe; a timed-out call loses no output
-                out, _ = proc.communicate(timeout=max(0.0, min(left, POLL_S if sink else left)))
+                out, _ = proc.communicate(timeout=max(0.0, min(left, POLL_S) if sink else left))
                 break
             except subprocess.TimeoutExpired:
                 if time.monotonic() - t0 >= timeout:
