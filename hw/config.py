@@ -193,7 +193,7 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 
 #: fields added after synthesis records, reports and build plans were first written; left out
 #: of :meth:`ArrayConfig.to_dict` while at their default
-LATER_FIELDS = ("load_rows", "pool_port")
+LATER_FIELDS = ("load_rows", "pool_port", "core_parts")
 
 
 def memory_bits(cfg) -> int:
@@ -275,6 +275,12 @@ class ArrayConfig:
                         core, so pool jobs run while matmul jobs do (the top has both port
                         sets, hw/README.md); 0 (the default): one core takes both kinds of job
                         on one set of streams, one job at a time.
+    core_parts          1: the matmul core is built from parts, each owning its latency
+                        (:class:`hw.rtl.composed_core.ComposedCore`: job control, operand
+                        loader, operand banks, tile reader, drain control, result path), with
+                        the same streams, results and cycles as the single-module core; 0 (the
+                        default while the synthesis records measure it): the single-module core
+                        (:class:`hw.rtl.core.BinaryCore`).
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -296,6 +302,7 @@ class ArrayConfig:
     pool_lanes: int = 0
     load_rows: int = 1
     pool_port: int = 0
+    core_parts: int = 0
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -376,6 +383,10 @@ class ArrayConfig:
             raise ConfigError(f"pool_port must be 0 or 1, got {self.pool_port!r}; pass "
                               f"--pool-port 0 (one core, shared streams) or 1 (a pool core of "
                               f"its own beside the matmul core)")
+        if self.core_parts not in (0, 1) or isinstance(self.core_parts, bool):
+            raise ConfigError(f"core_parts must be 0 or 1, got {self.core_parts!r}; pass "
+                              f"--core-parts 0 (the single-module core) or 1 (the core built "
+                              f"from parts)")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -448,13 +459,14 @@ class ArrayConfig:
     @property
     def mm_read_latency(self) -> int:
         """Cycles from a tile read (the controller's ``rd_k``) to its A and W words at the array
-        edge: 1 (the controller's read-address register) + the slower of the activation and
-        weight memories (the faster one is padded)."""
-        from .rtl.core import BinaryCore
+        edge: 1 (the tile reader's read-address register,
+        :attr:`hw.rtl.parts.tile_reader.TileReader.READ_ADDR_REGS`) + the slower of the
+        activation and weight memories, the faster one padded
+        (:meth:`hw.rtl.parts.operand_banks.OperandBanks.read_latency`)."""
+        from .rtl.parts.operand_banks import OperandBanks
+        from .rtl.parts.tile_reader import TileReader
 
-        return BinaryCore.READ_ADDR_REGS + max(
-            mem_read_latency(self.a_bank_depth, self.mem_piece_depth),
-            mem_read_latency(self.w_bank_depth, self.mem_piece_depth))
+        return TileReader.READ_ADDR_REGS + OperandBanks.read_latency(self)
 
     @property
     def drain_rows_eff(self) -> int:
@@ -497,10 +509,10 @@ class ArrayConfig:
     @property
     def load_to_read(self) -> int:
         """Cycles from the last load beat of a tile row's A rows to the tile row's first read
-        (:attr:`hw.rtl.core.BinaryCore.LOAD_TO_READ`)."""
-        from .rtl.core import BinaryCore
+        (:attr:`hw.rtl.parts.tile_reader.TileReader.LOAD_TO_READ`)."""
+        from .rtl.parts.tile_reader import TileReader
 
-        return BinaryCore.LOAD_TO_READ
+        return TileReader.LOAD_TO_READ
 
     # ---- pool datapath ----------------------------------------------------------------------
     @property
@@ -566,35 +578,35 @@ class ArrayConfig:
     @property
     def out_fifo_depth(self) -> int:
         """Output FIFO entries, in beats (covers the tiles in flight and the pool pipeline):
-        :meth:`hw.rtl.core.BinaryCore.fifo_depth_for`, a power of two."""
-        from .rtl.core import BinaryCore
+        :meth:`hw.rtl.parts.result_path.ResultPath.fifo_depth_for`, a power of two."""
+        from .rtl.parts.result_path import ResultPath
 
-        return BinaryCore.fifo_depth_for(self.tile_beats, self.bank_period(1), self.tile_flush,
+        return ResultPath.fifo_depth_for(self.tile_beats, self.bank_period(1), self.tile_flush,
                                          self.pool_latency, self.hold_banks)
 
     @property
     def mm_credit_margin(self) -> int:
         """Output FIFO entries (beats) the tile reader keeps free beyond those promised:
-        3 ceil(R / D) (:meth:`hw.rtl.core.BinaryCore.credit_margin`)."""
-        from .rtl.core import BinaryCore
+        3 ceil(R / D) (:meth:`hw.rtl.parts.result_path.ResultPath.credit_margin`)."""
+        from .rtl.parts.result_path import ResultPath
 
-        return BinaryCore.mm_credit_margin(self.tile_beats)
+        return ResultPath.mm_credit_margin(self.tile_beats)
 
     @property
     def pool_credit_margin(self) -> int:
         """Output FIFO entries the pool unit keeps free beyond those promised: 3
-        (:meth:`hw.rtl.core.BinaryCore.credit_margin`)."""
-        from .rtl.core import BinaryCore
+        (:meth:`hw.rtl.parts.result_path.ResultPath.credit_margin`)."""
+        from .rtl.parts.result_path import ResultPath
 
-        return BinaryCore.pool_credit_margin()
+        return ResultPath.pool_credit_margin()
 
     @property
     def job_start_cycles(self) -> int:
         """Cycles of every job before its first data beat: the command beat and the setup
-        cycle (:attr:`hw.rtl.core.BinaryCore.JOB_START_CYCLES`)."""
-        from .rtl.core import BinaryCore
+        cycle (:attr:`hw.rtl.parts.job_control.JobControl.START_CYCLES`)."""
+        from .rtl.parts.job_control import JobControl
 
-        return BinaryCore.JOB_START_CYCLES
+        return JobControl.START_CYCLES
 
     @property
     def pool_start_cycles(self) -> int:
@@ -611,10 +623,10 @@ class ArrayConfig:
         output: 3 (result registers: hold values, 2*hold - offset, lane masks)
         + 3 (the output FIFO: its non-empty flag and read, the read data, the register queue)
         + 1 more when the FIFO's storage is block RAM, deeper than 32 (its output register)
-        (:meth:`hw.rtl.core.BinaryCore.result_latency`)."""
-        from .rtl.core import BinaryCore
+        (:meth:`hw.rtl.parts.result_path.ResultPath.result_latency`)."""
+        from .rtl.parts.result_path import ResultPath
 
-        return BinaryCore.result_latency(self.out_fifo_depth)
+        return ResultPath.result_latency(self.out_fifo_depth)
 
     def to_dict(self) -> dict:
         """All fields, except those of :data:`LATER_FIELDS` left at their default (so a config
@@ -632,13 +644,14 @@ class ArrayConfig:
     def tag(self) -> str:
         """Short name for build directories: r8c8s64k2048m512n512d2 (then ``h<n>`` when
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
-        load beat carries G > 1 rows, ``p`` with a pool core of its own:
+        load beat carries G > 1 rows, ``p`` with a pool core of its own, ``x`` with the core built
+        from parts:
         r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
                 + (f"g{self.load_rows_eff}" if self.load_rows_eff != 1 else "")
-                + ("p" if self.pool_port else ""))
+                + ("p" if self.pool_port else "") + ("x" if self.core_parts else ""))
 
 
 DEFAULT = ArrayConfig()

@@ -86,3 +86,24 @@ def small_config(**kw):
                 pool_max_dim=24, pool_max_planes=8, pool_max_kernel=8, pool_row_depth=512)
     base.update(kw)
     return ArrayConfig(**base)
+
+
+#: faults that only back-pressure or input idles expose (a queue that overflows when its
+#: reader waits): run with random input idles and output stalls
+STALL_FAULTS = {"queue_drop": dict(idle_prob=0.3, stall_prob=0.3),
+                "fifo_overfill": dict(idle_prob=0.1, stall_prob=0.6)}
+
+
+def fault_jobs(max_k: int) -> list:
+    """Jobs that expose each deliberate fault (tests/sim/test_faults.py) on a config whose
+    max_k is ``max_k``: K = max_k with A = W (popcount = K: overflows a short
+    accumulator), K not a multiple of SIMD (padding), several words per row (skew), a 1x3
+    branch pool (window rows of 3 values: the pool unit's row shift register)."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 2, (4, max_k))
+    return [
+        MatmulOp.from_bits("a_equals_w_kmax", "xnor", a, a).with_result(),
+        random_matmul("kpad_21", "xnor", 5, 4, 21, 3),
+        random_matmul("multiword_and", "and", 7, 5, 30, 4),
+        random_pool("pool_branch_1x3", (3, 4, 6), 8, (1, 3), (1, 1), (0, 1), 5),
+    ]

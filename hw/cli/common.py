@@ -81,7 +81,7 @@ def bandwidth_from_args(ns):
 _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool_max_dim",
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
            "mem_piece_depth", "drain_rows", "hold_banks",
-           "pool_lanes", "load_rows", "pool_port")
+           "pool_lanes", "load_rows", "pool_port", "core_parts")
 
 #: help beyond the default, for the fields that need it
 _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at most "
@@ -90,7 +90,10 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
                       "and --cols; 0 means the largest); the data beat is G words wide",
          "pool_port": "1: the pool unit is a core of its own with its own command/data/result "
                       "streams (s_axis_pool_cmd, s_axis_pool_data, m_axis_pool_res), so pool "
-                      "jobs run beside matmul jobs; 0: one core, one set of streams"}
+                      "jobs run beside matmul jobs; 0: one core, one set of streams",
+         "core_parts": "1: the matmul core built from parts (hw/rtl/parts: same streams, "
+                       "results and cycles; its synthesis is not yet measured); 0: the "
+                       "single-module core"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,11 @@
-"""The accelerator core: command/data/result streams, operand memories, controller, array,
-pool unit and the output FIFO."""
+"""The accelerator core in one module: command/data/result streams, operand memories,
+controller, array, pool unit and the output FIFO.
+
+The default (``ArrayConfig.core_parts`` = 0) while every committed synthesis record measures its
+netlist; :class:`hw.rtl.composed_core.ComposedCore` is the same core built from parts
+(hw/rtl/parts), equal to it in every cycle (tests/hw/rtl/test_composed_core.py). Its latencies
+are the parts' (one source); its logic is kept as measured, and goes once the composed core's
+records are measured."""
 
 from __future__ import annotations
 
@@ -12,8 +18,12 @@ from .command import idle_state
 from .fifo import FIFO_FAULTS, OutputFIFO
 from .flags import above, at_most
 from ..config import ArrayConfig, ceil_log2
-from .formats import OP_AND, OP_POOL, cmd_layout
+from .formats import OP_AND, OP_POOL, cmd_layout, out_layout
 from .memory import PipelinedMemory
+from .parts.job_control import JobControl
+from .parts.operand_banks import BANK_FAULTS
+from .parts.result_path import ResultPath
+from .parts.tile_reader import READER_FAULTS, TileReader
 from .pipeline import delayed
 from .pool import POOL_FAULTS, PoolUnit
 from .pool_core import POOL_CORE_FAULTS
@@ -21,17 +31,10 @@ from .pool_core import POOL_CORE_FAULTS
 #: Deliberate bugs of the core the testbench must catch: ``early_rows`` lets the tile reader
 #: start a tile row before the loader has written its activation rows; ``load_slot_rotated``
 #: (with G = ``load_rows_eff`` > 1 rows per load beat) writes each bank the word of the next
-#: row slot of the beat.
-CORE_FAULTS = ("early_rows", "load_slot_rotated")
+#: row slot of the beat (owned by the parts of the composed core that they break).
+CORE_FAULTS = READER_FAULTS + BANK_FAULTS
 #: Every deliberate bug of the top (those of :mod:`hw.rtl.pool_core` need ``pool_port`` = 1).
 FAULTS = ARRAY_FAULTS + POOL_FAULTS + FIFO_FAULTS + CORE_FAULTS + POOL_CORE_FAULTS
-
-
-def out_layout(cfg: ArrayConfig) -> data.StructLayout:
-    """Result beat: D row slots of C signed lanes of ``lane_width`` bits (lane (d, c) at bits
-    [(d*C + c)*lane_width, ...)) and ``last``. A pool beat fills the D*C lanes in this order
-    with its L = ``pool_lanes_eff`` sums: pool lane l in slot l // C, lane l % C."""
-    return data.StructLayout({"data": cfg.out_width, "last": 1})
 
 
 class BinaryCore(wiring.Component):
@@ -78,100 +81,26 @@ class BinaryCore(wiring.Component):
     (:meth:`credit_margin`), so back-pressure stalls the producers and never drops a result.
     """
 
-    #: cycles of a job before its first data beat is taken: the command beat, then the setup
-    #: cycle that latches the job's derived counts
-    JOB_START_CYCLES = 2
-    #: the controller's tile read-address register (in front of the operand memories)
-    READ_ADDR_REGS = 1
-    #: result registers between the drain or the pool unit and the output FIFO: (A) hold values
-    #: and offset, or the pool sum, (B) 2*hold - offset, (C) lanes past N forced to zero
-    RESULT_REGS = 3
-    @classmethod
-    def result_latency(cls, fifo_depth: int) -> int:
-        """Cycles from a result leaving the drain or the pool unit to its beat on ``out``: the
-        result registers, then the output FIFO of ``fifo_depth`` entries
-        (:meth:`hw.rtl.fifo.OutputFIFO.latency`)."""
-        return cls.RESULT_REGS + OutputFIFO.latency(fifo_depth)
-
-    #: a credit flag is a register: it decides on counts one cycle old
-    CREDIT_REGS = 1
-    #: registers from a result leaving the drain or the pool unit to the FIFO count that the
-    #: credit checks read: result register A, then the registered count (``occupied``)
-    OCCUPIED_DELAY = 2
-    #: registers from a tile start or a drain shift to the count of promised beats that the tile
-    #: credit reads: ``reserved``, then its copy ``reserved_q`` (as late as ``occupied``)
-    RESERVED_DELAY = 2
-    #: output FIFO sizing for matmul: spare entries beyond the tiles in flight
-    FIFO_SPARE = 3
-    #: cycles from the last load beat of a tile row's A rows (accepted in cycle c) to the first
-    #: read of that tile row (c + LOAD_TO_READ): the loader's row-done pulse is a register, the
-    #: reader's start flag (``row_ok``) another; a read one cycle after the write would do (the
-    #: memory's two ports pass the same input stages)
-    LOAD_TO_READ = 2
-
-    @classmethod
-    def credit_margin(cls, per_start: int, count_delay: int) -> int:
-        """FIFO entries a credit check keeps free beyond those it counts, so that the output
-        FIFO never overflows.
-
-        The producer starts at most once per cycle, promising up to ``per_start`` entries, and
-        its results leave at most one per cycle; its count of both is ``count_delay`` registers
-        behind. The registered credit misses the starts of the last ``count_delay + CREDIT_REGS``
-        cycles (the current one included) and the results that have left that count but are not
-        yet in ``occupied`` (``OCCUPIED_DELAY - count_delay`` cycles of them).
-        """
-        return (per_start * (count_delay + cls.CREDIT_REGS)
-                + max(0, cls.OCCUPIED_DELAY - count_delay))
-
-    @classmethod
-    def mm_credit_margin(cls, tile_beats: int) -> int:
-        """Credit margin of the tile reader: a tile start promises up to ``tile_beats`` entries
-        (result beats of a full tile)."""
-        return cls.credit_margin(tile_beats, cls.RESERVED_DELAY)
-
-    @staticmethod
-    def tiles_in_flight(tile_beats: int, bank_period: int, flush: int, hold_banks: int = 2) -> int:
-        """Most matmul tiles promised at once (first read done, last beat not yet drained) when
-        the output is always ready, for any KW, with n = ``hold_banks`` hold banks.
-
-        A tile is promised from its first read, KW - 1 cycles before its last read t, to its
-        last drain shift, t + ``flush`` + beats - 1, so the last reads of the tiles promised at
-        one cycle lie within W = flush + beats + KW - 2 cycles. Consecutive tiles' last reads
-        are >= KW apart and a tile's and the one n places later (same bank) >= ``bank_period``
-        (the smallest, that of a one-row tile), so each n gaps span >= s = max(bank_period,
-        n KW) and k tiles within W need k <= n * floor(W / s) + n. W / s is largest at KW about
-        bank_period / n: it is at most (flush + beats - 2 + ceil(bank_period / n)) /
-        bank_period (for KW <= bank_period / n, s = bank_period; above, W / s falls with KW).
-        """
-        n = hold_banks
-        widest = flush + tile_beats - 2 + (bank_period + n - 1) // n
-        return n * (widest // bank_period) + n
-
-    @classmethod
-    def pool_credit_margin(cls) -> int:
-        """Credit margin of the pool unit: an output start promises one entry."""
-        return cls.credit_margin(1, PoolUnit.COUNT_REGS)
-
-    @classmethod
-    def fifo_depth_for(cls, tile_beats: int, bank_period: int, flush: int,
-                       pool_latency: int, hold_banks: int = 2) -> int:
-        """Output FIFO entries (beats, a power of two): the credit margin, what a producer may
-        have in flight with the output always ready (matmul: the beats of
-        :meth:`tiles_in_flight` tiles of ``tile_beats`` and ``FIFO_SPARE`` entries, so the
-        credit never holds a tile back then; pool: one output per cycle of its latency) and the
-        results staged in the result registers and the FIFO's latency. The latency grows when
-        the storage goes to block RAM (:meth:`hw.rtl.fifo.OutputFIFO.read_regs`): the depth
-        with the LUT-RAM latency, and again with that of its own storage (never smaller, so
-        the storage kind it was computed for is the one it gets)."""
-        def depth(staged):
-            mm = (cls.mm_credit_margin(tile_beats)
-                  + cls.tiles_in_flight(tile_beats, bank_period, flush, hold_banks) * tile_beats
-                  + cls.FIFO_SPARE + staged)
-            pool = cls.pool_credit_margin() + pool_latency + staged
-            return 1 << ceil_log2(max(mm, pool))
-
-        first = depth(cls.result_latency(1))
-        return depth(cls.result_latency(first))
+    # The latencies and the FIFO/credit arithmetic are owned by the parts of the composed core
+    # (hw/rtl/parts), which this core matches cycle for cycle; read here under the names the
+    # code below and the cost model have always used.
+    #: cycles of a job before its first data beat is taken (:class:`JobControl`)
+    JOB_START_CYCLES = JobControl.START_CYCLES
+    #: the controller's tile read-address register (:class:`TileReader`)
+    READ_ADDR_REGS = TileReader.READ_ADDR_REGS
+    #: result registers between the drain or the pool unit and the FIFO (:class:`ResultPath`)
+    RESULT_REGS = ResultPath.REGS
+    result_latency = ResultPath.result_latency
+    CREDIT_REGS = TileReader.CREDIT_REGS
+    OCCUPIED_DELAY = ResultPath.OCCUPIED_DELAY
+    RESERVED_DELAY = TileReader.RESERVED_DELAY
+    FIFO_SPARE = ResultPath.FIFO_SPARE
+    LOAD_TO_READ = TileReader.LOAD_TO_READ
+    credit_margin = ResultPath.credit_margin
+    mm_credit_margin = ResultPath.mm_credit_margin
+    tiles_in_flight = staticmethod(ResultPath.tiles_in_flight)
+    pool_credit_margin = ResultPath.pool_credit_margin
+    fifo_depth_for = ResultPath.fifo_depth_for
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, with_pool: bool = True):
         if not isinstance(cfg, ArrayConfig):

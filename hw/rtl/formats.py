@@ -277,3 +277,10 @@ def decode_results(cfg: ArrayConfig, job, beats: list[int]):
                 for d in range(rows):
                     out[m0 + r0 + d, n0:n0 + nv] = lanes[d * C:d * C + nv]
     return out
+
+
+def out_layout(cfg: ArrayConfig) -> data.StructLayout:
+    """Result beat: D row slots of C signed lanes of ``lane_width`` bits (lane (d, c) at bits
+    [(d*C + c)*lane_width, ...)) and ``last``. A pool beat fills the D*C lanes in this order
+    with its L = ``pool_lanes_eff`` sums: pool lane l in slot l // C, lane l % C."""
+    return data.StructLayout({"data": cfg.out_width, "last": 1})

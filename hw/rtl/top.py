@@ -7,14 +7,15 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ArrayConfig
-from .core import BinaryCore
 from .formats import STREAM_PORTS, cmd_layout, cmd_width, cores_of
 from .pool import POOL_FAULTS
 from .pool_core import POOL_CORE_FAULTS, PoolCore
 
 
 class AxiTop(wiring.Component):
-    """:class:`hw.rtl.core.BinaryCore` with AXI4-Stream port names, for vendor block designs.
+    """:class:`hw.rtl.core.BinaryCore` (or, with ``cfg.core_parts`` = 1, the
+    :class:`hw.rtl.composed_core.ComposedCore`) with AXI4-Stream port names, for vendor block
+    designs.
 
     Ports (besides clk, rst): ``s_axis_cmd_*`` (command, one beat per job), ``s_axis_data_*``
     (operand words), ``m_axis_res_*`` (results, ``tlast`` on the final beat of each job).
@@ -47,6 +48,10 @@ class AxiTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, fault = self._cfg, self._fault
+        if cfg.core_parts:
+            from .composed_core import ComposedCore as BinaryCore
+        else:
+            from .core import BinaryCore
         if cfg.pool_port:
             pool_fault = fault if fault in POOL_FAULTS + POOL_CORE_FAULTS else None
             cores = {"core": BinaryCore(cfg, fault=None if pool_fault else fault,

@@ -1,12 +1,10 @@
 """The testbench catches bugs: deliberately broken RTL variants must produce mismatches."""
 
-import numpy as np
 import pytest
 
 from hw.rtl.core import FAULTS
-from hw.ops import MatmulOp
 from sim.runner import run_jobs
-from sim.suite import random_matmul, random_pool, save_jobs
+from sim.suite import STALL_FAULTS, fault_jobs as suite_fault_jobs, random_matmul, save_jobs
 
 from sim.suite import small_config as small
 
@@ -14,28 +12,12 @@ CFG = small(rows=3, cols=2, simd=16, max_k=32)
 
 
 def fault_jobs():
-    """Jobs that expose each fault: K = max_k with A = W (popcount = K: overflows a short
-    accumulator), K not a multiple of SIMD (padding), several words per row (skew), a 1x3
-    branch pool (window rows of 3 values: the pool unit's row shift register)."""
-    rng = np.random.default_rng(2)
-    a = rng.integers(0, 2, (4, CFG.max_k))
-    return [
-        MatmulOp.from_bits("a_equals_w_kmax", "xnor", a, a).with_result(),
-        random_matmul("kpad_21", "xnor", 5, 4, 21, 3),
-        random_matmul("multiword_and", "and", 7, 5, 30, 4),
-        random_pool("pool_branch_1x3", (3, 4, 6), 8, (1, 3), (1, 1), (0, 1), 5),
-    ]
+    return suite_fault_jobs(CFG.max_k)
 
 
 def test_good_rtl_passes(tmp_path):
     rows = run_jobs(CFG, save_jobs(fault_jobs(), tmp_path))
     assert all(r["passed"] for r in rows), rows
-
-
-#: faults that only back-pressure or input idles expose (a queue that overflows when its
-#: reader waits): run with random input idles and output stalls
-STALL_FAULTS = {"queue_drop": dict(idle_prob=0.3, stall_prob=0.3),
-                "fifo_overfill": dict(idle_prob=0.1, stall_prob=0.6)}
 
 
 #: faults of a mechanism the 3 x 2 config does not have, each with its own test below

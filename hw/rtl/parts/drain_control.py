@@ -1,0 +1,69 @@
+"""Drain control: starts each tile's drain once its sums are final and counts its beats."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...config import ArrayConfig
+from ..interfaces import drain_signature, tile_layout, tile_signature
+
+
+class DrainControl(wiring.Component):
+    """Takes a tile's description at its last read and, :meth:`start_latency` cycles later
+    (``cfg.tile_flush``: every hold register of the tile is final then), shifts its hold bank
+    out of the array, one result beat (D rows) per cycle, ceil(m_valid / D) beats.
+
+    Ports:
+
+    - ``tiles`` (in, :func:`hw.rtl.interfaces.tile_signature`): one beat per tile, at its last
+      read.
+    - ``drain`` (out, :func:`hw.rtl.interfaces.drain_signature`): the drain cycles (``shift``,
+      ``bank``, to the array and the result path) with the draining tile's columns, last-beat
+      row slots and last-tile flag; ``in_flight`` while a tile waits for its drain.
+
+    Latency: a tile beat in cycle t gives its first shift in cycle t + :meth:`start_latency`
+    (a delay line of that many stages, the last the drain's own registers).
+    """
+
+    @staticmethod
+    def start_latency(cfg: ArrayConfig) -> int:
+        """Cycles from a tile's last read to its first drain shift: ``cfg.tile_flush``."""
+        return cfg.tile_flush
+
+    def __init__(self, cfg: ArrayConfig):
+        if not isinstance(cfg, ArrayConfig):
+            raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
+        self._cfg = cfg
+        super().__init__({"tiles": In(tile_signature(cfg)), "drain": Out(drain_signature(cfg))})
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, dr = self._cfg, self.drain
+        B = cfg.tile_beats
+        # the delay line: the tile beat, then start_latency - 1 registers; the drain's own
+        # registers (below) are the last stage
+        layout = data.StructLayout({"valid": 1, "tile": tile_layout(cfg)})
+        first = Signal(layout)
+        m.d.comb += [first.valid.eq(self.tiles.valid), first.tile.eq(self.tiles.payload)]
+        line = [first]
+        for i in range(self.start_latency(cfg) - 1):
+            d = Signal(layout, name=f"tile_d{i + 1}")
+            m.d.sync += d.eq(line[-1])
+            line.append(d)
+        due = line[-1]                # its drain starts next cycle
+        m.d.comb += dr.in_flight.eq(Cat(*(d.valid for d in line[1:])).any())
+
+        drow = Signal(range(B + 1))   # beats drained of this tile
+        last_row = Signal(range(B + 1))
+        m.d.comb += dr.end.eq(dr.shift & (drow == last_row))
+        with m.If(due.valid):
+            t = due.tile
+            m.d.sync += [dr.shift.eq(1), drow.eq(0), last_row.eq(t.beats - 1), dr.n.eq(t.n),
+                         dr.last.eq(t.last), dr.bank.eq(t.bank), dr.lmask.eq(t.lmask)]
+        with m.Elif(dr.end):
+            m.d.sync += dr.shift.eq(0)
+        with m.Elif(dr.shift):
+            m.d.sync += drow.eq(drow + 1)
+        return m

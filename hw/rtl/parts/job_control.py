@@ -1,0 +1,104 @@
+"""Job control: takes the command beats and steps each job through its phases."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...config import ArrayConfig, ceil_log2
+from ..command import idle_state
+from ..flags import at_most
+from ..formats import OP_AND, OP_POOL, cmd_layout
+from ..interfaces import drain_signature, job_signature, progress_signature, status_signature
+
+
+class JobControl(wiring.Component):
+    """Holds the current job and steps it through its phases: IDLE (ready for a command beat),
+    SETUP (one cycle: the parts initialise their registers for the job), then for a matmul
+    LOAD (until W is loaded), READ (until the last tile read), MM_DONE (until the last drain
+    has started and ended), for a pool POOL (until the pool unit is idle); back to IDLE.
+
+    Ports:
+
+    - ``cmd`` (in, stream of :func:`hw.rtl.formats.cmd_layout`): one beat per job, taken in IDLE.
+    - ``ctl`` (out, :func:`hw.rtl.interfaces.job_signature`): the job register, the setup
+      pulse and the values derived from K.
+    - ``progress`` (in, :func:`hw.rtl.interfaces.progress_signature`): ``w_done`` ends LOAD.
+    - ``tiles`` (in, :func:`hw.rtl.interfaces.status_signature`): ``done`` ends READ.
+    - ``drain`` (in, :func:`hw.rtl.interfaces.drain_signature`): MM_DONE ends once neither
+      ``in_flight`` nor ``shift``.
+    - ``pool_start`` (out, 1): high in the setup cycle of a pool job (``with_pool``).
+    - ``pool_busy`` (in, 1): the pool unit runs; POOL ends when it is low.
+
+    ``with_pool=False`` (a matmul core beside a pool core): a pool command is dropped in its
+    setup cycle.
+
+    Latency: :attr:`START_CYCLES` cycles from a command beat to the first cycle a data beat
+    can be taken (the beat, then the setup cycle).
+    """
+
+    #: cycles of a job before its first data beat is taken: the command beat, then the setup
+    #: cycle that latches the job's derived counts
+    START_CYCLES = 2
+
+    def __init__(self, cfg: ArrayConfig, *, with_pool: bool = True):
+        if not isinstance(cfg, ArrayConfig):
+            raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
+        self._cfg, self._with_pool = cfg, with_pool
+        super().__init__({
+            "cmd": In(stream.Signature(cmd_layout(cfg))),
+            "ctl": Out(job_signature(cfg)),
+            "progress": In(progress_signature(cfg)),
+            "tiles": In(status_signature()),
+            "drain": In(drain_signature(cfg)),
+            "pool_start": Out(1),
+            "pool_busy": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, ctl = self._cfg, self.ctl
+        S, lgs = cfg.simd, ceil_log2(cfg.simd)
+        job = ctl.job
+        # the last word's mask, free-running from the job register in two stages (subtract,
+        # shift): settled two cycles after the command, long before the first read (after
+        # setup and >= 2 load beats)
+        krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd
+        m.d.sync += [krem.eq(job.k - 1), ctl.kmask.eq(Const((1 << S) - 1, S) >> (~krem))]
+
+        with m.FSM():
+            idle_state(m, self.cmd, job)
+
+            with m.State("SETUP"):
+                m.d.comb += ctl.setup.eq(1)
+                # derived job values (short paths only: comparisons with a constant as gates)
+                m.d.sync += [ctl.kwords.eq((job.k + S - 1) >> lgs),
+                             ctl.kw_pen.eq((job.k - (S + 1)) >> lgs),
+                             ctl.kw_one.eq(at_most(job.k, S)), ctl.is_and.eq(job.op == OP_AND)]
+                with m.If(job.op == OP_POOL):
+                    if self._with_pool:
+                        m.d.comb += self.pool_start.eq(1)
+                        m.next = "POOL"
+                    else:
+                        m.next = "IDLE"     # no pool unit here: dropped (hw.rtl.pool_core)
+                with m.Else():
+                    m.next = "LOAD"
+
+            with m.State("LOAD"):
+                with m.If(self.progress.w_done):
+                    m.next = "READ"
+
+            with m.State("READ"):
+                with m.If(self.tiles.done):
+                    m.next = "MM_DONE"
+
+            with m.State("MM_DONE"):
+                with m.If(~self.drain.in_flight & ~self.drain.shift):
+                    m.next = "IDLE"
+
+            if self._with_pool:
+                with m.State("POOL"):
+                    with m.If(~self.pool_busy):
+                        m.next = "IDLE"
+        return m

@@ -1,0 +1,134 @@
+"""Operand loader: writes a matmul job's W rows, then its A rows, into the operand banks."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...config import ArrayConfig, ceil_log2
+from ..flags import above, at_most
+from ..formats import OP_POOL
+from ..interfaces import job_signature, kw_bits, progress_signature, write_signature
+
+
+class OperandLoader(wiring.Component):
+    """Takes a matmul job's load beats and writes them into the operand banks: N rows of W,
+    then M rows of A, in groups of G = ``cfg.load_rows_eff`` rows per beat (beat w of a group
+    holds word w of each of its rows), a group's rows to G banks at one address.
+
+    Ports:
+
+    - ``ctl`` (in, :func:`hw.rtl.interfaces.job_signature`): the job; ``setup`` starts a load
+      unless the job is a pool.
+    - ``data`` (in, stream of ``cfg.data_width`` bits): the load beats; ready while loading.
+    - ``write`` (out, :func:`hw.rtl.interfaces.write_signature`): the bank writes.
+    - ``progress`` (out, :func:`hw.rtl.interfaces.progress_signature`): W done, tile rows of
+      A loaded, the last tile row's and column's sizes.
+
+    Latency: a beat taken in cycle c is written in cycle c + :attr:`WRITE_REGS` (registered
+    address, data and enables); the row pulse of a tile row whose last beat is taken in cycle
+    c is high in cycle c + :attr:`ROW_DONE_REGS`.
+    """
+
+    #: registers from a load beat to its bank write (address, data and enables)
+    WRITE_REGS = 1
+    #: registers from the last load beat of a tile row's A rows to ``progress.row_pulse``
+    ROW_DONE_REGS = 1
+
+    def __init__(self, cfg: ArrayConfig):
+        if not isinstance(cfg, ArrayConfig):
+            raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
+        self._cfg = cfg
+        super().__init__({
+            "ctl": In(job_signature(cfg)),
+            "data": In(stream.Signature(cfg.data_width)),
+            "write": Out(write_signature(cfg)),
+            "progress": Out(progress_signature(cfg)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        R, C, S, D = cfg.rows, cfg.cols, cfg.simd, cfg.drain_rows_eff
+        G, lgg = cfg.load_rows_eff, ceil_log2(cfg.load_rows_eff)
+        B = cfg.tile_beats
+        kwb = kw_bits(cfg)
+        ctl, job, wr, prog = self.ctl, self.ctl.job, self.write, self.progress
+
+        wcount = Signal(kwb)                       # word within the row
+        w_last, b_last, r_one = Signal(), Signal(), Signal()   # flags, each set a step ahead
+        # the loader counts row groups of G (one per load beat word): bank group, rows_left
+        bank = Signal(range(max(R, C)))
+        bank_last = Signal(range(max(R, C)))       # R/G - 1 while loading A, C/G - 1 for W
+        bank_pen = Signal(range(max(R, C)))        # bank_last - 1 (wraps when 0: never matched)
+        base = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth) + 1))
+        rows_left = Signal(range(max(cfg.max_m, cfg.max_n) + 1))
+        in_w = Signal()                            # loading W (else A)
+        loading = Signal()                         # registered: the loader runs
+        overlap = Signal()                         # N > (R/G - 1) * C: tile rows start as loaded
+        # the last tile row has m_l = (M-1) % R + 1 rows: its beats ceil(m_l / D) and the mask
+        # of the row slots its last beat fills, both from tables indexed by m_l - 1
+        beats_of = Array(Const(-(-(min(i, R - 1) + 1) // D), range(B + 1))
+                         for i in range(max(R, C)))
+        lmask_of = Array(Const((1 << (min(i, R - 1) % D + 1)) - 1, D) for i in range(max(R, C)))
+
+        beat = Signal()
+        m.d.comb += [self.data.ready.eq(loading), beat.eq(self.data.valid & loading),
+                     prog.w_done.eq(beat & w_last & r_one & in_w)]
+        m.d.sync += [wr.data.eq(self.data.payload[:S * G]), wr.a_en.eq(0), wr.w_en.eq(0)]
+
+        def groups(rows):
+            """Row groups (load beats per word) of ``rows`` rows: ceil(rows / G)."""
+            return rows if G == 1 else (rows + G - 1) >> lgg
+
+        def one_group(rows):
+            return rows == 1 if G == 1 else at_most(rows, G)
+
+        def last_row_of(rows):
+            """Index within its tile of the last of ``rows`` rows, from the last group's bank
+            group (``bank`` at the last beat): bank * G + (rows - 1) mod G."""
+            return bank if G == 1 else Cat((rows - 1)[:lgg], bank)
+
+        # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
+        # row); with `overlap` every tile row, else only the last (`all_loaded` then)
+        m.d.sync += prog.row_pulse.eq(beat & ~in_w & w_last & (b_last | r_one) & overlap)
+        with m.If(loading):
+            m.d.sync += wr.addr.eq(base + wcount)
+            for r in range(R):
+                m.d.sync += wr.a_en[r].eq(beat & ~in_w & (bank == r // G))
+            for c in range(C):
+                m.d.sync += wr.w_en[c].eq(beat & in_w & (bank == c // G))
+            with m.If(beat):
+                with m.If(~w_last):
+                    m.d.sync += [wcount.eq(wcount + 1), w_last.eq(wcount == ctl.kw_pen)]
+                with m.Else():
+                    m.d.sync += [wcount.eq(0), w_last.eq(ctl.kw_one),
+                                 rows_left.eq(rows_left - 1), r_one.eq(rows_left == 2)]
+                    with m.If(b_last):
+                        m.d.sync += [bank.eq(0), base.eq(base + ctl.kwords),
+                                     b_last.eq(bank_last == 0)]
+                    with m.Else():
+                        m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
+                    with m.If(r_one):
+                        with m.If(in_w):             # W done: A next
+                            m.d.sync += [in_w.eq(0), bank.eq(0), bank_last.eq(R // G - 1),
+                                         bank_pen.eq(R // G - 2), b_last.eq(R // G == 1),
+                                         base.eq(0), rows_left.eq(groups(job.m)),
+                                         r_one.eq(one_group(job.m)),
+                                         prog.n_l.eq(last_row_of(job.n) + 1)]
+                        with m.Else():
+                            m.d.sync += [loading.eq(0), prog.all_loaded.eq(1),
+                                         prog.ml_beats.eq(beats_of[last_row_of(job.m)]),
+                                         prog.ml_lmask.eq(lmask_of[last_row_of(job.m)])]
+
+        with m.If(ctl.setup):
+            kw1 = at_most(job.k, S)
+            m.d.sync += [wcount.eq(0), bank.eq(0), bank_last.eq(C // G - 1), base.eq(0),
+                         in_w.eq(1), bank_pen.eq(C // G - 2), w_last.eq(kw1),
+                         b_last.eq(C // G == 1), rows_left.eq(groups(job.n)),
+                         r_one.eq(one_group(job.n)),
+                         overlap.eq(above(job.n, (R // G - 1) * C)), prog.all_loaded.eq(0)]
+            with m.If(job.op != OP_POOL):
+                m.d.sync += loading.eq(1)
+        return m
