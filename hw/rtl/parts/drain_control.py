@@ -53,7 +53,10 @@ class DrainControl(wiring.Component):
             m.d.sync += d.eq(line[-1])
             line.append(d)
         due = line[-1]                # its drain starts next cycle
-        m.d.comb += dr.in_flight.eq(Cat(*(d.valid for d in line[1:])).any())
+        # in_flight: a tile in line[1:], as a register: next cycle line[1:] holds what
+        # line[:-1] holds now
+        m.d.sync += dr.in_flight.eq(Cat(*(d.valid for d in line[:-1])).any() if len(line) > 1
+                                    else 0)
 
         drow = Signal(range(B + 1))   # beats drained of this tile
         last_row = Signal(range(B + 1))

@@ -67,11 +67,15 @@ class JobControl(wiring.Component):
         krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd
         m.d.sync += [krem.eq(job.k - 1), ctl.kmask.eq(Const((1 << S) - 1, S) >> (~krem))]
 
+        # `setup` is a register, high in the cycle after a command beat is taken (the FSM is in
+        # SETUP exactly then), so the parts' setup loads hang on one flip-flop, not on a
+        # decode of the state register
+        m.d.sync += ctl.setup.eq(self.cmd.valid & self.cmd.ready)
+
         with m.FSM():
             idle_state(m, self.cmd, job)
 
             with m.State("SETUP"):
-                m.d.comb += ctl.setup.eq(1)
                 # derived job values (short paths only: comparisons with a constant as gates)
                 m.d.sync += [ctl.kwords.eq((job.k + S - 1) >> lgs),
                              ctl.kw_pen.eq((job.k - (S + 1)) >> lgs),

@@ -162,13 +162,16 @@ class TileReader(wiring.Component):
 
         # the FIFO credit: promised beats (`reserved`) and the room they leave, registered
         # (RESERVED_DELAY), so the credit is one comparison of two registers
-        reserve = Signal(range(B + 1))
+        reserve_on = Signal()          # a tile starts: its beats are promised
         depth = cfg.out_fifo_depth
         reserved = Signal(range(depth + 1))
         reserved_room = Signal(range(-depth - cfg.mm_credit_margin, depth + 1))
         credit_next = Signal()
         m.d.comb += credit_next.eq(self.occupancy.occupied <= reserved_room)
-        m.d.sync += [reserved.eq(reserved + reserve - self.drain.shift),
+        # reserved + reserve - shift as a choice between two sums of registers, so the tile
+        # start (late: `go`, `reading`) only selects
+        freed = reserved - self.drain.shift
+        m.d.sync += [reserved.eq(Mux(reserve_on, freed + m_beats, freed)),
                      reserved_room.eq(depth - cfg.mm_credit_margin - reserved)]
 
         advance, tile_end, row_start = Signal(), Signal(), Signal()
@@ -216,7 +219,7 @@ class TileReader(wiring.Component):
             count_down(gap, pos, le1)
         tile = self.tiles.payload
         with m.If(advance):
-            m.d.comb += reserve.eq(Mux(k_first, m_beats, 0))
+            m.d.comb += reserve_on.eq(k_first)
             m.d.comb += [rd_valid.eq(1), rd_first.eq(k_first), rd_last.eq(k_last)]
             with m.If(k_last):
                 m.d.comb += [self.tiles.valid.eq(1), tile.beats.eq(m_beats),
