@@ -43,6 +43,11 @@ class SystolicArray(wiring.Component):
       ``hold_top``/``rowpop_top`` show.
     - ``hold_top`` (out, D x C x acc): the draining bank's rows 0 .. D-1, ``hold_top[d][c]``.
     - ``rowpop_top`` (out, D x acc_width): popcount(a) of those rows (AND-mode offsets).
+
+    ``rowpop_own``: each row-popcount PE is a popcount of ``a`` alone with an operand register
+    of its own (:class:`hw.rtl.pe.PE` with ``rowpop``) instead of an AND-mode PE sharing PE
+    (r, 0)'s register (same input, merged by Yosys otherwise), so the two trees need not sit
+    together (the composed core sets it).
     """
 
     @staticmethod
@@ -59,10 +64,11 @@ class SystolicArray(wiring.Component):
         return (SystolicArray.capture_skew(rows, cols) + PE.OPERAND_REGS
                 + PE.latency_of(simd))
 
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None,
+                 rowpop_own: bool = False):
         if fault is not None and fault not in ARRAY_FAULTS:
             raise ValueError(f"unknown array fault {fault!r}; known: {ARRAY_FAULTS}")
-        self._cfg, self._fault = cfg, fault
+        self._cfg, self._fault, self._rowpop_own = cfg, fault, rowpop_own
         pe_fault = fault if fault in PE_FAULTS else None
         self._acc_width = cfg.acc_width - (1 if pe_fault == "acc_short" else 0)
         self._pe_fault = pe_fault
@@ -101,7 +107,7 @@ class SystolicArray(wiring.Component):
             w_north.append(delayed(m, w_m, c * PE.OPERAND_REGS, f"w_skew{c}"))
 
         pes = [[PE(cfg, fault=self._pe_fault) for _ in range(C)] for _ in range(R)]
-        rowpop = [PE(cfg) for _ in range(R)]
+        rowpop = [PE(cfg, rowpop=self._rowpop_own) for _ in range(R)]
         for r in range(R):
             m.submodules[f"rowpop{r}"] = rp = rowpop[r]
             m.d.comb += [rp.a_in.eq(a_west[r]), rp.w_in.eq(ones),

@@ -69,7 +69,8 @@ class ComposedCore(wiring.Component):
         m.submodules.drain = drain = DrainControl(cfg)
         m.submodules.result = result = ResultPath(cfg, fault=_fault_for(fault, FIFO_FAULTS),
                                                   with_pool=self._with_pool)
-        m.submodules.array = arr = SystolicArray(cfg, fault=_fault_for(fault, ARRAY_FAULTS))
+        m.submodules.array = arr = SystolicArray(cfg, fault=_fault_for(fault, ARRAY_FAULTS),
+                                                 rowpop_own=True)
 
         wiring.connect(m, wiring.flipped(self.cmd), job.cmd)
         wiring.connect(m, job.ctl, loader.ctl, reader.ctl, result.ctl)
@@ -83,7 +84,8 @@ class ComposedCore(wiring.Component):
         wiring.connect(m, result.out, wiring.flipped(self.out))
         self._join_array(m, arr, banks, reader, drain, result, job)
         if self._with_pool:
-            m.submodules.pool = pool = PoolUnit(cfg, fault=_fault_for(fault, POOL_FAULTS))
+            m.submodules.pool = pool = PoolUnit(cfg, fault=_fault_for(fault, POOL_FAULTS),
+                                                lanes_reg=True)
             self._join_pool(m, pool, loader, result, job)
         else:
             m.d.comb += [loader.data.valid.eq(self.data.valid),

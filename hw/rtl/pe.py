@@ -56,6 +56,10 @@ class PE(wiring.Component):
       shows.
     - ``shift_in`` (in, acc): the value the draining bank loads on ``shift``.
     - ``hold`` (out, acc): the draining bank's hold register.
+
+    ``rowpop``: a row-popcount PE that counts popcount(a) alone (``w_in`` and the AND-mode flag
+    unused: no mode copies), its ``a_in`` register kept apart from the one of the PE it shares
+    ``a_in`` with (Yosys would merge them), so each can sit beside its own tree.
     """
 
     #: operand registers (``a_out``, ``w_out``, ``f_out``): one hop east or south
@@ -82,10 +86,10 @@ class PE(wiring.Component):
         registers feeds its leaf stage directly), the accumulator."""
         return Popcount.latency_of(simd) + cls.ACC_REGS
 
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, rowpop: bool = False):
         if fault is not None and fault not in PE_FAULTS:
             raise ValueError(f"unknown PE fault {fault!r}; known: {PE_FAULTS}")
-        self._cfg, self._fault = cfg, fault
+        self._cfg, self._fault, self._rowpop = cfg, fault, rowpop
         flags, bank_bits = flags_layout(cfg.hold_banks), ceil_log2(cfg.hold_banks)
         super().__init__({
             "a_in": In(cfg.simd), "w_in": In(cfg.simd), "f_in": In(flags),
@@ -107,6 +111,8 @@ class PE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
+        if self._rowpop:
+            return self._elaborate_rowpop(m)
         m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in),
                      self.f_out.eq(self.f_in)]
 
@@ -126,6 +132,22 @@ class PE(wiring.Component):
             xnor = (a ^ w) if self._fault == "xor" else ~(a ^ w)
             m.d.comb += x[lo:hi].eq(Mux(copy, a & w, xnor))
 
+        self._accumulate(m, tree, x)
+        return m
+
+    def _elaborate_rowpop(self, m):
+        """The row-popcount PE: popcount(a) of its own activation register (``a_own``, kept
+        by hw.rtl.verilog.keep_replicas), accumulated and held like any PE's sum."""
+        cfg = self._cfg
+        a_own = Signal(cfg.simd, name="a_own")
+        m.d.sync += [a_own.eq(self.a_in), self.f_out.eq(self.f_in)]
+        m.d.comb += self.a_out.eq(a_own)
+        self._accumulate(m, Popcount(cfg.simd), a_own)
+        return m
+
+    def _accumulate(self, m, tree, x):
+        """The popcount ``tree`` of ``x``, the accumulator and the hold banks."""
+        cfg = self._cfg
         m.submodules.tree = tree
         m.d.comb += tree.i.eq(x)
         f = delayed(m, self.f_out, tree.latency, "flags")
@@ -151,4 +173,3 @@ class PE(wiring.Component):
             m.d.comb += self.hold.eq(Mux(self.drain_bank, banks[1], banks[0]))
         else:
             m.d.comb += self.hold.eq(Array(banks)[self.drain_bank])
-        return m

@@ -157,12 +157,12 @@ class PoolUnit(wiring.Component):
     #: job register)
     JOB_FIELDS = ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw")
 
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, lanes_reg: bool = False):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
         if fault is not None and fault not in POOL_FAULTS:
             raise ValueError(f"unknown pool fault {fault!r}; known: {POOL_FAULTS}")
-        self._cfg, self._fault = cfg, fault
+        self._cfg, self._fault, self._lanes_reg = cfg, fault, lanes_reg
         kb = range(cfg.pool_max_kernel + 1)
         super().__init__({
             "start": In(1),
@@ -390,6 +390,10 @@ class PoolUnit(wiring.Component):
         act0 = a_ge0 & a_le0 & Cat(*(e[-1] for e in end_hp0))
         n_act = n_ge & n_le & n_lt
 
+        # with lanes_reg: the lanes of this group that hold planes (planes > l), a register
+        # set with `planes`, so the position queue's entry takes a flip-flop, not a comparison
+        lanes_q = Signal(L, name="lanes_q") if self._lanes_reg else None
+
         def group_state():
             m.d.sync += [y.eq(0), y_h.eq(one_h), row_end.eq(y_first_end), act.eq(act0),
                          first.eq(first0), last.eq(last0)]
@@ -433,6 +437,8 @@ class PoolUnit(wiring.Component):
             row_start(group_start(one_grp0))
             m.d.sync += [running.eq(1), planes.eq(planes0), last_grp.eq(one_grp0),
                          planes_far.eq(planes0_far)]
+            if self._lanes_reg:
+                m.d.sync += lanes_q.eq(Cat(*(above(planes0, l) for l in range(L))))
         with m.If(fire):
             with m.If(final):
                 m.d.sync += running.eq(0)
@@ -441,6 +447,9 @@ class PoolUnit(wiring.Component):
                     row_start(group_start(planes_far[-1]))
                     m.d.sync += [planes.eq(planes - L), last_grp.eq(planes_far[-1]),
                                  planes_far.eq(planes_far - L)]
+                    if self._lanes_reg:       # the next group's lanes: planes - L > l
+                        m.d.sync += lanes_q.eq(Cat(*(above(planes, l + L)
+                                                     for l in range(L))))
                 with m.Else():
                     grp_end_n = n_row_out & ~n_row_more
                     job_end_n = grp_end_n & last_grp
@@ -466,7 +475,7 @@ class PoolUnit(wiring.Component):
                                  pend_next.eq(~room[-1])]
 
         # ---- the position into the queue ------------------------------------------------------
-        lanes_ok = Cat(*(above(planes, l) for l in range(L)))
+        lanes_ok = lanes_q if self._lanes_reg else Cat(*(above(planes, l) for l in range(L)))
         # the bank flags of this position: being loaded (the first position of a row) or held
         issue_act = Mux(group_next, act0, Mux(row_next, n_act, act))
         issue_first = Mux(group_next, first0, Mux(row_next, n_first, first))

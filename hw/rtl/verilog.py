@@ -47,9 +47,10 @@ def strip_operand_memory_init(text: str) -> tuple[str, int]:
 
 #: registers that hold copies of one value on purpose (hw.rtl.memory.PipelinedMemory: the
 #: addresses and write enable per group of block-RAM slices; hw.rtl.pool.PoolUnit: the same
-#: per open-row bank; hw.rtl.pe.PE: the AND-mode flag per popcount leaf)
+#: per open-row bank; hw.rtl.pe.PE: the AND-mode flag per popcount leaf, and the row-popcount
+#: PE's activation register, ``a_own``)
 _REPLICA = re.compile(r"^(  always @\(posedge clk\)\n"
-                      r"    (\\?\S*(?:(?:piece\d+_g|bank)\d+_(?:waddr|raddr|we)|mode_g\d+)) <= )",
+                      r"    (\\?\S*(?:(?:piece\d+_g|bank)\d+_(?:waddr|raddr|we)|mode_g\d+|a_own)) <= )",
                       re.M)
 
 
