@@ -85,7 +85,7 @@ class ComposedCore(wiring.Component):
         self._join_array(m, arr, banks, reader, drain, result, job)
         if self._with_pool:
             m.submodules.pool = pool = PoolUnit(cfg, fault=_fault_for(fault, POOL_FAULTS),
-                                                lanes_reg=True)
+                                                retimed=True)
             self._join_pool(m, pool, loader, result, job)
         else:
             m.d.comb += [loader.data.valid.eq(self.data.valid),

@@ -157,12 +157,12 @@ class PoolUnit(wiring.Component):
     #: job register)
     JOB_FIELDS = ("p", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw")
 
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, lanes_reg: bool = False):
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, retimed: bool = False):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
         if fault is not None and fault not in POOL_FAULTS:
             raise ValueError(f"unknown pool fault {fault!r}; known: {POOL_FAULTS}")
-        self._cfg, self._fault, self._lanes_reg = cfg, fault, lanes_reg
+        self._cfg, self._fault, self._retimed = cfg, fault, retimed
         kb = range(cfg.pool_max_kernel + 1)
         super().__init__({
             "start": In(1),
@@ -353,16 +353,30 @@ class PoolUnit(wiring.Component):
         ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
                                  "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
         pos = data.StructLayout({"ctl": ctl, "need": 1, "tap_ok": 1})
-        m.submodules.positions = queue = RegisterQueue(pos)
+        m.submodules.positions = queue = (RegisterQueue(pos, valid_next=True) if self._retimed
+                                          else RegisterQueue(pos))
         pop = Signal()                                   # the queue's head issues this cycle
         m.d.comb += [
             queue.i.valid.eq(running),
             # (the queue_drop fault: the sequencer does not wait for the queue's room)
             fire.eq(running & (1 if self._fault == "queue_drop" else queue.i.ready)),
             # (an output that `left` has not yet left `inflight`: busy as if it had)
-            self.busy.eq(derive | derive2 | compare | starting | running | queue.o.valid
-                         | ((inflight != 0) & ~((inflight == 1) & left))),
         ]
+        if self._retimed:
+            # busy as a register: the value each term takes in the next cycle
+            busy_q = Signal(name="busy_q")
+            running_next = (running & ~(fire & final)) | starting
+            inflight_next = Signal.like(inflight)
+            m.d.comb += [inflight_next.eq(inflight + issued_out - left),
+                         self.busy.eq(busy_q)]
+            m.d.sync += busy_q.eq(self.start | derive | derive2 | compare | running_next
+                                  | queue.o_valid_next
+                                  | ((inflight_next != 0)
+                                     & ~((inflight_next == 1) & self.o_valid)))
+        else:
+            m.d.comb += self.busy.eq(derive | derive2 | compare | starting | running
+                                     | queue.o.valid
+                                     | ((inflight != 0) & ~((inflight == 1) & left)))
         words = self.data.payload
 
         # the credit misses what it cannot see yet: ArrayConfig.pool_credit_margin
@@ -390,9 +404,9 @@ class PoolUnit(wiring.Component):
         act0 = a_ge0 & a_le0 & Cat(*(e[-1] for e in end_hp0))
         n_act = n_ge & n_le & n_lt
 
-        # with lanes_reg: the lanes of this group that hold planes (planes > l), a register
+        # retimed: the lanes of this group that hold planes (planes > l), a register
         # set with `planes`, so the position queue's entry takes a flip-flop, not a comparison
-        lanes_q = Signal(L, name="lanes_q") if self._lanes_reg else None
+        lanes_q = Signal(L, name="lanes_q") if self._retimed else None
 
         def group_state():
             m.d.sync += [y.eq(0), y_h.eq(one_h), row_end.eq(y_first_end), act.eq(act0),
@@ -437,7 +451,7 @@ class PoolUnit(wiring.Component):
             row_start(group_start(one_grp0))
             m.d.sync += [running.eq(1), planes.eq(planes0), last_grp.eq(one_grp0),
                          planes_far.eq(planes0_far)]
-            if self._lanes_reg:
+            if self._retimed:
                 m.d.sync += lanes_q.eq(Cat(*(above(planes0, l) for l in range(L))))
         with m.If(fire):
             with m.If(final):
@@ -447,7 +461,7 @@ class PoolUnit(wiring.Component):
                     row_start(group_start(planes_far[-1]))
                     m.d.sync += [planes.eq(planes - L), last_grp.eq(planes_far[-1]),
                                  planes_far.eq(planes_far - L)]
-                    if self._lanes_reg:       # the next group's lanes: planes - L > l
+                    if self._retimed:       # the next group's lanes: planes - L > l
                         m.d.sync += lanes_q.eq(Cat(*(above(planes, l + L)
                                                      for l in range(L))))
                 with m.Else():
@@ -475,7 +489,7 @@ class PoolUnit(wiring.Component):
                                  pend_next.eq(~room[-1])]
 
         # ---- the position into the queue ------------------------------------------------------
-        lanes_ok = lanes_q if self._lanes_reg else Cat(*(above(planes, l) for l in range(L)))
+        lanes_ok = lanes_q if self._retimed else Cat(*(above(planes, l) for l in range(L)))
         # the bank flags of this position: being loaded (the first position of a row) or held
         issue_act = Mux(group_next, act0, Mux(row_next, n_act, act))
         issue_first = Mux(group_next, first0, Mux(row_next, n_first, first))

@@ -20,6 +20,9 @@ class RegisterQueue(wiring.Component):
                        2:1 multiplexer after the entry registers
     ===========  ====  ===========================================================
 
+    With ``valid_next``, a third port ``o_valid_next`` (out, 1): the value ``o.valid`` takes in
+    the next cycle (for a consumer that registers a flag of it without a cycle's delay).
+
     Latency: an entry taken on ``i`` in cycle t is on ``o`` in cycle t + :attr:`LATENCY`.
     Throughput: one entry per cycle, with ``i.valid`` and ``o.ready`` held high (two entries
     cover the cycle by which the registered ``i.ready`` sees a read late; a producer that
@@ -30,7 +33,7 @@ class RegisterQueue(wiring.Component):
     #: cycles from an entry taken on ``i`` to it on ``o``
     LATENCY = 1
 
-    def __init__(self, shape, depth: int = 2):
+    def __init__(self, shape, depth: int = 2, *, valid_next: bool = False):
         try:
             Shape.cast(shape)
         except TypeError as e:
@@ -40,7 +43,10 @@ class RegisterQueue(wiring.Component):
             self._MustUse__silence = True
             raise ValueError(f"RegisterQueue depth must be an integer >= 2, got {depth!r}")
         self._shape, self.depth = shape, depth
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+        ports = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
+        if valid_next:
+            ports["o_valid_next"] = Out(1)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -72,4 +78,6 @@ class RegisterQueue(wiring.Component):
             room.eq(Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))),
             any_.eq(Mux(push, 1, Mux(pop, level > 1, any_))),
         ]
+        if hasattr(self, "o_valid_next"):
+            m.d.comb += self.o_valid_next.eq(Mux(push, 1, Mux(pop, level > 1, any_)))
         return m
