@@ -353,19 +353,27 @@ class PoolUnit(wiring.Component):
         ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
                                  "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
         pos = data.StructLayout({"ctl": ctl, "need": 1, "tap_ok": 1})
-        m.submodules.positions = queue = (RegisterQueue(pos, valid_next=True) if self._retimed
+        m.submodules.positions = queue = (RegisterQueue(pos, next_flags=True) if self._retimed
                                           else RegisterQueue(pos))
         pop = Signal()                                   # the queue's head issues this cycle
-        m.d.comb += [
-            queue.i.valid.eq(running),
-            # (the queue_drop fault: the sequencer does not wait for the queue's room)
-            fire.eq(running & (1 if self._fault == "queue_drop" else queue.i.ready)),
-            # (an output that `left` has not yet left `inflight`: busy as if it had)
-        ]
+        drop = self._fault == "queue_drop"
+        if self._retimed:
+            # `fire` a register of its own (the next values of running and the queue's room),
+            # so the queue's ready drives the queue and `fire` the sequencer's registers
+            fire_q = Signal(name="fire_q")
+            running_next = (running & ~(fire & final)) | starting
+            m.d.comb += [queue.i.valid.eq(running), fire.eq(fire_q)]
+            m.d.sync += fire_q.eq(running_next & (1 if drop else queue.i_ready_next))
+        else:
+            m.d.comb += [
+                queue.i.valid.eq(running),
+                # (the queue_drop fault: the sequencer does not wait for the queue's room)
+                fire.eq(running & (1 if drop else queue.i.ready)),
+                # (an output that `left` has not yet left `inflight`: busy as if it had)
+            ]
         if self._retimed:
             # busy as a register: the value each term takes in the next cycle
             busy_q = Signal(name="busy_q")
-            running_next = (running & ~(fire & final)) | starting
             inflight_next = Signal.like(inflight)
             m.d.comb += [inflight_next.eq(inflight + issued_out - left),
                          self.busy.eq(busy_q)]

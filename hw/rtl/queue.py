@@ -20,8 +20,9 @@ class RegisterQueue(wiring.Component):
                        2:1 multiplexer after the entry registers
     ===========  ====  ===========================================================
 
-    With ``valid_next``, a third port ``o_valid_next`` (out, 1): the value ``o.valid`` takes in
-    the next cycle (for a consumer that registers a flag of it without a cycle's delay).
+    With ``next_flags``, two more ports, ``o_valid_next`` and ``i_ready_next`` (out, 1 each):
+    the values ``o.valid`` and ``i.ready`` take in the next cycle (for a consumer that keeps a
+    flag of them in a register of its own without a cycle's delay).
 
     Latency: an entry taken on ``i`` in cycle t is on ``o`` in cycle t + :attr:`LATENCY`.
     Throughput: one entry per cycle, with ``i.valid`` and ``o.ready`` held high (two entries
@@ -33,7 +34,7 @@ class RegisterQueue(wiring.Component):
     #: cycles from an entry taken on ``i`` to it on ``o``
     LATENCY = 1
 
-    def __init__(self, shape, depth: int = 2, *, valid_next: bool = False):
+    def __init__(self, shape, depth: int = 2, *, next_flags: bool = False):
         try:
             Shape.cast(shape)
         except TypeError as e:
@@ -44,8 +45,8 @@ class RegisterQueue(wiring.Component):
             raise ValueError(f"RegisterQueue depth must be an integer >= 2, got {depth!r}")
         self._shape, self.depth = shape, depth
         ports = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
-        if valid_next:
-            ports["o_valid_next"] = Out(1)
+        if next_flags:
+            ports.update(o_valid_next=Out(1), i_ready_next=Out(1))
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -79,5 +80,7 @@ class RegisterQueue(wiring.Component):
             any_.eq(Mux(push, 1, Mux(pop, level > 1, any_))),
         ]
         if hasattr(self, "o_valid_next"):
-            m.d.comb += self.o_valid_next.eq(Mux(push, 1, Mux(pop, level > 1, any_)))
+            m.d.comb += [self.o_valid_next.eq(Mux(push, 1, Mux(pop, level > 1, any_))),
+                         self.i_ready_next.eq(Mux(push & ~pop, level < n - 1,
+                                                  Mux(~push & pop, 1, level < n)))]
         return m

@@ -91,7 +91,7 @@ def test_rtl_revision_is_the_committed_one():
 
 
 #: config fields that change the RTL's structure, not only a width or a depth
-STRUCTURAL = ("drain_rows", "hold_banks", "load_rows", "pool_lanes", "pool_port")
+STRUCTURAL = ("drain_rows", "hold_banks", "load_rows", "pool_lanes", "pool_port", "core_parts")
 
 
 def _representatives():
