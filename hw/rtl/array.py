@@ -46,8 +46,9 @@ class SystolicArray(wiring.Component):
 
     ``rowpop_own``: each row-popcount PE is a popcount of ``a`` alone with an operand register
     of its own (:class:`hw.rtl.pe.PE` with ``rowpop``) instead of an AND-mode PE sharing PE
-    (r, 0)'s register (same input, merged by Yosys otherwise), so the two trees need not sit
-    together (the composed core sets it).
+    (r, 0)'s register, and PE (r, 0)'s register is kept too (equal flip-flops are merged by
+    Yosys unless both are kept), so the two trees need not sit together (the composed core
+    sets it).
     """
 
     @staticmethod
@@ -106,7 +107,8 @@ class SystolicArray(wiring.Component):
             m.d.comb += w_m.eq(self.w[c] | ~keep)
             w_north.append(delayed(m, w_m, c * PE.OPERAND_REGS, f"w_skew{c}"))
 
-        pes = [[PE(cfg, fault=self._pe_fault) for _ in range(C)] for _ in range(R)]
+        pes = [[PE(cfg, fault=self._pe_fault, own_a=self._rowpop_own and c == 0)
+                for c in range(C)] for _ in range(R)]
         rowpop = [PE(cfg, rowpop=self._rowpop_own) for _ in range(R)]
         for r in range(R):
             m.submodules[f"rowpop{r}"] = rp = rowpop[r]

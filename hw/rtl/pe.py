@@ -58,8 +58,10 @@ class PE(wiring.Component):
     - ``hold`` (out, acc): the draining bank's hold register.
 
     ``rowpop``: a row-popcount PE that counts popcount(a) alone (``w_in`` and the AND-mode flag
-    unused: no mode copies), its ``a_in`` register kept apart from the one of the PE it shares
-    ``a_in`` with (Yosys would merge them), so each can sit beside its own tree.
+    unused: no mode copies). ``rowpop`` and ``own_a``: the ``a_in`` register is named ``a_own``
+    and kept (hw.rtl.verilog.keep_replicas), so two PEs with the same ``a_in`` (PE (r, 0) and
+    its row-popcount PE) keep a register each, each beside its own tree: Yosys merges equal
+    flip-flops unless both are kept.
     """
 
     #: operand registers (``a_out``, ``w_out``, ``f_out``): one hop east or south
@@ -86,10 +88,11 @@ class PE(wiring.Component):
         registers feeds its leaf stage directly), the accumulator."""
         return Popcount.latency_of(simd) + cls.ACC_REGS
 
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, rowpop: bool = False):
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, rowpop: bool = False,
+                 own_a: bool = False):
         if fault is not None and fault not in PE_FAULTS:
             raise ValueError(f"unknown PE fault {fault!r}; known: {PE_FAULTS}")
-        self._cfg, self._fault, self._rowpop = cfg, fault, rowpop
+        self._cfg, self._fault, self._rowpop, self._own_a = cfg, fault, rowpop, own_a
         flags, bank_bits = flags_layout(cfg.hold_banks), ceil_log2(cfg.hold_banks)
         super().__init__({
             "a_in": In(cfg.simd), "w_in": In(cfg.simd), "f_in": In(flags),
@@ -113,8 +116,13 @@ class PE(wiring.Component):
         cfg = self._cfg
         if self._rowpop:
             return self._elaborate_rowpop(m)
-        m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in),
-                     self.f_out.eq(self.f_in)]
+        if self._own_a:
+            a_own = Signal(cfg.simd, name="a_own")       # kept: see ``own_a``
+            m.d.sync += [a_own.eq(self.a_in), self.w_out.eq(self.w_in), self.f_out.eq(self.f_in)]
+            m.d.comb += self.a_out.eq(a_own)
+        else:
+            m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in),
+                         self.f_out.eq(self.f_in)]
 
         # XNOR (or AND) of the operand registers, straight into the popcount tree's leaf stage:
         # each leaf sums ``group`` bits that are each a function of three registers (a, w, the
