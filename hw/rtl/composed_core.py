@@ -6,13 +6,11 @@ systolic array and the pool unit."""
 from __future__ import annotations
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
-from ..config import ArrayConfig
 from .array import ARRAY_FAULTS, SystolicArray
 from .fifo import FIFO_FAULTS
-from .formats import cmd_layout, out_layout
+from .interfaces import CoreStreams
 from .parts.drain_control import DrainControl
 from .parts.job_control import JobControl
 from .parts.operand_banks import BANK_FAULTS, OperandBanks
@@ -30,7 +28,7 @@ def _fault_for(fault: str | None, owned: tuple[str, ...]) -> str | None:
     return fault if fault in owned else None
 
 
-class ComposedCore(wiring.Component):
+class ComposedCore(CoreStreams):
     """Takes whole jobs and streams their integer results: the streams, beat formats and
     cycle timing of :class:`hw.rtl.core.BinaryCore` (one cycle model covers both), built
     from parts that each own their latency.
@@ -43,21 +41,7 @@ class ComposedCore(wiring.Component):
     leaves the pool unit out: a pool command is taken and dropped in its setup cycle.
     """
 
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, with_pool: bool = True):
-        if not isinstance(cfg, ArrayConfig):
-            raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        if fault is not None and fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
-        self._cfg, self._fault, self._with_pool = cfg, fault, with_pool
-        super().__init__({
-            "cmd": In(stream.Signature(cmd_layout(cfg))),
-            "data": In(stream.Signature(cfg.data_width)),
-            "out": Out(stream.Signature(out_layout(cfg))),
-        })
-
-    @property
-    def config(self) -> ArrayConfig:
-        return self._cfg
+    KNOWN_FAULTS = FAULTS
 
     def elaborate(self, platform):
         m = Module()

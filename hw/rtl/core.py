@@ -10,15 +10,15 @@ records are measured."""
 from __future__ import annotations
 
 from amaranth.hdl import Array, Mux, Cat, Const, Module, Signal, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
 from .array import ARRAY_FAULTS, SystolicArray
 from .command import idle_state
 from .fifo import FIFO_FAULTS, OutputFIFO
 from .flags import above, at_most
 from ..config import ArrayConfig, ceil_log2
-from .formats import OP_AND, OP_POOL, cmd_layout, out_layout
+from .formats import OP_AND, OP_POOL, cmd_layout
+from .interfaces import CoreStreams
 from .memory import PipelinedMemory
 from .parts.job_control import JobControl
 from .parts.operand_banks import BANK_FAULTS
@@ -37,7 +37,7 @@ CORE_FAULTS = READER_FAULTS + BANK_FAULTS
 FAULTS = ARRAY_FAULTS + POOL_FAULTS + FIFO_FAULTS + CORE_FAULTS + POOL_CORE_FAULTS
 
 
-class BinaryCore(wiring.Component):
+class BinaryCore(CoreStreams):
     """Takes whole jobs and streams their integer results.
 
     ``with_pool=False`` (the matmul core beside a :class:`hw.rtl.pool_core.PoolCore`, with
@@ -81,6 +81,7 @@ class BinaryCore(wiring.Component):
     (:meth:`credit_margin`), so back-pressure stalls the producers and never drops a result.
     """
 
+    KNOWN_FAULTS = FAULTS
     # The latencies and the FIFO/credit arithmetic are owned by the parts of the composed core
     # (hw/rtl/parts), which this core matches cycle for cycle; read here under the names the
     # code below and the cost model have always used.
@@ -101,22 +102,6 @@ class BinaryCore(wiring.Component):
     tiles_in_flight = staticmethod(ResultPath.tiles_in_flight)
     pool_credit_margin = ResultPath.pool_credit_margin
     fifo_depth_for = ResultPath.fifo_depth_for
-
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, with_pool: bool = True):
-        if not isinstance(cfg, ArrayConfig):
-            raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        if fault is not None and fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
-        self._cfg, self._fault, self._with_pool = cfg, fault, with_pool
-        super().__init__({
-            "cmd": In(stream.Signature(cmd_layout(cfg))),
-            "data": In(stream.Signature(cfg.data_width)),
-            "out": Out(stream.Signature(out_layout(cfg))),
-        })
-
-    @property
-    def config(self) -> ArrayConfig:
-        return self._cfg
 
     def elaborate(self, platform):
         m = Module()

@@ -9,10 +9,10 @@ to one or more consumers.
 from __future__ import annotations
 
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from ..config import ArrayConfig, ceil_log2
-from .formats import cmd_layout
+from .formats import cmd_layout, out_layout
 
 
 def kw_bits(cfg: ArrayConfig) -> int:
@@ -122,6 +122,34 @@ def occupancy_signature(cfg: ArrayConfig) -> wiring.Signature:
     return wiring.Signature({"occupied": Out(range(cfg.out_fifo_depth + ResultPath.REGS + 1))})
 
 
-__all__ = ["kw_bits", "job_signature", "write_signature", "read_signature",
+class CoreStreams(wiring.Component):
+    """What both matmul cores (:class:`hw.rtl.core.BinaryCore`,
+    :class:`hw.rtl.composed_core.ComposedCore`) take: a config, an optional deliberate fault
+    (one of the class's ``KNOWN_FAULTS``), ``with_pool``, and three streams: ``cmd`` (in,
+    :func:`hw.rtl.formats.cmd_layout`), ``data`` (in, ``cfg.data_width`` bits), ``out`` (out,
+    :func:`hw.rtl.formats.out_layout`)."""
+
+    KNOWN_FAULTS: tuple[str, ...] = ()
+
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, with_pool: bool = True):
+        if not isinstance(cfg, ArrayConfig):
+            self._MustUse__silence = True
+            raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
+        if fault is not None and fault not in self.KNOWN_FAULTS:
+            self._MustUse__silence = True
+            raise ValueError(f"unknown fault {fault!r}; known: {self.KNOWN_FAULTS}")
+        self._cfg, self._fault, self._with_pool = cfg, fault, with_pool
+        super().__init__({
+            "cmd": In(stream.Signature(cmd_layout(cfg))),
+            "data": In(stream.Signature(cfg.data_width)),
+            "out": Out(stream.Signature(out_layout(cfg))),
+        })
+
+    @property
+    def config(self) -> ArrayConfig:
+        return self._cfg
+
+
+__all__ = ["CoreStreams", "kw_bits", "job_signature", "write_signature", "read_signature",
            "progress_signature", "tile_layout", "tile_signature", "drain_signature",
            "status_signature", "occupancy_signature"]

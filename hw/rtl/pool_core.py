@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from ..config import ArrayConfig
 from .command import idle_state
 from .fifo import OutputFIFO
-from .formats import OP_POOL, cmd_layout
+from .formats import OP_POOL, cmd_layout, out_layout
 from .pool import POOL_FAULTS, PoolUnit
 
 #: Deliberate bug of the pool core the testbench must catch: ``pool_core_extra_reg`` puts one
@@ -47,7 +47,6 @@ class PoolCore(wiring.Component):
         if fault is not None and fault not in POOL_FAULTS + POOL_CORE_FAULTS:
             raise ValueError(f"unknown pool core fault {fault!r}; known: "
                              f"{POOL_FAULTS + POOL_CORE_FAULTS}")
-        from .core import out_layout
 
         self._cfg, self._fault = cfg, fault
         super().__init__({
