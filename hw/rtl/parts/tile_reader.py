@@ -168,13 +168,10 @@ class TileReader(wiring.Component):
         reserved_room = Signal(range(-depth - cfg.mm_credit_margin, depth + 1))
         credit_next = Signal()
         m.d.comb += credit_next.eq(self.occupancy.occupied <= reserved_room)
-        # reserved + reserve - shift as a choice among four sums of registers, so the tile
-        # start (late: `go`, `reading`) and the drain shift only select
-        started = Signal.like(reserved, name="reserved_started")
-        m.d.comb += started.eq(reserved + m_beats)
-        m.d.sync += [reserved.eq(Mux(reserve_on,
-                                     Mux(self.drain.shift, started - 1, started),
-                                     Mux(self.drain.shift, reserved - 1, reserved))),
+        # reserved + reserve - shift as a choice between two sums of registers, so the tile
+        # start (late: `go`, `reading`) only selects
+        freed = reserved - self.drain.shift
+        m.d.sync += [reserved.eq(Mux(reserve_on, freed + m_beats, freed)),
                      reserved_room.eq(depth - cfg.mm_credit_margin - reserved)]
 
         advance, tile_end, row_start = Signal(), Signal(), Signal()
