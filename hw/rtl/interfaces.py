@@ -110,7 +110,8 @@ def drain_signature(cfg: ArrayConfig) -> wiring.Signature:
 
 
 def status_signature() -> wiring.Signature:
-    """Tile reader -> job control: ``done`` (1), a pulse at the job's last tile read."""
+    """Tile reader -> job control: ``done`` (1), a registered pulse in the cycle after the job's
+    last tile read."""
     return wiring.Signature({"done": Out(1)})
 
 

@@ -42,8 +42,8 @@ class TileReader(wiring.Component):
       bank of each read, delayed to arrive at the array with its words.
     - ``tiles`` (out, :func:`hw.rtl.interfaces.tile_signature`): a tile beat at each tile's
       last read.
-    - ``status`` (out, :func:`hw.rtl.interfaces.status_signature`): ``done`` at the job's last
-      read.
+    - ``status`` (out, :func:`hw.rtl.interfaces.status_signature`): ``done`` in the cycle
+      after the job's last read (a register).
 
     Latency: a read decided in cycle t has its address registered in t + :attr:`READ_ADDR_REGS`
     and its flags at the array in t + ``cfg.mm_read_latency``, with its words. The first tile of
@@ -186,8 +186,10 @@ class TileReader(wiring.Component):
         go = Signal(name="tile_go")
         m.d.comb += [advance.eq(reading & (~k_first | go)),
                      tile_end.eq(advance & k_last),
-                     row_start.eq(advance & k_first & first_col),
-                     self.status.done.eq(tile_end & last_tile)]
+                     row_start.eq(advance & k_first & first_col)]
+        # registered: job control leaves READ a cycle after the last read, when the last tile
+        # is in the drain's delay line (in_flight), so MM_DONE ends in the same cycle as before
+        m.d.sync += self.status.done.eq(tile_end & last_tile)
         row_ok_next = Signal()
         m.d.comb += row_ok_next.eq(prog.all_loaded | Mux(
             row_start, (ahead >= 2) | ((ahead == 1) & prog.row_pulse), (ahead != 0) | prog.row_pulse))
