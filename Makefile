@@ -27,10 +27,10 @@ iverilog:  ## install Icarus Verilog with apt-get when missing and root, else pr
 	     echo "    sudo apt-get update && sudo apt-get install -y iverilog"; exit 1; fi
 
 test: setup  ## run the test suite (CI's representative subset; slow tests skipped)
-	$(PY) -m pytest -q -n $(JOBS)
+	$(PY) -m pytest -q -n $(JOBS) --dist worksteal
 
 test-all: setup  ## run every test, slow synthesis and Verilator runs included
-	$(PY) -m pytest -q -n $(JOBS) -m ''
+	$(PY) -m pytest -q -n $(JOBS) --dist worksteal -m ''
 
 bench: setup  ## speed figures (DSE configs/s, Icarus vs Verilator wall time) of this machine
 	$(PY) -m hw bench
