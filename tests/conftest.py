@@ -92,9 +92,15 @@ CI_LEAVES = {
         "CI synthesises the same checks for ECP5 and iCE40",
     "tests/hw/test_bench.py::test_quick_bench_prints_and_writes_its_figures":
         "a benchmark: CI checks its bad inputs",
-    **{f"tests/sim/test_composed_core_sim.py::{t}": "CI runs the composed core on its Verilog "
-       "and catches early_rows; the lockstep test covers stalls in every cycle"
-       for t in ("test_composed_core_is_exact_under_stalls_and_freezes",
+    **{f"tests/sim/test_composed_core_sim.py::{t}": "CI runs the composed core's Verilog on "
+       "r2c3s16 and catches early_rows; the lockstep test (tests/hw/rtl/test_composed_core.py) "
+       "covers the other configs, stalls and faults in every cycle"
+       for t in ("test_composed_core_is_exact_and_takes_the_modelled_cycles[r3c2s16_h3_d1]",
+                 "test_composed_core_is_exact_and_takes_the_modelled_cycles[r4c2s16_g2_l4]",
+                 "test_composed_core_is_exact_under_stalls_and_freezes",
+                 "test_composed_core_beside_a_pool_core_is_exact",
+                 "test_a_fault_in_a_part_of_the_composed_core_is_caught[hold_swap]",
+                 "test_a_fault_in_a_part_of_the_composed_core_is_caught[fifo_overfill]",
                  "test_load_slot_rotation_in_the_operand_banks_is_caught")},
     "tests/sim/test_checks.py::test_kpad_fault_caught_only_with_random_padding":
         "CI catches kpad in tests/sim/test_faults.py",

@@ -15,9 +15,6 @@ CONFIGS = {
     "r3c2s16_h3_d1": small(rows=3, cols=2, hold_banks=3, drain_rows=1, core_parts=1),
     "r4c2s16_g2_l4": small(rows=4, cols=2, load_rows=2, pool_lanes=4, core_parts=1),
 }
-#: CI runs one config and one fault here; the lockstep test (tests/hw/rtl/test_composed_core.py)
-#: covers the other configs in every cycle, and `make test-all` runs all of these
-SLOW = pytest.mark.slow
 
 
 def assert_exact_on_rtl(cfg, jobs, tmp_path):
@@ -29,8 +26,7 @@ def assert_exact_on_rtl(cfg, jobs, tmp_path):
         assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"], job.cycles(cfg))
 
 
-@pytest.mark.parametrize("name", [n if n == "r2c3s16" else pytest.param(n, marks=SLOW)
-                                  for n in CONFIGS])
+@pytest.mark.parametrize("name", list(CONFIGS))
 def test_composed_core_is_exact_and_takes_the_modelled_cycles(name, tmp_path):
     cfg = CONFIGS[name]
     assert_exact_on_rtl(cfg, edge_suite(cfg, seed=5), tmp_path)
@@ -43,14 +39,12 @@ def test_composed_core_is_exact_under_stalls_and_freezes(tmp_path):
     assert all(r["passed"] for r in rows), [r for r in rows if not r["passed"]]
 
 
-@SLOW
 def test_composed_core_beside_a_pool_core_is_exact(tmp_path):
     cfg = small(pool_port=1, core_parts=1)
     assert_exact_on_rtl(cfg, edge_suite(cfg, seed=8), tmp_path)
 
 
-@pytest.mark.parametrize("fault", ["early_rows", pytest.param("hold_swap", marks=SLOW),
-                                   pytest.param("fifo_overfill", marks=SLOW)])
+@pytest.mark.parametrize("fault", ["early_rows", "hold_swap", "fifo_overfill"])
 def test_a_fault_in_a_part_of_the_composed_core_is_caught(fault, tmp_path):
     cfg = small(rows=3, cols=2, simd=16, max_k=32, core_parts=1)
     rows = run_jobs(cfg, save_jobs(fault_jobs(cfg.max_k), tmp_path), fault=fault, expect_fail=True,
