@@ -270,6 +270,18 @@ class MatmulOp(_OpMethods):
             job.check(cfg)
         return out
 
+    def weight_reload_cycles(self, cfg: ArrayConfig) -> int:
+        """W load cycles of this op's M chunks after the first (:meth:`legal_jobs`): what
+        keeping a layer's weights in the operand banks across its M chunks would save, with
+        the chunks of one N, K chunk run back to back (each reloads the same ceil(n/G) * KW
+        beats today; :func:`hw.cost.cycles.matmul_terms` ``w_load``)."""
+        from .config import load_beats
+
+        again = len(chunks(self.m, cfg.max_m)) - 1
+        return again * sum(load_beats(ni, cfg.load_rows_eff) * ceil_div(ki, cfg.simd)
+                           for ni in chunks(self.n, cfg.max_n)
+                           for ki in chunks(self.k, cfg.max_k))
+
     def k_splits(self, cfg: ArrayConfig) -> int:
         """Number of K chunks of :meth:`legal_jobs` (their partial sums are added outside)."""
         return len(chunks(self.k, cfg.max_k))

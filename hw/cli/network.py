@@ -59,6 +59,12 @@ def run(ns) -> int:
           f"{t['binary_macs_attention']:,} attention, utilisation {100 * t['utilisation']:.2f}%, "
           f"{t['latency_ms']:.4g} ms, {t['frames_per_s']:.4g} frames/s at {cfg.clock_mhz:g} MHz "
           f"(model)")
+    mt = t["matmul_terms"]
+    print(f"matmul cycles: {mt['reads']:,} tile reads (the compute limit), {mt['w_load']:,} W "
+          f"load + {mt['a_load']:,} A load that no tile hides, {mt['spacing']:,} tile spacing "
+          f"beyond KW, {mt['fixed']:,} job start, flush, drain and result latency; not built "
+          f"(upper bounds): weights kept across M chunks save {t['weight_reload_cycles']:,}, "
+          f"every load hidden gives {t['cycles_every_load_hidden']:,} cycles/frame (model)")
     o = cost["offchip"]
     print(f"with {o['bandwidth']['label']} off-chip, batch {o['batch']}: "
           f"{o['cycles_per_frame']:,.0f} cycles, {o['frames_per_s']:.4g} frames/s, utilisation "

@@ -112,8 +112,23 @@ def tile_gaps(count, window, period, bank, lead=()):
     return total, out
 
 
-def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
-    """Cycles of an M x N x K matmul job (either mode: the timing does not depend on it)."""
+#: the terms of a matmul job's cycles (:func:`matmul_terms`), in the order they are printed
+MATMUL_TERMS = ("reads", "w_load", "a_load", "spacing", "fixed")
+
+
+def matmul_terms(cfg: ArrayConfig, m: int, n: int, k: int) -> dict:
+    """The cycles of an M x N x K matmul job split into where they go; they add up to
+    :func:`matmul_cycles`. Elementwise on numpy arrays of config values.
+
+    - ``reads``: Tm * Tn * KW, one tile read per cycle: the compute limit
+      ceil(M/R) ceil(N/C) ceil(K/simd).
+    - ``w_load``: ceil(N/G) * KW, the W load before the first tile (no tile hides it).
+    - ``a_load``: ceil(M0/G) * KW, the A rows the first tile waits for.
+    - ``spacing``: tile gaps beyond KW (the drain's and the hold banks' rules, :func:`tile_gaps`).
+    - ``fixed``: load_to_read - 1 + tile_flush + b(m_l) - 1 + result_latency +
+      job_start_cycles: the first read's wait, the last tile's flush and drain, the result
+      registers and the job's start.
+    """
     for what, v in (("M", m), ("N", n), ("K", k)):
         if v < 1:
             raise ValueError(f"{what} must be >= 1, got {v}")
@@ -132,10 +147,23 @@ def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
     last_sum, _ = tile_gaps(tn - 1, window, last_p, last_q, lead=[full_q] * (banks - 1))
     first_rows = cfg.rows_before_first_read(m, n)
     g = cfg.load_rows_eff
-    total = ((load_beats(n, g) + load_beats(first_rows, g)) * kw + cfg.load_to_read - 1 + kw + full_sum + last_sum
-             + cfg.tile_flush + drain_beats(m_l, cfg.drain_rows_eff) - 1 + cfg.result_latency
-             + cfg.job_start_cycles)
-    return total if isinstance(total, np.ndarray) and total.ndim else int(total)
+    tiles = tm * tn
+    terms = {
+        "reads": tiles * kw,
+        "w_load": load_beats(n, g) * kw,
+        "a_load": load_beats(first_rows, g) * kw,
+        "spacing": full_sum + last_sum - (tiles - 1) * kw,
+        "fixed": (cfg.load_to_read - 1 + cfg.tile_flush + drain_beats(m_l, cfg.drain_rows_eff)
+                  - 1 + cfg.result_latency + cfg.job_start_cycles),
+    }
+    return {key: (v if isinstance(v, np.ndarray) and v.ndim else int(v))
+            for key, v in terms.items()}
+
+
+def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
+    """Cycles of an M x N x K matmul job (either mode: the timing does not depend on it): the
+    sum of its :func:`matmul_terms` (the formula in the module docstring)."""
+    return sum(matmul_terms(cfg, m, n, k).values())
 
 
 def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,

@@ -42,7 +42,7 @@ from pathlib import Path
 from ..config import ArrayConfig, ConfigError, memory_bits
 from ..paths import CHECKPOINTS_DIR, DIGITS_CHECKPOINT, REPO
 from ..ops import MatmulOp, Op, OpKind, PoolOp
-from .cycles import frame_cycles
+from .cycles import MATMUL_TERMS, frame_cycles, matmul_terms
 from .memory_bound import Bandwidth, check_batch, memory_bound_cost
 from .utilisation import config_utilisation
 
@@ -390,6 +390,12 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             "memory_cycles": b["memory_cycles"], "cycles_with_bandwidth": b["cycles"],
             "bound": b["bound"]})
     k_split_adds = sum(op.m * op.n * (op.k_splits(cfg) - 1) for op in net.matmuls)
+    terms = dict.fromkeys(MATMUL_TERMS, 0)
+    for op in net.matmuls:
+        for job, count in op_jobs(cfg, op).items():
+            for key, v in matmul_terms(cfg, job.m, job.n, job.k).items():
+                terms[key] += count * v
+    loads = terms["w_load"] + terms["a_load"]
     latency_s = (mm_cycles + pool_cycles) / f_hz      # one frame, first command to last result
     traffic = sum(c.weight_traffic_bits for c in costs)
     return {
@@ -418,6 +424,14 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             "weight_traffic_bits_per_frame": traffic,
             "weight_traffic_mb_per_frame": traffic / 8 / 1e6,
             "k_split_partial_adds": k_split_adds,
+            # where the matmul cycles go (hw.cost.cycles.matmul_terms, summed over the jobs)
+            "matmul_terms": terms,
+            # upper bounds of two load overlaps this design does not have (hw/README.md,
+            # Dataflow): the W loads of later M chunks (weights kept across a layer's M
+            # chunks), and every load hidden behind compute (the frame then)
+            "weight_reload_cycles": sum(op.weight_reload_cycles(cfg) for op in net.matmuls),
+            "cycles_every_load_hidden": frame_cycles(mm_cycles - loads, pool_cycles,
+                                                     cfg.pool_port),
         },
         "offchip": off,
         "memory": memory_needs(net, cfg),

@@ -166,6 +166,33 @@ def test_split_network_cycles_sum(tiny):
     assert cost["totals"]["binary_macs"] == tiny.macs()
 
 
+def test_split_network_matmul_terms(tiny):
+    """The totals' matmul terms add up to the matmul cycles; the W loads of later M chunks
+    and the frame with every load hidden follow from them (by hand: one ceil(n/G) * KW per N, K
+    chunk of every M chunk after the first)."""
+    cfg = ArrayConfig(rows=2, cols=2, simd=16, max_m=20, max_n=24, max_k=48,
+                      pool_max_planes=10, pool_row_depth=300)
+    t = network_cost(tiny, cfg)["totals"]
+    terms = t["matmul_terms"]
+    assert sum(terms.values()) == t["matmul_cycles"]
+    assert terms["reads"] == sum(-(-a // 2) * -(-b // 2) * -(-d // 16) for op in tiny.matmuls
+                                 for a in chunks(op.m, 20) for b in chunks(op.n, 24)
+                                 for d in chunks(op.k, 48))
+    reload = sum((len(chunks(op.m, 20)) - 1) * b * -(-d // 16) for op in tiny.matmuls
+                 for b in chunks(op.n, 24) for d in chunks(op.k, 48))
+    assert t["weight_reload_cycles"] == reload > 0
+    hidden = t["matmul_cycles"] - terms["w_load"] - terms["a_load"] + t["pool_cycles"]
+    assert t["cycles_every_load_hidden"] == hidden < t["cycles"]
+
+
+def test_weight_reload_cycles_by_hand():
+    """M chunks 1024, 1024, 952: two reload the weights; N chunks 64 + 36 rows at G = 2 (32 +
+    18 beats), K chunks 256 + 44 (KW 4 + 1): 2 * (32 + 18) * (4 + 1) = 500."""
+    cfg = ArrayConfig(rows=4, cols=4, simd=64, max_m=1024, max_n=64, max_k=256, load_rows=2)
+    assert MatmulOp("mm", "xnor", 3000, 100, 300).weight_reload_cycles(cfg) == 500
+    assert MatmulOp("mm", "xnor", 1024, 100, 300).weight_reload_cycles(cfg) == 0
+
+
 def test_pool_split_planes_cover_outputs():
     cfg = ArrayConfig(rows=2, cols=2, simd=32, pool_max_planes=5, pool_row_depth=400)
     op = PoolOp("p", 23, 8, 8, (3, 1), (1, 1), (1, 0))

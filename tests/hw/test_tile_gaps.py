@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hw.config import ArrayConfig, ceil_div, drain_beats
-from hw.cost.cycles import matmul_cycles, tile_gaps
+from hw.cost.cycles import matmul_cycles, matmul_terms, tile_gaps
 
 
 def greedy(count, window, period, lead, bank):
@@ -49,13 +49,15 @@ def test_tile_gaps_is_elementwise():
             [int(v) for v in one[1]]
 
 
-def schedule_cycles(cfg: ArrayConfig, m: int, n: int, k: int, overlap: bool = True) -> int:
+def schedule_cycles(cfg: ArrayConfig, m: int, n: int, k: int, overlap: bool = True,
+                    ends_out: list | None = None) -> int:
     """Matmul cycles from the tile reader's rules applied tile by tile: the last read of tile
     i + 1 >= that of tile i + tile_period(m_i), of tile i + n >= that of tile i +
     bank_period(m_i) (n = hold_banks), and the first tile of tile row t no earlier than its A
     rows allow: W (N rows) then A load one beat per cycle, and tile row t waits for A rows up
     to min(M, (t + 1) R) when N > (R - 1) C, else for all M (its first read load_to_read
-    cycles after their last beat). ``overlap=False``: every tile row waits for all of A."""
+    cycles after their last beat). ``overlap=False``: every tile row waits for all of A.
+    ``ends_out``: a list that receives every tile's last read."""
     kw = ceil_div(k, cfg.simd)
     tm, tn = ceil_div(m, cfg.rows), ceil_div(n, cfg.cols)
     rows = [cfg.rows] * (tn * (tm - 1)) + [m - (tm - 1) * cfg.rows] * tn
@@ -75,6 +77,8 @@ def schedule_cycles(cfg: ArrayConfig, m: int, n: int, k: int, overlap: bool = Tr
             j = i - cfg.hold_banks
             t = max(t, ends[j] + cfg.bank_period(rows[j]))
         ends.append(t)
+    if ends_out is not None:
+        ends_out.extend(ends)
     return (ends[-1] + cfg.tile_flush + drain_beats(rows[-1], cfg.drain_rows_eff) - 1
             + cfg.result_latency + cfg.job_start_cycles)
 
@@ -88,6 +92,26 @@ def test_matmul_cycles_equal_the_tile_by_tile_schedule(banks):
                           hold_banks=banks)
         m, n, k = rng.randint(1, 60), rng.randint(1, 60), rng.randint(1, 200)
         assert matmul_cycles(cfg, m, n, k) == schedule_cycles(cfg, m, n, k), (cfg, m, n, k)
+
+
+def test_matmul_terms_from_the_tile_by_tile_schedule():
+    """Each term against the schedule: reads = tiles * KW, the loads before the first tile, the
+    gaps beyond KW between the first and the last tile's last reads, the rest fixed."""
+    rng = random.Random(11)
+    for _ in range(400):
+        cfg = ArrayConfig(rows=rng.randint(1, 8), cols=rng.randint(1, 8),
+                          simd=rng.choice([8, 16, 64]), drain_rows=rng.randint(1, 4),
+                          hold_banks=rng.randint(2, 5))
+        m, n, k = rng.randint(1, 60), rng.randint(1, 60), rng.randint(1, 200)
+        ends = []
+        total = schedule_cycles(cfg, m, n, k, ends_out=ends)
+        kw = ceil_div(k, cfg.simd)
+        first = min(m, cfg.rows) if n > (cfg.rows - 1) * cfg.cols else m
+        t = matmul_terms(cfg, m, n, k)
+        assert t["reads"] == len(ends) * kw
+        assert (t["w_load"], t["a_load"]) == (n * kw, first * kw)
+        assert t["spacing"] == ends[-1] - ends[0] - (len(ends) - 1) * kw >= 0
+        assert sum(t.values()) == total, (cfg, m, n, k)
 
 
 def test_load_overlaps_the_tiles_only_with_r_tile_columns():
