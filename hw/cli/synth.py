@@ -45,6 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--router", choices=ROUTERS, default=None,
                    help="nextpnr router (default: nextpnr's own, router1, as every record "
                         "without it in its flags); the record's flags spell it")
+    p.add_argument("--tmg-ripup", action="store_true",
+                   help="nextpnr --tmg-ripup: router1 rips up and reroutes the arcs of paths that "
+                        "miss the --freq target once all are routed (off in every record "
+                        "without it in its flags); the record's flags spell it")
     p.add_argument("--timeout", type=positive_float, default=TOOL_TIMEOUT_S,
                    help="seconds per tool run, for one config, --sweep and --rerun alike "
                         f"(default {TOOL_TIMEOUT_S}: router1 on a 50k-LUT ECP5 config takes "
@@ -89,6 +93,13 @@ def run(ns) -> int:
                          "router, a sweep uses nextpnr's default)")
     if ns.router is not None and ns.no_pnr:
         raise UsageError("--router with --no-pnr: nothing is placed and routed; drop one")
+    if ns.tmg_ripup and (ns.rerun or ns.sweep):
+        raise UsageError("--tmg-ripup goes with one config (a rerun repeats each record's own "
+                         "flags, a sweep uses nextpnr's defaults)")
+    if ns.tmg_ripup and ns.no_pnr:
+        raise UsageError("--tmg-ripup with --no-pnr: nothing is placed and routed; drop one")
+    if ns.tmg_ripup and ns.router == "router2":
+        raise UsageError("--tmg-ripup is router1's option; with --router router2 drop it")
     if ns.rerun:
         from ..synth.rerun import rerun_records
 
@@ -136,7 +147,8 @@ def run(ns) -> int:
         with reporting(status_line):
             rec = synth_config(cfg, dev, pnr=not ns.no_pnr,
                                workdir=Path(ns.keep) if ns.keep else None, freq_mhz=ns.freq,
-                               seed=ns.seed, router=ns.router, timeout=ns.timeout,
+                               seed=ns.seed, router=ns.router, tmg_ripup=ns.tmg_ripup,
+                               timeout=ns.timeout,
                                component=ns.component,
                                reuse=reuse)   # SynthError: exit 1 (hw/__main__.py)
     finally:

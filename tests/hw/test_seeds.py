@@ -14,11 +14,12 @@ REPO = Path(__file__).resolve().parents[2]
 CFG = ArrayConfig().to_dict()
 
 
-def _rec(seed, fmax, rev="aaaa", component="top", config=CFG, nextpnr=True, router=None):
+def _rec(seed, fmax, rev="aaaa", component="top", config=CFG, nextpnr=True, router=None,
+         freq=200, tmg_ripup=False):
     flags = {"yosys": "synth_ecp5 -nowidelut"}
     if nextpnr:
-        flags["nextpnr"] = f"--85k --freq 200 --seed {seed} --timing-allow-fail" + \
-            (f" --router {router}" if router else "")
+        flags["nextpnr"] = f"--85k --freq {freq} --seed {seed} --timing-allow-fail" + \
+            (f" --router {router}" if router else "") + (" --tmg-ripup" if tmg_ripup else "")
     return {"device": "ecp5-85", "config": config, "rtl_revision": rev, "component": component,
             "fmax_mhz": fmax if nextpnr else None, "flags": flags,
             "pnr": {"critical_path": {"from": f"a{seed}", "to": f"b{seed}"}}}
@@ -50,6 +51,21 @@ def test_another_router_is_another_group(tmp_path):
     assert [(g.router, [r.fmax_mhz for r in g.runs]) for g in groups] == \
         [(None, [151.0, 149.0]), ("router2", [120.0])]
     assert groups[1].label == "4x4x32, nextpnr router2" and groups[0].label == "4x4x32"
+
+
+def test_another_target_or_timing_ripup_is_another_group(tmp_path):
+    """The same seed with --freq 150 and --tmg-ripup is another flow: its own group, labelled
+    with what differs from the default flow (the device's --freq 200 is not spelled)."""
+    _write(tmp_path / "a.jsonl", [_rec(1, 145.0), _rec(2, 148.0),
+                                  _rec(1, 152.8, freq=150, tmg_ripup=True),
+                                  _rec(1, 146.0, freq=150)])
+    groups = seed_spreads(tmp_path / "*.jsonl")
+    got = {g.label: [r.fmax_mhz for r in g.runs] for g in groups}
+    assert got == {"4x4x32": [145.0, 148.0],
+                   "4x4x32, nextpnr --freq 150 --tmg-ripup": [152.8],
+                   "4x4x32, nextpnr --freq 150": [146.0]}
+    assert sorted(g.flow for g in groups) == ["router1", "router1 --freq 150",
+                                              "router1 --freq 150 --tmg-ripup"]
 
 
 def test_a_seed_with_two_fmax_values_is_a_one_line_error(tmp_path):

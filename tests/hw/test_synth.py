@@ -125,6 +125,17 @@ def test_router_is_passed_to_nextpnr_and_spelled_in_the_flags(tiny, tmp_path):
         synth_verilog([tiny], "ecp5-25", workdir=tmp_path / "bad", router="router9")
 
 
+def test_timing_ripup_is_passed_to_nextpnr_and_spelled_in_the_flags(tiny, tmp_path):
+    """``tmg_ripup=True`` runs router1's timing-driven rip-up (its log line, at a target the
+    design misses) and the record's flags say so; without it the flags lack it."""
+    rec = synth_verilog([tiny], "ecp5-25", workdir=tmp_path, freq_mhz=1000, tmg_ripup=True)
+    assert 20 < rec["fmax_mhz"] < 500
+    assert rec["flags"]["nextpnr"].split()[-2:] == ["--tmg-ripup", "--out-of-context"]
+    assert "--freq 1000" in rec["flags"]["nextpnr"]
+    assert "arcs ripped up due to negative slack" in (tmp_path / "nextpnr.log").read_text()
+    assert "--tmg-ripup" not in record_flags(get_device("ecp5-25"), pnr=True)["nextpnr"]
+
+
 def test_ice40_place_and_route_through_wrapper(tiny, tmp_path):
     rec = synth_verilog([tiny], "ice40-up5k", workdir=tmp_path)
     assert rec["ff"] == FF_EXACT           # counts are the core's, not the wrapper's

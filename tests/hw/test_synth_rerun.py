@@ -20,13 +20,16 @@ def hw(*args):
                           text=True, timeout=900)
 
 
-def test_measurement_is_command_seed_frequency_and_router():
+def test_measurement_is_command_seed_frequency_router_and_timing_ripup():
     flags = {"nextpnr": "--85k --package CABGA381 --speed 6 --freq 200 --seed 5 "
                         "--timing-allow-fail --out-of-context"}
-    assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0, None)
+    assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0, None, False)
+    ripup = {"nextpnr": flags["nextpnr"].replace("200", "150") + " --tmg-ripup"}
+    assert measurement_of({"command": "c", "flags": ripup}) == ("c", 5, 150.0, None, True)
     flags = {"nextpnr": flags["nextpnr"] + " --router router2"}
-    assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0, "router2")
-    assert measurement_of({"command": "c", "flags": {"yosys": "synth_ice40"}}) == ("c", 1, None, None)
+    assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0, "router2", False)
+    assert measurement_of({"command": "c", "flags": {"yosys": "synth_ice40"}}) == \
+        ("c", 1, None, None, False)
 
 
 def test_rerun_measures_each_record_again_and_resumes(tmp_path):
