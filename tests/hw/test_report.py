@@ -258,15 +258,20 @@ def test_committed_report_quotes_the_default_configs_lowest_seed():
     import re
 
     default = ArrayConfig().to_dict()
-    placed = {int(re.search(r"--seed (\d+)", r["flags"]["nextpnr"]).group(1)): r["fmax_mhz"]
-              for p in DATA_DIR.glob("*.jsonl")
-              for r in map(_json.loads, p.read_text().splitlines())
-              if r.get("component", "top") == "top" and r.get("fmax_mhz")
-              and r["device"] == "ecp5-85" and ArrayConfig(**r["config"]).to_dict() == default}
+    flows = {"router1": "--freq 200 ", "router1 --freq 150 --tmg-ripup": "--freq 150 "}
     doc = _json.loads((REPO / "reports/digits-tiny/report.json").read_text())
-    (m,) = doc["measured_clocks"]
-    assert len(placed) >= 3 and m["min_mhz"] == min(placed.values())
-    assert {int(k): v for k, v in m["seeds"].items()} == placed
+    assert sorted(m["router"] for m in doc["measured_clocks"]) == sorted(flows)
+    for m in doc["measured_clocks"]:
+        ripup = "tmg-ripup" in m["router"]
+        placed = {int(re.search(r"--seed (\d+)", r["flags"]["nextpnr"]).group(1)): r["fmax_mhz"]
+                  for p in DATA_DIR.glob("*.jsonl")
+                  for r in map(_json.loads, p.read_text().splitlines())
+                  if r.get("component", "top") == "top" and r.get("fmax_mhz")
+                  and r["device"] == "ecp5-85" and ArrayConfig(**r["config"]).to_dict() == default
+                  and flows[m["router"]] in r["flags"]["nextpnr"]
+                  and ("--tmg-ripup" in r["flags"]["nextpnr"]) == ripup}
+        assert len(placed) >= 3 and m["min_mhz"] == min(placed.values())
+        assert {int(k): v for k, v in m["seeds"].items()} == placed
 
 
 def test_report_offchip_section_equals_the_memory_bound_model(tmp_path, coeffs, capsys):
