@@ -85,6 +85,8 @@ def test_committed_records_have_the_flags_the_flow_writes():
             rec = json.loads(line)
             nextpnr = rec["flags"].get("nextpnr", "")
             seed = int(re.search(r"--seed (\d+)", nextpnr).group(1)) if nextpnr else 1
+            freq = re.search(r"--freq (\S+)", nextpnr)      # the record's own target, rip-up
             want = record_flags(get_device(rec["device"]), pnr="--no-pnr" not in rec["command"],
-                                seed=seed)
+                                seed=seed, freq_mhz=float(freq.group(1)) if freq else None,
+                                tmg_ripup="--tmg-ripup" in nextpnr.split())
             assert rec["flags"] == want, (path.name, rec["command"])
