@@ -365,9 +365,14 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
     require_array_ops(net)
     f_hz = cfg.clock_mhz * 1e6
     costs = []
+    terms = dict.fromkeys(MATMUL_TERMS, 0)     # where the matmul cycles go, over the frame
     for op in net.ops:
         jobs = op_jobs(cfg, op)
         cyc = sum(n * job.cycles(cfg) for job, n in jobs.items())
+        if op.kind is OpKind.MATMUL:
+            for job, n in jobs.items():
+                for key, v in matmul_terms(cfg, job.m, job.n, job.k).items():
+                    terms[key] += n * v
         traffic = sum(n * job.weight_bits for job, n in jobs.items())
         costs.append(OpCost(op, sum(jobs.values()), cyc, traffic))
     bound = memory_bound_cost([(c.op, c.cycles) for c in costs], cfg, bandwidth, batch)
@@ -390,11 +395,6 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             "memory_cycles": b["memory_cycles"], "cycles_with_bandwidth": b["cycles"],
             "bound": b["bound"]})
     k_split_adds = sum(op.m * op.n * (op.k_splits(cfg) - 1) for op in net.matmuls)
-    terms = dict.fromkeys(MATMUL_TERMS, 0)
-    for op in net.matmuls:
-        for job, count in op_jobs(cfg, op).items():
-            for key, v in matmul_terms(cfg, job.m, job.n, job.k).items():
-                terms[key] += count * v
     loads = terms["w_load"] + terms["a_load"]
     latency_s = (mm_cycles + pool_cycles) / f_hz      # one frame, first command to last result
     traffic = sum(c.weight_traffic_bits for c in costs)
