@@ -98,7 +98,8 @@ def check_args(args) -> None:
     simulation options (sim.runner.check_options: fault, simulator installed, probabilities in
     [0, 1), freeze length), the counts, and the output paths (their folders are created)."""
     check_options(fault=args.fault, simulator=args.simulator, pad=args.pad, flags=True,
-                  reset_prob=getattr(args, "reset_prob", 0.0), **_stall_kw(args))
+                  reset_prob=getattr(args, "reset_prob", 0.0),
+                  core_parts=getattr(args, "core_parts", 0) or 0, **_stall_kw(args))
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed} must be 0 or more")
     for name in ("m", "n", "k", "workers"):

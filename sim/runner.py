@@ -47,14 +47,19 @@ def _opt(name: str, flags: bool) -> str:
 
 def check_options(*, fault: str | None = None, simulator: str = "icarus", pad: str = "random",
                   idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
-                  freeze_max: int = 0, reset_prob: float = 0.0, flags: bool = False) -> None:
+                  freeze_max: int = 0, reset_prob: float = 0.0, flags: bool = False,
+                  core_parts: int = 0) -> None:
     """SimOptionError for an option that cannot work; options are named as command-line flags
-    (``--idle-prob``) with ``flags``, else as keyword arguments."""
+    (``--idle-prob``) with ``flags``, else as keyword arguments. ``core_parts``: the config's
+    (the core built from parts knows faults of its own)."""
+    from hw.rtl.composed_core import FAULTS as COMPOSED_FAULTS
     from hw.rtl.core import FAULTS
 
-    if fault is not None and fault not in FAULTS:
+    known = COMPOSED_FAULTS if core_parts else FAULTS
+
+    if fault is not None and fault not in known:
         raise SimOptionError(f"{_opt('fault', flags)} {fault!r} is not a known fault; use one of: "
-                             f"{', '.join(FAULTS)}")
+                             f"{', '.join(known)}")
     if simulator not in SIMULATORS:
         raise SimOptionError(f"{_opt('simulator', flags)} {simulator!r} is not supported; use "
                              f"one of: {', '.join(SIMULATORS)}")
@@ -193,7 +198,7 @@ def build(cfg: ArrayConfig, build_dir, *, fault: str | None = None, simulator: s
     """Generate the Verilog (unless ``regenerate`` is false and it exists) and compile it in
     :func:`build_dir_for` ``(build_dir, ...)``; return that folder. The simulator's own
     up-to-date check skips the compile when the Verilog file did not change."""
-    check_options(fault=fault, simulator=simulator)
+    check_options(fault=fault, simulator=simulator, core_parts=cfg.core_parts)
     bdir = build_dir_for(build_dir, cfg, fault, simulator)
     with build_lock(bdir):
         _build_locked(cfg, fault, simulator, regenerate, bdir, quiet)
@@ -279,7 +284,8 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
     """
     stall_kw = {"idle_prob": idle_prob, "stall_prob": stall_prob, "freeze_prob": freeze_prob,
                 "freeze_max": freeze_max}
-    check_options(fault=fault, simulator=simulator, pad=pad, reset_prob=reset_prob, **stall_kw)
+    check_options(fault=fault, simulator=simulator, pad=pad, reset_prob=reset_prob,
+                  core_parts=cfg.core_parts, **stall_kw)
     if concurrent and (not cfg.pool_port or reset_prob or not back_to_back):
         raise SimOptionError("concurrent jobs need a config with --pool-port 1 (a pool core "
                              "beside the matmul core), back-to-back jobs and no resets")
@@ -351,7 +357,7 @@ def run_plan(cfg: ArrayConfig, plan: dict, test_module: str, *, build_dir=None,
     by ``BVIT_PLAN``. Returns the simulator's exit status; the test module writes its own
     results where the plan says. ``on_poll()`` is called about twice a second while the
     simulation runs (e.g. to move a progress bar). SimulationError when the build fails."""
-    check_options(fault=fault, simulator=simulator)
+    check_options(fault=fault, simulator=simulator, core_parts=cfg.core_parts)
     env = simulator_env(simulator)
     with build_root(build_dir) as root:
         bdir = build(cfg, root, fault=fault, simulator=simulator, quiet=quiet)

@@ -12,6 +12,9 @@ from .pipeline import delayed
 
 #: Deliberate bugs at the array level (the PE ones pass through).
 ARRAY_FAULTS = ("kpad", "skew") + PE_FAULTS
+#: Deliberate bugs of the column zero counts (``column_zeros`` only): ``zeros_column`` shows
+#: each column the next column's zero count (its AND-mode offsets taken from its neighbour).
+COLUMN_ZERO_FAULTS = ("zeros_column",)
 
 
 class SystolicArray(wiring.Component):
@@ -44,11 +47,16 @@ class SystolicArray(wiring.Component):
     - ``hold_top`` (out, D x C x acc): the draining bank's rows 0 .. D-1, ``hold_top[d][c]``.
     - ``rowpop_top`` (out, D x acc_width): popcount(a) of those rows (AND-mode offsets).
 
-    ``rowpop_own``: each row-popcount PE is a popcount of ``a`` alone with an operand register
-    of its own (:class:`hw.rtl.pe.PE` with ``rowpop``) instead of an AND-mode PE sharing PE
-    (r, 0)'s register, and PE (r, 0)'s register is kept too (equal flip-flops are merged by
-    Yosys unless both are kept), so the two trees need not sit together (the composed core
-    sets it).
+    ``column_zeros`` (the composed core sets it): XNOR-only PEs (:class:`hw.rtl.pe.PE` with
+    ``xnor_only``: no AND-mode flag copies) and, instead of the row-popcount PEs, one zero-count
+    PE per column beside PE (0, c) (the same operands and flags, so Yosys merges its operand
+    register with PE (0, c)'s): ``zeros_top`` (out, C x acc_width) is the number of zero bits
+    of the tile's column c over K (the padding is ones), held per bank like the sums and not
+    shifted. With a in {0, 1} and w in {-1, +1} (bit 1 = +1) the AND-mode result
+    sum(a * w) = 2 * popcount(a AND w) - popcount(a) equals popcount(XNOR(a, w)) - zeros(w)
+    (an XNOR bit is 1 where a = w = 1, counted twice on the left less popcount(a), or where
+    a = w = 0, which is zeros(w) less popcount(a AND NOT w)), so the result path makes it
+    from the XNOR sum with no AND mode in any PE. Without it ``rowpop_top`` as above.
     """
 
     @staticmethod
@@ -66,14 +74,15 @@ class SystolicArray(wiring.Component):
                 + PE.latency_of(simd))
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None,
-                 rowpop_own: bool = False):
-        if fault is not None and fault not in ARRAY_FAULTS:
-            raise ValueError(f"unknown array fault {fault!r}; known: {ARRAY_FAULTS}")
-        self._cfg, self._fault, self._rowpop_own = cfg, fault, rowpop_own
+                 column_zeros: bool = False):
+        known = ARRAY_FAULTS + (COLUMN_ZERO_FAULTS if column_zeros else ())
+        if fault is not None and fault not in known:
+            raise ValueError(f"unknown array fault {fault!r}; known: {known}")
+        self._cfg, self._fault, self._column_zeros = cfg, fault, column_zeros
         pe_fault = fault if fault in PE_FAULTS else None
         self._acc_width = cfg.acc_width - (1 if pe_fault == "acc_short" else 0)
         self._pe_fault = pe_fault
-        super().__init__({
+        ports = {
             "a": In(cfg.simd).array(cfg.rows),
             "w": In(cfg.simd).array(cfg.cols),
             "flags": In(flags_layout(cfg.hold_banks)),
@@ -81,8 +90,12 @@ class SystolicArray(wiring.Component):
             "shift": In(1),
             "drain_bank": In(ceil_log2(cfg.hold_banks)),
             "hold_top": Out(self._acc_width).array(cfg.drain_rows_eff, cfg.cols),
-            "rowpop_top": Out(cfg.acc_width).array(cfg.drain_rows_eff),
-        })
+        }
+        if column_zeros:
+            ports["zeros_top"] = Out(cfg.acc_width).array(cfg.cols)
+        else:
+            ports["rowpop_top"] = Out(cfg.acc_width).array(cfg.drain_rows_eff)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -107,16 +120,18 @@ class SystolicArray(wiring.Component):
             m.d.comb += w_m.eq(self.w[c] | ~keep)
             w_north.append(delayed(m, w_m, c * PE.OPERAND_REGS, f"w_skew{c}"))
 
-        pes = [[PE(cfg, fault=self._pe_fault, own_a=self._rowpop_own and c == 0)
-                for c in range(C)] for _ in range(R)]
-        rowpop = [PE(cfg, rowpop=self._rowpop_own) for _ in range(R)]
+        xnor_only = self._column_zeros
+        pes = [[PE(cfg, fault=self._pe_fault, xnor_only=xnor_only) for c in range(C)]
+               for _ in range(R)]
+        rowpop = [] if xnor_only else [PE(cfg) for _ in range(R)]
         for r in range(R):
-            m.submodules[f"rowpop{r}"] = rp = rowpop[r]
-            m.d.comb += [rp.a_in.eq(a_west[r]), rp.w_in.eq(ones),
-                         rp.f_in.eq(f_west[r]), rp.f_in.and_mode.eq(1), rp.shift.eq(self.shift),
-                         rp.drain_bank.eq(self.drain_bank)]
-            if r + D < R:                   # the drain chain: D rows per shift
-                m.d.comb += rp.shift_in.eq(rowpop[r + D].hold)
+            if rowpop:
+                m.submodules[f"rowpop{r}"] = rp = rowpop[r]
+                m.d.comb += [rp.a_in.eq(a_west[r]), rp.w_in.eq(ones),
+                             rp.f_in.eq(f_west[r]), rp.f_in.and_mode.eq(1),
+                             rp.shift.eq(self.shift), rp.drain_bank.eq(self.drain_bank)]
+                if r + D < R:               # the drain chain: D rows per shift
+                    m.d.comb += rp.shift_in.eq(rowpop[r + D].hold)
             for c in range(C):
                 m.submodules[f"pe_{r}_{c}"] = pe = pes[r][c]
                 m.d.comb += [
@@ -129,7 +144,24 @@ class SystolicArray(wiring.Component):
                 if r + D < R:
                     m.d.comb += pe.shift_in.eq(pes[r + D][c].hold)
         for d in range(D):
-            m.d.comb += self.rowpop_top[d].eq(rowpop[d].hold)
+            if rowpop:
+                m.d.comb += self.rowpop_top[d].eq(rowpop[d].hold)
             for c in range(C):
                 m.d.comb += self.hold_top[d][c].eq(pes[d][c].hold)
+        if xnor_only:
+            self._column_zero_counts(m, pes[0], w_north, f_west[0])
         return m
+
+    def _column_zero_counts(self, m, top_row, w_north, f_west0):
+        """One zero-count PE per column, fed what PE (0, c) is fed; never shifted, so the
+        draining bank's count stays on ``zeros_top`` for all of the tile's rows."""
+        counts = []
+        for c in range(len(top_row)):
+            m.submodules[f"zeros{c}"] = zc = PE(self._cfg, zeros=True)
+            m.d.comb += [zc.a_in.eq(w_north[c]),
+                         zc.f_in.eq(f_west0 if c == 0 else top_row[c - 1].f_out),
+                         zc.drain_bank.eq(self.drain_bank)]
+            counts.append(zc.hold)
+        if self._fault == "zeros_column":
+            counts = counts[1:] + counts[:1]
+        m.d.comb += [self.zeros_top[c].eq(count) for c, count in enumerate(counts)]

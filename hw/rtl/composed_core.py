@@ -8,7 +8,7 @@ from __future__ import annotations
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 
-from .array import ARRAY_FAULTS, SystolicArray
+from .array import ARRAY_FAULTS, COLUMN_ZERO_FAULTS, SystolicArray
 from .fifo import FIFO_FAULTS
 from .interfaces import CoreStreams
 from .parts.drain_control import DrainControl
@@ -21,7 +21,8 @@ from .pool import POOL_FAULTS, PoolUnit
 from .pool_core import POOL_CORE_FAULTS
 
 #: Every deliberate bug of the composed core, each owned by the part it breaks
-FAULTS = ARRAY_FAULTS + POOL_FAULTS + FIFO_FAULTS + READER_FAULTS + BANK_FAULTS
+FAULTS = (ARRAY_FAULTS + COLUMN_ZERO_FAULTS + POOL_FAULTS + FIFO_FAULTS + READER_FAULTS
+          + BANK_FAULTS)
 
 
 def _fault_for(fault: str | None, owned: tuple[str, ...]) -> str | None:
@@ -53,8 +54,8 @@ class ComposedCore(CoreStreams):
         m.submodules.drain = drain = DrainControl(cfg)
         m.submodules.result = result = ResultPath(cfg, fault=_fault_for(fault, FIFO_FAULTS),
                                                   with_pool=self._with_pool)
-        m.submodules.array = arr = SystolicArray(cfg, fault=_fault_for(fault, ARRAY_FAULTS),
-                                                 rowpop_own=True)
+        m.submodules.array = arr = SystolicArray(
+            cfg, fault=_fault_for(fault, ARRAY_FAULTS + COLUMN_ZERO_FAULTS), column_zeros=True)
 
         wiring.connect(m, wiring.flipped(self.cmd), job.cmd)
         wiring.connect(m, job.ctl, loader.ctl, reader.ctl, result.ctl)
@@ -86,8 +87,8 @@ class ComposedCore(CoreStreams):
                      arr.shift.eq(drain.drain.shift), arr.drain_bank.eq(drain.drain.bank)]
         m.d.comb += [result.hold_top[d][c].eq(arr.hold_top[d][c])
                      for d in range(len(result.hold_top)) for c in range(len(result.hold_top[0]))]
-        m.d.comb += [result.rowpop_top[d].eq(arr.rowpop_top[d])
-                     for d in range(len(result.rowpop_top))]
+        m.d.comb += [result.zeros_top[c].eq(arr.zeros_top[c])
+                     for c in range(len(result.zeros_top))]
 
     def _join_pool(self, m, pool, loader, result, job):
         """The pool unit's ports to the parts; the data stream goes to the loader and the

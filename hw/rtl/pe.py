@@ -57,11 +57,12 @@ class PE(wiring.Component):
     - ``shift_in`` (in, acc): the value the draining bank loads on ``shift``.
     - ``hold`` (out, acc): the draining bank's hold register.
 
-    ``rowpop``: a row-popcount PE that counts popcount(a) alone (``w_in`` and the AND-mode flag
-    unused: no mode copies). ``rowpop`` and ``own_a``: the ``a_in`` register is named ``a_own``
-    and kept (hw.rtl.verilog.keep_replicas), so two PEs with the same ``a_in`` (PE (r, 0) and
-    its row-popcount PE) keep a register each, each beside its own tree: Yosys merges equal
-    flip-flops unless both are kept.
+    ``xnor_only``: XNOR alone, no AND mode (the ``and_mode`` flag unused: no mode copies; the
+    array then makes the AND-mode results from XNOR sums and column zero counts, see
+    :class:`hw.rtl.array.SystolicArray`). ``zeros``: a zero-count PE that counts the zero bits
+    of its ``a_in`` register alone (``w_in`` and the ``and_mode`` flag unused), held like any
+    PE's sum; that register is not kept, so Yosys merges it with another PE's register of the
+    same input.
     """
 
     #: operand registers (``a_out``, ``w_out``, ``f_out``): one hop east or south
@@ -88,11 +89,11 @@ class PE(wiring.Component):
         registers feeds its leaf stage directly), the accumulator."""
         return Popcount.latency_of(simd) + cls.ACC_REGS
 
-    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, rowpop: bool = False,
-                 own_a: bool = False):
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, xnor_only: bool = False,
+                 zeros: bool = False):
         if fault is not None and fault not in PE_FAULTS:
             raise ValueError(f"unknown PE fault {fault!r}; known: {PE_FAULTS}")
-        self._cfg, self._fault, self._rowpop, self._own_a = cfg, fault, rowpop, own_a
+        self._cfg, self._fault, self._xnor_only, self._zeros = cfg, fault, xnor_only, zeros
         flags, bank_bits = flags_layout(cfg.hold_banks), ceil_log2(cfg.hold_banks)
         super().__init__({
             "a_in": In(cfg.simd), "w_in": In(cfg.simd), "f_in": In(flags),
@@ -114,15 +115,15 @@ class PE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        if self._rowpop:
-            return self._elaborate_rowpop(m)
-        if self._own_a:
-            a_own = Signal(cfg.simd, name="a_own")       # kept: see ``own_a``
-            m.d.sync += [a_own.eq(self.a_in), self.w_out.eq(self.w_in), self.f_out.eq(self.f_in)]
-            m.d.comb += self.a_out.eq(a_own)
-        else:
-            m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in),
-                         self.f_out.eq(self.f_in)]
+        if self._zeros:
+            return self._elaborate_zeros(m)
+        m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in),
+                     self.f_out.eq(self.f_in)]
+        tree = Popcount(cfg.simd)
+        if self._xnor_only:
+            a, w = self.a_out, self.w_out
+            self._accumulate(m, tree, (a ^ w) if self._fault == "xor" else ~(a ^ w))
+            return m
 
         # XNOR (or AND) of the operand registers, straight into the popcount tree's leaf stage:
         # each leaf sums ``group`` bits that are each a function of three registers (a, w, the
@@ -130,7 +131,6 @@ class PE(wiring.Component):
         # has one copy per leaf (:meth:`mode_copies`; registered like ``f_out``), so that no
         # register drives all simd bit functions across the PE (hw.rtl.verilog.keep_replicas
         # keeps Yosys from merging the copies)
-        tree = Popcount(cfg.simd)
         mode = [Signal(name=f"mode_g{g}") for g in range(self.mode_copies(cfg.simd))]
         m.d.sync += [copy.eq(self.f_in.and_mode) for copy in mode]
         x = Signal(cfg.simd)
@@ -143,14 +143,11 @@ class PE(wiring.Component):
         self._accumulate(m, tree, x)
         return m
 
-    def _elaborate_rowpop(self, m):
-        """The row-popcount PE: popcount(a) of its own activation register (``a_own``, kept
-        by hw.rtl.verilog.keep_replicas), accumulated and held like any PE's sum."""
-        cfg = self._cfg
-        a_own = Signal(cfg.simd, name="a_own")
-        m.d.sync += [a_own.eq(self.a_in), self.f_out.eq(self.f_in)]
-        m.d.comb += self.a_out.eq(a_own)
-        self._accumulate(m, Popcount(cfg.simd), a_own)
+    def _elaborate_zeros(self, m):
+        """The zero-count PE: the zero bits of its ``a_in`` register (``a_out``), accumulated
+        and held like any PE's sum."""
+        m.d.sync += [self.a_out.eq(self.a_in), self.f_out.eq(self.f_in)]
+        self._accumulate(m, Popcount(self._cfg.simd), ~self.a_out)
         return m
 
     def _accumulate(self, m, tree, x):

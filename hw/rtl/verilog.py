@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import ArrayConfig
 from ..outfiles import atomic_file
+from .composed_core import FAULTS as COMPOSED_FAULTS
 from .core import FAULTS
 from .formats import STREAM_PORTS, cmd_fields, cmd_width, cores_of
 
@@ -47,10 +48,9 @@ def strip_operand_memory_init(text: str) -> tuple[str, int]:
 
 #: registers that hold copies of one value on purpose (hw.rtl.memory.PipelinedMemory: the
 #: addresses and write enable per group of block-RAM slices; hw.rtl.pool.PoolUnit: the same
-#: per open-row bank; hw.rtl.pe.PE: the AND-mode flag per popcount leaf, and the row-popcount
-#: PE's activation register, ``a_own``)
+#: per open-row bank; hw.rtl.pe.PE: the AND-mode flag per popcount leaf)
 _REPLICA = re.compile(r"^(  always @\(posedge clk\)\n"
-                      r"    (\\?\S*(?:(?:piece\d+_g|bank)\d+_(?:waddr|raddr|we)|mode_g\d+|a_own)) <= )",
+                      r"    (\\?\S*(?:(?:piece\d+_g|bank)\d+_(?:waddr|raddr|we)|mode_g\d+)) <= )",
                       re.M)
 
 
@@ -81,8 +81,9 @@ def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME
     """Verilog text of :class:`hw.rtl.top.AxiTop` for ``cfg`` (optionally with a deliberate fault)."""
     from .top import AxiTop
 
-    if fault is not None and fault not in FAULTS:
-        raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
+    known = COMPOSED_FAULTS if cfg.core_parts else FAULTS
+    if fault is not None and fault not in known:
+        raise ValueError(f"unknown fault {fault!r}; known: {known}")
     return convert(AxiTop(cfg, fault=fault), name)
 
 

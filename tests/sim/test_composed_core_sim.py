@@ -44,7 +44,7 @@ def test_composed_core_beside_a_pool_core_is_exact(tmp_path):
     assert_exact_on_rtl(cfg, edge_suite(cfg, seed=8), tmp_path)
 
 
-@pytest.mark.parametrize("fault", ["early_rows", "hold_swap", "fifo_overfill"])
+@pytest.mark.parametrize("fault", ["early_rows", "hold_swap", "fifo_overfill", "zeros_column"])
 def test_a_fault_in_a_part_of_the_composed_core_is_caught(fault, tmp_path):
     cfg = small(rows=3, cols=2, simd=16, max_k=32, core_parts=1)
     rows = run_jobs(cfg, save_jobs(fault_jobs(cfg.max_k), tmp_path), fault=fault, expect_fail=True,

@@ -15,17 +15,20 @@ from ..interfaces import drain_signature, job_signature, occupancy_signature
 
 
 class ResultPath(wiring.Component):
-    """Three result registers and the output FIFO: (A) the drain's D rows of hold values and
-    their offsets (or the pool sums), (B) 2 * hold - offset per lane, (C) lanes past the
+    """Three result registers and the output FIFO: (A) the drain's D rows of hold values (twice
+    the value for XNOR) and the offset of each column (or the pool sums), (B) that minus the
+    offset per lane, (C) lanes past the
     tile's columns and row slots past its rows (or every lane past the pool's L) forced to
     zero; then the FIFO (:class:`hw.rtl.fifo.OutputFIFO`, ``cfg.out_fifo_depth`` beats).
 
     Ports:
 
-    - ``ctl`` (in, :func:`hw.rtl.interfaces.job_signature`): ``is_and`` and K (the offset).
+    - ``ctl`` (in, :func:`hw.rtl.interfaces.job_signature`): ``is_and`` and K (the XNOR offset).
     - ``drain`` (in, :func:`hw.rtl.interfaces.drain_signature`): a drain beat per ``shift``.
-    - ``hold_top`` (in, D x C x ``cfg.acc_width``), ``rowpop_top`` (in, D x ``acc_width``):
-      the array's top rows of the draining bank and their popcounts.
+    - ``hold_top`` (in, D x C x ``cfg.acc_width``), ``zeros_top`` (in, C x ``acc_width``):
+      the array's top rows of the draining bank (XNOR popcounts) and the zero count of each of
+      its weight columns (the AND-mode offset: :class:`hw.rtl.array.SystolicArray` with
+      ``column_zeros``). A lane's result is 2 * hold - K (XNOR) or hold - zeros (AND).
     - ``pool_valid`` (in, 1), ``pool_data`` (in, L signed ``pool_sum_width``-bit sums),
       ``pool_last`` (in, 1): the pool unit's outputs (``with_pool``), taken when no drain beat is.
     - ``out`` (out, stream of :func:`hw.rtl.formats.out_layout`): the result beats.
@@ -38,7 +41,8 @@ class ResultPath(wiring.Component):
     """
 
     #: result registers between the drain or the pool unit and the output FIFO: (A) hold values
-    #: and offset, or the pool sum, (B) 2*hold - offset, (C) lanes past N forced to zero
+    #: (doubled for XNOR) and offsets, or the pool sum, (B) their difference, (C) lanes past N
+    #: forced to zero
     REGS = 3
     #: registers from a result leaving the drain or the pool unit to the FIFO count that the
     #: credit checks read: result register A, then the registered count (``occupied``)
@@ -135,7 +139,7 @@ class ResultPath(wiring.Component):
             "ctl": In(job_signature(cfg)),
             "drain": In(drain_signature(cfg)),
             "hold_top": In(cfg.acc_width).array(D, C),
-            "rowpop_top": In(cfg.acc_width).array(D),
+            "zeros_top": In(cfg.acc_width).array(C),
             "pool_valid": In(1),
             "pool_data": In(data.ArrayLayout(signed(cfg.pool_sum_width), cfg.pool_lanes_eff)),
             "pool_last": In(1),
@@ -157,10 +161,10 @@ class ResultPath(wiring.Component):
         # registered: FIFO + staged entries
         m.d.sync += self.occupancy.occupied.eq(fifo.level + res_valid + st_a_valid + st_b_valid)
 
-        # (A) the drain's rows (or the pool sums)
-        holds = [[Signal(cfg.acc_width, name=f"hold_q{d}_{c}", reset_less=True) for c in range(C)]
-                 for d in range(D)]
-        offs = [Signal(cfg.acc_width, name=f"off_q{d}", reset_less=True) for d in range(D)]
+        # (A) the drain's rows, doubled for XNOR, and the column offsets (or the pool sums)
+        holds = [[Signal(cfg.acc_width + 1, name=f"hold_q{d}_{c}", reset_less=True)
+                  for c in range(C)] for d in range(D)]
+        offs = [Signal(cfg.acc_width, name=f"off_q{c}", reset_less=True) for c in range(C)]
         PL = cfg.pool_lanes_eff if self._with_pool else 0
         pool_q = [Signal(signed(cfg.lane_width), name=f"pool_q{l}", reset_less=True)
                   for l in range(PL)]
@@ -171,9 +175,11 @@ class ResultPath(wiring.Component):
             m.d.sync += [st_a_valid.eq(1), last_a.eq(dr.last & dr.end), pool_a.eq(0),
                          ok_a.eq(Cat(*(slots[d] & above(dr.n, c)
                                        for d in range(D) for c in range(C))))]
-            m.d.sync += [offs[d].eq(Mux(self.ctl.is_and, self.rowpop_top[d], self.ctl.job.k))
-                         for d in range(D)]
-            m.d.sync += [holds[d][c].eq(self.hold_top[d][c]) for d in range(D) for c in range(C)]
+            is_and = self.ctl.is_and
+            m.d.sync += [offs[c].eq(Mux(is_and, self.zeros_top[c], self.ctl.job.k))
+                         for c in range(C)]
+            m.d.sync += [holds[d][c].eq(Mux(is_and, self.hold_top[d][c], self.hold_top[d][c] << 1))
+                         for d in range(D) for c in range(C)]
         with m.Else():
             if self._with_pool:
                 m.d.sync += [st_a_valid.eq(self.pool_valid), last_a.eq(self.pool_last),
@@ -181,7 +187,7 @@ class ResultPath(wiring.Component):
                 m.d.sync += [pool_q[l].eq(self.pool_data[l]) for l in range(PL)]
             else:
                 m.d.sync += st_a_valid.eq(0)
-        # (B) 2 * hold - offset
+        # (B) (2 *) hold - offset
         diffs = [[Signal(signed(cfg.lane_width), name=f"diff{d}_{c}", reset_less=True)
                   for c in range(C)] for d in range(D)]
         ok_b, last_b, pool_b = Signal(D * C, reset_less=True), Signal(reset_less=True), Signal()
@@ -189,8 +195,7 @@ class ResultPath(wiring.Component):
         m.d.sync += [st_b_valid.eq(st_a_valid), ok_b.eq(ok_a), last_b.eq(last_a),
                      pool_b.eq(pool_a)]
         m.d.sync += [pool_bq[l].eq(pool_q[l]) for l in range(PL)]
-        m.d.sync += [diffs[d][c].eq((holds[d][c] << 1) - offs[d])
-                     for d in range(D) for c in range(C)]
+        m.d.sync += [diffs[d][c].eq(holds[d][c] - offs[c]) for d in range(D) for c in range(C)]
         # (C) masks; a pool beat: pool lane l in lane l of the beat (slot l // C, lane l % C)
         lanes = [Mux(ok_b[d * C + c], diffs[d][c], 0) for d in range(D) for c in range(C)]
         for lane in range(PL):

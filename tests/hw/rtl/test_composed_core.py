@@ -10,6 +10,7 @@ import pytest
 from amaranth.hdl import Module
 
 from hw.ops import MatmulOp
+from hw.rtl.array import COLUMN_ZERO_FAULTS
 from hw.rtl.composed_core import FAULTS as COMPOSED_FAULTS, ComposedCore
 from hw.rtl.core import FAULTS, BinaryCore
 from hw.rtl.formats import job_cmd, job_words
@@ -93,14 +94,17 @@ def test_composed_core_equals_the_single_module_core_cycle_for_cycle(name):
     assert got["lasts"] == got["expected_lasts"], got      # every job ran to its last beat
 
 
-@pytest.mark.parametrize("fault", ["early_rows", "hold_swap", "fifo_overfill"])
+@pytest.mark.parametrize("fault", ["early_rows", "hold_swap", "fifo_overfill", "zeros_column"])
 def test_a_broken_part_breaks_the_lockstep(fault):
     """The comparison can fail: the composed core with a deliberate fault in one part (the
-    tile reader's early start, a PE's hold bank, the output FIFO's count) differs from the
-    single-module core."""
+    tile reader's early start, a PE's hold bank, the output FIFO's count, a column's AND-mode
+    offset) differs from the single-module core."""
     got = run_lockstep(BASE, edge_suite(BASE, seed=7), seed=3, stall=0.6, fault=fault)
     assert got["diff"] is not None, fault
 
 
 def test_both_cores_know_the_same_faults():
-    assert sorted(COMPOSED_FAULTS) == sorted(f for f in FAULTS if f != "pool_core_extra_reg")
+    """The same faults, and the composed core's column zero counts (which the single-module
+    core does not have) one of their own."""
+    assert sorted(COMPOSED_FAULTS) == sorted(
+        [f for f in FAULTS if f != "pool_core_extra_reg"] + list(COLUMN_ZERO_FAULTS))
