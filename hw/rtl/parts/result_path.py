@@ -17,9 +17,9 @@ from ..interfaces import drain_signature, job_signature, occupancy_signature
 class ResultPath(wiring.Component):
     """Three result registers and the output FIFO: (A) the drain's D rows of hold values (twice
     the value for XNOR) and the offset of each column (or the pool sums), (B) that minus the
-    offset per lane, (C) lanes past the
-    tile's columns and row slots past its rows (or every lane past the pool's L) forced to
-    zero; then the FIFO (:class:`hw.rtl.fifo.OutputFIFO`, ``cfg.out_fifo_depth`` beats).
+    offset per lane, (C) lanes past the tile's columns and row slots past its rows (or every
+    lane past the pool's L) forced to zero; then the FIFO (:class:`hw.rtl.fifo.OutputFIFO`,
+    ``cfg.out_fifo_depth`` beats).
 
     Ports:
 
