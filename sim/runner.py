@@ -52,11 +52,9 @@ def check_options(*, fault: str | None = None, simulator: str = "icarus", pad: s
     """SimOptionError for an option that cannot work; options are named as command-line flags
     (``--idle-prob``) with ``flags``, else as keyword arguments. ``core_parts``: the config's
     (the core built from parts knows faults of its own)."""
-    from hw.rtl.composed_core import FAULTS as COMPOSED_FAULTS
-    from hw.rtl.core import FAULTS
+    from hw.rtl.top import known_faults
 
-    known = COMPOSED_FAULTS if core_parts else FAULTS
-
+    known = known_faults(core_parts)
     if fault is not None and fault not in known:
         raise SimOptionError(f"{_opt('fault', flags)} {fault!r} is not a known fault; use one of: "
                              f"{', '.join(known)}")

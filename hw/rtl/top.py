@@ -12,6 +12,22 @@ from .pool import POOL_FAULTS
 from .pool_core import POOL_CORE_FAULTS, PoolCore
 
 
+def core_class(core_parts: int):
+    """The matmul core of a config: :class:`hw.rtl.core.BinaryCore`, or with ``core_parts`` = 1
+    :class:`hw.rtl.composed_core.ComposedCore`."""
+    if core_parts:
+        from .composed_core import ComposedCore
+        return ComposedCore
+    from .core import BinaryCore
+    return BinaryCore
+
+
+def known_faults(core_parts: int = 0) -> tuple[str, ...]:
+    """Every deliberate fault a top can be built with: its core's, and the pool core's (with
+    ``pool_port``)."""
+    return tuple(dict.fromkeys(core_class(core_parts).KNOWN_FAULTS + POOL_CORE_FAULTS))
+
+
 class AxiTop(wiring.Component):
     """:class:`hw.rtl.core.BinaryCore` (or, with ``cfg.core_parts`` = 1, the
     :class:`hw.rtl.composed_core.ComposedCore`) with AXI4-Stream port names, for vendor block
@@ -48,10 +64,7 @@ class AxiTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, fault = self._cfg, self._fault
-        if cfg.core_parts:
-            from .composed_core import ComposedCore as BinaryCore
-        else:
-            from .core import BinaryCore
+        BinaryCore = core_class(cfg.core_parts)  # noqa: N806 (a class)
         if cfg.pool_port:
             pool_fault = fault if fault in POOL_FAULTS + POOL_CORE_FAULTS else None
             cores = {"core": BinaryCore(cfg, fault=None if pool_fault else fault,

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from ..config import ArrayConfig
 from ..outfiles import atomic_file
-from .composed_core import FAULTS as COMPOSED_FAULTS
-from .core import FAULTS
 from .formats import STREAM_PORTS, cmd_fields, cmd_width, cores_of
 
 TOP_NAME = "bvit_top"
@@ -79,9 +77,9 @@ def convert(component, name: str) -> str:
 
 def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME) -> str:
     """Verilog text of :class:`hw.rtl.top.AxiTop` for ``cfg`` (optionally with a deliberate fault)."""
-    from .top import AxiTop
+    from .top import AxiTop, known_faults
 
-    known = COMPOSED_FAULTS if cfg.core_parts else FAULTS
+    known = known_faults(cfg.core_parts)
     if fault is not None and fault not in known:
         raise ValueError(f"unknown fault {fault!r}; known: {known}")
     return convert(AxiTop(cfg, fault=fault), name)
