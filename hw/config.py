@@ -191,9 +191,12 @@ MAX_ELABORATED_PE_BITS = 1 << 16
 #: (6.3 Mbit) in 27 s and 0.4 GB, 1x1x4096 (36 Mbit) in 270 s and 2.5 GB.
 MAX_ELABORATED_MEMORY_BITS = 1 << 23
 
-#: fields added after synthesis records, reports and build plans were first written; left out
-#: of :meth:`ArrayConfig.to_dict` while at their default
-LATER_FIELDS = ("load_rows", "pool_port", "core_parts")
+#: fields added after synthesis records, reports and build plans were first written, each with
+#: the value every config had before it existed: :meth:`ArrayConfig.to_dict` leaves a field out
+#: while it holds that value, and :meth:`ArrayConfig.from_dict` puts it back (``core_parts``
+#: was 0 then; its default is 1 since 2026-12-05, so a config written without it is a
+#: single-module core, and one of the core built from parts says so)
+LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0}
 
 
 def memory_bits(cfg) -> int:
@@ -275,12 +278,12 @@ class ArrayConfig:
                         core, so pool jobs run while matmul jobs do (the top has both port
                         sets, hw/README.md); 0 (the default): one core takes both kinds of job
                         on one set of streams, one job at a time.
-    core_parts          1: the matmul core is built from parts, each owning its latency
-                        (:class:`hw.rtl.composed_core.ComposedCore`: job control, operand
-                        loader, operand banks, tile reader, drain control, result path), with
-                        the same streams, results and cycles as the single-module core; 0 (the
-                        default while the synthesis records measure it): the single-module core
-                        (:class:`hw.rtl.core.BinaryCore`).
+    core_parts          1 (the default since 2026-12-05): the matmul core is built from parts,
+                        each owning its latency (:class:`hw.rtl.composed_core.ComposedCore`:
+                        job control, operand loader, operand banks, tile reader, drain
+                        control, result path); 0: the single-module core
+                        (:class:`hw.rtl.core.BinaryCore`), with the same streams, results and
+                        cycles, which the records written before the change measure.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -302,7 +305,7 @@ class ArrayConfig:
     pool_lanes: int = 0
     load_rows: int = 1
     pool_port: int = 0
-    core_parts: int = 0
+    core_parts: int = 1
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -629,13 +632,21 @@ class ArrayConfig:
         return ResultPath.result_latency(self.out_fifo_depth)
 
     def to_dict(self) -> dict:
-        """All fields, except those of :data:`LATER_FIELDS` left at their default (so a config
-        is written exactly as before they existed, and records made then read back equal)."""
+        """All fields, except those of :data:`LATER_FIELDS` holding the value every config had
+        before they existed (so such a config is written exactly as then, and records made then
+        read back equal through :meth:`from_dict`)."""
         d = asdict(self)
-        for key in LATER_FIELDS:
-            if d[key] == self.__dataclass_fields__[key].default:
+        for key, before in LATER_FIELDS.items():
+            if d[key] == before:
                 del d[key]
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ArrayConfig":
+        """The config a :meth:`to_dict` dict (a record's, a plan's, a report's) describes: a
+        field of :data:`LATER_FIELDS` it leaves out takes the value it had before the field
+        existed, not today's default."""
+        return cls(**{**LATER_FIELDS, **d})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -644,14 +655,14 @@ class ArrayConfig:
     def tag(self) -> str:
         """Short name for build directories: r8c8s64k2048m512n512d2 (then ``h<n>`` when
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
-        load beat carries G > 1 rows, ``p`` with a pool core of its own, ``x`` with the core built
-        from parts:
+        load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
+        single-module core (``core_parts`` 0):
         r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
                 + (f"g{self.load_rows_eff}" if self.load_rows_eff != 1 else "")
-                + ("p" if self.pool_port else "") + ("x" if self.core_parts else ""))
+                + ("p" if self.pool_port else "") + ("" if self.core_parts else "b"))
 
 
 DEFAULT = ArrayConfig()

@@ -388,7 +388,7 @@ def run_chunk(task: dict) -> dict:
     so that only the job that crashes it gets an error row."""
     from sim.runner import SimulationError
 
-    cfg = ArrayConfig(**task["config"])
+    cfg = ArrayConfig.from_dict(task["config"])
     ids, seed = task["ids"], task["seed"]
     profile = PROFILES[task["profile"]][1]
     exact = not stalls_of(task["profile"])

@@ -48,13 +48,14 @@ def _opt(name: str, flags: bool) -> str:
 def check_options(*, fault: str | None = None, simulator: str = "icarus", pad: str = "random",
                   idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
                   freeze_max: int = 0, reset_prob: float = 0.0, flags: bool = False,
-                  core_parts: int = 0) -> None:
+                  core_parts: int | None = None) -> None:
     """SimOptionError for an option that cannot work; options are named as command-line flags
     (``--idle-prob``) with ``flags``, else as keyword arguments. ``core_parts``: the config's
-    (the core built from parts knows faults of its own)."""
+    (the core built from parts knows faults of its own; None: the default config's)."""
+    from hw.config import DEFAULT
     from hw.rtl.top import known_faults
 
-    known = known_faults(core_parts)
+    known = known_faults(DEFAULT.core_parts if core_parts is None else core_parts)
     if fault is not None and fault not in known:
         raise SimOptionError(f"{_opt('fault', flags)} {fault!r} is not a known fault; use one of: "
                              f"{', '.join(known)}")

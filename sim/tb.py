@@ -267,7 +267,7 @@ async def run_plan(dut):
     """Every job of the plan, bit-exact against the reference model."""
     with open(os.environ["BVIT_PLAN"]) as f:
         plan = json.load(f)
-    cfg = ArrayConfig(**plan["config"])
+    cfg = ArrayConfig.from_dict(plan["config"])
     Clock(dut.clk, 10, unit="ns").start()
     model, board = ReferenceModel(), Scoreboard()
     await reset(dut)

@@ -49,7 +49,7 @@ async def run_network(dut):
     from model.integer import IntegerBinaryViT, network_steps
 
     plan = json.loads(Path(os.environ["BVIT_PLAN"]).read_text())
-    cfg = ArrayConfig(**plan["config"])
+    cfg = ArrayConfig.from_dict(plan["config"])
     int_model = IntegerBinaryViT.load(plan["model"])
     images = np.load(plan["images"])
     out = Path(plan["results"])

@@ -91,9 +91,9 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
          "pool_port": "1: the pool unit is a core of its own with its own command/data/result "
                       "streams (s_axis_pool_cmd, s_axis_pool_data, m_axis_pool_res), so pool "
                       "jobs run beside matmul jobs; 0: one core, one set of streams",
-         "core_parts": "1: the matmul core built from parts (hw/rtl/parts: same streams, "
-                       "results and cycles; its synthesis is not yet measured); 0: the "
-                       "single-module core"}
+         "core_parts": "1 (the default): the matmul core built from parts (hw/rtl/parts); "
+                       "0: the single-module core (same streams, results and cycles; what "
+                       "the records written before 2026-12-05 measure)"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -73,8 +73,8 @@ class ConfigGrid:
     lanes: what the cycle and resource formulas read of a config, as arrays (one SIMD and set
     of limits).
 
-    ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``, ``pool_port``: ints (the cycle
-    formula loops over the hold banks); the :data:`STACKED` properties: arrays
+    ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``, ``pool_port``, ``core_parts``:
+    ints (the cycle formula loops over the hold banks); the :data:`STACKED` properties: arrays
     from :func:`stacked_properties`; :meth:`tile_period`, :meth:`bank_period`,
     :meth:`rows_before_first_read`: :func:`hw.config.tile_period`,
     :func:`hw.config.bank_period`, :func:`hw.config.rows_before_first_read`.
@@ -87,6 +87,7 @@ class ConfigGrid:
         self.simd = base.simd
         self.hold_banks = base.hold_banks
         self.pool_port = base.pool_port
+        self.core_parts = base.core_parts
         for name, vals in stacked_properties(base, self.rows, self.cols,
                                              lanes_per_col=lanes_per_col).items():
             setattr(self, name, vals)

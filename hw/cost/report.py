@@ -143,7 +143,7 @@ def synthesis_points(device, coeffs=None) -> tuple[list[dict], str | None]:
         model = None
     points = []
     for r in recs:
-        cfg = ArrayConfig(**r["config"])
+        cfg = ArrayConfig.from_dict(r["config"])
         est = predict(cfg, device.family, model)["lut"] if model and device.family in model \
             else None
         points.append({"device": r["device"], "config": f"{cfg.rows}x{cfg.cols}x{cfg.simd}",
@@ -185,7 +185,7 @@ def measured_clocks(cfg: ArrayConfig, dev, cycles_per_frame: int) -> list[dict]:
 
     out = []
     for g in seed_spreads(DATA_DIR / "*.jsonl", dev.name):
-        if ArrayConfig(**g.config) != cfg:
+        if ArrayConfig.from_dict(g.config) != cfg:
             continue
         s = g.summary()
         out.append({"router": g.flow, "rtl_revision": g.rtl_revision,
@@ -207,7 +207,7 @@ def rtl_check(path: Path, what: str = "RTL sim results") -> dict | None:
         return None
     doc = read_json(path, what)
     try:
-        cfg = ArrayConfig(**doc["config"])
+        cfg = ArrayConfig.from_dict(doc["config"])
         rows = []
         for i, r in enumerate(doc["rows"]):
             s = r["shape"]
@@ -335,8 +335,8 @@ def build_report(network: str, cfg: ArrayConfig, device: str, *, out_dir: Path,
     points, err_table = synthesis_points(dev, coeffs)
     names = {row["name"] for row in cost["ops"]}
     for r in rtl:   # a sim of exactly this network's ops on this config: compare the totals
-        # (a record written before a config field existed has that field at its default)
-        if {**DEFAULT.to_dict(), **r["config"]} == cfg.to_dict() \
+        # (a record written before a config field existed has that field at its value then)
+        if ArrayConfig.from_dict(r["config"]) == cfg \
                 and {row["op"] for row in r["rows"]} == names \
                 and len(r["rows"]) == len(names) and r["measured"] == r["jobs"]:
             meas = sum(row["measured"] for row in r["rows"])

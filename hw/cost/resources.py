@@ -71,22 +71,27 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     """Flip-flops the systolic array's structure implies (before yosys trims or merges any).
 
     Per PE (R*C of them): the forwarded operands a, w (2*S) and flags (F bits), the AND-mode
-    flag's copies (:meth:`hw.rtl.pe.PE.mode_copies`), the popcount pipeline
-    (:func:`tree_reg_bits`; the XNOR/AND feeds its leaves unregistered), the flags
-    travelling alongside (F per stage: pe_latency - 1 of them) and the accumulator plus its
-    ``hold_banks`` hold registers (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) *
-    acc_width). Per row-popcount PE (R): the same minus the constant weight operand. Skew
-    lines: row r delays a and flags r cycles, column c delays w c cycles. F = the width of
-    :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
+    flag's copies (:meth:`hw.rtl.pe.PE.mode_copies`; none in the core built from parts, whose
+    PEs count XNOR only), the popcount pipeline (:func:`tree_reg_bits`; the XNOR/AND feeds its
+    leaves unregistered), the flags travelling alongside (F per stage: pe_latency - 1 of them)
+    and the accumulator plus its ``hold_banks`` hold registers
+    (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) * acc_width). The single-module
+    core (``core_parts`` 0) has a row-popcount PE per row (R): the same minus the constant
+    weight operand; the core built from parts a zero-count PE per column (C): the same minus
+    both operands (it shares PE (0, c)'s register). Skew lines: row r delays a and flags r
+    cycles, column c delays w c cycles. F = the width of :func:`hw.rtl.pe.flags_layout` of
+    ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
     """
     from ..rtl.pe import PE, flags_layout
 
     R, C, S = cfg.rows, cfg.cols, cfg.simd
     F = flags_layout(cfg.hold_banks).size
-    common = (F + PE.mode_copies(S) + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
+    parts = cfg.core_parts
+    common = (F + (1 - parts) * PE.mode_copies(S) + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
               + PE.acc_register_bits(cfg.acc_width, cfg.hold_banks))
     skew = R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S
-    return R * C * (2 * S + common) + R * (S + common) + skew
+    extra = parts * C * common + (1 - parts) * R * (S + common)
+    return R * C * (2 * S + common) + extra + skew
 
 
 def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
@@ -98,7 +103,9 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     through this same function.
     """
     R, C, S = cfg.rows, cfg.cols, cfg.simd
-    pes = R * C + R
+    # the R x C PEs and the row-popcount PE per row (single-module core) or the zero-count PE
+    # per column (the core built from parts)
+    pes = R * C + (C if cfg.core_parts else R)
     acc = cfg.acc_width
     lanes = cfg.drain_rows_eff * C * cfg.lane_width       # result lane bits: D rows of C
     pool_lanes = cfg.pool_lanes_eff * cfg.lane_width      # the pool unit's L lanes' sums
@@ -249,7 +256,7 @@ def load_records(pattern: str | Path = SYNTH_DATA_DIR / "synth_*.jsonl",
                 continue
             try:
                 get_device(r["device"])
-                ArrayConfig(**r["config"])
+                ArrayConfig.from_dict(r["config"])
                 str(r["command"])
             except (KeyError, TypeError, ConfigError, DeviceError) as exc:
                 reason = f"no field {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -261,7 +268,7 @@ def load_records(pattern: str | Path = SYNTH_DATA_DIR / "synth_*.jsonl",
 
 
 def _cfg(rec: dict) -> ArrayConfig:
-    return ArrayConfig(**rec["config"])
+    return ArrayConfig.from_dict(rec["config"])
 
 
 def _nnls_rel(X: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,11 +1,11 @@
 """The accelerator core in one module: command/data/result streams, operand memories,
 controller, array, pool unit and the output FIFO.
 
-The default (``ArrayConfig.core_parts`` = 0) while every committed synthesis record measures its
-netlist; :class:`hw.rtl.composed_core.ComposedCore` is the same core built from parts
-(hw/rtl/parts), equal to it in every cycle (tests/hw/rtl/test_composed_core.py). Its latencies
-are the parts' (one source); its logic is kept as measured, and goes once the composed core's
-records are measured."""
+``ArrayConfig.core_parts`` = 0; the default since 2026-12-05 is
+:class:`hw.rtl.composed_core.ComposedCore`, the same core built from parts (hw/rtl/parts), equal
+to it in every cycle (tests/hw/rtl/test_composed_core.py). Its latencies are the parts' (one
+source); its logic is kept as measured: the committed records written before the change
+measure it (their configs have no ``core_parts``), and it goes when they are measured again."""
 
 from __future__ import annotations
 

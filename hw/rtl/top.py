@@ -22,7 +22,7 @@ def core_class(core_parts: int):
     return BinaryCore
 
 
-def known_faults(core_parts: int = 0) -> tuple[str, ...]:
+def known_faults(core_parts: int) -> tuple[str, ...]:
     """Every deliberate fault a top can be built with: its core's, and the pool core's (with
     ``pool_port``)."""
     return tuple(dict.fromkeys(core_class(core_parts).KNOWN_FAULTS + POOL_CORE_FAULTS))

@@ -510,14 +510,17 @@ def config_command(cfg, device: str, pnr: bool = True, component: str = "top") -
 @lru_cache(maxsize=1)
 def rtl_revision() -> str:
     """Short hash of the Verilog of a fixed tiny reference config: changes whenever the RTL's
-    output changes, so records from different RTL revisions can be told apart."""
+    output changes, so records from different RTL revisions can be told apart. The reference
+    keeps the single-module core (``core_parts`` 0, the default when revisions were first
+    named), so the revision of every record stays comparable; each record's own
+    ``verilog_sha256`` is the exact check of what it measured, whichever core."""
     import hashlib
 
     from ..config import ArrayConfig
     from ..rtl.verilog import generate
 
     ref = ArrayConfig(rows=1, cols=1, simd=16, max_k=64, max_m=8, max_n=8, pool_max_dim=8,
-                      pool_max_planes=8, pool_max_kernel=3, pool_row_depth=64)
+                      pool_max_planes=8, pool_max_kernel=3, pool_row_depth=64, core_parts=0)
     return hashlib.sha256(generate(ref).encode()).hexdigest()[:12]
 
 

@@ -46,7 +46,7 @@ def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> d
     from ..cost.devices import fit_fields, get_device
     from .flow import SynthError, synth_config
 
-    cfg, dev = ArrayConfig(**rec["config"]), get_device(rec["device"])
+    cfg, dev = ArrayConfig.from_dict(rec["config"]), get_device(rec["device"])
     _, seed, freq, router, tmg_ripup = measurement_of(rec)
     try:
         new = synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,

@@ -17,6 +17,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cost.devices import DeviceError
 from ..outfiles import InputFileError, read_jsonl
 
 
@@ -50,11 +51,14 @@ class SeedSpread:
     @property
     def label(self) -> str:
         """R x C x S, plus the options that differ from the defaults."""
+        from dataclasses import asdict
+
         from ..config import ArrayConfig
 
-        base = ArrayConfig(rows=self.config["rows"], cols=self.config["cols"],
-                           simd=self.config["simd"]).to_dict()
-        extra = [f"{k}={v}" for k, v in self.config.items() if base.get(k) != v]
+        base = asdict(ArrayConfig(rows=self.config["rows"], cols=self.config["cols"],
+                                  simd=self.config["simd"]))
+        full = asdict(ArrayConfig.from_dict(self.config))
+        extra = [f"{k}={v}" for k, v in full.items() if base[k] != v]
         dims = f"{self.config['rows']}x{self.config['cols']}x{self.config['simd']}"
         flow = " ".join(filter(None, (self.router, self.options)))
         routed = f", nextpnr {flow}" if flow else ""
@@ -125,7 +129,11 @@ def seed_spreads(pattern: str | Path, device: str | None = None) -> list[SeedSpr
                     or seed is None or "error" in rec or not isinstance(rec.get("config"), dict)
                     or (device is not None and rec.get("device") != device)):
                 continue
-            router, options = nextpnr_option(rec, "--router"), flow_options(rec)
+            try:
+                router, options = nextpnr_option(rec, "--router"), flow_options(rec)
+            except DeviceError as e:
+                raise InputFileError(f"synthesis records {path}: {e} (a record of another "
+                                     "tool's device list, or a typo: fix or remove it)") from None
             key = (rec.get("device"), json.dumps(rec["config"], sort_keys=True),
                    rec.get("rtl_revision"), router, options)
             grp = groups.setdefault(key, SeedSpread(key[0], rec["config"], key[2], [], router,

@@ -316,7 +316,7 @@ def test_row12_memory_bound_and_every_committed_config_stays_valid(capsys):
             f"{MAX_MEMORY_BITS:,}")
     for path in (REPO / "hw" / "synth" / "data").glob("*.jsonl"):
         for line in path.read_text().splitlines():
-            check_elaboration(ArrayConfig(**json.loads(line)["config"]))
+            check_elaboration(ArrayConfig.from_dict(json.loads(line)["config"]))
     for name in SWEEPS:
         for _, cfg, _ in sweep_configs(name):
             check_elaboration(cfg)

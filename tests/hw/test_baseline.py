@@ -79,7 +79,7 @@ def doc():
 def test_totals_agree_with_the_network_model(doc):
     net, d = doc
     for c in d["configs"]:
-        cfg = ArrayConfig(**c["config"])
+        cfg = ArrayConfig.from_dict(c["config"])
         cost = network_cost(net, cfg)["totals"]
         mm = c["matmuls"]
         assert mm["ops"] == len(net.matmuls) == sum(r["count"] for r in c["shapes"])

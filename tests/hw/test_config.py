@@ -179,3 +179,22 @@ def test_load_rows_is_validated_and_0_means_the_largest_power_of_two_dividing_r_
     assert ArrayConfig(load_rows=2).to_dict()["load_rows"] == 2
     assert ArrayConfig(**ArrayConfig(load_rows=2).to_dict()) == ArrayConfig(load_rows=2)
     assert ArrayConfig(load_rows=4).tag.endswith("d2g4") and ArrayConfig().tag.endswith("d2")
+
+
+def test_core_parts_defaults_to_the_composed_core_and_old_dicts_read_as_single_module():
+    """Since the core built from parts became the default, a config dict without ``core_parts``
+    (every record, report and plan written before) is a single-module config: ``from_dict``
+    reads it so, ``to_dict`` writes the field only for the core built from parts, and both
+    round-trip; the tag marks the single-module core."""
+    from hw.config import LATER_FIELDS
+
+    assert ArrayConfig().core_parts == 1 and LATER_FIELDS["core_parts"] == 0
+    assert ArrayConfig().to_dict()["core_parts"] == 1
+    old = ArrayConfig(core_parts=0)
+    assert "core_parts" not in old.to_dict()
+    assert ArrayConfig.from_dict(old.to_dict()) == old
+    assert ArrayConfig.from_dict(ArrayConfig().to_dict()) == ArrayConfig()
+    # a dict written before the field existed: not today's default
+    assert ArrayConfig.from_dict({"rows": 2, "cols": 2, "simd": 16}).core_parts == 0
+    assert ArrayConfig(**{"rows": 2, "cols": 2, "simd": 16}).core_parts == 1
+    assert old.tag.endswith("d2b") and ArrayConfig().tag.endswith("d2")

@@ -298,7 +298,7 @@ def test_sweep_reproduces_the_committed_binaryvit_s_result(vit):
     resource model: same configs, same fit count, same front and fastest record, exactly."""
     doc = json.loads((REPORTS_DIR / "binaryvit-s" / "dse_ecp5-85.json").read_text())
     model = resources.load_model(RESOURCE_MODEL)["families"]
-    base = ArrayConfig(**doc["limits"])
+    base = ArrayConfig.from_dict(doc["limits"])
     assert doc["grid"] == {"rows": [1, 64], "cols": [1, 64], "simd": default_simds(base),
                            "hold_banks": [base.hold_banks]}
     out = sweep(vit, get_device("ecp5-85"), model, range(1, 65), range(1, 65),
@@ -380,7 +380,7 @@ def test_committed_options_sweep_fastest_is_the_models(vit):
     swept, load_rows 0, each config at its estimated Fmax): its fastest record is what the
     cycle and resource models give that config now (cycles, LUT, FF, BRAM, Fmax, frames/s)."""
     doc = json.loads((REPORTS_DIR / "binaryvit-s-options" / "dse_ecp5-85.json").read_text())
-    base = ArrayConfig(**doc["limits"])
+    base = ArrayConfig.from_dict(doc["limits"])
     assert base.load_rows == 0 and doc["clock"] == "resource-model Fmax per config"
     best = doc["fastest"]
     cfg = config_at(replace(base, simd=best["simd"], hold_banks=best["hold_banks"]),

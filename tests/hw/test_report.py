@@ -267,7 +267,7 @@ def test_committed_report_quotes_the_default_configs_lowest_seed():
                   for p in DATA_DIR.glob("*.jsonl")
                   for r in map(_json.loads, p.read_text().splitlines())
                   if r.get("component", "top") == "top" and r.get("fmax_mhz")
-                  and r["device"] == "ecp5-85" and ArrayConfig(**r["config"]).to_dict() == default
+                  and r["device"] == "ecp5-85" and ArrayConfig.from_dict(r["config"]).to_dict() == default
                   and flows[m["router"]] in r["flags"]["nextpnr"]
                   and ("--tmg-ripup" in r["flags"]["nextpnr"]) == ripup}
         assert len(placed) >= 3 and m["min_mhz"] == min(placed.values())

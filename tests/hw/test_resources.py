@@ -51,25 +51,33 @@ def test_finn_r_formula_by_hand():
     assert finn_r_lut(small) == int(300 + 1.1 * 2 * (32 + 2 * 31 + acc))
 
 
-def test_features_read_config_properties():
+@pytest.mark.parametrize("core_parts", [1, 0])
+def test_features_read_config_properties(core_parts):
+    """The features of a 2x3x16 config: the core built from parts (the default) has a
+    zero-count PE per column (3) and no AND-mode copies; the single-module core a row-popcount
+    PE per row (2) and two AND-mode copies per PE."""
     from hw.rtl.pe import FLAGS
 
-    cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512)
+    cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512, core_parts=core_parts)
     f = features(cfg)
-    assert f["lut"]["pe_bits"] == (2 * 3 + 2) * 16
+    pes = 2 * 3 + (3 if core_parts else 2)
+    assert f["lut"]["pe_bits"] == pes * 16
     # two result rows per beat (drain_rows 2): 2 x 3 output lanes
-    assert f["lut"]["pe_acc"] == 8 * cfg.acc_width and f["lut"]["lanes"] == 6 * cfg.lane_width
+    assert f["lut"]["pe_acc"] == pes * cfg.acc_width and f["lut"]["lanes"] == 6 * cfg.lane_width
     assert features(replace(cfg, drain_rows=1))["ff"]["lanes"] == 3 * cfg.lane_width
     # the pool unit's L lanes (C by default, 6 with pool_lanes=6)
     assert f["lut"]["pool_lanes"] == 3 * cfg.lane_width
     assert features(replace(cfg, pool_lanes=6))["lut"]["pool_lanes"] == 6 * cfg.lane_width
     # hold banks beyond two, per accumulator bit
     assert f["lut"]["extra_banks"] == 0
-    assert features(replace(cfg, hold_banks=5))["lut"]["extra_banks"] == 8 * cfg.acc_width * 3
+    assert features(replace(cfg, hold_banks=5))["lut"]["extra_banks"] == pes * cfg.acc_width * 3
     F = FLAGS.size
-    # two AND-mode copies (16 bits, 8 per leaf), the accumulator and two hold banks
-    common = F + 2 + tree_reg_bits(16) + F * cfg.pe_popcount_latency + 3 * cfg.acc_width
-    assert f["ff"]["array_regs"] == 6 * (32 + common) + 2 * (16 + common) + (16 + F) + 3 * 16
+    # (two AND-mode copies: 16 bits, 8 per leaf), the accumulator and two hold banks
+    common = (F + (0 if core_parts else 2) + tree_reg_bits(16) + F * cfg.pe_popcount_latency
+              + 3 * cfg.acc_width)
+    # the zero-count PEs share PE (0, c)'s operand register; a row-popcount PE has its own a
+    extra = 3 * common if core_parts else 2 * (16 + common)
+    assert f["ff"]["array_regs"] == 6 * (32 + common) + extra + (16 + F) + 3 * 16
     assert f["ff"]["mem_words"] == (2 + 3) * 16
     assert f["ff"]["pool_regs"] == cfg.pool_register_bits == PoolUnit.lane_register_bits(cfg) > 0
 
@@ -112,7 +120,7 @@ def test_bram_estimate_equals_yosys_on_every_committed_record():
     families = [get_device(r["device"]).family for r in recs]
     assert set(families) == {"ecp5", "ice40", "xc7"}
     for rec, fam in zip(recs, families):
-        assert bram_estimate(ArrayConfig(**rec["config"]), fam) == rec["bram"], \
+        assert bram_estimate(ArrayConfig.from_dict(rec["config"]), fam) == rec["bram"], \
             (rec["device"], rec["config"])
     pool = [r for r in memories(ArrayConfig()) if r.name.startswith("pool_row")]
     assert pool and all(r.block for r in pool)
@@ -198,11 +206,13 @@ def test_committed_data_is_one_rtl_revision_per_family_with_commands():
             assert r["sweep"].startswith("python -m hw synth --sweep ")
 
 
-def test_array_registers_count_every_hold_bank():
-    """Each hold bank is one more accumulator-wide register per PE (R*C + R of them), and the
-    bank index in the flags grows to ceil(log2(n)) bits (PE.acc_register_bits, flags_layout)."""
-    cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512)
-    pes, acc = 2 * 3 + 2, cfg.acc_width
+@pytest.mark.parametrize("core_parts", [1, 0])
+def test_array_registers_count_every_hold_bank(core_parts):
+    """Each hold bank is one more accumulator-wide register per PE (R*C + C of them in the core
+    built from parts, R*C + R in the single-module core), and the bank index in the flags grows
+    to ceil(log2(n)) bits (PE.acc_register_bits, flags_layout)."""
+    cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512, core_parts=core_parts)
+    pes, acc = 2 * 3 + (3 if core_parts else 2), cfg.acc_width
     two = features(cfg)["ff"]["array_regs"]
     three = features(replace(cfg, hold_banks=3))["ff"]["array_regs"]
     four = features(replace(cfg, hold_banks=4))["ff"]["array_regs"]

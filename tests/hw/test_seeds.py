@@ -44,6 +44,15 @@ def test_groups_and_summary_by_hand(tmp_path):
     assert {g.rtl_revision for g in groups} == {"aaaa", "bbbb"}
 
 
+def test_a_single_module_record_is_labelled_so(tmp_path):
+    """A record written before the core built from parts became the default (no
+    ``core_parts`` in its config) is its own group, labelled core_parts=0."""
+    old = {k: v for k, v in CFG.items() if k != "core_parts"}
+    _write(tmp_path / "synth_x.jsonl", [_rec(1, 151.0), _rec(1, 140.0, config=old)])
+    got = {g.label: g.runs[0].fmax_mhz for g in seed_spreads(tmp_path / "*.jsonl")}
+    assert got == {"4x4x32": 151.0, "4x4x32 (core_parts=0)": 140.0}
+
+
 def test_another_router_is_another_group(tmp_path):
     """The same seed routed by router2 is another measurement, not a second Fmax of it."""
     _write(tmp_path / "a.jsonl", [_rec(1, 151.0), _rec(2, 149.0), _rec(1, 120.0, router="router2")])
@@ -75,6 +84,15 @@ def test_a_seed_with_two_fmax_values_is_a_one_line_error(tmp_path):
                           str(tmp_path / "*.jsonl")], capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
     assert "seed 2 has Fmax 146.0 here and 145.0 in a.jsonl" in res.stderr
+
+
+def test_an_unknown_device_names_the_file(tmp_path):
+    """A record of a device this tool does not know: one error naming the file."""
+    from hw.outfiles import InputFileError
+
+    _write(tmp_path / "synth_x.jsonl", [{**_rec(1, 151.0), "device": "ecp9-999"}])
+    with pytest.raises(InputFileError, match=r"synth_x\.jsonl: unknown device 'ecp9-999'"):
+        seed_spreads(tmp_path / "*.jsonl")
 
 
 def test_no_file_and_a_bad_line_are_one_line_errors(tmp_path):

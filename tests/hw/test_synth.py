@@ -217,6 +217,6 @@ def test_records_written_before_hold_banks_count_as_done():
             rec = json.loads(line)
             if "error" in rec:
                 continue
-            cmd = config_command(ArrayConfig(**rec["config"]), rec["device"],
+            cmd = config_command(ArrayConfig.from_dict(rec["config"]), rec["device"],
                                  "--no-pnr" not in rec["command"], rec.get("component", "top"))
             assert cmd in done, (path.name, cmd)

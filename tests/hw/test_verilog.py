@@ -104,7 +104,7 @@ def _representatives():
                                       key=size)]
     for field in STRUCTURAL:
         away = [i for i in recs
-                if getattr(ArrayConfig(**i[1]["config"]), field) != getattr(DEFAULT, field)]
+                if getattr(ArrayConfig.from_dict(i[1]["config"]), field) != getattr(DEFAULT, field)]
         if away:
             picks.append(min(away, key=size))
     seen = set()
@@ -118,7 +118,7 @@ def _regenerated_digest(rec, tmp_path) -> str:
 
     from hw.synth.flow import _array_verilog
 
-    cfg = ArrayConfig(**rec["config"])
+    cfg = ArrayConfig.from_dict(rec["config"])
     if rec.get("component", "top") == "array":
         sources = [_array_verilog(cfg, tmp_path)]
     else:
@@ -148,29 +148,32 @@ def test_committed_configs_generate_byte_identical_verilog(tmp_path, name, rec):
     assert _regenerated_digest(rec, tmp_path) == rec["verilog_sha256"], f"{name}: {rec['command']}"
 
 
-def test_block_ram_address_copies_are_kept_apart():
+@pytest.mark.parametrize("core_parts", [1, 0])
+def test_block_ram_address_copies_are_kept_apart(core_parts):
     """Every operand memory has one write address, one read address and one write-enable
     register per group of SLICES_PER_ADDRESS block-RAM slices, and every open-row bank of the
-    pool unit one of each, and every PE one AND-mode flag per popcount leaf, each always block
-    marked (* keep *) so that Yosys does not merge the copies back into one register; nothing
-    else is marked."""
+    pool unit one of each, and (the single-module core) every PE one AND-mode flag per popcount
+    leaf, each always block marked (* keep *) so that Yosys does not merge the copies back into
+    one register; nothing else is marked. The core built from parts (the default) has no
+    AND-mode flags: its PEs count XNOR only."""
     from hw.config import ceil_div
     from hw.rtl.memory import PipelinedMemory
     from hw.rtl.verilog import generate, keep_replicas
 
-    cfg = ArrayConfig()
+    cfg = ArrayConfig(core_parts=core_parts)
     text = generate(cfg)
     groups = 0
     for depth, count in ((cfg.a_bank_depth, cfg.rows), (cfg.w_bank_depth, cfg.cols)):
         mem = PipelinedMemory(cfg.simd, depth, cfg.mem_piece_depth)
         groups += count * mem.pieces * ceil_div(mem.slices, PipelinedMemory.SLICES_PER_ADDRESS)
     assert groups == 8 * 4 and cfg.pool_open_rows == 5
-    modes = (4 * 4 + 4) * 4                 # 16 PEs and 4 row-popcount PEs, 32 / 8 leaves each
+    # 16 PEs and 4 row-popcount PEs, 32 / 8 leaves each; none in the core built from parts
+    modes = 0 if core_parts else (4 * 4 + 4) * 4
     assert text.count("(* keep = 32'd1 *)") == 3 * groups + 3 * 5 + modes
     marked = re.findall(r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    (\S+) <=", text)
     assert len(marked) == 3 * groups + 3 * 5 + modes
     assert sorted(n for n in marked if n.startswith("mode_g")) == sorted(
-        f"mode_g{g}" for g in range(4) for _ in range(20))
+        f"mode_g{g}" for g in range(4) for _ in range(0 if core_parts else 20))
     assert sum(bool(re.fullmatch(r"piece\d+_g\d+_(waddr|raddr|we)", n)) for n in marked) == 96
     assert sorted(n for n in marked if n.startswith("bank")) == sorted(
         f"bank{b}_{s}" for b in range(5) for s in ("raddr", "waddr", "we"))
