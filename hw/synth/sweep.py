@@ -47,6 +47,10 @@ _ECP5 = [
     (2, 2, 32, {"pool_lanes": 4}, False),
     # eight hold banks (the one training point of the LUT model's term for the banks beyond two)
     (4, 4, 16, {"hold_banks": 8}, False),
+    # 64 PEs, the throughput issue's size: without it the Fmax model extrapolated from at most
+    # 24 PEs (it estimated 135.8 MHz for 8x8x64, which placed at 95.4; its record is seed 1 of
+    # composed_ecp5.jsonl, carried over with --reuse)
+    (8, 8, 64, {}, False),
     # held out: never used for fitting
     (3, 5, 32, {"max_m": 256}, True), (6, 4, 16, {}, True), (2, 6, 64, {}, True),
     # held out, the throughput options: four hold banks, twice C pool lanes

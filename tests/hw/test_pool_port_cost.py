@@ -31,7 +31,7 @@ def test_pool_port_is_a_switch_left_out_at_its_default():
     assert "pool_port" not in ArrayConfig().to_dict()
     cfg = ArrayConfig(pool_port=1)
     assert cfg.to_dict()["pool_port"] == 1 and cfg.tag.endswith("p")
-    assert ArrayConfig(**cfg.to_dict()) == cfg
+    assert ArrayConfig.from_dict(cfg.to_dict()) == cfg
     flags = config_flags(cfg)
     assert flags[flags.index("--pool-port") + 1] == "1"
     assert "--pool-port" not in config_flags(ArrayConfig())
@@ -102,7 +102,7 @@ def test_committed_options_report_states_both_cores_and_one_frames_latency():
 
     out = REPORTS_DIR / "binaryvit-s-options"
     doc = json.loads((out / "report.json").read_text())
-    t, cfg = doc["cost"]["totals"], ArrayConfig(**doc["cost"]["config"])
+    t, cfg = doc["cost"]["totals"], ArrayConfig.from_dict(doc["cost"]["config"])
     assert cfg.pool_port == 1
     assert t["cycles"] == max(t["matmul_cycles"], t["pool_cycles"])
     assert t["frame_latency_cycles"] == t["matmul_cycles"] + t["pool_cycles"]
@@ -114,8 +114,11 @@ def test_committed_options_report_states_both_cores_and_one_frames_latency():
 
 
 def test_resource_model_on_the_synthesised_pool_port_configs():
-    """hw/synth/data/pool_port_ecp5.jsonl (yosys on the pool-port configs, not used for fitting):
-    the block RAM count is exact and LUT and FF within 5 % of the synthesis."""
+    """hw/synth/data/pool_port_ecp5.jsonl (yosys on the pool-port configs, not used for fitting:
+    both cores' records): the block RAM count is exact and LUT and FF within 10 % of the
+    synthesis, the throughput issue's bound for configs the model was not fitted on (measured:
+    -6.2 to +8.1 % LUT, +0.3 to +5.5 % FF; the 8x8x64 many-bank configs of the core built from
+    parts are the largest, README, Results)."""
     import json
 
     from hw.paths import RESOURCE_MODEL, SYNTH_DATA_DIR
@@ -123,10 +126,10 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     model = resources.load_model(RESOURCE_MODEL)["families"]
     recs = [json.loads(line) for line in
             (SYNTH_DATA_DIR / "pool_port_ecp5.jsonl").read_text().splitlines() if line.strip()]
-    assert len(recs) == 3 and all(r["config"]["pool_port"] == 1 for r in recs)
+    assert len(recs) == 5 and all(r["config"]["pool_port"] == 1 for r in recs)
     for rec in recs:
-        cfg = ArrayConfig(**rec["config"])
+        cfg = ArrayConfig.from_dict(rec["config"])
         est = resources.predict(cfg, "ecp5", model)
         assert est["bram"] == rec["bram"], rec["command"]
         for key in ("lut", "ff"):
-            assert abs(est[key] - rec[key]) <= 0.05 * rec[key], (key, est[key], rec[key])
+            assert abs(est[key] - rec[key]) <= 0.10 * rec[key], (key, est[key], rec[key])
