@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 from hw.cli.common import Parser, UsageError, add_config_args, config_from_args
-from hw.config import DEFAULT, ConfigError
+from hw.config import ConfigError
 from hw.ops import load_op
 from hw.opfile import JobError, read_manifest
 from hw.outfiles import (OutputError, check_writable_dir, check_writable_file, exit_on_sigterm,
@@ -99,7 +99,7 @@ def check_args(args) -> None:
     [0, 1), freeze length), the counts, and the output paths (their folders are created)."""
     check_options(fault=args.fault, simulator=args.simulator, pad=args.pad, flags=True,
                   reset_prob=getattr(args, "reset_prob", 0.0),
-                  core_parts=getattr(args, "core_parts", DEFAULT.core_parts), **_stall_kw(args))
+                  core_parts=getattr(args, "core_parts", None), **_stall_kw(args))
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed} must be 0 or more")
     for name in ("m", "n", "k", "workers"):

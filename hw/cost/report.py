@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULT, ArrayConfig, config_flags
+from ..config import ArrayConfig, config_flags
 from .devices import check_fits, fit_report, get_device
 from ..outfiles import (InputFileError, OutputError, atomic_dir, carry_over, check_output_path,
                         read_json)

@@ -67,6 +67,16 @@ def tree_reg_bits(width: int, group: int = 8) -> int:
     return Popcount.register_bits(width, group)
 
 
+def extra_pes(cfg) -> tuple:
+    """(count, operand bits of each) of the array's PEs beside its R x C: one row-popcount PE
+    per row with its own activation operand (the single-module core, ``core_parts`` 0), or
+    one zero-count PE per column sharing PE (0, c)'s operand register (the core built from
+    parts). Elementwise on numpy arrays of rows and cols."""
+    if cfg.core_parts:
+        return cfg.cols, 0
+    return cfg.rows, cfg.simd
+
+
 def array_register_bits(cfg: ArrayConfig) -> int:
     """Flip-flops the systolic array's structure implies (before yosys trims or merges any).
 
@@ -86,12 +96,11 @@ def array_register_bits(cfg: ArrayConfig) -> int:
 
     R, C, S = cfg.rows, cfg.cols, cfg.simd
     F = flags_layout(cfg.hold_banks).size
-    parts = cfg.core_parts
-    common = (F + (1 - parts) * PE.mode_copies(S) + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
+    common = (F + (1 - cfg.core_parts) * PE.mode_copies(S) + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
               + PE.acc_register_bits(cfg.acc_width, cfg.hold_banks))
     skew = R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S
-    extra = parts * C * common + (1 - parts) * R * (S + common)
-    return R * C * (2 * S + common) + extra + skew
+    n_extra, operand = extra_pes(cfg)
+    return R * C * (2 * S + common) + n_extra * (operand + common) + skew
 
 
 def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
@@ -103,9 +112,7 @@ def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:
     through this same function.
     """
     R, C, S = cfg.rows, cfg.cols, cfg.simd
-    # the R x C PEs and the row-popcount PE per row (single-module core) or the zero-count PE
-    # per column (the core built from parts)
-    pes = R * C + (C if cfg.core_parts else R)
+    pes = R * C + extra_pes(cfg)[0]
     acc = cfg.acc_width
     lanes = cfg.drain_rows_eff * C * cfg.lane_width       # result lane bits: D rows of C
     pool_lanes = cfg.pool_lanes_eff * cfg.lane_width      # the pool unit's L lanes' sums
