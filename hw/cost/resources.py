@@ -4,10 +4,9 @@ Structure (per device family; every width and count is read from :class:`hw.conf
 and the RTL's own constants, nothing re-derived except the popcount tree's register bits,
 computed with the grouping the RTL's ``popcount_latency`` describes):
 
-LUT  = a * (R*C + R) * S          XNOR/AND select + popcount adder trees (R*C PEs and the R
-                                  row-popcount PEs of the AND-mode offset column)
-     + b * (R*C + R) * acc_width  accumulators (adder, first/valid select, two hold banks)
-     + e * (R*C + R) * acc_width * (hold_banks - 2)
+LUT  = a * P * S                  XNOR/AND select + popcount adder trees of the P PEs
+     + b * P * acc_width          accumulators (adder, first/valid select, two hold banks)
+     + e * P * acc_width * (hold_banks - 2)
                                   each hold bank beyond two: its capture/shift select and
                                   one more input of the drain's bank multiplexer
      + c * D*C * lane_width       drain lanes (2*acc - offset, D rows of C) and the output
@@ -20,13 +19,16 @@ FF   = a * array_register_bits    the array's registers counted from its structu
                                   on ECP5 the read-data register sits in the block RAM)
      + d * pool_register_bits     the pool unit's lanes (row shift registers, sums)
      + e                          controller and pool sequencer
-carry = a * (R*C + R) * acc_width + b * D*C * lane_width + c
-(D = drain_rows_eff, the tile rows per result beat)
+carry = a * P * acc_width + b * D*C * lane_width + c
+(P = R*C + the PEs beside them, :func:`extra_pes`: C zero-count PEs in the core built from
+parts, the default, or R row-popcount PEs in the single-module core; D = drain_rows_eff, the
+tile rows per result beat)
 BRAM is counted from the memories' shapes (R activation banks, C weight banks, the pool unit's
 open-row banks, the output FIFO) tiled onto the family's block-RAM aspect ratios (no fitting); DSP is the
 controller's multipliers (a per-family constant, the training median); Fmax = a + b*log2(R*C)
 + c*log2(hold_banks / 2) (nextpnr, least squares; the drain's bank select reaches every PE's
-hold registers, and more banks lengthen it: 4x4x16 closes 139.8 MHz with 2 banks, 120.6 with 8).
+hold registers, and more banks lengthened it in the single-module core, 4x4x16 at 139.8 MHz
+with 2 banks and 120.6 with 8; the core built from parts places them at 140.1 and 133.4).
 
 Coefficients are fitted per family by non-negative least squares on relative error
 (:func:`fit`) on ``hw/synth/data/synth_*.jsonl`` minus the records marked ``held_out``; ``python -m hw
