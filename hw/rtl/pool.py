@@ -372,15 +372,23 @@ class PoolUnit(wiring.Component):
                 # (an output that `left` has not yet left `inflight`: busy as if it had)
             ]
         if self._retimed:
-            # busy as a register: the value each term takes in the next cycle
+            # busy as a register of the value each term takes in the next cycle, ORed with the
+            # queue's registered o.valid (its next value, o_valid_next, is the pop decision:
+            # in the register it would put the issue logic in front of busy)
             busy_q = Signal(name="busy_q")
-            inflight_next = Signal.like(inflight)
-            m.d.comb += [inflight_next.eq(inflight + issued_out - left),
-                         self.busy.eq(busy_q)]
+            # inflight == 0 / 1 / 2 as flags of their own, each next value a choice among them
+            # by issued_out - left (+1, 0 or -1), not a sum and a comparison after it
+            in0, in1, in2 = (Signal(name=f"inflight_is{k}", init=int(k == 0)) for k in range(3))
+            up, down = Signal(), Signal()
+            in0_next, in1_next, in2_next = Signal(), Signal(), Signal()
+            m.d.comb += [up.eq(issued_out & ~left), down.eq(left & ~issued_out),
+                         in0_next.eq(Mux(up, 0, Mux(down, in1, in0))),
+                         in1_next.eq(Mux(up, in0, Mux(down, in2, in1))),
+                         in2_next.eq(Mux(up, in1, Mux(down, inflight == 3, in2))),
+                         self.busy.eq(busy_q | queue.o.valid)]
+            m.d.sync += [in0.eq(in0_next), in1.eq(in1_next), in2.eq(in2_next)]
             m.d.sync += busy_q.eq(self.start | derive | derive2 | compare | running_next
-                                  | queue.o_valid_next
-                                  | ((inflight_next != 0)
-                                     & ~((inflight_next == 1) & self.o_valid)))
+                                  | (~in0_next & ~(in1_next & self.o_valid)))
         else:
             m.d.comb += self.busy.eq(derive | derive2 | compare | starting | running
                                      | queue.o.valid

@@ -507,20 +507,23 @@ def config_command(cfg, device: str, pnr: bool = True, component: str = "top") -
             + ("" if component == "top" else f" --component {component}"))
 
 
-@lru_cache(maxsize=1)
-def rtl_revision() -> str:
-    """Short hash of the Verilog of a fixed tiny reference config: changes whenever the RTL's
-    output changes, so records from different RTL revisions can be told apart. The reference
-    keeps the single-module core (``core_parts`` 0, the default when revisions were first
-    named), so the revision of every record stays comparable; each record's own
-    ``verilog_sha256`` is the exact check of what it measured, whichever core."""
+@lru_cache(maxsize=2)
+def rtl_revision(core_parts: int = 1) -> str:
+    """Short hash of the Verilog of a fixed tiny reference config with the core ``core_parts``
+    (1: built from parts, 0: the single-module core): changes whenever that core's RTL output
+    changes, so records of different RTL revisions can be told apart. Each core has its own
+    revision, so a change to one core leaves the other core's records current; each record's
+    own ``verilog_sha256`` is the exact check of what it measured."""
     import hashlib
 
     from ..config import ArrayConfig
     from ..rtl.verilog import generate
 
+    if core_parts not in (0, 1):
+        raise ValueError(f"core_parts must be 0 or 1, got {core_parts!r}")
     ref = ArrayConfig(rows=1, cols=1, simd=16, max_k=64, max_m=8, max_n=8, pool_max_dim=8,
-                      pool_max_planes=8, pool_max_kernel=3, pool_row_depth=64, core_parts=0)
+                      pool_max_planes=8, pool_max_kernel=3, pool_row_depth=64,
+                      core_parts=core_parts)
     return hashlib.sha256(generate(ref).encode()).hexdigest()[:12]
 
 
@@ -567,13 +570,13 @@ def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path |
                                 flags=record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed,
                                                    router=router, tmg_ripup=tmg_ripup))
             if old is not None:
-                return carried_over(old, rtl_revision())
+                return carried_over(old, rtl_revision(cfg.core_parts))
         rec = synth_verilog(sources, dev, top=top_v.stem, pnr=pnr, workdir=Path(workdir) / dev.name,
                             freq_mhz=freq_mhz, seed=seed, router=router, tmg_ripup=tmg_ripup,
                             timeout=timeout)
         head = {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd}
         rec = {**head, **rec, "config": cfg.to_dict(), "verilog_sha256": digest,
-               "rtl_revision": rtl_revision(), "component": component,
+               "rtl_revision": rtl_revision(cfg.core_parts), "component": component,
                "command": command}
         return rec
     finally:

@@ -71,6 +71,11 @@ class JobControl(wiring.Component):
         # SETUP exactly then), so the parts' setup loads hang on one flip-flop, not on a
         # decode of the state register
         m.d.sync += ctl.setup.eq(self.cmd.valid & self.cmd.ready)
+        # the pool unit's start likewise: a register of the command beat's op, high in the
+        # setup cycle of a pool job (not a decode of the state and the job register)
+        if self._with_pool:
+            m.d.sync += self.pool_start.eq(self.cmd.valid & self.cmd.ready
+                                           & (self.cmd.payload.op == OP_POOL))
 
         with m.FSM():
             idle_state(m, self.cmd, job)
@@ -82,8 +87,7 @@ class JobControl(wiring.Component):
                              ctl.kw_one.eq(at_most(job.k, S)), ctl.is_and.eq(job.op == OP_AND)]
                 with m.If(job.op == OP_POOL):
                     if self._with_pool:
-                        m.d.comb += self.pool_start.eq(1)
-                        m.next = "POOL"
+                        m.next = "POOL"     # (pool_start is high in this cycle)
                     else:
                         m.next = "IDLE"     # no pool unit here: dropped (hw.rtl.pool_core)
                 with m.Else():
