@@ -203,9 +203,12 @@ sys.exit(main(["export", "--checkpoint", sys.argv[3], "--out", sys.argv[1]]))
 
 def _start_stuck_export(tmp_path: Path, out: Path) -> subprocess.Popen:
     ready = tmp_path / "ready"
+    # SIGINT back to its default in the child: a test run started in the background by a
+    # shell without job control inherits SIGINT ignored, and Python then leaves it ignored
     proc = subprocess.Popen([sys.executable, "-c", _STUCK_EXPORT, str(out), str(ready),
                              str(CKPT)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300                           # a wait, not an assertion
     while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
