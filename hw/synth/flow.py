@@ -519,8 +519,6 @@ def rtl_revision(core_parts: int = 1) -> str:
     from ..config import ArrayConfig
     from ..rtl.verilog import generate
 
-    if core_parts not in (0, 1):
-        raise ValueError(f"core_parts must be 0 or 1, got {core_parts!r}")
     ref = ArrayConfig(rows=1, cols=1, simd=16, max_k=64, max_m=8, max_n=8, pool_max_dim=8,
                       pool_max_planes=8, pool_max_kernel=3, pool_row_depth=64,
                       core_parts=core_parts)
