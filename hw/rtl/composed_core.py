@@ -61,7 +61,7 @@ class ComposedCore(CoreStreams):
         wiring.connect(m, job.ctl, loader.ctl, reader.ctl, result.ctl)
         wiring.connect(m, loader.write, banks.write)
         wiring.connect(m, reader.read, banks.read)
-        wiring.connect(m, loader.progress, reader.progress, job.progress)
+        wiring.connect(m, loader.progress, reader.progress)
         wiring.connect(m, reader.tiles, drain.tiles)
         wiring.connect(m, reader.status, job.tiles)
         wiring.connect(m, drain.drain, result.drain, reader.drain, job.drain)

@@ -353,8 +353,9 @@ class PoolUnit(wiring.Component):
         ctl = data.StructLayout({"valid": 1, "rs": 1, "emit": 1, "out": 1, "final": 1,
                                  "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
         pos = data.StructLayout({"ctl": ctl, "need": 1, "tap_ok": 1})
-        m.submodules.positions = queue = (RegisterQueue(pos, next_flags=True) if self._retimed
-                                          else RegisterQueue(pos))
+        m.submodules.positions = queue = (
+            RegisterQueue(pos, ready_next=True, head_field="need") if self._retimed
+            else RegisterQueue(pos))
         pop = Signal()                                   # the queue's head issues this cycle
         drop = self._fault == "queue_drop"
         if self._retimed:
@@ -373,8 +374,8 @@ class PoolUnit(wiring.Component):
             ]
         if self._retimed:
             # busy as a register of the value each term takes in the next cycle, ORed with the
-            # queue's registered o.valid (its next value, o_valid_next, is the pop decision:
-            # in the register it would put the issue logic in front of busy)
+            # queue's registered o.valid (its next value is the pop decision: in the register
+            # it would put the issue logic in front of busy)
             busy_q = Signal(name="busy_q")
             # inflight == 0 / 1 / 2 as flags of their own, each next value a choice among them
             # by issued_out - left (+1, 0 or -1), not a sum and a comparison after it
@@ -518,14 +519,18 @@ class PoolUnit(wiring.Component):
                      entry_in.ctl.lanes.eq(lanes_ok), entry_in.need.eq(need),
                      entry_in.tap_ok.eq(tap_ok)]
         head = queue.o.payload
+        # the head's `need`: in the retimed unit a register of the queue's own (o_head), so the
+        # pop decision below is one LUT after flip-flops, not after the read pointer's
+        # multiplexer, and the value gates below hang on that flip-flop
+        head_need = queue.o_head if self._retimed else head.need
 
         # ---- issue: the head position, with its data beat when it holds one ------------------
-        m.d.comb += [self.data.ready.eq(queue.o.valid & credit & head.need),
-                     queue.o.ready.eq(credit & (~head.need | self.data.valid)),
+        m.d.comb += [self.data.ready.eq(queue.o.valid & credit & head_need),
+                     queue.o.ready.eq(credit & (~head_need | self.data.valid)),
                      pop.eq(queue.o.valid & queue.o.ready)]
         vals = [Signal(signed(B), name=f"v{l}") for l in range(L)]
         for l in range(L):
-            m.d.comb += vals[l].eq(Mux(head.need, words[l * B:(l + 1) * B].as_signed(), 0))
+            m.d.comb += vals[l].eq(Mux(head_need, words[l * B:(l + 1) * B].as_signed(), 0))
         shreg = [[Signal(signed(B), name=f"row{l}_{t}", reset_less=True) for t in range(K)]
                  for l in range(L)]
         v0 = [Signal(signed(B), name=f"v0_{l}", reset_less=True) for l in range(L)]

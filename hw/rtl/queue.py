@@ -4,7 +4,7 @@ side's handshake reaches the other side's logic in the same cycle."""
 from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Mux, Shape, Signal, Value
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 
@@ -20,9 +20,14 @@ class RegisterQueue(wiring.Component):
                        2:1 multiplexer after the entry registers
     ===========  ====  ===========================================================
 
-    With ``next_flags``, two more ports, ``o_valid_next`` and ``i_ready_next`` (out, 1 each):
-    the values ``o.valid`` and ``i.ready`` take in the next cycle (for a consumer that keeps a
-    flag of them in a register of its own without a cycle's delay).
+    With ``ready_next``, one more port ``i_ready_next`` (out, 1): the value ``i.ready`` takes
+    in the next cycle (for a producer that keeps a flag of it in a register of its own without
+    a cycle's delay).
+
+    With ``head_field`` (the name of a 1-bit field of a ``data.StructLayout`` shape), one more
+    port ``o_head`` (out, 1): that field of the head entry, ``o.payload``'s own, from a register
+    of its own (its next value chosen by this cycle's pop), so that ``o.ready`` may depend on
+    it without the read pointer's multiplexer in front (it is meaningful while ``o.valid``).
 
     Latency: an entry taken on ``i`` in cycle t is on ``o`` in cycle t + :attr:`LATENCY`.
     Throughput: one entry per cycle, with ``i.valid`` and ``o.ready`` held high (two entries
@@ -34,7 +39,8 @@ class RegisterQueue(wiring.Component):
     #: cycles from an entry taken on ``i`` to it on ``o``
     LATENCY = 1
 
-    def __init__(self, shape, depth: int = 2, *, next_flags: bool = False):
+    def __init__(self, shape, depth: int = 2, *, ready_next: bool = False,
+                 head_field: str | None = None):
         try:
             Shape.cast(shape)
         except TypeError as e:
@@ -43,10 +49,16 @@ class RegisterQueue(wiring.Component):
         if not isinstance(depth, int) or depth < 2:
             self._MustUse__silence = True
             raise ValueError(f"RegisterQueue depth must be an integer >= 2, got {depth!r}")
-        self._shape, self.depth = shape, depth
+        if head_field is not None and not _is_one_bit_field(shape, head_field):
+            self._MustUse__silence = True
+            raise ValueError(f"RegisterQueue head_field must name a 1-bit field of the "
+                             f"StructLayout shape, got {head_field!r} for {shape!r}")
+        self._shape, self.depth, self._head_field = shape, depth, head_field
         ports = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
-        if next_flags:
-            ports.update(o_valid_next=Out(1), i_ready_next=Out(1))
+        if ready_next:
+            ports.update(i_ready_next=Out(1))
+        if head_field is not None:
+            ports.update(o_head=Out(1))
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -79,8 +91,28 @@ class RegisterQueue(wiring.Component):
             room.eq(Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))),
             any_.eq(Mux(push, 1, Mux(pop, level > 1, any_))),
         ]
-        if hasattr(self, "o_valid_next"):
-            m.d.comb += [self.o_valid_next.eq(Mux(push, 1, Mux(pop, level > 1, any_))),
-                         self.i_ready_next.eq(Mux(push & ~pop, level < n - 1,
-                                                  Mux(~push & pop, 1, level < n)))]
+        if hasattr(self, "i_ready_next"):
+            m.d.comb += self.i_ready_next.eq(Mux(push & ~pop, level < n - 1,
+                                                 Mux(~push & pop, 1, level < n)))
+        if self._head_field is not None:
+            # the next head: after a pop the entry behind the head when there is one, else
+            # the entry coming in (the head while the queue stays empty is a don't-care);
+            # without a pop the head stays, or the entry coming in becomes it
+            field = self._head_field
+            behind = Array(getattr(e, field) for e in entries)[Mux(rd == n - 1, 0, rd + 1)]
+            arriving = getattr(self.i.payload, field)
+            head = Signal(name=f"head_{field}")
+            m.d.sync += head.eq(Mux(pop, Mux(level > 1, behind, arriving),
+                                    Mux(any_, head, arriving)))
+            m.d.comb += self.o_head.eq(head)
         return m
+
+
+def _is_one_bit_field(shape, name) -> bool:
+    """``shape`` is a ``data.StructLayout`` with a 1-bit field ``name``."""
+    if not isinstance(shape, data.StructLayout):
+        return False
+    try:
+        return Shape.cast(shape[name].shape).width == 1
+    except KeyError:
+        return False

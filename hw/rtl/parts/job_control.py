@@ -10,21 +10,22 @@ from ...config import ArrayConfig, ceil_log2
 from ..command import idle_state
 from ..flags import at_most
 from ..formats import OP_AND, OP_POOL, cmd_layout
-from ..interfaces import drain_signature, job_signature, progress_signature, status_signature
+from ..interfaces import drain_signature, job_signature, status_signature
 
 
 class JobControl(wiring.Component):
     """Holds the current job and steps it through its phases: IDLE (ready for a command beat),
     SETUP (one cycle: the parts initialise their registers for the job), then for a matmul
-    LOAD (until W is loaded), READ (until the last tile read), MM_DONE (until the last drain
-    has started and ended), for a pool POOL (until the pool unit is idle); back to IDLE.
+    MATMUL (until the last tile read: the loader loads W, then A, and the tile reader starts
+    once W is in, on the loader's ``w_done``, which job control does not see), MM_DONE (until
+    the last drain has started and ended), for a pool POOL (until the pool unit is idle); back
+    to IDLE.
 
     Ports:
 
     - ``cmd`` (in, stream of :func:`hw.rtl.formats.cmd_layout`): one beat per job, taken in IDLE.
     - ``ctl`` (out, :func:`hw.rtl.interfaces.job_signature`): the job register, the setup
       pulse and the values derived from K.
-    - ``progress`` (in, :func:`hw.rtl.interfaces.progress_signature`): ``w_done`` ends LOAD.
     - ``tiles`` (in, :func:`hw.rtl.interfaces.status_signature`): ``done`` ends READ.
     - ``drain`` (in, :func:`hw.rtl.interfaces.drain_signature`): MM_DONE ends once neither
       ``in_flight`` nor ``shift``.
@@ -49,7 +50,6 @@ class JobControl(wiring.Component):
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(cfg))),
             "ctl": Out(job_signature(cfg)),
-            "progress": In(progress_signature(cfg)),
             "tiles": In(status_signature()),
             "drain": In(drain_signature(cfg)),
             "pool_start": Out(1),
@@ -91,13 +91,13 @@ class JobControl(wiring.Component):
                     else:
                         m.next = "IDLE"     # no pool unit here: dropped (hw.rtl.pool_core)
                 with m.Else():
-                    m.next = "LOAD"
+                    m.next = "MATMUL"
 
-            with m.State("LOAD"):
-                with m.If(self.progress.w_done):
-                    m.next = "READ"
-
-            with m.State("READ"):
+            # (one state for the load and the reads: the tile reader's `done` cannot come
+            # before W is loaded, so the state machine waits for it alone, and the loader's
+            # last-W-beat decision, which hangs on the data stream's valid, reaches the tile
+            # reader only)
+            with m.State("MATMUL"):
                 with m.If(self.tiles.done):
                     m.next = "MM_DONE"
 

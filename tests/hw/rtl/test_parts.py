@@ -21,7 +21,7 @@ CFG = ArrayConfig(rows=2, cols=3, simd=16, max_k=64, max_m=9, max_n=9, pool_bits
 
 def test_job_control_steps_a_matmul_and_a_pool_job():
     """Command taken in IDLE, setup START_CYCLES - 1 cycles later with the derived K values,
-    then LOAD until w_done, READ until done, MM_DONE until no drain; a pool job raises
+    then MATMUL until the reader's done, MM_DONE until no drain; a pool job raises
     pool_start in its setup cycle and ends when the pool unit is idle."""
     dut = JobControl(CFG)
     log = {}
@@ -40,13 +40,10 @@ def test_job_control_steps_a_matmul_and_a_pool_job():
         assert (ctx.get(dut.ctl.kwords), ctx.get(dut.ctl.kw_one), ctx.get(dut.ctl.is_and)) == \
             (3, 0, 1)
         assert ctx.get(dut.ctl.kw_pen) == 1
-        for _ in range(3):                      # LOAD waits for w_done
+        for _ in range(3):                      # MATMUL waits for the reader's done
             await ctx.tick()
             assert not ctx.get(dut.cmd.ready)
-        ctx.set(dut.progress.w_done, 1)
-        await ctx.tick()
-        ctx.set(dut.progress.w_done, 0)
-        ctx.set(dut.tiles.done, 1)              # READ ends
+        ctx.set(dut.tiles.done, 1)              # MATMUL ends
         await ctx.tick()
         ctx.set(dut.tiles.done, 0)
         ctx.set(dut.drain.in_flight, 1)         # MM_DONE waits for the drains

@@ -4,6 +4,7 @@ and registered handshakes (neither ready nor valid follows the other side in the
 import random
 
 import pytest
+from amaranth.lib import data
 
 from hw.rtl.queue import RegisterQueue
 from hw.rtl.simulate import run_testbench, take
@@ -83,3 +84,49 @@ def test_handshakes_are_registers():
 def test_bad_shape_is_refused():
     with pytest.raises(TypeError, match="shape-castable"):
         RegisterQueue("wide")
+
+
+def test_bad_head_field_is_refused():
+    with pytest.raises(ValueError, match="1-bit field.*'flag'"):
+        RegisterQueue(8, head_field="flag")
+    with pytest.raises(ValueError, match="1-bit field.*'v'"):
+        RegisterQueue(data.StructLayout({"v": 3, "flag": 1}), head_field="v")
+
+
+@pytest.mark.parametrize("depth, seed", [(2, 1), (2, 2), (3, 3), (4, 4)])
+def test_head_field_register_is_the_heads(depth, seed):
+    """``o_head`` equals the head entry's field in every cycle with ``o.valid``, under random
+    stalls on both sides (the entries' flags random), and ``i_ready_next`` is the next
+    cycle's ``i.ready``; the order and latency are the plain queue's."""
+    layout = data.StructLayout({"v": 8, "flag": 1})
+    dut = RegisterQueue(layout, depth, ready_next=True, head_field="flag")
+    rng = random.Random(seed)
+    values = [(i % 256, rng.randrange(2)) for i in range(120)]
+    checked, out, mismatch = [0], [], []
+
+    async def bench(ctx):
+        k, ready_next = 0, None
+        for cycle in range(600):
+            offer = k < len(values) and rng.random() < 0.6
+            ready = rng.random() < 0.5
+            if ready_next is not None:
+                assert ctx.get(dut.i.ready) == ready_next
+            ctx.set(dut.i.valid, offer)
+            v, f = values[k] if k < len(values) else (0, rng.randrange(2))
+            ctx.set(dut.i.payload.v, v)
+            ctx.set(dut.i.payload.flag, f)
+            ctx.set(dut.o.ready, ready)
+            if ctx.get(dut.o.valid):
+                checked[0] += 1
+                if ctx.get(dut.o_head) != ctx.get(dut.o.payload.flag):
+                    mismatch.append(cycle)
+                if ready:
+                    out.append((ctx.get(dut.o.payload.v), ctx.get(dut.o.payload.flag)))
+            if offer and ctx.get(dut.i.ready):
+                k += 1
+            ready_next = ctx.get(dut.i_ready_next)
+            await ctx.tick()
+
+    run_testbench(dut, bench)
+    assert out == values
+    assert checked[0] > 200 and mismatch == []
