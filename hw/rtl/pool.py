@@ -159,8 +159,10 @@ class PoolUnit(wiring.Component):
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, retimed: bool = False):
         if not isinstance(cfg, ArrayConfig):
+            self._MustUse__silence = True
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
         if fault is not None and fault not in POOL_FAULTS:
+            self._MustUse__silence = True
             raise ValueError(f"unknown pool fault {fault!r}; known: {POOL_FAULTS}")
         self._cfg, self._fault, self._retimed = cfg, fault, retimed
         kb = range(cfg.pool_max_kernel + 1)
