@@ -26,7 +26,7 @@ class JobControl(wiring.Component):
     - ``cmd`` (in, stream of :func:`hw.rtl.formats.cmd_layout`): one beat per job, taken in IDLE.
     - ``ctl`` (out, :func:`hw.rtl.interfaces.job_signature`): the job register, the setup
       pulse and the values derived from K.
-    - ``tiles`` (in, :func:`hw.rtl.interfaces.status_signature`): ``done`` ends READ.
+    - ``tiles`` (in, :func:`hw.rtl.interfaces.status_signature`): ``done`` ends MATMUL.
     - ``drain`` (in, :func:`hw.rtl.interfaces.drain_signature`): MM_DONE ends once neither
       ``in_flight`` nor ``shift``.
     - ``pool_start`` (out, 1): high in the setup cycle of a pool job (``with_pool``).
