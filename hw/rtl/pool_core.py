@@ -61,8 +61,11 @@ class PoolCore(wiring.Component):
         m = Module()
         cfg = self._cfg
         PL, lw = cfg.pool_lanes_eff, cfg.lane_width
+        # beside the core built from parts (core_parts 1), the pool unit with its timing cuts
+        # and the start from a register, as in that core (hw.rtl.parts.job_control)
+        retimed = cfg.core_parts == 1
         m.submodules.pool = pool = PoolUnit(
-            cfg, fault=self._fault if self._fault in POOL_FAULTS else None)
+            cfg, fault=self._fault if self._fault in POOL_FAULTS else None, retimed=retimed)
         m.submodules.fifo = fifo = OutputFIFO(PL * lw + 1, cfg.out_fifo_depth)
 
         job = Signal(cmd_layout(cfg))
@@ -97,11 +100,17 @@ class PoolCore(wiring.Component):
                      self.out.payload.data.eq(Cat(*out_lanes)),
                      self.out.valid.eq(fifo.r.valid), fifo.r.ready.eq(self.out.ready)]
 
+        if retimed:
+            # high in the setup cycle of a pool job: a register of the command beat's op, not
+            # a decode of the state and the job register
+            m.d.sync += pool.start.eq(self.cmd.valid & self.cmd.ready
+                                      & (self.cmd.payload.op == OP_POOL))
         with m.FSM():
             idle_state(m, self.cmd, job)
             with m.State("SETUP"):
                 with m.If(job.op == OP_POOL):
-                    m.d.comb += pool.start.eq(1)
+                    if not retimed:
+                        m.d.comb += pool.start.eq(1)
                     m.next = "POOL"
                 with m.Else():
                     m.next = "IDLE"
