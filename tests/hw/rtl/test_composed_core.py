@@ -14,6 +14,7 @@ from hw.rtl.array import COLUMN_ZERO_FAULTS
 from hw.rtl.composed_core import FAULTS as COMPOSED_FAULTS, ComposedCore
 from hw.rtl.core import FAULTS, BinaryCore
 from hw.rtl.formats import job_cmd, job_words
+from hw.rtl.pool_core import PoolCore
 from hw.rtl.simulate import run_testbench
 from sim.suite import edge_suite, small_config
 
@@ -28,20 +29,24 @@ CONFIGS = {
 
 
 def run_lockstep(cfg, jobs, seed: int, idle: float = 0.2, stall: float = 0.3,
-                 budget: int = 60_000, fault: str | None = None) -> dict:
+                 budget: int = 60_000, fault: str | None = None, pair=None, runs=None) -> dict:
     """Both cores, the same inputs: every job's command beat, then its data beats (input
     valid low with chance ``idle``, output ready low with chance ``stall``). Returns the
     first cycle and port where they differ (``None`` if none), the cycles run and the
-    results seen. With ``pool_port`` the cores leave the pool unit out (pool jobs dropped)."""
+    results seen. With ``pool_port`` the cores leave the pool unit out (pool jobs dropped).
+    ``pair`` (two components with the core's streams) and ``runs`` (which jobs the pair runs;
+    the others are dropped after their command) compare other cores the same way."""
     with_pool = not cfg.pool_port
-    mono = BinaryCore(cfg, with_pool=with_pool)
-    comp = ComposedCore(cfg, with_pool=with_pool, fault=fault)
+    if pair is None:
+        pair = (BinaryCore(cfg, with_pool=with_pool),
+                ComposedCore(cfg, with_pool=with_pool, fault=fault))
+        runs = lambda j: with_pool or isinstance(j, MatmulOp)      # noqa: E731
+    mono, comp = pair
     top = Module()
     top.submodules.mono, top.submodules.comp = mono, comp
     rng = random.Random(seed)
-    # without a pool unit a pool command is dropped: no data beats follow it
-    plan = [(job_cmd(cfg, j), job_words(cfg, j) if with_pool or isinstance(j, MatmulOp) else [])
-            for j in jobs]
+    # a dropped command (a pool job without a pool unit) has no data beats after it
+    plan = [(job_cmd(cfg, j), job_words(cfg, j) if runs(j) else []) for j in jobs]
     out = {"diff": None, "cycles": 0, "beats": 0, "lasts": 0}
 
     async def bench(ctx):
@@ -79,7 +84,7 @@ def run_lockstep(cfg, jobs, seed: int, idle: float = 0.2, stall: float = 0.3,
                 return
             await ctx.tick()
 
-    out["expected_lasts"] = sum(1 for j in jobs if with_pool or isinstance(j, MatmulOp))
+    out["expected_lasts"] = sum(1 for j in jobs if runs(j))
     run_testbench(top, bench)
     return out
 
@@ -101,6 +106,24 @@ def test_a_broken_part_breaks_the_lockstep(fault):
     offset) differs from the single-module core."""
     got = run_lockstep(BASE, edge_suite(BASE, seed=7), seed=3, stall=0.6, fault=fault)
     assert got["diff"] is not None, fault
+
+
+def test_the_retimed_pool_core_equals_the_plain_one_cycle_for_cycle():
+    """The pool core beside the core built from parts (the retimed pool unit, a registered
+    start) against the one beside the single-module core: the same ports in every cycle over
+    the edge suite's jobs (matmul commands taken and dropped), under idles and stalls; and the
+    comparison can fail (the pool unit's line_off fault on one side)."""
+    pooled = replace(BASE, pool_port=1)
+    jobs = edge_suite(pooled, seed=7)
+    assert any(not isinstance(j, MatmulOp) for j in jobs)
+    pool_jobs = lambda j: not isinstance(j, MatmulOp)                    # noqa: E731
+    for fault, differs in ((None, False), ("line_off", True)):
+        pair = (PoolCore(replace(pooled, core_parts=0)),
+                PoolCore(replace(pooled, core_parts=1), fault=fault))
+        got = run_lockstep(pooled, jobs, seed=5, pair=pair, runs=pool_jobs)
+        assert (got["diff"] is not None) == differs, (fault, got["diff"])
+        if not differs:
+            assert got["lasts"] == got["expected_lasts"] > 0, got
 
 
 def test_both_cores_know_the_same_faults():
