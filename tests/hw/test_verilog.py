@@ -168,6 +168,7 @@ def test_block_ram_address_copies_are_kept_apart(core_parts):
     groups = 0
     for depth, count in ((cfg.a_bank_depth, cfg.rows), (cfg.w_bank_depth, cfg.cols)):
         mem = PipelinedMemory(cfg.simd, depth, cfg.mem_piece_depth)
+        mem._MustUse__silence = True          # only its geometry is looked at
         groups += count * mem.pieces * ceil_div(mem.slices, PipelinedMemory.SLICES_PER_ADDRESS)
     assert groups == 8 * 4 and cfg.pool_open_rows == 5
     # 16 PEs and 4 row-popcount PEs, 32 / 8 leaves each; none in the core built from parts
