@@ -10,7 +10,7 @@ from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
 from ..config import ArrayConfig
-from .command import idle_state
+from .command import idle_state, start_on_op
 from .fifo import OutputFIFO
 from .formats import OP_POOL, cmd_layout, out_layout
 from .pool import POOL_FAULTS, PoolUnit
@@ -101,10 +101,7 @@ class PoolCore(wiring.Component):
                      self.out.valid.eq(fifo.r.valid), fifo.r.ready.eq(self.out.ready)]
 
         if retimed:
-            # high in the setup cycle of a pool job: a register of the command beat's op, not
-            # a decode of the state and the job register
-            m.d.sync += pool.start.eq(self.cmd.valid & self.cmd.ready
-                                      & (self.cmd.payload.op == OP_POOL))
+            start_on_op(m, self.cmd, pool.start, OP_POOL)
         with m.FSM():
             idle_state(m, self.cmd, job)
             with m.State("SETUP"):

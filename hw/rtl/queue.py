@@ -53,7 +53,8 @@ class RegisterQueue(wiring.Component):
             self._MustUse__silence = True
             raise ValueError(f"RegisterQueue head_field must name a 1-bit field of the "
                              f"StructLayout shape, got {head_field!r} for {shape!r}")
-        self._shape, self.depth, self._head_field = shape, depth, head_field
+        self._shape, self.depth = shape, depth
+        self._ready_next, self._head_field = ready_next, head_field
         ports = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
         if ready_next:
             ports.update(i_ready_next=Out(1))
@@ -86,14 +87,14 @@ class RegisterQueue(wiring.Component):
             m.d.sync += wr.eq(Mux(wr == n - 1, 0, wr + 1))
         with m.If(pop):
             m.d.sync += rd.eq(Mux(rd == n - 1, 0, rd + 1))
+        room_next = Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))
         m.d.sync += [
             level.eq(level + push - pop),
-            room.eq(Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))),
+            room.eq(room_next),
             any_.eq(Mux(push, 1, Mux(pop, level > 1, any_))),
         ]
-        if hasattr(self, "i_ready_next"):
-            m.d.comb += self.i_ready_next.eq(Mux(push & ~pop, level < n - 1,
-                                                 Mux(~push & pop, 1, level < n)))
+        if self._ready_next:
+            m.d.comb += self.i_ready_next.eq(room_next)
         if self._head_field is not None:
             # the next head: after a pop the entry behind the head when there is one, else
             # the entry coming in (the head while the queue stays empty is a don't-care);

@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...config import ArrayConfig, ceil_log2
-from ..command import idle_state
+from ..command import idle_state, start_on_op
 from ..flags import at_most
 from ..formats import OP_AND, OP_POOL, cmd_layout
 from ..interfaces import drain_signature, job_signature, status_signature
@@ -74,8 +74,7 @@ class JobControl(wiring.Component):
         # the pool unit's start likewise: a register of the command beat's op, high in the
         # setup cycle of a pool job (not a decode of the state and the job register)
         if self._with_pool:
-            m.d.sync += self.pool_start.eq(self.cmd.valid & self.cmd.ready
-                                           & (self.cmd.payload.op == OP_POOL))
+            start_on_op(m, self.cmd, self.pool_start, OP_POOL)
 
         with m.FSM():
             idle_state(m, self.cmd, job)
