@@ -193,9 +193,19 @@ def test_array_alone_keeps_the_mode_copies(tmp_path):
     AND-mode copies apart, as the whole design does: one per popcount leaf."""
     from hw.synth.flow import _array_verilog
 
-    cfg = ArrayConfig(rows=2, cols=3, simd=32)
+    cfg = ArrayConfig(rows=2, cols=3, simd=32, core_parts=0)
     text = _array_verilog(cfg, tmp_path).read_text()
     assert text.count("(* keep = 32'd1 *)") == (2 * 3 + 2) * 4
+
+
+def test_array_alone_is_the_array_of_its_core(tmp_path):
+    """For the core built from parts the array synthesized alone is the one that core builds:
+    XNOR-only PEs (no AND-mode copies) and a zero-count PE per column, no row-popcount PEs."""
+    from hw.synth.flow import _array_verilog
+
+    text = _array_verilog(ArrayConfig(rows=2, cols=3, simd=32, core_parts=1), tmp_path).read_text()
+    assert "zeros_top" in text and "rowpop" not in text
+    assert "mode_g" not in text
 
 
 def test_pool_port_top_has_a_second_set_of_stream_ports(tmp_path):
