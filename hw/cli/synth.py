@@ -3,6 +3,7 @@
   python -m hw synth --device DEV [--rows R --cols C --simd S ...] [--no-pnr] [--keep DIR]
   python -m hw synth --sweep NAME [--only DEV] [--jobs J] [--out-dir DIR] [--scheduler ADDRESS]
   python -m hw synth --rerun FILE [--rerun FILE ...] --out-dir DIR [--jobs J] [--reuse FILE]
+  python -m hw synth --replace FILE [--replace FILE ...] --from DIR
 
 Synthesize the array for a device and print one JSON line: lut, ff, carry, bram, dsp (yosys cell
 counts), fmax_mhz (nextpnr), cells, tools, flags and the command, plus fits and the utilisation.
@@ -14,8 +15,10 @@ revision, see hw/cluster.py) or `local` (a local cluster of --jobs workers). Thi
 appends every record, one whole line each, exactly as a local sweep does, and skips the configs
 already recorded (resumable). With --rerun FILE: measure every record of FILE again at this RTL
 revision (its config, device, component, P&R, nextpnr seed, frequency and router: after an RTL
-change) into DIR/<the same file name>, resumable (hw/synth/rerun.py); review, then move them
-over.
+change) into DIR/<the same file name>, resumable (hw/synth/rerun.py); review them, then
+--replace FILE --from DIR puts each new record in place of the one it measured again, in FILE's
+order, keeping the records without a rerun (hw/synth/replace.py); FILE is written whole or not
+at all.
 
 Exit status: 0 ok, 2 bad input (unknown device, invalid config), 3 the config does not fit the
 device (the JSON line is still printed, the reason goes to stderr), 1 a tool failed.
@@ -68,6 +71,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rerun", metavar="FILE", action="append", default=[],
                    help="measure every record of this .jsonl again at this RTL revision, into "
                         "--out-dir (repeatable)")
+    p.add_argument("--replace", metavar="FILE", action="append", default=[],
+                   help="put the reviewed rerun records of --from DIR in place of this .jsonl's "
+                        "records of the same measurement, in its order; records without a rerun "
+                        "are kept (repeatable)")
+    p.add_argument("--from", dest="from_dir", metavar="DIR", default=None,
+                   help="with --replace: the --out-dir of the rerun")
     p.add_argument("--jobs", "-j", type=int, default=2,
                    help="with --sweep or --rerun: parallel tool runs")
     p.add_argument("--out-dir", default=None,
@@ -100,6 +109,15 @@ def run(ns) -> int:
         raise UsageError("--tmg-ripup with --no-pnr: nothing is placed and routed; drop one")
     if ns.tmg_ripup and ns.router == "router2":
         raise UsageError("--tmg-ripup is router1's option; with --router router2 drop it")
+    if ns.replace or ns.from_dir is not None:
+        from ..synth.replace import replace_records
+
+        if ns.from_dir is None or not ns.replace:
+            raise UsageError("--replace FILE and --from DIR go together: the records to replace "
+                             "and the --out-dir of their rerun")
+        if ns.rerun or ns.sweep or ns.scheduler:
+            raise UsageError("--replace runs alone: drop --rerun / --sweep / --scheduler")
+        return replace_records(ns.replace, Path(ns.from_dir))
     if ns.rerun:
         from ..synth.rerun import rerun_records
 
@@ -107,7 +125,7 @@ def run(ns) -> int:
             raise UsageError("--rerun runs locally and alone: drop --sweep / --scheduler")
         if ns.out_dir is None:
             raise UsageError("--rerun needs --out-dir DIR (a folder other than the records'; "
-                             "review the new records, then move them over)")
+                             "review the new records, then --replace FILE --from DIR)")
         return rerun_records(ns.rerun, out_dir=Path(ns.out_dir), jobs=ns.jobs, reuse=reuse,
                              tool_timeout=ns.timeout)
     if ns.sweep:
