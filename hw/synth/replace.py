@@ -28,13 +28,13 @@ def replaced_records(committed: list[dict], rerun: list[dict]) -> tuple[list[dic
             raise RerunError(f"the rerun of `{rec['command']}` failed ({rec['error']}); rerun "
                              "it (the rerun resumes) before replacing")
         new[key] = rec
-    known = {measurement_of(rec) for rec in committed}
-    stray = [key for key in new if key not in known]
+    keys = [measurement_of(rec) for rec in committed]
+    stray = [key for key in new if key not in set(keys)]
     if stray:
         raise RerunError(f"{len(stray)} rerun record(s) match no committed record, e.g. "
                          f"`{stray[0][0]}` (seed {stray[0][1]}); they belong to another file")
-    out = [new.get(measurement_of(rec), rec) for rec in committed]
-    return out, sum(measurement_of(rec) in new for rec in committed)
+    out = [new.get(key, rec) for key, rec in zip(keys, committed)]
+    return out, sum(key in new for key in keys)
 
 
 def replace_records(paths: list[Path], from_dir: Path) -> int:

@@ -6,9 +6,10 @@ generated. A rerun takes each record of the given ``.jsonl`` files and runs its 
 again: the same config, device, component, with or without P&R, the same nextpnr seed, target
 frequency and router. The new records go to ``DIR/<the same file name>``, one whole line each as
 it finishes, so that the committed files stay as they are until the new ones are reviewed and
-moved over (``python -m hw synth --replace``, :mod:`hw.synth.replace`); a record already in ``DIR`` (the same :func:`measurement_of`, without an error)
-is skipped, so an interrupted rerun resumes. ``reuse`` records carry over byte-identical
-Verilog as everywhere else (:mod:`hw.synth.reuse`).
+moved over (``python -m hw synth --replace``, :mod:`hw.synth.replace`); a record already in
+``DIR`` (the same :func:`measurement_of`, without an error) is skipped, so an interrupted rerun
+resumes. ``reuse`` records carry over byte-identical Verilog as everywhere else
+(:mod:`hw.synth.reuse`).
 """
 
 from __future__ import annotations
