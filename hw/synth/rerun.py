@@ -8,7 +8,8 @@ frequency and router. The new records go to ``DIR/<the same file name>``, one wh
 it finishes, so that the committed files stay as they are until the new ones are reviewed and
 moved over (``python -m hw synth --replace``, :mod:`hw.synth.replace`); a record already in
 ``DIR`` (the same :func:`measurement_of`, without an error) is skipped, so an interrupted rerun
-resumes. ``reuse`` records carry over byte-identical Verilog as everywhere else
+resumes. A measurement that several of the files hold is one tool run, written to each. ``reuse``
+records carry over byte-identical Verilog as everywhere else
 (:mod:`hw.synth.reuse`).
 """
 
@@ -42,23 +43,32 @@ def measurement_of(rec: dict) -> tuple[str, int, float | None, str | None, bool]
 
 
 def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> dict:
-    """``rec``'s measurement at this revision (a record with ``error`` if a tool fails)."""
+    """``rec``'s tool run at this revision (a record with ``error`` if a tool fails), before
+    the fields that depend on the file it goes to (:func:`_finish`)."""
     from ..config import ArrayConfig
-    from ..cost.devices import fit_fields, get_device
+    from ..cost.devices import get_device
     from .flow import SynthError, synth_config
 
     cfg, dev = ArrayConfig.from_dict(rec["config"]), get_device(rec["device"])
     _, seed, freq, router, tmg_ripup = measurement_of(rec)
     try:
-        new = synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,
-                           router=router, tmg_ripup=tmg_ripup, timeout=tool_timeout,
-                           component=rec.get("component", "top"), reuse=reuse)
+        return synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,
+                            router=router, tmg_ripup=tmg_ripup, timeout=tool_timeout,
+                            component=rec.get("component", "top"), reuse=reuse)
     except SynthError as e:
         new = {key: rec[key] for key in ("rows", "cols", "simd", "device", "config", "command")}
         new["error"] = str(e)
         return new
-    if "fits" in rec:                     # a record of one config (`python -m hw synth`)
-        new.update(fit_fields(new, dev))
+
+
+def _finish(rec: dict, measured: dict) -> dict:
+    """The new record that takes ``rec``'s place: ``measured`` with the fields ``rec``'s file
+    carries (device fit for a record of one config, its place in a sweep)."""
+    from ..cost.devices import fit_fields, get_device
+
+    new = dict(measured)
+    if "fits" in rec and "error" not in new:      # a record of one config (`python -m hw synth`)
+        new.update(fit_fields(new, get_device(rec["device"])))
     new.update({key: rec[key] for key in CARRIED if key in rec})
     return new
 
@@ -95,33 +105,37 @@ def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
                              "new records to another folder, review them, then move them over")
     if len({p.name for p in paths}) < len(paths):
         raise RerunError("--rerun: two files of the same name would write one output file")
-    todo = []
+    todo: dict[tuple, list] = {}      # one tool run per measurement, for every file holding it
     for path in paths:
         dest = out_dir / path.name
         done = recorded(dest, key=measurement_of)     # torn tail cut, failed runs excluded
         for rec in _read(path, "--rerun"):
             if measurement_of(rec) not in done:
-                again = tuple(r for r in reuse if r.get("command") == rec["command"])
-                todo.append((dest, rec, again))
-    # the long runs first, so parallel workers finish together
-    todo.sort(key=lambda t: -sum((t[1].get("seconds") or {}).values()))
+                todo.setdefault(measurement_of(rec), []).append((dest, rec))
     if not todo:
         print("every record is measured already", file=sys.stderr)
         return 0
+    # the long runs first, so parallel workers finish together
+    runs = sorted(todo.values(), key=lambda places: -max(
+        sum((rec.get("seconds") or {}).values()) for _, rec in places))
     warm_yowasp_cache(log=lambda m: print(m, file=sys.stderr))
     failures = 0
     with ProcessPoolExecutor(max_workers=jobs) as pool, \
-            tqdm(total=len(todo), desc="synth rerun", unit="rec", file=sys.stderr) as bar:
-        futs = {pool.submit(_measure, rec, again, tool_timeout): dest
-                for dest, rec, again in todo}
+            tqdm(total=len(runs), desc="synth rerun", unit="run", file=sys.stderr) as bar:
+        futs = {}
+        for places in runs:
+            first = places[0][1]
+            again = tuple(r for r in reuse if r.get("command") == first["command"])
+            futs[pool.submit(_measure, first, again, tool_timeout)] = places
         for fut in as_completed(futs):
-            rec = fut.result()
-            futs[fut].parent.mkdir(parents=True, exist_ok=True)
-            append_line(futs[fut], json.dumps(rec))     # one write: whole, or torn
-            failures += "error" in rec
-            bar.set_postfix_str(f"{futs[fut].name} {rec['device']} "
-                                f"{rec['rows']}x{rec['cols']}x{rec['simd']} "
-                                f"fmax={rec.get('fmax_mhz')}")
+            measured = fut.result()
+            for dest, rec in futs[fut]:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                append_line(dest, json.dumps(_finish(rec, measured)))   # whole, or torn
+            failures += "error" in measured
+            bar.set_postfix_str(f"{measured['device']} "
+                                f"{measured['rows']}x{measured['cols']}x{measured['simd']} "
+                                f"fmax={measured.get('fmax_mhz')}")
             bar.update()
     if failures:
         print(f"{failures} record(s) failed; they carry an 'error' field and run again on "

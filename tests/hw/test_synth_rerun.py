@@ -61,6 +61,26 @@ def test_rerun_measures_each_record_again_and_resumes(tmp_path):
     assert "fits" not in carried and carried["lut"] == rec["lut"]
 
 
+def test_one_measurement_in_two_files_runs_once(tmp_path):
+    """A measurement two files hold (the 8x8x64 record of composed_ecp5 and synth_ecp5) is one
+    tool run: both new records carry the same run (the same tool seconds), each with the fields
+    of its own file (the fit of a one-config record, the sweep fields of a sweep record)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    res = hw("synth", *TINY, "--append", str(src / "one.jsonl"))
+    assert res.returncode == 0, res.stderr
+    rec = json.loads(res.stdout)
+    swept = {k: v for k, v in rec.items() if k not in ("fits", "utilization_percent")}
+    swept.update(held_out=False, sweep="python -m hw synth --sweep ice40")
+    (src / "sweep.jsonl").write_text(json.dumps(swept) + "\n")
+    assert rerun_records([src / "one.jsonl", src / "sweep.jsonl"], out_dir=out, jobs=2) == 0
+    (one,) = [json.loads(ln) for ln in (out / "one.jsonl").read_text().splitlines()]
+    (sw,) = [json.loads(ln) for ln in (out / "sweep.jsonl").read_text().splitlines()]
+    assert one["seconds"] == sw["seconds"] and one["verilog_sha256"] == sw["verilog_sha256"]
+    assert one["fits"] == rec["fits"] and "sweep" not in one
+    assert sw["sweep"] == swept["sweep"] and sw["held_out"] is False and "fits" not in sw
+
+
 def test_rerun_and_sweep_pass_the_tool_timeout(tmp_path):
     """--timeout reaches every tool run of a rerun (and of a sweep): past it the tool is killed
     and the record carries the error, so it runs again on resume."""
