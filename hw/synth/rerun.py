@@ -82,6 +82,24 @@ def _read(path: Path, what: str) -> list[dict]:
     return records
 
 
+def _check_current(dest: Path) -> None:
+    """Refuse to resume into ``dest`` if it holds a record of another RTL revision (a folder
+    left by the rerun of an earlier change): its measurements would count as done."""
+    from .flow import rtl_revision
+
+    if not dest.is_file():
+        return
+    current: dict[int, str] = {}
+    for rec in read_jsonl(dest, "--out-dir records"):
+        parts = (rec.get("config") or {}).get("core_parts", 0)
+        if parts not in current:
+            current[parts] = rtl_revision(parts)
+        if "error" not in rec and rec.get("rtl_revision") != current[parts]:
+            raise RerunError(f"--out-dir: {dest} holds records of RTL revision "
+                             f"{rec.get('rtl_revision')}, not this revision {current[parts]}; "
+                             "give a fresh --out-dir")
+
+
 def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
                   reuse: list[dict] | tuple = (),
                   tool_timeout: float = TOOL_TIMEOUT_S) -> int:
@@ -109,6 +127,7 @@ def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
     for path in paths:
         dest = out_dir / path.name
         done = recorded(dest, key=measurement_of)     # torn tail cut, failed runs excluded
+        _check_current(dest)
         for rec in _read(path, "--rerun"):
             if measurement_of(rec) not in done:
                 todo.setdefault(measurement_of(rec), []).append((dest, rec))

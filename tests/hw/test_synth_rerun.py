@@ -121,6 +121,13 @@ def test_bad_reruns_are_one_line_errors(tmp_path):
         assert res.returncode == 2, (args, res.stderr)
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], lines
+    stale = tmp_path / "stale"                # a folder left by the rerun of an earlier change
+    stale.mkdir()
+    (stale / "recs.jsonl").write_text(json.dumps({"command": "python -m hw synth", "config": {},
+                                                  "rtl_revision": "000000000000"}) + "\n")
+    res = hw("synth", "--rerun", str(recs), "--out-dir", str(stale))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "revision 000000000000, not this revision" in res.stderr and "fresh" in res.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"lut": 1}) + "\n")
     res = hw("synth", "--rerun", str(bad), "--out-dir", str(tmp_path / "o"))
