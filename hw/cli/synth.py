@@ -71,6 +71,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rerun", metavar="FILE", action="append", default=[],
                    help="measure every record of this .jsonl again at this RTL revision, into "
                         "--out-dir (repeatable)")
+    p.add_argument("--rerun-core", type=int, choices=(0, 1), default=None, metavar="N",
+                   help="with --rerun: only the records of this core (core_parts N: 1 built from "
+                        "parts, 0 the single-module core); the other core's records are left "
+                        "out of --out-dir, so --replace keeps them as committed")
     p.add_argument("--replace", metavar="FILE", action="append", default=[],
                    help="put the reviewed rerun records of --from DIR in place of this .jsonl's "
                         "records of the same measurement, in its order; records without a rerun "
@@ -127,7 +131,10 @@ def run(ns) -> int:
             raise UsageError("--rerun needs --out-dir DIR (a folder other than the records'; "
                              "review the new records, then --replace FILE --from DIR)")
         return rerun_records(ns.rerun, out_dir=Path(ns.out_dir), jobs=ns.jobs, reuse=reuse,
-                             tool_timeout=ns.timeout)
+                             tool_timeout=ns.timeout, core_parts=ns.rerun_core)
+    if ns.rerun_core is not None:
+        raise UsageError("--rerun-core goes with --rerun FILE: it picks which records to measure "
+                         "again")
     if ns.sweep:
         from ..synth.sweep import run_sweep
 

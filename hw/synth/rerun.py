@@ -82,6 +82,13 @@ def _read(path: Path, what: str) -> list[dict]:
     return records
 
 
+def _core_of(rec: dict) -> int:
+    """The core a record measured (``core_parts``; a config without the field predates it)."""
+    from ..config import LATER_FIELDS
+
+    return (rec.get("config") or {}).get("core_parts", LATER_FIELDS["core_parts"])
+
+
 def _check_current(dest: Path) -> None:
     """Refuse to resume into ``dest`` if it holds a record of another RTL revision (a folder
     left by the rerun of an earlier change): its measurements would count as done."""
@@ -91,7 +98,7 @@ def _check_current(dest: Path) -> None:
         return
     current: dict[int, str] = {}
     for rec in read_jsonl(dest, "--out-dir records"):
-        parts = (rec.get("config") or {}).get("core_parts", 0)
+        parts = _core_of(rec)
         if parts not in current:
             current[parts] = rtl_revision(parts)
         if "error" not in rec and rec.get("rtl_revision") != current[parts]:
@@ -102,10 +109,11 @@ def _check_current(dest: Path) -> None:
 
 def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
                   reuse: list[dict] | tuple = (),
-                  tool_timeout: float = TOOL_TIMEOUT_S) -> int:
-    """Measure every record of ``paths`` again, appending each to ``out_dir/<its file name>``
-    (``tool_timeout`` seconds per tool run); returns an exit status (1 if a tool failed: that
-    record carries an ``error`` field and runs again on resume)."""
+                  tool_timeout: float = TOOL_TIMEOUT_S, core_parts: int | None = None) -> int:
+    """Measure every record of ``paths`` again (with ``core_parts``, only the records of that
+    core), appending each to ``out_dir/<its file name>`` (``tool_timeout`` seconds per tool
+    run); returns an exit status (1 if a tool failed: that record carries an ``error`` field and
+    runs again on resume)."""
     from tqdm import tqdm
 
     from ..outfiles import append_line, check_writable_dir
@@ -129,6 +137,8 @@ def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
         done = recorded(dest, key=measurement_of)     # torn tail cut, failed runs excluded
         _check_current(dest)
         for rec in _read(path, "--rerun"):
+            if core_parts is not None and _core_of(rec) != core_parts:
+                continue                  # the other core's record: kept as committed
             if measurement_of(rec) not in done:
                 todo.setdefault(measurement_of(rec), []).append((dest, rec))
     if not todo:

@@ -81,6 +81,23 @@ def test_one_measurement_in_two_files_runs_once(tmp_path):
     assert sw["sweep"] == swept["sweep"] and sw["held_out"] is False and "fits" not in sw
 
 
+def test_rerun_core_measures_one_cores_records_only(tmp_path):
+    """--rerun-core N: only the records of core N are measured again; the other core's record
+    is left out of the output (so --replace keeps it as committed), not run."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    res = hw("synth", *TINY)
+    assert res.returncode == 0, res.stderr
+    rec = json.loads(res.stdout)
+    assert rec["config"]["core_parts"] == 1
+    other = {**rec, "command": rec["command"] + " --core-parts 0",
+             "config": {k: v for k, v in rec["config"].items() if k != "core_parts"}}
+    (src / "two.jsonl").write_text(json.dumps(rec) + "\n" + json.dumps(other) + "\n")
+    assert rerun_records([src / "two.jsonl"], out_dir=out, reuse=[rec], core_parts=1) == 0
+    (new,) = [json.loads(ln) for ln in (out / "two.jsonl").read_text().splitlines()]
+    assert new["command"] == rec["command"] and new["verilog_sha256"] == rec["verilog_sha256"]
+
+
 def test_rerun_and_sweep_pass_the_tool_timeout(tmp_path):
     """--timeout reaches every tool run of a rerun (and of a sweep): past it the tool is killed
     and the record carries the error, so it runs again on resume."""
@@ -116,7 +133,8 @@ def test_bad_reruns_are_one_line_errors(tmp_path):
             (["--rerun", str(recs), "--out-dir", str(tmp_path / "o"), "--jobs", "0"],
              "--jobs 0"),
             (["--rerun", str(recs), "--sweep", "ice40", "--out-dir", str(tmp_path / "o")],
-             "drop --sweep")):
+             "drop --sweep"),
+            (["--rerun-core", "1"], "--rerun-core goes with --rerun")):
         res = hw("synth", *args)
         assert res.returncode == 2, (args, res.stderr)
         lines = res.stderr.strip().splitlines()
