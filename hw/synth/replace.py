@@ -29,7 +29,8 @@ def replaced_records(committed: list[dict], rerun: list[dict]) -> tuple[list[dic
                              "it (the rerun resumes) before replacing")
         new[key] = rec
     keys = [measurement_of(rec) for rec in committed]
-    stray = [key for key in new if key not in set(keys)]
+    known = set(keys)
+    stray = [key for key in new if key not in known]
     if stray:
         raise RerunError(f"{len(stray)} rerun record(s) match no committed record, e.g. "
                          f"`{stray[0][0]}` (seed {stray[0][1]}); they belong to another file")

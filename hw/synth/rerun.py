@@ -9,8 +9,7 @@ it finishes, so that the committed files stay as they are until the new ones are
 moved over (``python -m hw synth --replace``, :mod:`hw.synth.replace`); a record already in
 ``DIR`` (the same :func:`measurement_of`, without an error) is skipped, so an interrupted rerun
 resumes. A measurement that several of the files hold is one tool run, written to each. ``reuse``
-records carry over byte-identical Verilog as everywhere else
-(:mod:`hw.synth.reuse`).
+records carry over byte-identical Verilog as everywhere else (:mod:`hw.synth.reuse`).
 """
 
 from __future__ import annotations
@@ -82,28 +81,19 @@ def _read(path: Path, what: str) -> list[dict]:
     return records
 
 
-def _core_of(rec: dict) -> int:
-    """The core a record measured (``core_parts``; a config without the field predates it)."""
-    from ..config import LATER_FIELDS
-
-    return (rec.get("config") or {}).get("core_parts", LATER_FIELDS["core_parts"])
-
-
 def _check_current(dest: Path) -> None:
     """Refuse to resume into ``dest`` if it holds a record of another RTL revision (a folder
     left by the rerun of an earlier change): its measurements would count as done."""
+    from ..config import ArrayConfig
     from .flow import rtl_revision
 
     if not dest.is_file():
         return
-    current: dict[int, str] = {}
     for rec in read_jsonl(dest, "--out-dir records"):
-        parts = _core_of(rec)
-        if parts not in current:
-            current[parts] = rtl_revision(parts)
-        if "error" not in rec and rec.get("rtl_revision") != current[parts]:
+        current = rtl_revision(ArrayConfig.from_dict(rec["config"]).core_parts)   # cached
+        if "error" not in rec and rec.get("rtl_revision") != current:
             raise RerunError(f"--out-dir: {dest} holds records of RTL revision "
-                             f"{rec.get('rtl_revision')}, not this revision {current[parts]}; "
+                             f"{rec.get('rtl_revision')}, not this revision {current}; "
                              "give a fresh --out-dir")
 
 
@@ -116,6 +106,7 @@ def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
     runs again on resume)."""
     from tqdm import tqdm
 
+    from ..config import ArrayConfig
     from ..outfiles import append_line, check_writable_dir
     from .yowasp_cache import warm_yowasp_cache
 
@@ -137,10 +128,12 @@ def rerun_records(paths: list[Path], *, out_dir: Path, jobs: int = 1,
         done = recorded(dest, key=measurement_of)     # torn tail cut, failed runs excluded
         _check_current(dest)
         for rec in _read(path, "--rerun"):
-            if core_parts is not None and _core_of(rec) != core_parts:
+            if core_parts is not None and \
+                    ArrayConfig.from_dict(rec["config"]).core_parts != core_parts:
                 continue                  # the other core's record: kept as committed
-            if measurement_of(rec) not in done:
-                todo.setdefault(measurement_of(rec), []).append((dest, rec))
+            key = measurement_of(rec)
+            if key not in done:
+                todo.setdefault(key, []).append((dest, rec))
     if not todo:
         print("every record is measured already", file=sys.stderr)
         return 0
