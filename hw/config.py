@@ -437,6 +437,25 @@ class ArrayConfig:
         return PE.latency_of(self.simd)
 
     @property
+    def skew_register_bits(self) -> int:
+        """Flip-flops that skew the array's inputs, row r by r cycles and column c by c
+        (one operand-register hop each, :attr:`hw.rtl.pe.PE.OPERAND_REGS`): the single-module
+        core delays row r's activation words and flags and column c's weight words
+        (R (R - 1) / 2 x (simd + F) + C (C - 1) / 2 x simd, F the flags' width); the core built
+        from parts delays the flags there and the banks' read addresses instead of their
+        words, as tapped lines (R (R - 1) / 2 x F + (R - 1) x the activation address width +
+        (C - 1) x the weight address width; :class:`hw.rtl.parts.operand_banks.OperandBanks`)."""
+        from .rtl.pe import PE, flags_layout
+
+        R, C, S = self.rows, self.cols, self.simd
+        F = flags_layout(self.hold_banks).size
+        hops = PE.OPERAND_REGS
+        if not self.core_parts:
+            return hops * (R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S)
+        return hops * (R * (R - 1) // 2 * F + (R - 1) * self.a_bank_depth.bit_length()
+                       + (C - 1) * self.w_bank_depth.bit_length())
+
+    @property
     def a_bank_depth(self) -> int:
         """Words per activation bank (R banks, row m in bank m % R)."""
         return ceil_div(self.max_m, self.rows) * self.kw_max

@@ -48,7 +48,8 @@ from .utilisation import utilisation
 #: fails on the grid with an AttributeError naming it: add it here.
 STACKED = ("tile_flush", "result_latency", "job_start_cycles", "load_to_read",
            "pool_start_cycles", "pool_lanes_eff", "pool_min_row_positions", "pool_latency", "pool_register_bits",
-           "acc_width", "lane_width", "pe_latency", "drain_rows_eff", "load_rows_eff")
+           "acc_width", "lane_width", "pe_latency", "drain_rows_eff", "load_rows_eff",
+           "skew_register_bits")
 
 
 def config_at(base: ArrayConfig, rows: int, cols: int, lanes_per_col: int = 1) -> ArrayConfig:

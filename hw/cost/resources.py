@@ -90,9 +90,9 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) * acc_width). The single-module
     core (``core_parts`` 0) has a row-popcount PE per row (R): the same minus the constant
     weight operand; the core built from parts a zero-count PE per column (C): the same minus
-    both operands (it shares PE (0, c)'s register). Skew lines: row r delays a and flags r
-    cycles, column c delays w c cycles. F = the width of :func:`hw.rtl.pe.flags_layout` of
-    ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
+    both operands (it shares PE (0, c)'s register). Skew lines:
+    :attr:`hw.config.ArrayConfig.skew_register_bits`. F = the width of
+    :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
     """
     from ..rtl.pe import PE, flags_layout
 
@@ -100,9 +100,8 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     F = flags_layout(cfg.hold_banks).size
     common = (F + (1 - cfg.core_parts) * PE.mode_copies(S) + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
               + PE.acc_register_bits(cfg.acc_width, cfg.hold_banks))
-    skew = R * (R - 1) // 2 * (S + F) + C * (C - 1) // 2 * S
     n_extra, operand = extra_pes(cfg)
-    return R * C * (2 * S + common) + n_extra * (operand + common) + skew
+    return R * C * (2 * S + common) + n_extra * (operand + common) + cfg.skew_register_bits
 
 
 def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:

@@ -12,6 +12,9 @@ from .pipeline import delayed
 
 #: Deliberate bugs at the array level (the PE ones pass through).
 ARRAY_FAULTS = ("kpad", "skew") + PE_FAULTS
+#: the faults of an array with ``skewed_inputs`` (the padding is the loader's: ``kpad`` is not
+#: the array's there)
+SKEWED_INPUT_FAULTS = ("skew",) + PE_FAULTS
 #: Deliberate bugs of the column zero counts (``column_zeros`` only): ``zeros_column`` shows
 #: each column the next column's zero count (its AND-mode offsets taken from its neighbour).
 COLUMN_ZERO_FAULTS = ("zeros_column",)
@@ -57,6 +60,13 @@ class SystolicArray(wiring.Component):
     (an XNOR bit is 1 where a = w = 1, counted twice on the left less popcount(a), or where
     a = w = 0, which is zeros(w) less popcount(a AND NOT w)), so the result path makes it
     from the XNOR sum with no AND mode in any PE. Without it ``rowpop_top`` as above.
+
+    ``skewed_inputs`` (the composed core sets it): ``a[r]`` arrives r cycles after the word it
+    belongs to and ``w[c]`` c cycles after (the operand banks delay their read addresses,
+    :class:`hw.rtl.parts.operand_banks.OperandBanks`, not R x simd and C x simd bits of data),
+    and the bits past K are already padded (the loader writes the last word of each row
+    padded, :class:`hw.rtl.parts.operand_loader.OperandLoader`): no ``kmask`` port, no mask and
+    no skew registers on the operands; the flags are skewed here as before.
     """
 
     @staticmethod
@@ -74,11 +84,13 @@ class SystolicArray(wiring.Component):
                 + PE.latency_of(simd))
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None,
-                 column_zeros: bool = False):
-        known = ARRAY_FAULTS + (COLUMN_ZERO_FAULTS if column_zeros else ())
+                 column_zeros: bool = False, skewed_inputs: bool = False):
+        known = ((SKEWED_INPUT_FAULTS if skewed_inputs else ARRAY_FAULTS)
+                 + (COLUMN_ZERO_FAULTS if column_zeros else ()))
         if fault is not None and fault not in known:
             raise ValueError(f"unknown array fault {fault!r}; known: {known}")
         self._cfg, self._fault, self._column_zeros = cfg, fault, column_zeros
+        self._skewed_inputs = skewed_inputs
         pe_fault = fault if fault in PE_FAULTS else None
         self._acc_width = cfg.acc_width - (1 if pe_fault == "acc_short" else 0)
         self._pe_fault = pe_fault
@@ -86,7 +98,7 @@ class SystolicArray(wiring.Component):
             "a": In(cfg.simd).array(cfg.rows),
             "w": In(cfg.simd).array(cfg.cols),
             "flags": In(flags_layout(cfg.hold_banks)),
-            "kmask": In(cfg.simd),
+            **({} if skewed_inputs else {"kmask": In(cfg.simd)}),
             "shift": In(1),
             "drain_bank": In(ceil_log2(cfg.hold_banks)),
             "hold_top": Out(self._acc_width).array(cfg.drain_rows_eff, cfg.cols),
@@ -103,22 +115,7 @@ class SystolicArray(wiring.Component):
         R, C, D = cfg.rows, cfg.cols, cfg.drain_rows_eff
         ones = Const((1 << cfg.simd) - 1, cfg.simd)
 
-        keep = Signal(cfg.simd)
-        m.d.comb += keep.eq(Mux(self.flags.last, self.kmask, ones))
-        if self._fault == "kpad":
-            m.d.comb += keep.eq(ones)
-
-        a_west, f_west, w_north = [], [], []
-        for r in range(R):
-            a_m = Signal(cfg.simd, name=f"a_masked{r}")
-            m.d.comb += a_m.eq(self.a[r] & keep)
-            d = r * PE.OPERAND_REGS + (1 if self._fault == "skew" and r == 1 else 0)
-            a_west.append(delayed(m, a_m, d, f"a_skew{r}"))
-            f_west.append(delayed(m, self.flags, d, f"f_skew{r}"))
-        for c in range(C):
-            w_m = Signal(cfg.simd, name=f"w_masked{c}")
-            m.d.comb += w_m.eq(self.w[c] | ~keep)
-            w_north.append(delayed(m, w_m, c * PE.OPERAND_REGS, f"w_skew{c}"))
+        a_west, f_west, w_north = self._skew(m, ones)
 
         xnor_only = self._column_zeros
         pes = [[PE(cfg, fault=self._pe_fault, xnor_only=xnor_only) for c in range(C)]
@@ -151,6 +148,36 @@ class SystolicArray(wiring.Component):
         if xnor_only:
             self._column_zero_counts(m, pes[0], w_north, f_west[0])
         return m
+
+    def _skew(self, m, ones):
+        """(row r's activation words, row r's flags, column c's weight words) as PE (r, 0) and
+        PE (0, c) take them: row r delayed r cycles and column c, c cycles (the ``skew``
+        fault: row 1 one cycle more), the bits past K masked on the last word. With
+        ``skewed_inputs`` the operands arrive skewed and padded: only the flags are delayed
+        here (and row 1's words one cycle under the fault)."""
+        cfg = self._cfg
+        late = [(1 if self._fault == "skew" and r == 1 else 0) for r in range(cfg.rows)]
+        if self._skewed_inputs:
+            a_west = [delayed(m, self.a[r], late[r], f"a_skew{r}") for r in range(cfg.rows)]
+            f_west = [delayed(m, self.flags, r * PE.OPERAND_REGS + late[r], f"f_skew{r}")
+                      for r in range(cfg.rows)]
+            return a_west, f_west, list(self.w)
+        keep = Signal(cfg.simd)
+        m.d.comb += keep.eq(Mux(self.flags.last, self.kmask, ones))
+        if self._fault == "kpad":
+            m.d.comb += keep.eq(ones)
+        a_west, f_west, w_north = [], [], []
+        for r in range(cfg.rows):
+            a_m = Signal(cfg.simd, name=f"a_masked{r}")
+            m.d.comb += a_m.eq(self.a[r] & keep)
+            d = r * PE.OPERAND_REGS + late[r]
+            a_west.append(delayed(m, a_m, d, f"a_skew{r}"))
+            f_west.append(delayed(m, self.flags, d, f"f_skew{r}"))
+        for c in range(cfg.cols):
+            w_m = Signal(cfg.simd, name=f"w_masked{c}")
+            m.d.comb += w_m.eq(self.w[c] | ~keep)
+            w_north.append(delayed(m, w_m, c * PE.OPERAND_REGS, f"w_skew{c}"))
+        return a_west, f_west, w_north
 
     def _column_zero_counts(self, m, top_row, w_north, f_west0):
         """One zero-count PE per column, fed what PE (0, c) is fed; never shifted, so the

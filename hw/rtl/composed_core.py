@@ -8,21 +8,21 @@ from __future__ import annotations
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 
-from .array import ARRAY_FAULTS, COLUMN_ZERO_FAULTS, SystolicArray
+from .array import COLUMN_ZERO_FAULTS, SKEWED_INPUT_FAULTS, SystolicArray
 from .fifo import FIFO_FAULTS
 from .interfaces import CoreStreams
 from .parts.drain_control import DrainControl
 from .parts.job_control import JobControl
 from .parts.operand_banks import BANK_FAULTS, OperandBanks
-from .parts.operand_loader import OperandLoader
+from .parts.operand_loader import LOADER_FAULTS, OperandLoader
 from .parts.result_path import ResultPath
 from .parts.tile_reader import READER_FAULTS, TileReader
 from .pool import POOL_FAULTS, PoolUnit
 from .pool_core import POOL_CORE_FAULTS
 
 #: Every deliberate bug of the composed core, each owned by the part it breaks
-FAULTS = (ARRAY_FAULTS + COLUMN_ZERO_FAULTS + POOL_FAULTS + FIFO_FAULTS + READER_FAULTS
-          + BANK_FAULTS)
+FAULTS = (LOADER_FAULTS + SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS + POOL_FAULTS + FIFO_FAULTS
+          + READER_FAULTS + BANK_FAULTS)
 
 
 def _fault_for(fault: str | None, owned: tuple[str, ...]) -> str | None:
@@ -48,14 +48,15 @@ class ComposedCore(CoreStreams):
         m = Module()
         cfg, fault = self._cfg, self._fault
         m.submodules.job = job = JobControl(cfg, with_pool=self._with_pool)
-        m.submodules.loader = loader = OperandLoader(cfg)
+        m.submodules.loader = loader = OperandLoader(cfg, fault=_fault_for(fault, LOADER_FAULTS))
         m.submodules.banks = banks = OperandBanks(cfg, fault=_fault_for(fault, BANK_FAULTS))
         m.submodules.reader = reader = TileReader(cfg, fault=_fault_for(fault, READER_FAULTS))
         m.submodules.drain = drain = DrainControl(cfg)
         m.submodules.result = result = ResultPath(cfg, fault=_fault_for(fault, FIFO_FAULTS),
                                                   with_pool=self._with_pool)
         m.submodules.array = arr = SystolicArray(
-            cfg, fault=_fault_for(fault, ARRAY_FAULTS + COLUMN_ZERO_FAULTS), column_zeros=True)
+            cfg, fault=_fault_for(fault, SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS),
+            column_zeros=True, skewed_inputs=True)
 
         wiring.connect(m, wiring.flipped(self.cmd), job.cmd)
         wiring.connect(m, job.ctl, loader.ctl, reader.ctl, result.ctl)
@@ -83,7 +84,7 @@ class ComposedCore(CoreStreams):
         """The array's ports (a component of its own, with flat ports) to the parts."""
         m.d.comb += [*(arr.a[r].eq(banks.a[r]) for r in range(len(banks.a))),
                      *(arr.w[c].eq(banks.w[c]) for c in range(len(banks.w))),
-                     arr.kmask.eq(job.ctl.kmask), arr.flags.eq(reader.flags),
+                     arr.flags.eq(reader.flags),
                      arr.shift.eq(drain.drain.shift), arr.drain_bank.eq(drain.drain.bank)]
         m.d.comb += [result.hold_top[d][c].eq(arr.hold_top[d][c])
                      for d in range(len(result.hold_top)) for c in range(len(result.hold_top[0]))]

@@ -30,7 +30,8 @@ def job_signature(cfg: ArrayConfig) -> wiring.Signature:
     - ``kwords`` (KW bits): KW = ceil(K / simd), valid from the cycle after setup.
     - ``kw_pen`` (KW bits): KW - 2 (wraps when KW = 1), from the cycle after setup.
     - ``kw_one`` (1): KW == 1, from the cycle after setup.
-    - ``kmask`` (simd): ones below K mod simd (all ones if 0), two cycles after the command.
+    - ``kmask`` (simd): ones below K mod simd (all ones if 0), from the cycle after setup (the
+      first load beat's write) to the next command beat.
     - ``is_and`` (1): the job is an AND-mode matmul, from the cycle after setup.
     """
     kwb = kw_bits(cfg)

@@ -482,7 +482,8 @@ COMPONENTS = ("top", "array")
 def _array_verilog(cfg, out_dir: Path) -> Path:
     """Verilog of the systolic array alone (:class:`hw.rtl.array.SystolicArray`): a diagnostic that
     separates the array's own Fmax from the controller's. The array is the one its core builds:
-    with column zero counts and XNOR-only PEs for the core built from parts (``core_parts`` 1)."""
+    with column zero counts, XNOR-only PEs and skewed, padded inputs for the core built from parts
+    (``core_parts`` 1)."""
     from ..outfiles import write_text_atomic
     from ..rtl.array import SystolicArray
     from ..rtl.verilog import convert
@@ -490,7 +491,8 @@ def _array_verilog(cfg, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "bvit_array.v"
     # the same post-passes as the whole design (the PEs' AND-mode copies kept apart)
-    write_text_atomic(path, convert(SystolicArray(cfg, column_zeros=cfg.core_parts == 1),
+    write_text_atomic(path, convert(SystolicArray(cfg, column_zeros=cfg.core_parts == 1,
+                                                   skewed_inputs=cfg.core_parts == 1),
                                      "bvit_array"))
     return path
 

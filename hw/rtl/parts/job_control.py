@@ -61,11 +61,13 @@ class JobControl(wiring.Component):
         cfg, ctl = self._cfg, self.ctl
         S, lgs = cfg.simd, ceil_log2(cfg.simd)
         job = ctl.job
-        # the last word's mask, free-running from the job register in two stages (subtract,
-        # shift): settled two cycles after the command, long before the first read (after
-        # setup and >= 2 load beats)
+        # the last word's mask in two stages (subtract, shift): (K - 1) mod simd taken with the
+        # command beat, the mask free-running from it, so it is settled in the cycle after
+        # setup, when the loader writes the first load beat (and pads it if it ends a row)
         krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd
-        m.d.sync += [krem.eq(job.k - 1), ctl.kmask.eq(Const((1 << S) - 1, S) >> (~krem))]
+        with m.If(self.cmd.valid & self.cmd.ready):
+            m.d.sync += krem.eq(self.cmd.payload.k - 1)
+        m.d.sync += ctl.kmask.eq(Const((1 << S) - 1, S) >> (~krem))
 
         # `setup` is a register, high in the cycle after a command beat is taken (the FSM is in
         # SETUP exactly then), so the parts' setup loads hang on one flip-flop, not on a

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...config import ArrayConfig
 from ..memory import PipelinedMemory
+from ..pe import PE
 from ..interfaces import read_signature, write_signature
 from ..pipeline import delayed
 
@@ -24,14 +25,21 @@ class OperandBanks(wiring.Component):
 
     - ``write`` (in, :func:`hw.rtl.interfaces.write_signature`): bank i (activation bank r, or
       weight bank c) writes slot i mod G of ``data`` at ``addr`` when its enable is high.
-    - ``read`` (in, :func:`hw.rtl.interfaces.read_signature`): every activation bank reads
-      ``a_addr``, every weight bank ``w_addr``.
-    - ``a`` (out, R x simd), ``w`` (out, C x simd): the words read, :meth:`read_latency`
-      cycles after their address, the faster memory padded to the slower so both arrive
-      together.
+    - ``read`` (in, :func:`hw.rtl.interfaces.read_signature`): activation bank r reads
+      ``a_addr`` r cycles later, weight bank c reads ``w_addr`` c cycles later (the array's
+      skew, :class:`hw.rtl.array.SystolicArray` with ``skewed_inputs``: a tapped line of
+      R - 1 and C - 1 address registers instead of R (R - 1) / 2 and C (C - 1) / 2 registers of
+      ``simd`` bits behind the memories).
+    - ``a`` (out, R x simd), ``w`` (out, C x simd): the words read, ``a[r]``
+      :meth:`read_latency` + r cycles after its address on ``a_addr`` and ``w[c]``
+      :meth:`read_latency` + c cycles after its address on ``w_addr``, the faster memory padded
+      to the slower.
 
-    Latency: :meth:`read_latency`; a write is seen by a read of the same word issued in the
-    cycle after it (the memories' two ports pass the same input stages).
+    Latency: :meth:`read_latency` to ``a[0]`` and ``w[0]``, one more per row and column; a write
+    is seen by a read of the same word issued in the cycle after it (the memories' two ports
+    pass the same input stages). A read reaches bank r r cycles after its address: the words
+    must not change in between (every word of a job is written before the job's first read of
+    it and not again until the job has drained).
     """
 
     @staticmethod
@@ -71,11 +79,15 @@ class OperandBanks(wiring.Component):
         for kind, count, depth, en, addr, out in (
                 ("a", cfg.rows, cfg.a_bank_depth, wr.a_en, self.read.a_addr, self.a),
                 ("w", cfg.cols, cfg.w_bank_depth, wr.w_en, self.read.w_addr, self.w)):
+            skewed = [addr]                 # the address bank i reads: i cycles late
+            for i in range(1, count):
+                skewed.append(delayed(m, skewed[-1], PE.OPERAND_REGS, f"{kind}_raddr_skew{i}",
+                                      reset_less=True))
             for i in range(count):
                 mem = PipelinedMemory(S, depth, cfg.mem_piece_depth)
                 m.submodules[f"{kind}_bank{i}"] = mem
                 m.d.comb += [mem.w_addr.eq(wr.addr), mem.w_data.eq(slot_of(i)),
-                             mem.w_en.eq(en[i]), mem.r_addr.eq(addr),
+                             mem.w_en.eq(en[i]), mem.r_addr.eq(skewed[i]),
                              out[i].eq(delayed(m, mem.r_data, lat - mem.latency, f"{kind}{i}",
                                                reset_less=True))]
         return m

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,11 @@ from ...config import ArrayConfig, ceil_log2
 from ..flags import above, at_most
 from ..formats import OP_POOL
 from ..interfaces import job_signature, kw_bits, progress_signature, write_signature
+
+
+#: Deliberate bug the testbench must catch: ``kpad`` writes the last word of each row as it
+#: came, without the padding past K (random bits there then count).
+LOADER_FAULTS = ("kpad",)
 
 
 class OperandLoader(wiring.Component):
@@ -22,7 +27,9 @@ class OperandLoader(wiring.Component):
     - ``ctl`` (in, :func:`hw.rtl.interfaces.job_signature`): the job; ``setup`` starts a load
       unless the job is a pool.
     - ``data`` (in, stream of ``cfg.data_width`` bits): the load beats; ready while loading.
-    - ``write`` (out, :func:`hw.rtl.interfaces.write_signature`): the bank writes.
+    - ``write`` (out, :func:`hw.rtl.interfaces.write_signature`): the bank writes; the last
+      word of each row is written padded past K (``ctl.kmask``: A bits there 0, W bits 1), so
+      they add nothing in either mode and the array takes the words as they are.
     - ``progress`` (out, :func:`hw.rtl.interfaces.progress_signature`): W done, tile rows of
       A loaded, the last tile row's and column's sizes.
 
@@ -36,10 +43,12 @@ class OperandLoader(wiring.Component):
     #: registers from the last load beat of a tile row's A rows to ``progress.row_pulse``
     ROW_DONE_REGS = 1
 
-    def __init__(self, cfg: ArrayConfig):
+    def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        self._cfg = cfg
+        if fault is not None and fault not in LOADER_FAULTS:
+            raise ValueError(f"unknown operand loader fault {fault!r}; known: {LOADER_FAULTS}")
+        self._cfg, self._fault = cfg, fault
         super().__init__({
             "ctl": In(job_signature(cfg)),
             "data": In(stream.Signature(cfg.data_width)),
@@ -76,7 +85,15 @@ class OperandLoader(wiring.Component):
         beat = Signal()
         m.d.comb += [self.data.ready.eq(loading), beat.eq(self.data.valid & loading),
                      prog.w_done.eq(beat & w_last & r_one & in_w)]
-        m.d.sync += [wr.data.eq(self.data.payload[:S * G]), wr.a_en.eq(0), wr.w_en.eq(0)]
+        # the last word of a row padded past K: A bits 0, W bits 1 (one LUT per bit: the word's
+        # bit, the mask's, in_w, w_last)
+        keep = Const((1 << S) - 1, S) if self._fault == "kpad" else ctl.kmask
+        padded = Signal(S * G)
+        for j in range(G):
+            word = self.data.payload[j * S:(j + 1) * S]
+            m.d.comb += padded[j * S:(j + 1) * S].eq(
+                Mux(w_last, Mux(in_w, word | ~keep, word & keep), word))
+        m.d.sync += [wr.data.eq(padded), wr.a_en.eq(0), wr.w_en.eq(0)]
 
         def groups(rows):
             """Row groups (load beats per word) of ``rows`` rows: ceil(rows / G)."""

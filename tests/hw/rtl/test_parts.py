@@ -21,7 +21,8 @@ CFG = ArrayConfig(rows=2, cols=3, simd=16, max_k=64, max_m=9, max_n=9, pool_bits
 
 def test_job_control_steps_a_matmul_and_a_pool_job():
     """Command taken in IDLE, setup START_CYCLES - 1 cycles later with the derived K values,
-    then MATMUL until the reader's done, MM_DONE until no drain; a pool job raises
+    then MATMUL until the reader's done, MM_DONE until no drain, the last word's mask from
+    the cycle after setup; a pool job raises
     pool_start in its setup cycle and ends when the pool unit is idle."""
     dut = JobControl(CFG)
     log = {}
@@ -40,6 +41,8 @@ def test_job_control_steps_a_matmul_and_a_pool_job():
         assert (ctx.get(dut.ctl.kwords), ctx.get(dut.ctl.kw_one), ctx.get(dut.ctl.is_and)) == \
             (3, 0, 1)
         assert ctx.get(dut.ctl.kw_pen) == 1
+        # the cycle after setup: the first load beat's write pads with the job's mask
+        assert ctx.get(dut.ctl.kmask) == kmask_of(40, CFG.simd)
         for _ in range(3):                      # MATMUL waits for the reader's done
             await ctx.tick()
             assert not ctx.get(dut.cmd.ready)
@@ -83,13 +86,19 @@ def set_job(ctx, ctl, cfg, m, n, k):
     ctx.set(ctl.kwords, kw)
     ctx.set(ctl.kw_pen, (kw - 2) % (1 << len(ctl.kw_pen)))
     ctx.set(ctl.kw_one, kw == 1)
+    ctx.set(ctl.kmask, kmask_of(k, cfg.simd))
 
 
-def run_loader(cfg, m, n, k, seed=1):
+def kmask_of(k, simd):
+    """Ones below K mod simd (all ones when K is a multiple): the last word's valid bits."""
+    return (1 << ((k - 1) % simd + 1)) - 1
+
+
+def run_loader(cfg, m, n, k, seed=1, fault=None):
     """Load an m x n x k job through the OperandLoader, a beat every cycle; return the
     writes (cycle, addr, data, a_en, w_en), the cycles of the beats taken, of w_done and of
     the row pulses, and the final progress values."""
-    dut = OperandLoader(cfg)
+    dut = OperandLoader(cfg, fault=fault)
     rng = random.Random(seed)
     kw, G = ceil_div(k, cfg.simd), cfg.load_rows_eff
     beats = [rng.getrandbits(cfg.data_width) for _ in range((ceil_div(n, G) + ceil_div(m, G)) * kw)]
@@ -125,18 +134,22 @@ def run_loader(cfg, m, n, k, seed=1):
     return got
 
 
-@pytest.mark.parametrize("cfg", [CFG, ArrayConfig(rows=4, cols=2, simd=16, max_k=64, max_m=9,
-                                                   max_n=9, load_rows=2, pool_max_dim=8,
-                                                   pool_max_planes=2, pool_max_kernel=3,
-                                                   pool_row_depth=16)], ids=["g1", "g2"])
-def test_operand_loader_writes_every_word_where_the_reader_reads_it(cfg):
+G2 = ArrayConfig(rows=4, cols=2, simd=16, max_k=64, max_m=9, max_n=9, load_rows=2,
+                 pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_row_depth=16)
+
+
+@pytest.mark.parametrize("cfg, k", [(CFG, 40), (G2, 40), (CFG, 48), (G2, 7)],
+                         ids=["g1", "g2", "g1-k48", "g2-k7"])
+def test_operand_loader_writes_every_word_where_the_reader_reads_it(cfg, k):
     """Row j of W (then A) word w lands in bank j mod C (R) at address (j div C) * KW + w
     (the slots of a last group past N or M too: never read into a valid lane),
-    WRITE_REGS cycles after its beat; w_done with the last W beat; the tile rows' pulses
-    ROW_DONE_REGS after their last beat; the last tile row's and column's sizes."""
-    m, n, k = 7, 5, 40
+    WRITE_REGS cycles after its beat, the last word of each row padded past K (W bits 1, A
+    bits 0); w_done with the last W beat; the tile rows' pulses ROW_DONE_REGS after their
+    last beat; the last tile row's and column's sizes."""
+    m, n = 7, 5
     R, C, G, S = cfg.rows, cfg.cols, cfg.load_rows_eff, cfg.simd
     kw = ceil_div(k, S)
+    keep, ones = kmask_of(k, S), (1 << S) - 1
     got = run_loader(cfg, m, n, k)
     expect = []                 # (cycle, kind, bank, addr, word)
     i = 0
@@ -146,8 +159,11 @@ def test_operand_loader_writes_every_word_where_the_reader_reads_it(cfg):
                 beat, cycle = got["beats"][i], got["taken"][i]
                 for s in range(G):      # a last group's slots past the rows are written too
                     j = g * G + s
+                    word = (beat >> (s * S)) & ones
+                    if w == kw - 1:
+                        word = word | (ones & ~keep) if kind == "w" else word & keep
                     expect.append((cycle + OperandLoader.WRITE_REGS, kind, j % banks,
-                                   (j // banks) * kw + w, (beat >> (s * S)) & ((1 << S) - 1)))
+                                   (j // banks) * kw + w, word))
                 i += 1
     seen = []
     for cycle, addr, data, a_en, w_en in got["writes"]:
@@ -171,10 +187,22 @@ def test_operand_loader_writes_every_word_where_the_reader_reads_it(cfg):
     assert got["n_l"] == (n - 1) % C + 1
 
 
+def test_operand_loader_kpad_fault_leaves_the_last_word_unpadded():
+    """The kpad fault writes every word as it came: the bits past K keep their random values,
+    which the array would count."""
+    cfg, m, n, k = CFG, 7, 5, 40
+    good, bad = run_loader(cfg, m, n, k), run_loader(cfg, m, n, k, fault="kpad")
+    assert [w[:2] for w in good["writes"]] == [w[:2] for w in bad["writes"]]
+    assert good["writes"] != bad["writes"]
+    width = (1 << (cfg.simd * cfg.load_rows_eff)) - 1
+    assert [data for _, _, data, _, _ in bad["writes"]] == [b & width for b in bad["beats"]]
+
+
 @pytest.mark.parametrize("fault", [None, "load_slot_rotated"])
 def test_operand_banks_read_what_was_written_after_their_latency(fault):
     """Bank i takes slot i mod G of a write; a read address gives its words read_latency
-    cycles later on every bank (the fault: bank i takes the next slot, so the words differ)."""
+    cycles later on bank 0 and one cycle later per bank after it (the array's skew; the
+    fault: bank i takes the next slot, so the words differ)."""
     cfg = ArrayConfig(rows=2, cols=2, simd=16, max_k=64, max_m=8, max_n=8, load_rows=2,
                       pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_row_depth=16)
     dut = OperandBanks(cfg, fault=fault)
@@ -192,21 +220,23 @@ def test_operand_banks_read_what_was_written_after_their_latency(fault):
             await ctx.tick()
         ctx.set(dut.write.a_en, 0)
         ctx.set(dut.write.w_en, 0)
-        for cycle in range(len(words) + lat + 1):
+        for cycle in range(len(words) + lat + 2):
             ctx.set(dut.read.a_addr, cycle % len(words))
             ctx.set(dut.read.w_addr, (cycle + 1) % len(words))
-            if cycle >= lat:
-                got[cycle - lat] = ([ctx.get(dut.a[i]) for i in range(2)],
-                                    [ctx.get(dut.w[i]) for i in range(2)])
+            got[cycle] = ([ctx.get(dut.a[i]) for i in range(2)],
+                          [ctx.get(dut.w[i]) for i in range(2)])
             await ctx.tick()
 
     run_testbench(dut, bench)
-    slots = lambda d: [d & 0xFFFF, d >> 16]
-    want = {c: (slots(words[c % 6]), slots(words[(c + 1) % 6])) for c in range(len(words))}
+    slot = lambda d, i: (d >> (16 * i)) & 0xFFFF
+    # bank i shows, in cycle t, the word whose address was presented in cycle t - lat - i
+    want = {t: ([slot(words[(t - lat - i) % 6], i) for i in range(2)],
+                [slot(words[(t - lat - i + 1) % 6], i) for i in range(2)])
+            for t in range(lat + 1, lat + 1 + len(words))}
     if fault is None:
-        assert {c: got[c] for c in want} == want
+        assert {t: got[t] for t in want} == want
     else:
-        assert {c: got[c] for c in want} != want
+        assert {t: got[t] for t in want} != want
 
 
 def run_drain(cfg, tiles):
