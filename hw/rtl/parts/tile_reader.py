@@ -114,6 +114,10 @@ class TileReader(wiring.Component):
         ahead = Signal(range(cfg.max_m // R + 3))
         row_ok = Signal()
         rd_bank = Signal(name="rd_bank") if NB == 2 else Signal(range(NB), name="rd_bank")
+        # two hold banks: "this read ends a tile of bank b" as one register per bank, set a
+        # step ahead with k_last and rd_bank, so a bank's countdown reload hangs on one flag,
+        # not on k_last and a bank comparison behind `advance`
+        ends_bank = [Signal(name=f"k_last_bank{b}") for b in range(2 if NB == 2 else 0)]
         # Spacing (hw.config.tile_period, bank_period): countdowns loaded at a tile's last read,
         # `gap_d` until the next tile may end its reads (one drain at a time), and one per
         # hold bank until the next tile of the same bank may (its capture must not precede
@@ -230,12 +234,11 @@ class TileReader(wiring.Component):
                 m.d.sync += [rd_k.eq(0), k_first.eq(1), k_last.eq(ctl.kw_one),
                              rd_bank.eq(~rd_bank if NB == 2
                                         else Mux(rd_bank == NB - 1, 0, rd_bank + 1))]
+                # the next tile is of the other bank
+                m.d.sync += [end.eq(ctl.kw_one & (rd_bank != b))
+                             for b, end in enumerate(ends_bank)]
                 reload_gap(gap_d, gap_d_pos, gap_d_le1, "d")
-                if NB == 2:
-                    for b in range(2):
-                        with m.If(rd_bank == b):
-                            reload_gap(gap_bank[b], bank_pos[b], bank_le1[b], "b")
-                else:
+                if NB > 2:
                     for b in range(NB - 1):
                         count_down(gap_bank[b], bank_pos[b], bank_le1[b],
                                    gap_bank[b + 1], bank_pos[b + 1])
@@ -255,6 +258,11 @@ class TileReader(wiring.Component):
                                  col_step.eq(~n_far[-1])]
             with m.Else():
                 m.d.sync += [rd_k.eq(rd_k + 1), k_first.eq(0), k_last.eq(rd_k == ctl.kw_pen)]
+                m.d.sync += [end.eq((rd_k == ctl.kw_pen) & (rd_bank == b))
+                             for b, end in enumerate(ends_bank)]
+        for b, end in enumerate(ends_bank):          # two banks: the tile end of bank b
+            with m.If(advance & end):
+                reload_gap(gap_bank[b], bank_pos[b], bank_le1[b], "b")
         with m.If(prog.w_done):
             m.d.sync += reading.eq(1)
 
@@ -268,6 +276,7 @@ class TileReader(wiring.Component):
                 a_base.eq(0), w_base.eq(0), rd_k.eq(0), k_first.eq(1),
                 k_last.eq(kw1), m_far.eq(job.m - (2 * R + 1)), n_far.eq(job.n - (2 * C + 1)),
                 n_far0.eq(job.n - (2 * C + 1)), rd_bank.eq(0),
+                *(end.eq(kw1 if b == 0 else 0) for b, end in enumerate(ends_bank)),
                 gap_d.eq(0), gap_d_pos.eq(0), gap_d_le1.eq(1),
                 *(v for b in range(NB)
                   for v in (gap_bank[b].eq(0), bank_pos[b].eq(0), bank_le1[b].eq(1))),
