@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import (BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE, ArrayConfig, ceil_div,
+from ..config import (BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE, ArrayConfig, ceil_div, ceil_log2,
                       mem_piece_words, read_write_slice_bits)
 from ..paths import RESOURCE_MODEL, SYNTH_DATA_DIR
 from .devices import FAMILIES, Device, get_device
@@ -90,7 +90,8 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) * acc_width). The single-module
     core (``core_parts`` 0) has a row-popcount PE per row (R): the same minus the constant
     weight operand; the core built from parts a zero-count PE per column (C): the same minus
-    both operands (it shares PE (0, c)'s register). Skew lines:
+    both operands (it shares PE (0, c)'s register), and each PE its own copy of the drain's
+    shift and bank registers (:class:`hw.rtl.parts.drain_control.DrainControl`). Skew lines:
     :attr:`hw.config.ArrayConfig.skew_register_bits`. F = the width of
     :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
     """
@@ -101,7 +102,9 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     common = (F + (1 - cfg.core_parts) * PE.mode_copies(S) + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
               + PE.acc_register_bits(cfg.acc_width, cfg.hold_banks))
     n_extra, operand = extra_pes(cfg)
-    return R * C * (2 * S + common) + n_extra * (operand + common) + cfg.skew_register_bits
+    drain_copies = cfg.core_parts * (1 + ceil_log2(cfg.hold_banks))
+    return (R * C * (2 * S + common + drain_copies) + n_extra * (operand + common)
+            + cfg.skew_register_bits)
 
 
 def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:

@@ -67,6 +67,11 @@ class SystolicArray(wiring.Component):
     and the bits past K are already padded (the loader writes the last word of each row
     padded, :class:`hw.rtl.parts.operand_loader.OperandLoader`): no ``kmask`` port, no mask and
     no skew registers on the operands; the flags are skewed here as before.
+
+    ``drain_per_pe`` (the composed core sets it): ``shift`` (in, R x C x 1) and ``drain_bank``
+    (in, R x C x bank bits) are one copy per PE (:class:`hw.rtl.parts.drain_control.
+    DrainControl`'s ``pe_shift`` / ``pe_bank``; a column's zero-count PE reads PE (0, c)'s
+    bank), equal in every cycle, so no one register fans out to every hold bank.
     """
 
     @staticmethod
@@ -84,13 +89,15 @@ class SystolicArray(wiring.Component):
                 + PE.latency_of(simd))
 
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None,
-                 column_zeros: bool = False, skewed_inputs: bool = False):
+                 column_zeros: bool = False, skewed_inputs: bool = False,
+                 drain_per_pe: bool = False):
         known = ((SKEWED_INPUT_FAULTS if skewed_inputs else ARRAY_FAULTS)
                  + (COLUMN_ZERO_FAULTS if column_zeros else ()))
         if fault is not None and fault not in known:
             raise ValueError(f"unknown array fault {fault!r}; known: {known}")
         self._cfg, self._fault, self._column_zeros = cfg, fault, column_zeros
-        self._skewed_inputs = skewed_inputs
+        self._skewed_inputs, self._drain_per_pe = skewed_inputs, drain_per_pe
+        copies = (cfg.rows, cfg.cols) if drain_per_pe else ()
         pe_fault = fault if fault in PE_FAULTS else None
         self._acc_width = cfg.acc_width - (1 if pe_fault == "acc_short" else 0)
         self._pe_fault = pe_fault
@@ -99,8 +106,8 @@ class SystolicArray(wiring.Component):
             "w": In(cfg.simd).array(cfg.cols),
             "flags": In(flags_layout(cfg.hold_banks)),
             **({} if skewed_inputs else {"kmask": In(cfg.simd)}),
-            "shift": In(1),
-            "drain_bank": In(ceil_log2(cfg.hold_banks)),
+            "shift": In(1).array(*copies),
+            "drain_bank": In(ceil_log2(cfg.hold_banks)).array(*copies),
             "hold_top": Out(self._acc_width).array(cfg.drain_rows_eff, cfg.cols),
         }
         if column_zeros:
@@ -135,8 +142,8 @@ class SystolicArray(wiring.Component):
                     pe.a_in.eq(a_west[r] if c == 0 else pes[r][c - 1].a_out),
                     pe.f_in.eq(f_west[r] if c == 0 else pes[r][c - 1].f_out),
                     pe.w_in.eq(w_north[c] if r == 0 else pes[r - 1][c].w_out),
-                    pe.shift.eq(self.shift),
-                    pe.drain_bank.eq(self.drain_bank),
+                    pe.shift.eq(self._drain_of(self.shift, r, c)),
+                    pe.drain_bank.eq(self._drain_of(self.drain_bank, r, c)),
                 ]
                 if r + D < R:
                     m.d.comb += pe.shift_in.eq(pes[r + D][c].hold)
@@ -148,6 +155,11 @@ class SystolicArray(wiring.Component):
         if xnor_only:
             self._column_zero_counts(m, pes[0], w_north, f_west[0])
         return m
+
+    def _drain_of(self, port, r, c):
+        """PE (r, c)'s copy of a drain port (``shift`` or ``drain_bank``): its own with
+        ``drain_per_pe``, else the one port."""
+        return port[r][c] if self._drain_per_pe else port
 
     def _skew(self, m, ones):
         """(row r's activation words, row r's flags, column c's weight words) as PE (r, 0) and
@@ -187,7 +199,7 @@ class SystolicArray(wiring.Component):
             m.submodules[f"zeros{c}"] = zc = PE(self._cfg, zeros=True)
             m.d.comb += [zc.a_in.eq(w_north[c]),
                          zc.f_in.eq(f_west0 if c == 0 else top_row[c - 1].f_out),
-                         zc.drain_bank.eq(self.drain_bank)]
+                         zc.drain_bank.eq(self._drain_of(self.drain_bank, 0, c))]
             counts.append(zc.hold)
         if self._fault == "zeros_column":
             counts = counts[1:] + counts[:1]

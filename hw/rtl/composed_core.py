@@ -56,7 +56,7 @@ class ComposedCore(CoreStreams):
                                                   with_pool=self._with_pool)
         m.submodules.array = arr = SystolicArray(
             cfg, fault=_fault_for(fault, SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS),
-            column_zeros=True, skewed_inputs=True)
+            column_zeros=True, skewed_inputs=True, drain_per_pe=True)
 
         wiring.connect(m, wiring.flipped(self.cmd), job.cmd)
         wiring.connect(m, job.ctl, loader.ctl, reader.ctl, result.ctl)
@@ -84,8 +84,10 @@ class ComposedCore(CoreStreams):
         """The array's ports (a component of its own, with flat ports) to the parts."""
         m.d.comb += [*(arr.a[r].eq(banks.a[r]) for r in range(len(banks.a))),
                      *(arr.w[c].eq(banks.w[c]) for c in range(len(banks.w))),
-                     arr.flags.eq(reader.flags),
-                     arr.shift.eq(drain.drain.shift), arr.drain_bank.eq(drain.drain.bank)]
+                     arr.flags.eq(reader.flags)]
+        m.d.comb += [port[r][c].eq(copy[r][c])
+                     for port, copy in ((arr.shift, drain.pe_shift), (arr.drain_bank, drain.pe_bank))
+                     for r in range(len(copy)) for c in range(len(copy[0]))]
         m.d.comb += [result.hold_top[d][c].eq(arr.hold_top[d][c])
                      for d in range(len(result.hold_top)) for c in range(len(result.hold_top[0]))]
         m.d.comb += [result.zeros_top[c].eq(arr.zeros_top[c])

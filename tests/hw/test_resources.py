@@ -77,7 +77,13 @@ def test_features_read_config_properties(core_parts):
               + 3 * cfg.acc_width)
     # the zero-count PEs share PE (0, c)'s operand register; a row-popcount PE has its own a
     extra = 3 * common if core_parts else 2 * (16 + common)
-    assert f["ff"]["array_regs"] == 6 * (32 + common) + extra + (16 + F) + 3 * 16
+    if core_parts:
+        # each PE's copy of the drain's shift and bank (1 + 1 bits); the skew: row 1's flags,
+        # and one register of the activation banks' read address (8,192 words: 14 bits) and
+        # two of the weight banks' (5,472 words: 13 bits) instead of the operand words
+        assert f["ff"]["array_regs"] == 6 * (32 + common + 2) + extra + F + 14 + 2 * 13
+    else:
+        assert f["ff"]["array_regs"] == 6 * (32 + common) + extra + (16 + F) + 3 * 16
     assert f["ff"]["mem_words"] == (2 + 3) * 16
     assert f["ff"]["pool_regs"] == cfg.pool_register_bits == PoolUnit.lane_register_bits(cfg) > 0
 
@@ -209,8 +215,9 @@ def test_committed_data_is_one_rtl_revision_per_family_with_commands():
 @pytest.mark.parametrize("core_parts", [1, 0])
 def test_array_registers_count_every_hold_bank(core_parts):
     """Each hold bank is one more accumulator-wide register per PE (R*C + C of them in the core
-    built from parts, R*C + R in the single-module core), and the bank index in the flags grows
-    to ceil(log2(n)) bits (PE.acc_register_bits, flags_layout)."""
+    built from parts, R*C + R in the single-module core), and the bank index in the flags (and
+    in the drain's copies per PE) grows to ceil(log2(n)) bits (PE.acc_register_bits,
+    flags_layout)."""
     cfg = ArrayConfig(rows=2, cols=3, simd=16, max_k=512, core_parts=core_parts)
     pes, acc = 2 * 3 + (3 if core_parts else 2), cfg.acc_width
     two = features(cfg)["ff"]["array_regs"]
@@ -219,5 +226,6 @@ def test_array_registers_count_every_hold_bank(core_parts):
     # one more flag bit (the bank index) in every flag register: PE operands, PE pipeline
     # stages, the row skew lines
     flag_regs = pes * (1 + cfg.pe_latency - 1) + 2 * (2 - 1) // 2
-    assert three - two == pes * acc + flag_regs
+    # and, in the core built from parts, in each PE's copy of the drain's bank
+    assert three - two == pes * acc + flag_regs + (2 * 3 if core_parts else 0)
     assert four - three == pes * acc

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from hw.config import DEFAULT, ArrayConfig
-from hw.rtl.verilog import write_verilog
+from hw.rtl.verilog import generate, write_verilog
 
 AXI_PORTS = ["s_axis_cmd_tdata", "s_axis_cmd_tvalid", "s_axis_cmd_tready",
              "s_axis_data_tdata", "s_axis_data_tvalid", "s_axis_data_tready",
@@ -196,6 +196,16 @@ def test_array_alone_keeps_the_mode_copies(tmp_path):
     cfg = ArrayConfig(rows=2, cols=3, simd=32, core_parts=0)
     text = _array_verilog(cfg, tmp_path).read_text()
     assert text.count("(* keep = 32'd1 *)") == (2 * 3 + 2) * 4
+
+
+def test_composed_core_keeps_a_drain_copy_per_pe():
+    """The core built from parts drives each PE's hold banks from a shift and a bank register
+    of its own (DrainControl's pe_shift / pe_bank), each kept apart from the others."""
+    cfg = ArrayConfig(rows=2, cols=3, simd=16, core_parts=1)
+    text = generate(cfg)
+    kept = re.findall(r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    \\?\S*"
+                      r"pe_(shift|bank)__\d+__\d+ <=", text)
+    assert len(kept) == 2 * 2 * 3
 
 
 def test_array_alone_is_the_array_of_its_core(tmp_path):

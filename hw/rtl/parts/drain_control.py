@@ -6,7 +6,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...config import ArrayConfig
+from ...config import ArrayConfig, ceil_log2
 from ..interfaces import drain_signature, tile_layout, tile_signature
 
 
@@ -20,8 +20,12 @@ class DrainControl(wiring.Component):
     - ``tiles`` (in, :func:`hw.rtl.interfaces.tile_signature`): one beat per tile, at its last
       read.
     - ``drain`` (out, :func:`hw.rtl.interfaces.drain_signature`): the drain cycles (``shift``,
-      ``bank``, to the array and the result path) with the draining tile's columns, last-beat
-      row slots and last-tile flag; ``in_flight`` while a tile waits for its drain.
+      ``bank``, to the result path) with the draining tile's columns, last-beat row slots and
+      last-tile flag; ``in_flight`` while a tile waits for its drain.
+    - ``pe_shift`` (out, R x C x 1), ``pe_bank`` (out, R x C x hold-bank bits): a copy of
+      ``shift`` and ``bank`` for each PE of the array (registers set with them, kept apart:
+      :func:`hw.rtl.verilog.keep_replicas`), so that no register drives the hold banks of the
+      whole array.
 
     Latency: a tile beat in cycle t gives its first shift in cycle t + :meth:`start_latency`
     (a delay line of that many stages, the last the drain's own registers).
@@ -36,7 +40,10 @@ class DrainControl(wiring.Component):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
         self._cfg = cfg
-        super().__init__({"tiles": In(tile_signature(cfg)), "drain": Out(drain_signature(cfg))})
+        bank_bits = ceil_log2(cfg.hold_banks)
+        super().__init__({"tiles": In(tile_signature(cfg)), "drain": Out(drain_signature(cfg)),
+                          "pe_shift": Out(1).array(cfg.rows, cfg.cols),
+                          "pe_bank": Out(bank_bits).array(cfg.rows, cfg.cols)})
 
     def elaborate(self, platform):
         m = Module()
@@ -61,12 +68,17 @@ class DrainControl(wiring.Component):
         drow = Signal(range(B + 1))   # beats drained of this tile
         last_row = Signal(range(B + 1))
         m.d.comb += dr.end.eq(dr.shift & (drow == last_row))
+        # the PEs' copies: the port registers themselves (``pe_shift__<r>__<c>``,
+        # ``pe_bank__<r>__<c>`` in the Verilog, which hw.rtl.verilog.keep_replicas keeps apart)
+        shifts = [dr.shift, *(x for row in self.pe_shift for x in row)]
+        banks = [dr.bank, *(b for row in self.pe_bank for b in row)]
         with m.If(due.valid):
             t = due.tile
-            m.d.sync += [dr.shift.eq(1), drow.eq(0), last_row.eq(t.beats - 1), dr.n.eq(t.n),
-                         dr.last.eq(t.last), dr.bank.eq(t.bank), dr.lmask.eq(t.lmask)]
+            m.d.sync += [drow.eq(0), last_row.eq(t.beats - 1), dr.n.eq(t.n),
+                         dr.last.eq(t.last), dr.lmask.eq(t.lmask)]
+            m.d.sync += [*(x.eq(1) for x in shifts), *(b.eq(t.bank) for b in banks)]
         with m.Elif(dr.end):
-            m.d.sync += dr.shift.eq(0)
+            m.d.sync += [x.eq(0) for x in shifts]
         with m.Elif(dr.shift):
             m.d.sync += drow.eq(drow + 1)
         return m

@@ -241,9 +241,10 @@ def test_operand_banks_read_what_was_written_after_their_latency(fault):
 
 def run_drain(cfg, tiles):
     """DrainControl fed tile beats at the given cycles ({cycle: (beats, n, last, bank)});
-    return the cycles of every shift with its (bank, n, last, end) and the in_flight cycles."""
+    return the cycles of every shift with its (bank, n, last, end) and the in_flight cycles;
+    every PE's copy of shift and bank must equal them in every cycle."""
     dut = DrainControl(cfg)
-    got = {"shifts": [], "in_flight": []}
+    got = {"shifts": [], "in_flight": [], "copies_differ": []}
     horizon = max(tiles) + DrainControl.start_latency(cfg) + cfg.tile_beats + 4
 
     async def bench(ctx):
@@ -264,9 +265,15 @@ def run_drain(cfg, tiles):
                                       ctx.get(dr.end)))
             if ctx.get(dr.in_flight):
                 got["in_flight"].append(cycle)
+            for r in range(cfg.rows):
+                for c in range(cfg.cols):
+                    if (ctx.get(dut.pe_shift[r][c]), ctx.get(dut.pe_bank[r][c])) != \
+                            (ctx.get(dr.shift), ctx.get(dr.bank)):
+                        got["copies_differ"].append((cycle, r, c))
             await ctx.tick()
 
     run_testbench(dut, bench)
+    assert got["copies_differ"] == []
     return got
 
 
