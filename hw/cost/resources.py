@@ -90,8 +90,9 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     (:meth:`hw.rtl.pe.PE.acc_register_bits`: (1 + hold_banks) * acc_width). The single-module
     core (``core_parts`` 0) has a row-popcount PE per row (R): the same minus the constant
     weight operand; the core built from parts a zero-count PE per column (C): the same minus
-    both operands (it shares PE (0, c)'s register), and each PE its own copy of the drain's
-    shift and bank registers (:class:`hw.rtl.parts.drain_control.DrainControl`). Skew lines:
+    both operands (it shares PE (0, c)'s register), and each PE and each row its own copy of the
+    drain's shift and bank registers (:class:`hw.rtl.parts.drain_control.DrainControl`). Skew
+    lines:
     :attr:`hw.config.ArrayConfig.skew_register_bits`. F = the width of
     :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
     """
@@ -103,8 +104,8 @@ def array_register_bits(cfg: ArrayConfig) -> int:
               + PE.acc_register_bits(cfg.acc_width, cfg.hold_banks))
     n_extra, operand = extra_pes(cfg)
     drain_copies = cfg.core_parts * (1 + ceil_log2(cfg.hold_banks))
-    return (R * C * (2 * S + common + drain_copies) + n_extra * (operand + common)
-            + cfg.skew_register_bits)
+    return ((R * C + R) * drain_copies + R * C * (2 * S + common)
+            + n_extra * (operand + common) + cfg.skew_register_bits)
 
 
 def features(cfg: ArrayConfig) -> dict[str, dict[str, float]]:

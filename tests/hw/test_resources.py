@@ -78,10 +78,10 @@ def test_features_read_config_properties(core_parts):
     # the zero-count PEs share PE (0, c)'s operand register; a row-popcount PE has its own a
     extra = 3 * common if core_parts else 2 * (16 + common)
     if core_parts:
-        # each PE's copy of the drain's shift and bank (1 + 1 bits); the skew: row 1's flags,
-        # and one register of the activation banks' read address (8,192 words: 14 bits) and
-        # two of the weight banks' (5,472 words: 13 bits) instead of the operand words
-        assert f["ff"]["array_regs"] == 6 * (32 + common + 2) + extra + F + 14 + 2 * 13
+        # each PE's and each row's copy of the drain's shift and bank (1 + 1 bits); the skew:
+        # row 1's flags, and one register of the activation banks' read address (8,192 words:
+        # 14 bits) and two of the weight banks' (5,472 words: 13 bits) instead of the words
+        assert f["ff"]["array_regs"] == 6 * (32 + common + 2) + 2 * 2 + extra + F + 14 + 2 * 13
     else:
         assert f["ff"]["array_regs"] == 6 * (32 + common) + extra + (16 + F) + 3 * 16
     assert f["ff"]["mem_words"] == (2 + 3) * 16
@@ -227,5 +227,5 @@ def test_array_registers_count_every_hold_bank(core_parts):
     # stages, the row skew lines
     flag_regs = pes * (1 + cfg.pe_latency - 1) + 2 * (2 - 1) // 2
     # and, in the core built from parts, in each PE's copy of the drain's bank
-    assert three - two == pes * acc + flag_regs + (2 * 3 if core_parts else 0)
+    assert three - two == pes * acc + flag_regs + ((2 * 3 + 2) if core_parts else 0)
     assert four - three == pes * acc

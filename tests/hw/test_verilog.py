@@ -200,12 +200,13 @@ def test_array_alone_keeps_the_mode_copies(tmp_path):
 
 def test_composed_core_keeps_a_drain_copy_per_pe():
     """The core built from parts drives each PE's hold banks from a shift and a bank register
-    of its own (DrainControl's pe_shift / pe_bank), each kept apart from the others."""
+    of its own (DrainControl's pe_shift / pe_bank), fed by a copy per row, each kept apart
+    from the others."""
     cfg = ArrayConfig(rows=2, cols=3, simd=16, core_parts=1)
     text = generate(cfg)
-    kept = re.findall(r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    \\?\S*"
-                      r"pe_(shift|bank)__\d+__\d+ <=", text)
-    assert len(kept) == 2 * 2 * 3
+    kept = r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    \\?\S*"
+    assert len(re.findall(kept + r"pe_(shift|bank)__\d+__\d+ <=", text)) == 2 * 2 * 3
+    assert len(re.findall(kept + r"drain_row\d+_(shift|bank) <=", text)) == 2 * 2
 
 
 def test_array_alone_is_the_array_of_its_core(tmp_path):

@@ -23,13 +23,18 @@ class DrainControl(wiring.Component):
       ``bank``, to the result path) with the draining tile's columns, last-beat row slots and
       last-tile flag; ``in_flight`` while a tile waits for its drain.
     - ``pe_shift`` (out, R x C x 1), ``pe_bank`` (out, R x C x hold-bank bits): a copy of
-      ``shift`` and ``bank`` for each PE of the array (registers set with them, kept apart:
-      :func:`hw.rtl.verilog.keep_replicas`), so that no register drives the hold banks of the
-      whole array.
+      ``shift`` and ``bank`` for each PE of the array, equal to them in every cycle, from a
+      tree of registers (:attr:`COPY_REGS` levels: a copy per row, then one per PE, each kept
+      apart: :func:`hw.rtl.verilog.keep_replicas`) fed by a second drain sequencer that runs
+      :attr:`COPY_REGS` cycles ahead on an earlier tap of the delay line, so that no register
+      or gate drives the hold banks of the whole array.
 
     Latency: a tile beat in cycle t gives its first shift in cycle t + :meth:`start_latency`
     (a delay line of that many stages, the last the drain's own registers).
     """
+
+    #: register levels from the early sequencer to a PE's copy: the row's copy, the PE's
+    COPY_REGS = 2
 
     @staticmethod
     def start_latency(cfg: ArrayConfig) -> int:
@@ -41,6 +46,9 @@ class DrainControl(wiring.Component):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
         self._cfg = cfg
         bank_bits = ceil_log2(cfg.hold_banks)
+        if self.start_latency(cfg) <= self.COPY_REGS:
+            raise ValueError(f"drain start latency {self.start_latency(cfg)} must exceed "
+                             f"COPY_REGS {self.COPY_REGS} (the early sequencer's tap)")
         super().__init__({"tiles": In(tile_signature(cfg)), "drain": Out(drain_signature(cfg)),
                           "pe_shift": Out(1).array(cfg.rows, cfg.cols),
                           "pe_bank": Out(bank_bits).array(cfg.rows, cfg.cols)})
@@ -65,20 +73,40 @@ class DrainControl(wiring.Component):
         m.d.sync += dr.in_flight.eq(Cat(*(d.valid for d in line[:-1])).any() if len(line) > 1
                                     else 0)
 
-        drow = Signal(range(B + 1))   # beats drained of this tile
-        last_row = Signal(range(B + 1))
-        m.d.comb += dr.end.eq(dr.shift & (drow == last_row))
-        # the PEs' copies: the port registers themselves (``pe_shift__<r>__<c>``,
-        # ``pe_bank__<r>__<c>`` in the Verilog, which hw.rtl.verilog.keep_replicas keeps apart)
-        shifts = [dr.shift, *(x for row in self.pe_shift for x in row)]
-        banks = [dr.bank, *(b for row in self.pe_bank for b in row)]
+        end = self._sequence(m, due, dr.shift, dr.bank, "")
+        m.d.comb += dr.end.eq(end)
         with m.If(due.valid):
             t = due.tile
-            m.d.sync += [drow.eq(0), last_row.eq(t.beats - 1), dr.n.eq(t.n),
-                         dr.last.eq(t.last), dr.lmask.eq(t.lmask)]
-            m.d.sync += [*(x.eq(1) for x in shifts), *(b.eq(t.bank) for b in banks)]
-        with m.Elif(dr.end):
-            m.d.sync += [x.eq(0) for x in shifts]
-        with m.Elif(dr.shift):
-            m.d.sync += drow.eq(drow + 1)
+            m.d.sync += [dr.n.eq(t.n), dr.last.eq(t.last), dr.lmask.eq(t.lmask)]
+
+        # the PEs' copies: the same sequencer COPY_REGS cycles ahead, on the delay line's tap
+        # COPY_REGS stages earlier, then a register per row and one per PE (the ports
+        # themselves: ``pe_shift__<r>__<c>``, ``pe_bank__<r>__<c>`` in the Verilog)
+        early_shift = Signal(name="early_shift")
+        early_bank = Signal.like(dr.bank, name="early_bank")
+        self._sequence(m, line[-1 - self.COPY_REGS], early_shift, early_bank, "early_")
+        assert self.COPY_REGS == 2
+        for r in range(cfg.rows):
+            row_shift = Signal(name=f"drain_row{r}_shift")
+            row_bank = Signal.like(dr.bank, name=f"drain_row{r}_bank")
+            m.d.sync += [row_shift.eq(early_shift), row_bank.eq(early_bank)]
+            for c in range(cfg.cols):
+                m.d.sync += [self.pe_shift[r][c].eq(row_shift), self.pe_bank[r][c].eq(row_bank)]
         return m
+
+    def _sequence(self, m, due, shift, bank, prefix):
+        """The drain sequencer: ``shift`` high from the cycle after ``due`` for the tile's
+        beats, ``bank`` its hold bank; returns the last shift's flag."""
+        B = self._cfg.tile_beats
+        drow = Signal(range(B + 1), name=f"{prefix}drow")   # beats drained of this tile
+        last_row = Signal(range(B + 1), name=f"{prefix}last_row")
+        end = Signal(name=f"{prefix}end")
+        m.d.comb += end.eq(shift & (drow == last_row))
+        with m.If(due.valid):
+            t = due.tile
+            m.d.sync += [shift.eq(1), drow.eq(0), last_row.eq(t.beats - 1), bank.eq(t.bank)]
+        with m.Elif(end):
+            m.d.sync += shift.eq(0)
+        with m.Elif(shift):
+            m.d.sync += drow.eq(drow + 1)
+        return end
