@@ -156,9 +156,10 @@ def test_block_ram_address_copies_are_kept_apart(core_parts):
     """Every operand memory has one write address, one read address and one write-enable
     register per group of SLICES_PER_ADDRESS block-RAM slices, and every open-row bank of the
     pool unit one of each, and (the single-module core) every PE one AND-mode flag per popcount
-    leaf, each always block marked (* keep *) so that Yosys does not merge the copies back into
-    one register; nothing else is marked. The core built from parts (the default) has no
-    AND-mode flags: its PEs count XNOR only."""
+    leaf, and (the core built from parts) every PE and every row a drain shift and bank copy,
+    each always block marked (* keep *) so that Yosys does not merge the copies back into one
+    register; nothing else is marked. The core built from parts (the default) has no AND-mode
+    flags: its PEs count XNOR only."""
     from hw.config import ceil_div
     from hw.rtl.memory import PipelinedMemory
     from hw.rtl.verilog import generate, keep_replicas
@@ -173,9 +174,12 @@ def test_block_ram_address_copies_are_kept_apart(core_parts):
     assert groups == 8 * 4 and cfg.pool_open_rows == 5
     # 16 PEs and 4 row-popcount PEs, 32 / 8 leaves each; none in the core built from parts
     modes = 0 if core_parts else (4 * 4 + 4) * 4
-    assert text.count("(* keep = 32'd1 *)") == 3 * groups + 3 * 5 + modes
+    drain = 2 * (4 * 4 + 4) if core_parts else 0          # shift and bank per PE and per row
+    assert text.count("(* keep = 32'd1 *)") == 3 * groups + 3 * 5 + modes + drain
     marked = re.findall(r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    (\S+) <=", text)
-    assert len(marked) == 3 * groups + 3 * 5 + modes
+    assert len(marked) == 3 * groups + 3 * 5 + modes + drain
+    copies = r"pe_(shift|bank)__\d+__\d+|drain_row\d+_(shift|bank)"
+    assert sum(bool(re.fullmatch(copies, n)) for n in marked) == drain
     assert sorted(n for n in marked if n.startswith("mode_g")) == sorted(
         f"mode_g{g}" for g in range(4) for _ in range(0 if core_parts else 20))
     assert sum(bool(re.fullmatch(r"piece\d+_g\d+_(waddr|raddr|we)", n)) for n in marked) == 96
