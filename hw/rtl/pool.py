@@ -135,10 +135,11 @@ class PoolUnit(wiring.Component):
     def lane_register_bits(cls, cfg: ArrayConfig) -> int:
         """Flip-flops of the lanes' datapath (all L of them): the row shift register, the
         issued beat, the value minus the tap, the running sum and its delay registers, each bank's
-        read-data and sum registers and the output register."""
+        read-data and sum registers and the output register; in the retimed unit (the core built
+        from parts, ``core_parts`` 1) also the lane's copy of the queue head's ``need``."""
         b, hw, sw = cfg.pool_bits, cls.row_sum_width(cfg), cfg.pool_sum_width
         per_lane = (cfg.pool_max_kernel * b + 2 * b + 1 + (1 + cls.BANK_READ_LATENCY) * hw
-                    + (3 * cfg.pool_open_rows + 1) * sw)
+                    + (3 * cfg.pool_open_rows + 1) * sw + cfg.core_parts)
         return cfg.pool_lanes_eff * per_lane
 
     def _entry_stages(self, kw, K):
@@ -356,7 +357,8 @@ class PoolUnit(wiring.Component):
                                  "j": jb, "act": NB, "first": NB, "last": NB, "lanes": L})
         pos = data.StructLayout({"ctl": ctl, "need": 1, "tap_ok": 1})
         m.submodules.positions = queue = (
-            RegisterQueue(pos, ready_next=True, head_field="need") if self._retimed
+            RegisterQueue(pos, ready_next=True, head_field="need", head_copies=L)
+            if self._retimed
             else RegisterQueue(pos))
         pop = Signal()                                   # the queue's head issues this cycle
         drop = self._fault == "queue_drop"
@@ -531,8 +533,12 @@ class PoolUnit(wiring.Component):
                      queue.o.ready.eq(credit & (~head_need | self.data.valid)),
                      pop.eq(queue.o.valid & queue.o.ready)]
         vals = [Signal(signed(B), name=f"v{l}") for l in range(L)]
+        # in the retimed unit each lane's value gate hangs on a copy of the head's `need` of
+        # its own, so that no register drives the gates of all L lanes (8x8x64's worst path)
+        lane_need = ([queue.o_head_copies[l] for l in range(L)] if self._retimed
+                     else [head_need] * L)
         for l in range(L):
-            m.d.comb += vals[l].eq(Mux(head_need, words[l * B:(l + 1) * B].as_signed(), 0))
+            m.d.comb += vals[l].eq(Mux(lane_need[l], words[l * B:(l + 1) * B].as_signed(), 0))
         shreg = [[Signal(signed(B), name=f"row{l}_{t}", reset_less=True) for t in range(K)]
                  for l in range(L)]
         v0 = [Signal(signed(B), name=f"v0_{l}", reset_less=True) for l in range(L)]

@@ -28,6 +28,10 @@ class RegisterQueue(wiring.Component):
     port ``o_head`` (out, 1): that field of the head entry, ``o.payload``'s own, from a register
     of its own (its next value chosen by this cycle's pop), so that ``o.ready`` may depend on
     it without the read pointer's multiplexer in front (it is meaningful while ``o.valid``).
+    With ``head_copies`` n >= 1 as well, one more port ``o_head_copies`` (out, n): n more
+    registers of that same value, each its own flip-flop (named ``head_<field>_copy<i>``, kept
+    apart in the Verilog by :func:`hw.rtl.verilog.keep_replicas`), so that n groups of gates
+    that hang on the head's field each have a register of their own, placed by them.
 
     Latency: an entry taken on ``i`` in cycle t is on ``o`` in cycle t + :attr:`LATENCY`.
     Throughput: one entry per cycle, with ``i.valid`` and ``o.ready`` held high (two entries
@@ -40,7 +44,7 @@ class RegisterQueue(wiring.Component):
     LATENCY = 1
 
     def __init__(self, shape, depth: int = 2, *, ready_next: bool = False,
-                 head_field: str | None = None):
+                 head_field: str | None = None, head_copies: int = 0):
         try:
             Shape.cast(shape)
         except TypeError as e:
@@ -53,13 +57,21 @@ class RegisterQueue(wiring.Component):
             self._MustUse__silence = True
             raise ValueError(f"RegisterQueue head_field must name a 1-bit field of the "
                              f"StructLayout shape, got {head_field!r} for {shape!r}")
+        if not isinstance(head_copies, int) or head_copies < 0 or \
+                (head_copies and head_field is None):
+            self._MustUse__silence = True
+            raise ValueError(f"RegisterQueue head_copies must be an integer >= 0, and needs "
+                             f"head_field, got {head_copies!r} with head_field {head_field!r}")
         self._shape, self.depth = shape, depth
         self._ready_next, self._head_field = ready_next, head_field
+        self._head_copies = head_copies
         ports = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
         if ready_next:
             ports.update(i_ready_next=Out(1))
         if head_field is not None:
             ports.update(o_head=Out(1))
+        if head_copies:
+            ports.update(o_head_copies=Out(head_copies))
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -106,6 +118,11 @@ class RegisterQueue(wiring.Component):
             m.d.sync += head.eq(Mux(pop, Mux(level > 1, behind, arriving),
                                     Mux(any_, head, arriving)))
             m.d.comb += self.o_head.eq(head)
+            for i in range(self._head_copies):
+                copy = Signal(name=f"head_{field}_copy{i}")
+                m.d.sync += copy.eq(Mux(pop, Mux(level > 1, behind, arriving),
+                                        Mux(any_, copy, arriving)))
+                m.d.comb += self.o_head_copies[i].eq(copy)
         return m
 
 

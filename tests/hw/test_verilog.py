@@ -175,9 +175,11 @@ def test_block_ram_address_copies_are_kept_apart(core_parts):
     # 16 PEs and 4 row-popcount PEs, 32 / 8 leaves each; none in the core built from parts
     modes = 0 if core_parts else (4 * 4 + 4) * 4
     drain = 2 * (4 * 4 + 4) if core_parts else 0          # shift and bank per PE and per row
-    assert text.count("(* keep = 32'd1 *)") == 3 * groups + 3 * 5 + modes + drain
+    heads = cfg.pool_lanes_eff if core_parts else 0     # the pool queue head's copy per lane
+    assert text.count("(* keep = 32'd1 *)") == 3 * groups + 3 * 5 + modes + drain + heads
     marked = re.findall(r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    (\S+) <=", text)
-    assert len(marked) == 3 * groups + 3 * 5 + modes + drain
+    assert len(marked) == 3 * groups + 3 * 5 + modes + drain + heads
+    assert sorted(n for n in marked if "_copy" in n) == [f"head_need_copy{i}" for i in range(heads)]
     copies = r"pe_(shift|bank)__\d+__\d+|drain_row\d+_(shift|bank)"
     assert sum(bool(re.fullmatch(copies, n)) for n in marked) == drain
     assert sorted(n for n in marked if n.startswith("mode_g")) == sorted(

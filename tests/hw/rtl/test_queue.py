@@ -91,15 +91,20 @@ def test_bad_head_field_is_refused():
         RegisterQueue(8, head_field="flag")
     with pytest.raises(ValueError, match="1-bit field.*'v'"):
         RegisterQueue(data.StructLayout({"v": 3, "flag": 1}), head_field="v")
+    with pytest.raises(ValueError, match="head_copies.*got 2 with head_field None"):
+        RegisterQueue(data.StructLayout({"v": 3, "flag": 1}), head_copies=2)
+    with pytest.raises(ValueError, match="head_copies.*got -1"):
+        RegisterQueue(data.StructLayout({"v": 3, "flag": 1}), head_field="flag", head_copies=-1)
 
 
 @pytest.mark.parametrize("depth, seed", [(2, 1), (2, 2), (3, 3), (4, 4)])
 def test_head_field_register_is_the_heads(depth, seed):
-    """``o_head`` equals the head entry's field in every cycle with ``o.valid``, under random
-    stalls on both sides (the entries' flags random), and ``i_ready_next`` is the next
-    cycle's ``i.ready``; the order and latency are the plain queue's."""
+    """``o_head`` and each of its copies equal the head entry's field in every cycle with
+    ``o.valid``, under random stalls on both sides (the entries' flags random), and
+    ``i_ready_next`` is the next cycle's ``i.ready``; the order and latency are the plain
+    queue's."""
     layout = data.StructLayout({"v": 8, "flag": 1})
-    dut = RegisterQueue(layout, depth, ready_next=True, head_field="flag")
+    dut = RegisterQueue(layout, depth, ready_next=True, head_field="flag", head_copies=3)
     rng = random.Random(seed)
     values = [(i % 256, rng.randrange(2)) for i in range(120)]
     checked, out, mismatch = [0], [], []
@@ -118,7 +123,8 @@ def test_head_field_register_is_the_heads(depth, seed):
             ctx.set(dut.o.ready, ready)
             if ctx.get(dut.o.valid):
                 checked[0] += 1
-                if ctx.get(dut.o_head) != ctx.get(dut.o.payload.flag):
+                flag = ctx.get(dut.o.payload.flag)
+                if ctx.get(dut.o_head) != flag or ctx.get(dut.o_head_copies) != flag * 0b111:
                     mismatch.append(cycle)
                 if ready:
                     out.append((ctx.get(dut.o.payload.v), ctx.get(dut.o.payload.flag)))
