@@ -92,8 +92,7 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     weight operand; the core built from parts a zero-count PE per column (C): the same minus
     both operands (it shares PE (0, c)'s register), and each PE and each row its own copy of the
     drain's shift and bank registers (:class:`hw.rtl.parts.drain_control.DrainControl`). Skew
-    lines:
-    :attr:`hw.config.ArrayConfig.skew_register_bits`. F = the width of
+    lines: :attr:`hw.config.ArrayConfig.skew_register_bits`. F = the width of
     :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
     """
     from ..rtl.pe import PE, flags_layout
