@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import (BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE, ArrayConfig, ceil_div, ceil_log2,
+from ..config import (BLOCK_RAM_SHAPES, PSEUDO_DUAL_PORT_SHAPE, ArrayConfig, ceil_div,
                       mem_piece_words, read_write_slice_bits)
 from ..paths import RESOURCE_MODEL, SYNTH_DATA_DIR
 from .devices import FAMILIES, Device, get_device
@@ -95,6 +95,7 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     lines: :attr:`hw.config.ArrayConfig.skew_register_bits`. F = the width of
     :func:`hw.rtl.pe.flags_layout` of ``hold_banks`` (the bank index: ceil(log2(hold_banks))).
     """
+    from ..rtl.parts.drain_control import DrainControl
     from ..rtl.pe import PE, flags_layout
 
     R, C, S = cfg.rows, cfg.cols, cfg.simd
@@ -102,8 +103,8 @@ def array_register_bits(cfg: ArrayConfig) -> int:
     common = (F + (1 - cfg.core_parts) * PE.mode_copies(S) + tree_reg_bits(S) + F * (cfg.pe_latency - 1)
               + PE.acc_register_bits(cfg.acc_width, cfg.hold_banks))
     n_extra, operand = extra_pes(cfg)
-    drain_copies = cfg.core_parts * (1 + ceil_log2(cfg.hold_banks))
-    return ((R * C + R) * drain_copies + R * C * (2 * S + common)
+    drain_copies = cfg.core_parts * DrainControl.copy_register_bits(cfg)
+    return (drain_copies + R * C * (2 * S + common)
             + n_extra * (operand + common) + cfg.skew_register_bits)
 
 

@@ -491,10 +491,9 @@ def _array_verilog(cfg, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "bvit_array.v"
     # the same post-passes as the whole design (the PEs' AND-mode copies kept apart)
-    write_text_atomic(path, convert(SystolicArray(cfg, column_zeros=cfg.core_parts == 1,
-                                                   skewed_inputs=cfg.core_parts == 1,
-                                                   drain_per_pe=cfg.core_parts == 1),
-                                     "bvit_array"))
+    parts = cfg.core_parts == 1
+    write_text_atomic(path, convert(SystolicArray(cfg, column_zeros=parts, skewed_inputs=parts,
+                                                   drain_per_pe=parts), "bvit_array"))
     return path
 
 

@@ -37,6 +37,12 @@ class DrainControl(wiring.Component):
     COPY_REGS = 2
 
     @staticmethod
+    def copy_register_bits(cfg: ArrayConfig) -> int:
+        """Flip-flops of the PEs' copies of ``shift`` and ``bank`` (``pe_shift``, ``pe_bank``):
+        one copy per row, then one per PE, each 1 + hold-bank bits."""
+        return (cfg.rows + cfg.rows * cfg.cols) * (1 + ceil_log2(cfg.hold_banks))
+
+    @staticmethod
     def start_latency(cfg: ArrayConfig) -> int:
         """Cycles from a tile's last read to its first drain shift: ``cfg.tile_flush``."""
         return cfg.tile_flush
