@@ -196,7 +196,7 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 #: while it holds that value, and :meth:`ArrayConfig.from_dict` puts it back (``core_parts``
 #: was 0 then; its default is 1 since 2026-12-05, so a config written without it is a
 #: single-module core, and one of the core built from parts says so)
-LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0}
+LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0, "keep_weights": 0}
 
 
 def memory_bits(cfg) -> int:
@@ -284,6 +284,12 @@ class ArrayConfig:
                         control, result path); 0: the single-module core
                         (:class:`hw.rtl.core.BinaryCore`), with the same streams, results and
                         cycles, which the records written before the change measure.
+    keep_weights        1: a matmul command may say ``keep_w``: the job uses the weights
+                        already in the weight banks (the previous matmul job's, same N and K)
+                        and its data beats are its A rows only, so the M chunks of one layer
+                        load their weights once (:func:`hw.ops.keep_flags` says when a host may
+                        keep them); needs ``core_parts`` 1. 0 (the default): no such field,
+                        every job loads its W.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -306,6 +312,7 @@ class ArrayConfig:
     load_rows: int = 1
     pool_port: int = 0
     core_parts: int = 1
+    keep_weights: int = 0
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -390,6 +397,13 @@ class ArrayConfig:
             raise ConfigError(f"core_parts must be 0 or 1, got {self.core_parts!r}; pass "
                               f"--core-parts 0 (the single-module core) or 1 (the core built "
                               f"from parts)")
+        if self.keep_weights not in (0, 1) or isinstance(self.keep_weights, bool):
+            raise ConfigError(f"keep_weights must be 0 or 1, got {self.keep_weights!r}; pass "
+                              f"--keep-weights 0 (every job loads its W) or 1 (a job may keep "
+                              f"the previous job's W)")
+        if self.keep_weights and not self.core_parts:
+            raise ConfigError("keep_weights 1 needs the core built from parts; pass "
+                              "--core-parts 1 or --keep-weights 0")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -675,13 +689,14 @@ class ArrayConfig:
         """Short name for build directories: r8c8s64k2048m512n512d2 (then ``h<n>`` when
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
         load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
-        single-module core (``core_parts`` 0):
+        single-module core (``core_parts`` 0), ``w`` with ``keep_weights``:
         r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
                 + (f"g{self.load_rows_eff}" if self.load_rows_eff != 1 else "")
-                + ("p" if self.pool_port else "") + ("" if self.core_parts else "b"))
+                + ("p" if self.pool_port else "") + ("" if self.core_parts else "b")
+                + ("w" if self.keep_weights else ""))
 
 
 DEFAULT = ArrayConfig()

@@ -282,15 +282,24 @@ class MatmulOp(_OpMethods):
                            for ni in chunks(self.n, cfg.max_n)
                            for ki in chunks(self.k, cfg.max_k))
 
+    def weight_reload_bits(self, cfg: ArrayConfig) -> int:
+        """Weight bits that the M chunks after the first stream again (:meth:`legal_jobs`):
+        the off-chip weight traffic that keeping the weights across them saves (0 for the
+        attention products, which stream no weights)."""
+        if self.group == "attention":
+            return 0
+        return (len(chunks(self.m, cfg.max_m)) - 1) * self.n * self.k
+
     def k_splits(self, cfg: ArrayConfig) -> int:
         """Number of K chunks of :meth:`legal_jobs` (their partial sums are added outside)."""
         return len(chunks(self.k, cfg.max_k))
 
-    def cycles(self, cfg: ArrayConfig) -> int:
-        """Array cycles of this op as one job (:func:`hw.cost.cycles.matmul_cycles`)."""
+    def cycles(self, cfg: ArrayConfig, keep_w: bool = False) -> int:
+        """Array cycles of this op as one job (:func:`hw.cost.cycles.matmul_cycles`;
+        ``keep_w``: keeping the previous job's weights, :func:`keep_flags`)."""
         from .cost.cycles import matmul_cycles
 
-        return matmul_cycles(cfg, self.m, self.n, self.k)
+        return matmul_cycles(cfg, self.m, self.n, self.k, keep_w)
 
     # ---- file format ------------------------------------------------------------------------
     def _payload(self) -> dict:
@@ -499,9 +508,13 @@ class PoolOp(_OpMethods):
             job.check(cfg)
         return out
 
-    def cycles(self, cfg: ArrayConfig) -> int:
-        """Array cycles of this op as one job (:func:`hw.cost.cycles.pool_cycles`)."""
+    def cycles(self, cfg: ArrayConfig, keep_w: bool = False) -> int:
+        """Array cycles of this op as one job (:func:`hw.cost.cycles.pool_cycles`; a pool
+        keeps no weights: ``keep_w`` must be False)."""
         from .cost.cycles import pool_cycles
+
+        if keep_w:
+            raise ValueError(f"op {self.name}: a pool job has no weights to keep")
 
         return pool_cycles(cfg, self.planes, self.h, self.w, self.kernel, self.stride,
                            self.padding)
@@ -536,6 +549,34 @@ def _bands(out_size: int, k: int, s: int, p: int, limit_in: int) -> list[tuple[i
 Op = MatmulOp | PoolOp
 #: the class of each kind (file loading dispatches on it)
 OP_CLASSES: dict[OpKind, type] = {OpKind.MATMUL: MatmulOp, OpKind.POOL: PoolOp}
+
+
+def keeps_weights(cfg: ArrayConfig, before, job) -> bool:
+    """Whether matmul ``job`` may keep the weights that ``before`` (the job run just before it
+    on the same core, with no reset between; None: none) left in the weight banks: the config
+    has ``keep_weights``, both are matmuls with operands, and their W are equal (same N, same
+    K, same bits). Shape-only ops never keep: equal shapes are not equal weights."""
+    if not cfg.keep_weights or before is None:
+        return False
+    if job.kind is not OpKind.MATMUL or before.kind is not OpKind.MATMUL:
+        return False
+    if job.w_bits is None or before.w_bits is None:
+        return False
+    return (job.n, job.k) == (before.n, before.k) and bool((job.w_bits == before.w_bits).all())
+
+
+def keep_flags(cfg: ArrayConfig, jobs, core_of=lambda job: "core") -> list[bool]:
+    """:func:`keeps_weights` of every job of ``jobs`` run back to back in this order with no
+    reset, each against the job before it on its own core (``core_of(job)``: a name; with
+    ``pool_port`` 1 the pools run on a core of their own and leave the matmul core's weights
+    where they are)."""
+    last: dict = {}
+    out = []
+    for job in jobs:
+        core = core_of(job)
+        out.append(keeps_weights(cfg, last.get(core), job))
+        last[core] = job
+    return out
 
 
 def _one_line(exc: BaseException) -> str:

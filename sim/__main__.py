@@ -270,7 +270,8 @@ def cmd_all(args) -> int:
             stall_rows = run_parallel(cfg, paths, seed=args.seed + 1, regenerate=False,
                                       reset_prob=args.reset_prob, **common, **stall_kw)
         wall = time.time() - t0
-    judge(rows, [job.cycles(cfg) for job in jobs], stall_rows)
+    judge(rows, [job.cycles(cfg, keep_w=True) if row.get("keep_w") else job.cycles(cfg)
+                 for job, row in zip(jobs, rows)], stall_rows)
     print_table(rows, stalls)
     cover = coverage.merge(rows + (stall_rows or []), exclude=coverage.unreachable(cfg))
     print(coverage.report_text(cover))

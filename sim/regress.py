@@ -439,7 +439,8 @@ def run_chunk(task: dict) -> dict:
         if row.get("not_run"):
             row["failures"] = [row["error"]]
         else:
-            judge_row(row, job.cycles(cfg), exact)
+            judge_row(row, job.cycles(cfg, keep_w=True) if row.get("keep_w")
+                      else job.cycles(cfg), exact)
         out.append(row)
     return {"rows": out, "worker": wname, "build_error": None,
             "build_s": round(build_s, 2), "wall_s": round(time.time() - t0, 2)}

@@ -36,7 +36,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge
 
 from hw.config import ArrayConfig
-from hw.ops import OpKind, load_op
+from hw.ops import OpKind, keeps_weights, load_op
 from hw.rtl.formats import (STREAM_PORTS, core_of, decode_results, expected_beats, job_cmd,
                             job_words)
 from sim import coverage
@@ -77,7 +77,7 @@ def _reset_window(cfg: ArrayConfig, job, phase: str, words: int) -> int:
 
 async def drive_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, model, board,
                     freeze_prob=0.0, freeze_max=0, pad_rng=None, linger=LINGER, *,
-                    reset_in: str | None = None):
+                    reset_in: str | None = None, keep_w: bool = False):
     """Drive one job from the current state (no reset), collect and score its results; return
     (the scoreboard row, the decoded result array or None).
 
@@ -94,12 +94,16 @@ async def drive_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, mode
     job (after a random delay drawn from ``rng``); the row then says ``"reset": <phase>`` and
     the result is None. A job that fails with an error (no tlast in time, a wrong beat count,
     an extra beat, a wrong command accepted) is followed by a reset too, so the next job starts
-    clean."""
+    clean.
+
+    ``keep_w``: a matmul that keeps the weights of the job before it (:func:`hw.ops.keep_flags`):
+    its command says so and its data beats are its A rows only; the row then says
+    ``"keep_w": true`` (its cycles are :meth:`hw.ops.MatmulOp.cycles` with ``keep_w``)."""
     bench = Bench.of(dut, core_of(cfg, job))
     expected = model.expect(job)
     kind = coverage.job_kind(job)
-    words = job_words(cfg, job, pad_rng)
-    cmd = job_cmd(cfg, job)
+    words = job_words(cfg, job, pad_rng, keep_w)
+    cmd = job_cmd(cfg, job, keep_w)
     trace = JobTrace(data_beats=len(words), linger=max(0, linger),
                      pool=job.kind is OpKind.POOL)
     if reset_in is not None:
@@ -161,6 +165,8 @@ async def drive_job(dut, cfg: ArrayConfig, job, rng, idle_prob, stall_prob, mode
             Bench.mark_disagreement(row, holder)
     row["frozen_cycles"] = frozen
     row["cycle_span"] = [trace.cmd_cycle, trace.last_cycle]     # monitor cycle numbers
+    if keep_w:
+        row["keep_w"] = True
     cover = coverage.shape_bins(cfg, job) + coverage.stream_bins(
         fifo_full=trace.fifo_full, starved=trace.starved, backpressure=trace.backpressure)
     if after_reset:
@@ -189,6 +195,7 @@ async def run_concurrent(dut, cfg: ArrayConfig, plan: dict, model, board) -> lis
     async def stream(core, items):
         rng = random.Random(f"{seed}-{core}")
         pad_rng = np.random.default_rng([seed, len(core)]) if pad == "random" else None
+        before = None           # the job before on this core, its weights in the banks
         for n, (i, path, job) in enumerate(items):
             if job_seeds is not None:
                 rng = random.Random(job_seeds[i])
@@ -197,7 +204,9 @@ async def run_concurrent(dut, cfg: ArrayConfig, plan: dict, model, board) -> lis
             row, _ = await drive_job(dut, cfg, job, rng, plan.get("idle_prob", 0.0),
                                      plan.get("stall_prob", 0.0), model, board,
                                      plan.get("freeze_prob", 0.0), plan.get("freeze_max", 0),
-                                     pad_rng, 0 if n < len(items) - 1 else LINGER)
+                                     pad_rng, 0 if n < len(items) - 1 else LINGER,
+                                     keep_w=keeps_weights(cfg, before, job))
+            before = job if _no_reset_after(row) else None
             row["file"], row["core"] = path, core
             row["sim_wall_s"] = round(time.perf_counter() - t0, 3)
             dut._log.info("%s", json.dumps(row))
@@ -207,6 +216,12 @@ async def run_concurrent(dut, cfg: ArrayConfig, plan: dict, model, board) -> lis
     for task in tasks:
         await task
     return rows
+
+
+def _no_reset_after(row: dict) -> bool:
+    """The job of ``row`` ran to its end and no reset followed it (:func:`drive_job` resets
+    after an interruption, an error or an extra beat): the weights it loaded are still there."""
+    return "reset" not in row and row["error"] is None and row["passed"]
 
 
 def write_rows(path: str, rows: list) -> None:
@@ -233,11 +248,14 @@ async def run_in_order(dut, cfg: ArrayConfig, plan: dict, model, board) -> None:
     paths = plan["jobs"]
     interrupted = False
     job_seeds = plan.get("job_seeds")
+    before: dict = {}           # per core, the job whose weights are in its banks (no reset)
     for i, path in enumerate(paths):
         job = load_op(path, verify=False)   # the runner verified it; the model cross-checks
         last = i == len(paths) - 1
         if i and not back_to_back:
             await reset(dut)
+            before.clear()
+        core = core_of(cfg, job)
         if job_seeds is not None:
             # every random choice of this job (stalls, padding bits, its reset) from its own
             # seed: the job replays the same way alone or in any chunk
@@ -254,8 +272,13 @@ async def run_in_order(dut, cfg: ArrayConfig, plan: dict, model, board) -> None:
         row, _ = await drive_job(dut, cfg, job, rng, plan.get("idle_prob", 0.0),
                                  plan.get("stall_prob", 0.0), model, board,
                                  plan.get("freeze_prob", 0.0), plan.get("freeze_max", 0),
-                                 pad_rng, linger, reset_in=reset_in)
+                                 pad_rng, linger, reset_in=reset_in,
+                                 keep_w=keeps_weights(cfg, before.get(core), job))
         interrupted = "reset" in row
+        if _no_reset_after(row):
+            before[core] = job
+        else:
+            before.clear()                  # a reset clears every core
         row["file"] = path
         row["sim_wall_s"] = round(time.perf_counter() - t0, 3)
         dut._log.info("%s", json.dumps(row))

@@ -64,6 +64,10 @@ def run(ns) -> int:
     from ..cost.dse import run_dse
 
     base = config_from_args(ns)
+    if base.keep_weights:
+        raise UsageError("--keep-weights 1: the design-space sweep does not model kept "
+                         "weights; sweep without it and cost the chosen config with "
+                         "`python -m hw network ... --keep-weights 1`")
     rows = sweep_range("--rows-range", *ns.rows_range)
     cols = sweep_range("--cols-range", *ns.cols_range)
     if ns.simds is not None:

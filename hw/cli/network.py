@@ -62,9 +62,13 @@ def run(ns) -> int:
     mt = t["matmul_terms"]
     print(f"matmul cycles: {mt['reads']:,} tile reads (the compute limit), {mt['w_load']:,} W "
           f"load + {mt['a_load']:,} A load that no tile hides, {mt['spacing']:,} tile spacing "
-          f"beyond KW, {mt['fixed']:,} job start, flush, drain and result latency; not built "
-          f"(upper bounds): weights kept across M chunks save {t['weight_reload_cycles']:,}, "
-          f"every load hidden gives {t['cycles_every_load_hidden']:,} cycles/frame (model)")
+          f"beyond KW, {mt['fixed']:,} job start, flush, drain and result latency; "
+          + (f"weights kept across M chunks (--keep-weights 1) saved "
+             f"{t['weight_reload_cycles']:,}; " if cfg.keep_weights else
+             f"weights kept across M chunks (--keep-weights 1) would save "
+             f"{t['weight_reload_cycles']:,}; ")
+          + f"not built (an upper bound): every load hidden gives "
+          f"{t['cycles_every_load_hidden']:,} cycles/frame (model)")
     o = cost["offchip"]
     print(f"with {o['bandwidth']['label']} off-chip, batch {o['batch']}: "
           f"{o['cycles_per_frame']:,.0f} cycles, {o['frames_per_s']:.4g} frames/s, utilisation "

@@ -9,7 +9,8 @@ b(m) = ceil(m/D) beats of a tile of m rows):
 
     cycles = (ceil(N/G) + ceil(M0/G)) * KW         load of W, then of the first tile's A rows
                                                    (one data beat per cycle, G = load_rows_eff
-                                                   rows per beat)
+                                                   rows per beat; no W term for a job that
+                                                   keeps the previous job's weights)
            + load_to_read - 1 + KW                 the first tile's reads
            + sum of the gaps d_i                   last read to last read of later tiles
            + tile_flush + b(m_l) - 1               the last tile's flush and drain
@@ -116,13 +117,15 @@ def tile_gaps(count, window, period, bank, lead=()):
 MATMUL_TERMS = ("reads", "w_load", "a_load", "spacing", "fixed")
 
 
-def matmul_terms(cfg: ArrayConfig, m: int, n: int, k: int) -> dict:
+def matmul_terms(cfg: ArrayConfig, m: int, n: int, k: int, keep_w: bool = False) -> dict:
     """The cycles of an M x N x K matmul job split into where they go; they add up to
     :func:`matmul_cycles`. Elementwise on numpy arrays of config values.
 
     - ``reads``: Tm * Tn * KW, one tile read per cycle: the compute limit
       ceil(M/R) ceil(N/C) ceil(K/simd).
-    - ``w_load``: ceil(N/G) * KW, the W load before the first tile (no tile hides it).
+    - ``w_load``: ceil(N/G) * KW, the W load before the first tile (no tile hides it); 0 for
+      a job that keeps the previous job's weights (``keep_w``, ``cfg.keep_weights``: its A
+      rows load from the cycle after setup, as they would after the last W beat).
     - ``a_load``: ceil(M0/G) * KW, the A rows the first tile waits for.
     - ``spacing``: tile gaps beyond KW (the drain's and the hold banks' rules, :func:`tile_gaps`).
     - ``fixed``: load_to_read - 1 + tile_flush + b(m_l) - 1 + result_latency +
@@ -150,7 +153,7 @@ def matmul_terms(cfg: ArrayConfig, m: int, n: int, k: int) -> dict:
     tiles = tm * tn
     terms = {
         "reads": tiles * kw,
-        "w_load": load_beats(n, g) * kw,
+        "w_load": 0 if keep_w else load_beats(n, g) * kw,
         "a_load": load_beats(first_rows, g) * kw,
         "spacing": full_sum + last_sum - (tiles - 1) * kw,
         "fixed": (cfg.load_to_read - 1 + cfg.tile_flush + drain_beats(m_l, cfg.drain_rows_eff)
@@ -160,10 +163,13 @@ def matmul_terms(cfg: ArrayConfig, m: int, n: int, k: int) -> dict:
             for key, v in terms.items()}
 
 
-def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int) -> int:
+def matmul_cycles(cfg: ArrayConfig, m: int, n: int, k: int, keep_w: bool = False) -> int:
     """Cycles of an M x N x K matmul job (either mode: the timing does not depend on it): the
-    sum of its :func:`matmul_terms` (the formula in the module docstring)."""
-    return sum(matmul_terms(cfg, m, n, k).values())
+    sum of its :func:`matmul_terms` (the formula in the module docstring; ``keep_w``: a job
+    that keeps the previous job's weights, no W load)."""
+    if keep_w and not cfg.keep_weights:
+        raise ValueError("keep_w needs a config with keep_weights 1")
+    return sum(matmul_terms(cfg, m, n, k, keep_w).values())
 
 
 def pool_cycles(cfg: ArrayConfig, planes: int, h: int, w: int, kernel, stride,

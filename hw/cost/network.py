@@ -373,7 +373,15 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             for job, n in jobs.items():
                 for key, v in matmul_terms(cfg, job.m, job.n, job.k).items():
                     terms[key] += n * v
+            if cfg.keep_weights:
+                # the host runs the M chunks of each N, K chunk back to back, every one
+                # after the first keeping its weights (hw.ops.keep_flags): no W load
+                kept = op.weight_reload_cycles(cfg)
+                cyc -= kept
+                terms["w_load"] -= kept
         traffic = sum(n * job.weight_bits for job, n in jobs.items())
+        if cfg.keep_weights and op.kind is OpKind.MATMUL:
+            traffic -= op.weight_reload_bits(cfg)       # each N, K chunk's weights once
         costs.append(OpCost(op, sum(jobs.values()), cyc, traffic))
     bound = memory_bound_cost([(c.op, c.cycles) for c in costs], cfg, bandwidth, batch)
     off = bound["totals"]
@@ -426,9 +434,10 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             "k_split_partial_adds": k_split_adds,
             # where the matmul cycles go (hw.cost.cycles.matmul_terms, summed over the jobs)
             "matmul_terms": terms,
-            # upper bounds of two load overlaps this design does not have (hw/README.md,
-            # Dataflow): the W loads of later M chunks (weights kept across a layer's M
-            # chunks), and every load hidden behind compute (the frame then)
+            # the W loads of later M chunks: what keeping a layer's weights across its M
+            # chunks saves (keep_weights 1: saved, already out of the cycles above; 0: what
+            # it would save); and an upper bound of a load overlap this design does not
+            # have (hw/README.md, Dataflow): every load hidden behind compute (the frame then)
             "weight_reload_cycles": sum(op.weight_reload_cycles(cfg) for op in net.matmuls),
             "cycles_every_load_hidden": frame_cycles(mm_cycles - loads, pool_cycles,
                                                      cfg.pool_port),

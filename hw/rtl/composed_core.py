@@ -14,7 +14,7 @@ from .interfaces import CoreStreams
 from .parts.drain_control import DrainControl
 from .parts.job_control import JobControl
 from .parts.operand_banks import BANK_FAULTS, OperandBanks
-from .parts.operand_loader import LOADER_FAULTS, OperandLoader
+from .parts.operand_loader import KEEP_FAULTS, LOADER_FAULTS, OperandLoader
 from .parts.result_path import ResultPath
 from .parts.tile_reader import READER_FAULTS, TileReader
 from .pool import POOL_FAULTS, PoolUnit
@@ -22,7 +22,7 @@ from .pool_core import POOL_CORE_FAULTS
 
 #: Every deliberate bug of the composed core, each owned by the part it breaks
 FAULTS = (LOADER_FAULTS + SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS + POOL_FAULTS + FIFO_FAULTS
-          + READER_FAULTS + BANK_FAULTS)
+          + READER_FAULTS + BANK_FAULTS + KEEP_FAULTS)
 
 
 def _fault_for(fault: str | None, owned: tuple[str, ...]) -> str | None:
@@ -48,7 +48,8 @@ class ComposedCore(CoreStreams):
         m = Module()
         cfg, fault = self._cfg, self._fault
         m.submodules.job = job = JobControl(cfg, with_pool=self._with_pool)
-        m.submodules.loader = loader = OperandLoader(cfg, fault=_fault_for(fault, LOADER_FAULTS))
+        m.submodules.loader = loader = OperandLoader(
+            cfg, fault=_fault_for(fault, LOADER_FAULTS + KEEP_FAULTS))
         m.submodules.banks = banks = OperandBanks(cfg, fault=_fault_for(fault, BANK_FAULTS))
         m.submodules.reader = reader = TileReader(cfg, fault=_fault_for(fault, READER_FAULTS))
         m.submodules.drain = drain = DrainControl(cfg)

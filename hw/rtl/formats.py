@@ -32,8 +32,11 @@ def cores_of(cfg: ArrayConfig) -> tuple[str, ...]:
 
 
 def cmd_layout(cfg: ArrayConfig) -> data.StructLayout:
-    """Layout of one command beat (one per job)."""
+    """Layout of one command beat (one per job). With ``keep_weights`` a last field,
+    ``keep_w`` (1 bit): the matmul job uses the weights in the weight banks (its data beats
+    are A only); without it the layout is as before the field existed."""
     kmax = cfg.pool_max_kernel
+    keep = {"keep_w": 1} if cfg.keep_weights else {}
     return data.StructLayout({
         "op": 2,                                  # 0 xnor matmul, 1 and matmul, 2 pool
         "m": range(cfg.max_m + 1),
@@ -48,6 +51,7 @@ def cmd_layout(cfg: ArrayConfig) -> data.StructLayout:
         "sw": range(kmax + 1),
         "ph": range(kmax + 1),
         "pw": range(kmax + 1),
+        **keep,
     })
 
 
@@ -74,9 +78,13 @@ def pack_cmd(cfg: ArrayConfig, **values) -> int:
     return word
 
 
-def matmul_cmd(cfg: ArrayConfig, mode: str, m: int, n: int, k: int) -> int:
-    """Command beat of a matmul job."""
-    return pack_cmd(cfg, op=OPCODES[mode], m=m, n=n, k=k)
+def matmul_cmd(cfg: ArrayConfig, mode: str, m: int, n: int, k: int,
+               keep_w: bool = False) -> int:
+    """Command beat of a matmul job; ``keep_w``: it keeps the weights of the job before
+    (``cfg.keep_weights`` only)."""
+    if keep_w and not cfg.keep_weights:
+        raise ValueError("keep_w needs a config with keep_weights 1")
+    return pack_cmd(cfg, op=OPCODES[mode], m=m, n=n, k=k, **({"keep_w": 1} if keep_w else {}))
 
 
 def pool_cmd(cfg: ArrayConfig, planes, h, w, kernel, stride, padding) -> int:
@@ -124,16 +132,18 @@ def _group_rows(words: list[int], rows: int, kw: int, g: int, simd: int, pad_rng
     return beats
 
 
-def matmul_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
-    """Data beats of a matmul job: N rows of W, then M rows of A (so that tiles can start
-    while later A rows load), ceil(K/simd) words each, G = ``load_rows_eff`` rows per beat:
+def matmul_words(cfg: ArrayConfig, job, pad_rng=None, keep_w: bool = False) -> list[int]:
+    """Data beats of a matmul job: N rows of W (none with ``keep_w``: the weight banks keep
+    the previous job's), then M rows of A (so that tiles can start while later A rows load),
+    ceil(K/simd) words each, G = ``load_rows_eff`` rows per beat:
     beat k of a group of G consecutive rows holds word k of its row j in bits
     [j*simd, (j+1)*simd) (:func:`_group_rows`; G = 1: one word in the low ``simd`` bits).
     Bits past K, rows past N or M in a last group and bits above G*simd: 0, or random from
     ``pad_rng``."""
     g, s = cfg.load_rows_eff, cfg.simd
     kw = ceil_div(job.k, s)
-    words = (_group_rows(_rows_to_words(job.w_bits, s, pad_rng), job.n, kw, g, s, pad_rng)
+    words = (([] if keep_w else
+              _group_rows(_rows_to_words(job.w_bits, s, pad_rng), job.n, kw, g, s, pad_rng))
              + _group_rows(_rows_to_words(job.a_bits, s, pad_rng), job.m, kw, g, s, pad_rng))
     spare = cfg.data_width - g * cfg.simd
     if pad_rng is not None and spare:
@@ -176,18 +186,20 @@ def pool_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
     return words
 
 
-def job_cmd(cfg: ArrayConfig, job) -> int:
-    """The command beat of any job."""
+def job_cmd(cfg: ArrayConfig, job, keep_w: bool = False) -> int:
+    """The command beat of any job (``keep_w``: a matmul that keeps the previous job's
+    weights, :func:`hw.ops.keep_flags`)."""
     if job.kind is OpKind.MATMUL:
-        return matmul_cmd(cfg, job.mode, job.m, job.n, job.k)
+        return matmul_cmd(cfg, job.mode, job.m, job.n, job.k, keep_w)
     return pool_cmd(cfg, job.planes, job.h, job.w, job.kernel, job.stride, job.padding)
 
 
-def job_words(cfg: ArrayConfig, job, pad_rng=None) -> list[int]:
+def job_words(cfg: ArrayConfig, job, pad_rng=None, keep_w: bool = False) -> list[int]:
     """The data beats of any job; ``pad_rng`` (a numpy Generator): random bits past K (matmul)
-    or random lanes past W (pool) instead of zeros, which the hardware must ignore."""
+    or random lanes past W (pool) instead of zeros, which the hardware must ignore;
+    ``keep_w``: a matmul's A rows only."""
     if job.kind is OpKind.MATMUL:
-        return matmul_words(cfg, job, pad_rng)
+        return matmul_words(cfg, job, pad_rng, keep_w)
     return pool_words(cfg, job, pad_rng)
 
 

@@ -548,3 +548,14 @@ def test_exit_statuses_come_from_types_not_message_text():
     assert hw_main.exit_status(OSError(errno.ENOSPC, "full")) == 1
     assert hw_main.exit_status(OSError(errno.ENOENT, "missing")) is None
 
+
+
+def test_kept_weights_are_refused_where_they_do_not_apply(capsys):
+    """``--keep-weights``: 0 or 1, only on the core built from parts, and not in the
+    design-space sweep (which does not model it): one line each, naming the flag."""
+    refused(["network", "--network", "digits-tiny", "--keep-weights", "2"], capsys,
+            "keep_weights must be 0 or 1", "--keep-weights 0")
+    refused(["network", "--network", "digits-tiny", "--keep-weights", "1", "--core-parts", "0"],
+            capsys, "--core-parts 1", "--keep-weights 0")
+    refused(["dse", "--network", "digits-tiny", "--device", "ecp5-85", "--keep-weights", "1"],
+            capsys, "--keep-weights 1", "does not model")

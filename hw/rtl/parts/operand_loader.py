@@ -15,6 +15,10 @@ from ..interfaces import job_signature, kw_bits, progress_signature, write_signa
 #: Deliberate bug the testbench must catch: ``kpad`` writes the last word of each row as it
 #: came, without the padding past K (random bits there then count).
 LOADER_FAULTS = ("kpad",)
+#: Deliberate bug of ``keep_weights``: ``keep_clears_n_l`` clears the last tile column's size
+#: at the setup of a job that keeps its weights (it is set only by a last W beat, which such a
+#: job does not have), so the last tile column's results are lost.
+KEEP_FAULTS = ("keep_clears_n_l",)
 
 
 class OperandLoader(wiring.Component):
@@ -25,7 +29,9 @@ class OperandLoader(wiring.Component):
     Ports:
 
     - ``ctl`` (in, :func:`hw.rtl.interfaces.job_signature`): the job; ``setup`` starts a load
-      unless the job is a pool.
+      unless the job is a pool. With ``cfg.keep_weights``, a job whose ``keep_w`` is set loads
+      its A rows only: the weight banks and ``progress.n_l`` keep the previous job's (same N
+      and K), and ``w_done`` is high in the cycle after setup.
     - ``data`` (in, stream of ``cfg.data_width`` bits): the load beats; ready while loading.
     - ``write`` (out, :func:`hw.rtl.interfaces.write_signature`): the bank writes; the last
       word of each row is written padded past K (``ctl.kmask``: A bits there 0, W bits 1), so
@@ -46,8 +52,9 @@ class OperandLoader(wiring.Component):
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        if fault is not None and fault not in LOADER_FAULTS:
-            raise ValueError(f"unknown operand loader fault {fault!r}; known: {LOADER_FAULTS}")
+        if fault is not None and fault not in LOADER_FAULTS + KEEP_FAULTS:
+            raise ValueError(f"unknown operand loader fault {fault!r}; known: "
+                             f"{LOADER_FAULTS + KEEP_FAULTS}")
         self._cfg, self._fault = cfg, fault
         super().__init__({
             "ctl": In(job_signature(cfg)),
@@ -66,7 +73,10 @@ class OperandLoader(wiring.Component):
         ctl, job, wr, prog = self.ctl, self.ctl.job, self.write, self.progress
 
         wcount = Signal(kwb)                       # word within the row
-        w_last, b_last, r_one = Signal(), Signal(), Signal()   # flags, each set a step ahead
+        # flags, each set a step ahead; r_one named by hand (a helper below closes over it, which
+        # hides it from Amaranth's name tracer), the other two unnamed as they always were, so
+        # the Verilog of every config stays byte-identical to the records'
+        w_last, b_last, r_one = Signal(), Signal(), Signal(name="r_one")
         # the loader counts row groups of G (one per load beat word): bank group, rows_left
         bank = Signal(range(max(R, C)))
         bank_last = Signal(range(max(R, C)))       # R/G - 1 while loading A, C/G - 1 for W
@@ -83,8 +93,14 @@ class OperandLoader(wiring.Component):
         lmask_of = Array(Const((1 << (min(i, R - 1) % D + 1)) - 1, D) for i in range(max(R, C)))
 
         beat = Signal()
+        # a job that keeps its weights: W is "done" in the cycle after setup (a register)
+        w_done = beat & w_last & r_one & in_w
+        if cfg.keep_weights:
+            kept = Signal()
+            m.d.sync += kept.eq(ctl.setup & job.keep_w & (job.op != OP_POOL))
+            w_done = w_done | kept
         m.d.comb += [self.data.ready.eq(loading), beat.eq(self.data.valid & loading),
-                     prog.w_done.eq(beat & w_last & r_one & in_w)]
+                     prog.w_done.eq(w_done)]
         # the last word of a row padded past K: A bits 0, W bits 1 (one LUT per bit: the word's
         # bit, the mask's, in_w, w_last)
         keep = Const((1 << S) - 1, S) if self._fault == "kpad" else ctl.kmask
@@ -106,6 +122,13 @@ class OperandLoader(wiring.Component):
             """Index within its tile of the last of ``rows`` rows, from the last group's bank
             group (``bank`` at the last beat): bank * G + (rows - 1) mod G."""
             return bank if G == 1 else Cat((rows - 1)[:lgg], bank)
+
+        def start_a():
+            """The loader's registers at the start of the A rows (after W, or at a setup that
+            keeps W)."""
+            return [in_w.eq(0), bank.eq(0), bank_last.eq(R // G - 1), bank_pen.eq(R // G - 2),
+                    b_last.eq(R // G == 1), base.eq(0), rows_left.eq(groups(job.m)),
+                    r_one.eq(one_group(job.m))]
 
         # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
         # row); with `overlap` every tile row, else only the last (`all_loaded` then)
@@ -129,11 +152,7 @@ class OperandLoader(wiring.Component):
                         m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
                     with m.If(r_one):
                         with m.If(in_w):             # W done: A next
-                            m.d.sync += [in_w.eq(0), bank.eq(0), bank_last.eq(R // G - 1),
-                                         bank_pen.eq(R // G - 2), b_last.eq(R // G == 1),
-                                         base.eq(0), rows_left.eq(groups(job.m)),
-                                         r_one.eq(one_group(job.m)),
-                                         prog.n_l.eq(last_row_of(job.n) + 1)]
+                            m.d.sync += [*start_a(), prog.n_l.eq(last_row_of(job.n) + 1)]
                         with m.Else():
                             m.d.sync += [loading.eq(0), prog.all_loaded.eq(1),
                                          prog.ml_beats.eq(beats_of[last_row_of(job.m)]),
@@ -148,4 +167,9 @@ class OperandLoader(wiring.Component):
                          overlap.eq(above(job.n, (R // G - 1) * C)), prog.all_loaded.eq(0)]
             with m.If(job.op != OP_POOL):
                 m.d.sync += loading.eq(1)
+            if cfg.keep_weights:
+                with m.If(job.keep_w):                   # W kept: A at once
+                    m.d.sync += start_a()
+                    if self._fault == "keep_clears_n_l":
+                        m.d.sync += prog.n_l.eq(0)
         return m
