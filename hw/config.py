@@ -196,7 +196,8 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 #: while it holds that value, and :meth:`ArrayConfig.from_dict` puts it back (``core_parts``
 #: was 0 then; its default is 1 since 2026-12-05, so a config written without it is a
 #: single-module core, and one of the core built from parts says so)
-LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0, "keep_weights": 0}
+LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0, "keep_weights": 0,
+                "w_buffers": 1}
 
 
 def memory_bits(cfg) -> int:
@@ -290,6 +291,14 @@ class ArrayConfig:
                         load their weights once (:func:`hw.ops.keep_flags` says when a host may
                         keep them); needs ``core_parts`` 1. 0 (the default): no such field,
                         every job loads its W.
+    w_buffers           2: the weight banks hold the weights of two jobs; the next matmul's
+                        command is taken as soon as the current job's operands are all
+                        loaded, and its W loads into the other half while the current job
+                        computes (its A once the current job's reads are done), so a job's W
+                        load hides behind the job before (:func:`hw.cost.cycles.sequence_cycles`
+                        gives a sequence's cycles); needs ``core_parts`` 1 and
+                        ``keep_weights`` 0. 1 (the default): one job's weights, every job's
+                        command waits for the job before to end.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -313,6 +322,7 @@ class ArrayConfig:
     pool_port: int = 0
     core_parts: int = 1
     keep_weights: int = 0
+    w_buffers: int = 1
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -404,6 +414,13 @@ class ArrayConfig:
         if self.keep_weights and not self.core_parts:
             raise ConfigError("keep_weights 1 needs the core built from parts; pass "
                               "--core-parts 1 or --keep-weights 0")
+        if self.w_buffers not in (1, 2) or isinstance(self.w_buffers, bool):
+            raise ConfigError(f"w_buffers must be 1 or 2, got {self.w_buffers!r}; pass "
+                              f"--w-buffers 1 (one job's weights) or 2 (the next job's weights "
+                              f"load while the current job computes)")
+        if self.w_buffers == 2 and (not self.core_parts or self.keep_weights):
+            raise ConfigError("w_buffers 2 needs the core built from parts and no kept "
+                              "weights; pass --core-parts 1 --keep-weights 0, or --w-buffers 1")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -475,9 +492,15 @@ class ArrayConfig:
         return ceil_div(self.max_m, self.rows) * self.kw_max
 
     @property
-    def w_bank_depth(self) -> int:
-        """Words per weight bank (C banks, row n in bank n % C)."""
+    def w_buffer_words(self) -> int:
+        """Words of one job's weights per weight bank (C banks, row n in bank n % C)."""
         return ceil_div(self.max_n, self.cols) * self.kw_max
+
+    @property
+    def w_bank_depth(self) -> int:
+        """Words per weight bank: ``w_buffers`` jobs' weights, job j's from word
+        (j mod w_buffers) * :attr:`w_buffer_words` on."""
+        return self.w_buffers * self.w_buffer_words
 
     @property
     def tile_flush(self) -> int:
@@ -689,14 +712,16 @@ class ArrayConfig:
         """Short name for build directories: r8c8s64k2048m512n512d2 (then ``h<n>`` when
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
         load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
-        single-module core (``core_parts`` 0), ``w`` with ``keep_weights``:
+        single-module core (``core_parts`` 0), ``w`` with ``keep_weights``, ``w2`` with two
+        weight buffers:
         r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
                 + (f"g{self.load_rows_eff}" if self.load_rows_eff != 1 else "")
                 + ("p" if self.pool_port else "") + ("" if self.core_parts else "b")
-                + ("w" if self.keep_weights else ""))
+                + ("w" if self.keep_weights else "")
+                + (f"w{self.w_buffers}" if self.w_buffers != 1 else ""))
 
 
 DEFAULT = ArrayConfig()

@@ -59,7 +59,12 @@ def reference_runs(int_model, images: np.ndarray) -> tuple[list, list]:
 
 def check_fits(cfg: ArrayConfig, ops) -> None:
     """ConfigError unless every op runs on ``cfg`` as one job (the network run does not split
-    ops into sub-jobs)."""
+    ops into sub-jobs) and the cost model counts its jobs as this run drives them (one at a
+    time: with two weight buffers the model streams them, hw/cost/sequence.py)."""
+    if cfg.w_buffers != 1:
+        raise ConfigError("the network run drives one job at a time, and with --w-buffers 2 "
+                          "the cost model counts the jobs streamed; pass --w-buffers 1 "
+                          "(tests/sim/test_w_buffers_sim.py runs streamed jobs)")
     for op in ops:
         try:
             op.check(cfg)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from hw.config import ArrayConfig
-from hw.ops import load_op
+from hw.ops import OpKind, load_op
 from hw.rtl.verilog import TOP_NAME, write_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,7 +263,8 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
                  idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
                  freeze_max: int = 0, pad: str = "random", expect_fail: bool = False,
                  quiet: bool = True, regenerate: bool = True, back_to_back: bool = True,
-                 reset_prob: float = 0.0, concurrent: bool = False) -> list[dict]:
+                 reset_prob: float = 0.0, concurrent: bool = False,
+                 streamed: bool = False) -> list[dict]:
     """Simulate every job file on the RTL, split over ``workers`` simulator processes (one
     build, shared); rows come back in the order of ``job_paths``.
 
@@ -278,6 +279,10 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
     of its phases with ``reset_prob`` (that row says ``"reset"``; the next job must be
     bit-exact); see :mod:`sim.tb`. ``concurrent`` (a ``pool_port`` config, no resets): each
     process runs its pool jobs on the pool core while its matmul jobs run on the matmul core.
+    ``streamed`` (matmul jobs only, no stalls, no resets, one process): every command and data
+    beat is offered as early as the core takes it, so a job's command may be taken while the
+    job before still runs (``w_buffers`` 2); each row's ``cycle_span`` is then its command's and
+    its last result's cycle from the first command on (:func:`hw.cost.sequence.sequence_times`).
     Every row lists the coverage bins its job hit (``cover``).
     SimulationError when the compiler or a simulator fails to produce a row for every job.
     """
@@ -289,6 +294,14 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
         raise SimOptionError("concurrent jobs need a config with --pool-port 1 (a pool core "
                              "beside the matmul core), back-to-back jobs and no resets")
     job_paths, jobs = load_checked(cfg, job_paths)
+    if streamed:
+        if reset_prob or not back_to_back or concurrent or any(stall_kw.values()):
+            raise SimOptionError("streamed jobs run with no stalls, no resets and not "
+                                 "concurrent: drop those options")
+        if any(job.kind is not OpKind.MATMUL for job in jobs):
+            raise SimOptionError("streamed jobs must all be matmuls (the sequence model, "
+                                 "hw/cost/sequence.py, has no pools)")
+        workers = 1
     workers = max(1, min(workers, len(job_paths)))
     # deal jobs by estimated cost so the processes finish together
     cost = [job.cycles(cfg) for job in jobs]
@@ -301,7 +314,7 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
     shares = [sorted(s) for s in shares if s]   # each process keeps the given order
     plan = {"config": cfg.to_dict(), "seed": seed, "pad": pad, "expect_fail": expect_fail,
             "back_to_back": back_to_back, "reset_prob": reset_prob, "concurrent": concurrent,
-            **stall_kw}
+            "streamed": streamed, **stall_kw}
     with build_root(build_dir) as root:
         bdir = build(cfg, root, fault=fault, simulator=simulator, regenerate=regenerate,
                      quiet=quiet)

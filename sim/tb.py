@@ -33,7 +33,8 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge
+from cocotb.triggers import ClockCycles, Event, FallingEdge, First, RisingEdge
+from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
 from hw.config import ArrayConfig
 from hw.ops import OpKind, keeps_weights, load_op
@@ -218,6 +219,71 @@ async def run_concurrent(dut, cfg: ArrayConfig, plan: dict, model, board) -> lis
     return rows
 
 
+async def run_streamed(dut, cfg: ArrayConfig, plan: dict, model, board) -> None:
+    """The plan's matmul jobs streamed: every command beat and every data beat queued at once
+    on the AXI sources (input always valid, output always ready), so the core takes each one as
+    early as it can, a command possibly while the job before still runs (``w_buffers`` 2).
+    Each job's row has ``cycle_span`` = [the cycle its command beat was taken, the cycle of its
+    last result beat], counted from the first command beat (cycle 0), and ``cycles`` = their
+    difference + 1; its results are the sink frame ending with its tlast."""
+    # AXI models of its own (a Bench's frame checker would take the sink's frames)
+    cmd_p, data_p, res_p = STREAM_PORTS["core"]
+    sources = [AxiStreamSource(AxiStreamBus.from_prefix(dut, p), dut.clk, dut.rst, byte_lanes=1)
+               for p in (cmd_p, data_p)]
+    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, res_p), dut.clk, dut.rst, byte_lanes=1)
+    pad = plan.get("pad", "random")
+    pad_rng = np.random.default_rng(plan.get("seed", 0)) if pad == "random" else None
+    jobs = [load_op(path, verify=False) for path in plan["jobs"]]
+    taken, lasts = [], []
+
+    async def watch():          # sampled between edges, as the job monitor does
+        cycle = 0
+        while len(lasts) < len(jobs):
+            await FallingEdge(dut.clk)
+            if getattr(dut, f"{cmd_p}_tvalid").value and getattr(dut, f"{cmd_p}_tready").value:
+                taken.append(cycle)
+            if (getattr(dut, f"{res_p}_tvalid").value and getattr(dut, f"{res_p}_tready").value
+                    and getattr(dut, f"{res_p}_tlast").value):
+                lasts.append(cycle)
+            cycle += 1
+
+    watcher = cocotb.start_soon(watch())
+    for job in jobs:
+        sources[0].send_nowait([job_cmd(cfg, job)])
+        sources[1].send_nowait(job_words(cfg, job, pad_rng))
+    budget = sum(job.cycles(cfg) for job in jobs) * 2 + 10_000
+    frames, all_in = [], Event()
+
+    async def collect():
+        while len(frames) < len(jobs):
+            frames.append(list((await sink.recv()).tdata))
+        all_in.set()
+
+    collector = cocotb.start_soon(collect())
+    await First(all_in.wait(), ClockCycles(dut.clk, budget))
+    await ClockCycles(dut.clk, 2)           # the watcher's sample of the last beat
+    collector.cancel()
+    watcher.cancel()
+    first = taken[0] if taken else 0
+    for i, (path, job) in enumerate(zip(plan["jobs"], jobs)):
+        expected = model.expect(job)
+        error, got = None, None
+        if i >= len(frames) or i >= len(lasts) or i >= len(taken):
+            error = f"no tlast after {budget} cycles"
+        else:
+            try:
+                got = decode_results(cfg, job, frames[i])
+            except ValueError as exc:
+                error = str(exc)
+        span = ([taken[i] - first, lasts[i] - first] if error is None else None)
+        row = board.check(job.name, job.kind.value, job.shape, expected, got,
+                          span[1] - span[0] + 1 if span else None, 0, error)
+        row.update(file=path, cycle_span=span, streamed=True, frozen_cycles=0,
+                   cover=coverage.shape_bins(cfg, job))
+        dut._log.info("%s", json.dumps(row))
+    write_rows(plan["results"], board.rows)
+
+
 def _no_reset_after(row: dict) -> bool:
     """The job of ``row`` ran to its end and no reset followed it (:func:`drive_job` resets
     after an interruption, an error or an extra beat): the weights it loaded are still there."""
@@ -296,6 +362,8 @@ async def run_plan(dut):
     await reset(dut)
     if plan.get("concurrent"):
         write_rows(plan["results"], await run_concurrent(dut, cfg, plan, model, board))
+    elif plan.get("streamed"):
+        await run_streamed(dut, cfg, plan, model, board)
     else:
         await run_in_order(dut, cfg, plan, model, board)
     coverage.report_db(dut._log.info)

@@ -81,7 +81,8 @@ def bandwidth_from_args(ns):
 _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool_max_dim",
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
            "mem_piece_depth", "drain_rows", "hold_banks",
-           "pool_lanes", "load_rows", "pool_port", "core_parts", "keep_weights")
+           "pool_lanes", "load_rows", "pool_port", "core_parts", "keep_weights",
+           "w_buffers")
 
 #: help beyond the default, for the fields that need it
 _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at most "
@@ -96,7 +97,10 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
                        "the records written before 2026-12-05 measure)",
          "keep_weights": "1: a matmul command may keep the previous job's weights (its "
                          "data beats are then A only; the M chunks of a layer load W once); "
-                         "needs --core-parts 1"}
+                         "needs --core-parts 1",
+         "w_buffers": "2: the weight banks hold two jobs' weights, so the next matmul's W "
+                      "loads while the current one computes (its command is taken once the "
+                      "current job's operands are in); needs --core-parts 1"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -67,8 +67,10 @@ def run(ns) -> int:
              f"{t['weight_reload_cycles']:,}; " if cfg.keep_weights else
              f"weights kept across M chunks (--keep-weights 1) would save "
              f"{t['weight_reload_cycles']:,}; ")
-          + f"not built (an upper bound): every load hidden gives "
-          f"{t['cycles_every_load_hidden']:,} cycles/frame (model)")
+          + (f"two weight buffers (--w-buffers 2), the matmul jobs streamed: "
+             f"{t['streamed_saved_cycles']:,} fewer (model)" if cfg.w_buffers == 2 else
+             f"an upper bound: every load hidden gives {t['cycles_every_load_hidden']:,} "
+             f"cycles/frame (model)"))
     o = cost["offchip"]
     print(f"with {o['bandwidth']['label']} off-chip, batch {o['batch']}: "
           f"{o['cycles_per_frame']:,.0f} cycles, {o['frames_per_s']:.4g} frames/s, utilisation "

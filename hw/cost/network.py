@@ -383,6 +383,9 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
         if cfg.keep_weights and op.kind is OpKind.MATMUL:
             traffic -= op.weight_reload_bits(cfg)       # each N, K chunk's weights once
         costs.append(OpCost(op, sum(jobs.values()), cyc, traffic))
+    alone_mm = sum(c.cycles for c in costs if c.op.kind is OpKind.MATMUL)
+    if cfg.w_buffers == 2:
+        costs = streamed_costs(cfg, costs)
     bound = memory_bound_cost([(c.op, c.cycles) for c in costs], cfg, bandwidth, batch)
     off = bound["totals"]
     mm_cycles = sum(c.cycles for c in costs if c.op.kind is OpKind.MATMUL)
@@ -432,6 +435,9 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             "weight_traffic_bits_per_frame": traffic,
             "weight_traffic_mb_per_frame": traffic / 8 / 1e6,
             "k_split_partial_adds": k_split_adds,
+            # two weight buffers: the matmul jobs streamed (hw/cost/sequence.py) take this many
+            # cycles fewer than one at a time (W loads hidden, commands taken ahead)
+            "streamed_saved_cycles": alone_mm - mm_cycles,
             # where the matmul cycles go (hw.cost.cycles.matmul_terms, summed over the jobs)
             "matmul_terms": terms,
             # the W loads of later M chunks: what keeping a layer's weights across its M
@@ -446,6 +452,30 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
         "memory": memory_needs(net, cfg),
         "elementwise": [vars(w) for w in net.elementwise],
     }
+
+
+def streamed_costs(cfg: ArrayConfig, costs: list) -> list:
+    """``costs`` with each matmul op charged what its jobs add to a streamed sequence
+    (:func:`hw.cost.sequence.streamed_increments`, ``w_buffers`` 2): the ops in network order,
+    each op's jobs in :func:`op_jobs` order; with one core (``pool_port`` 0) a pool ends a
+    sequence (the host sends the next command after the pool's last result)."""
+    from dataclasses import replace as _replace
+
+    from .sequence import streamed_increments
+
+    runs: list[list[tuple[int, tuple]]] = [[]]
+    for i, c in enumerate(costs):
+        if c.op.kind is OpKind.MATMUL:
+            for job, n in op_jobs(cfg, c.op).items():
+                runs[-1] += [(i, (job.m, job.n, job.k))] * n
+        elif not cfg.pool_port:
+            runs.append([])
+    charged = [0] * len(costs)
+    for run in runs:
+        for (i, _), inc in zip(run, streamed_increments(cfg, [shape for _, shape in run])):
+            charged[i] += inc
+    return [_replace(c, cycles=charged[i]) if c.op.kind is OpKind.MATMUL else c
+            for i, c in enumerate(costs)]
 
 
 def memory_needs(net: Network, cfg: ArrayConfig) -> dict:

@@ -16,13 +16,13 @@ from .parts.job_control import JobControl
 from .parts.operand_banks import BANK_FAULTS, OperandBanks
 from .parts.operand_loader import KEEP_FAULTS, LOADER_FAULTS, OperandLoader
 from .parts.result_path import ResultPath
-from .parts.tile_reader import READER_FAULTS, TileReader
+from .parts.tile_reader import READER_FAULTS, W_BUFFER_FAULTS, TileReader
 from .pool import POOL_FAULTS, PoolUnit
 from .pool_core import POOL_CORE_FAULTS
 
 #: Every deliberate bug of the composed core, each owned by the part it breaks
 FAULTS = (LOADER_FAULTS + SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS + POOL_FAULTS + FIFO_FAULTS
-          + READER_FAULTS + BANK_FAULTS + KEEP_FAULTS)
+          + READER_FAULTS + BANK_FAULTS + KEEP_FAULTS + W_BUFFER_FAULTS)
 
 
 def _fault_for(fault: str | None, owned: tuple[str, ...]) -> str | None:
@@ -51,7 +51,8 @@ class ComposedCore(CoreStreams):
         m.submodules.loader = loader = OperandLoader(
             cfg, fault=_fault_for(fault, LOADER_FAULTS + KEEP_FAULTS))
         m.submodules.banks = banks = OperandBanks(cfg, fault=_fault_for(fault, BANK_FAULTS))
-        m.submodules.reader = reader = TileReader(cfg, fault=_fault_for(fault, READER_FAULTS))
+        m.submodules.reader = reader = TileReader(
+            cfg, fault=_fault_for(fault, READER_FAULTS + W_BUFFER_FAULTS))
         m.submodules.drain = drain = DrainControl(cfg)
         m.submodules.result = result = ResultPath(cfg, fault=_fault_for(fault, FIFO_FAULTS),
                                                   with_pool=self._with_pool)
@@ -60,7 +61,13 @@ class ComposedCore(CoreStreams):
             column_zeros=True, skewed_inputs=True, drain_per_pe=True)
 
         wiring.connect(m, wiring.flipped(self.cmd), job.cmd)
-        wiring.connect(m, job.ctl, loader.ctl, reader.ctl, result.ctl)
+        if cfg.w_buffers == 2:      # the loader runs a job of its own, ahead of the others
+            wiring.connect(m, job.ctl, reader.ctl, result.ctl)
+            wiring.connect(m, job.load, loader.ctl)
+            wiring.connect(m, job.ahead, loader.ahead)
+            m.d.comb += job.all_loaded.eq(loader.progress.all_loaded)
+        else:
+            wiring.connect(m, job.ctl, loader.ctl, reader.ctl, result.ctl)
         wiring.connect(m, loader.write, banks.write)
         wiring.connect(m, reader.read, banks.read)
         wiring.connect(m, loader.progress, reader.progress)

@@ -40,6 +40,18 @@ def job_signature(cfg: ArrayConfig) -> wiring.Signature:
         "kw_one": Out(1), "kmask": Out(cfg.simd), "is_and": Out(1)})
 
 
+def ahead_signature() -> wiring.Signature:
+    """Job control -> loader, with two weight buffers (``cfg.w_buffers`` = 2): how a load
+    relates to the job that runs.
+
+    - ``ahead`` (1): high with the loader's setup (``load.setup``) of a job taken while another
+      runs: the loader loads its W only, into the other weight buffer, and waits.
+    - ``run`` (1): high in the setup cycle of the run (``ctl.setup``) of a job taken ahead: the
+      loader goes on to its A rows (at once if its W is in, else after it).
+    """
+    return wiring.Signature({"ahead": Out(1), "run": Out(1)})
+
+
 def write_signature(cfg: ArrayConfig) -> wiring.Signature:
     """Loader -> operand banks: one registered write per cycle.
 
@@ -152,6 +164,6 @@ class CoreStreams(wiring.Component):
         return self._cfg
 
 
-__all__ = ["CoreStreams", "kw_bits", "job_signature", "write_signature", "read_signature",
-           "progress_signature", "tile_layout", "tile_signature", "drain_signature",
+__all__ = ["CoreStreams", "kw_bits", "job_signature", "ahead_signature", "write_signature",
+           "read_signature", "progress_signature", "tile_layout", "tile_signature", "drain_signature",
            "status_signature", "occupancy_signature"]

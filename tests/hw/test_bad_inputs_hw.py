@@ -559,3 +559,12 @@ def test_kept_weights_are_refused_where_they_do_not_apply(capsys):
             capsys, "--core-parts 1", "--keep-weights 0")
     refused(["dse", "--network", "digits-tiny", "--device", "ecp5-85", "--keep-weights", "1"],
             capsys, "--keep-weights 1", "does not model")
+
+
+def test_two_weight_buffers_are_refused_where_they_do_not_apply(capsys):
+    refused(["network", "--network", "digits-tiny", "--w-buffers", "3"], capsys,
+            "w_buffers must be 1 or 2", "--w-buffers 1")
+    refused(["network", "--network", "digits-tiny", "--w-buffers", "2", "--core-parts", "0"],
+            capsys, "--core-parts 1", "--w-buffers 1")
+    refused(["dse", "--network", "digits-tiny", "--device", "ecp5-85", "--w-buffers", "2"],
+            capsys, "--w-buffers 2", "does not model")

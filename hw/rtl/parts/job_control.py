@@ -10,7 +10,7 @@ from ...config import ArrayConfig, ceil_log2
 from ..command import idle_state, start_on_op
 from ..flags import at_most
 from ..formats import OP_AND, OP_POOL, cmd_layout
-from ..interfaces import drain_signature, job_signature, status_signature
+from ..interfaces import ahead_signature, drain_signature, job_signature, status_signature
 
 
 class JobControl(wiring.Component):
@@ -35,6 +35,20 @@ class JobControl(wiring.Component):
     ``with_pool=False`` (a matmul core beside a pool core): a pool command is dropped in its
     setup cycle.
 
+    With two weight buffers (``cfg.w_buffers`` = 2) the loader has a job of its own, and two
+    ports more:
+
+    - ``load`` (out, :func:`hw.rtl.interfaces.job_signature`): the loader's job, the last
+      command taken, with its own setup pulse (the cycle after its beat) and derived values.
+    - ``ahead`` (out, :func:`hw.rtl.interfaces.ahead_signature`): the loader's job was taken
+      while another runs (``ahead``), and that job's run begins (``run``).
+
+    In MATMUL and MM_DONE a matmul command beat is taken once the loader has loaded every
+    operand of the running job (``all_loaded``, an input then) and no job is waiting: its W
+    loads into the other weight buffer while the running job computes. When the running job
+    ends (MM_DONE), the waiting one runs: a cycle NEXT, which takes it from the loader's job
+    register as IDLE takes a command beat, then SETUP as for any job.
+
     Latency: :attr:`START_CYCLES` cycles from a command beat to the first cycle a data beat
     can be taken (the beat, then the setup cycle).
     """
@@ -54,9 +68,13 @@ class JobControl(wiring.Component):
             "drain": In(drain_signature(cfg)),
             "pool_start": Out(1),
             "pool_busy": In(1),
+            **({"load": Out(job_signature(cfg)), "ahead": Out(ahead_signature()),
+                "all_loaded": In(1)} if cfg.w_buffers == 2 else {}),
         })
 
     def elaborate(self, platform):
+        if self._cfg.w_buffers == 2:
+            return self._elaborate_ahead()
         m = Module()
         cfg, ctl = self._cfg, self.ctl
         S, lgs = cfg.simd, ceil_log2(cfg.simd)
@@ -105,6 +123,80 @@ class JobControl(wiring.Component):
             with m.State("MM_DONE"):
                 with m.If(~self.drain.in_flight & ~self.drain.shift):
                     m.next = "IDLE"
+
+            if self._with_pool:
+                with m.State("POOL"):
+                    with m.If(~self.pool_busy):
+                        m.next = "IDLE"
+        return m
+
+    def _derive(self, m, ctl, job, when):
+        """``ctl``'s values derived from its job's K and op, registered in the cycle ``when``
+        is high (short paths only: comparisons with a constant as gates)."""
+        S, lgs = self._cfg.simd, ceil_log2(self._cfg.simd)
+        with m.If(when):
+            m.d.sync += [ctl.kwords.eq((job.k + S - 1) >> lgs),
+                         ctl.kw_pen.eq((job.k - (S + 1)) >> lgs),
+                         ctl.kw_one.eq(at_most(job.k, S)), ctl.is_and.eq(job.op == OP_AND)]
+
+    def _elaborate_ahead(self):
+        """Job control with two weight buffers (class docstring): the running job on ``ctl``,
+        the loader's on ``load``."""
+        m = Module()
+        cfg, ctl, load = self._cfg, self.ctl, self.load
+        S, lgs = cfg.simd, ceil_log2(cfg.simd)
+        cmd = self.cmd
+        taken = Signal()
+        m.d.comb += taken.eq(cmd.valid & cmd.ready)
+        krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd of the last beat
+        with m.If(taken):
+            m.d.sync += [krem.eq(cmd.payload.k - 1), load.job.eq(cmd.payload)]
+        kmask = Const((1 << S) - 1, S) >> (~krem)
+        m.d.sync += [load.kmask.eq(kmask), ctl.kmask.eq(kmask)]
+        # the loader's setup: the cycle after every command beat; ahead: taken while a job runs
+        running = Signal()          # the FSM is in MATMUL or MM_DONE
+        waiting = Signal()          # a job taken ahead waits for the running one to end
+        m.d.sync += [load.setup.eq(taken), self.ahead.ahead.eq(taken & running)]
+        self._derive(m, load, load.job, load.setup)
+        # the running job's setup: a command beat taken in IDLE, or the cycle NEXT
+        run_next = Signal()
+        m.d.sync += ctl.setup.eq((taken & ~running) | run_next)
+        m.d.sync += self.ahead.run.eq(run_next)
+        if self._with_pool:
+            start_on_op(m, cmd, self.pool_start, OP_POOL)
+        with m.If(taken & running):
+            m.d.sync += waiting.eq(1)
+
+        with m.FSM():
+            idle_state(m, cmd, ctl.job)
+
+            with m.State("SETUP"):
+                self._derive(m, ctl, ctl.job, 1)
+                with m.If(ctl.job.op == OP_POOL):
+                    m.next = "POOL" if self._with_pool else "IDLE"
+                with m.Else():
+                    m.next = "MATMUL"
+
+            # a matmul beat is taken ahead once the running job's operands are all in
+            ahead_ok = self.all_loaded & ~waiting & (cmd.payload.op != OP_POOL)
+            with m.State("MATMUL"):
+                m.d.comb += [running.eq(1), cmd.ready.eq(ahead_ok)]
+                with m.If(self.tiles.done):
+                    m.next = "MM_DONE"
+
+            with m.State("MM_DONE"):
+                m.d.comb += [running.eq(1), cmd.ready.eq(ahead_ok)]
+                with m.If(~self.drain.in_flight & ~self.drain.shift):
+                    m.next = "IDLE"
+                    with m.If(waiting | taken):
+                        m.next = "NEXT"
+
+            # the job taken ahead runs: its command from the loader's job register, as IDLE
+            # takes a beat (the setup register is high in the next cycle, SETUP)
+            with m.State("NEXT"):
+                m.d.comb += run_next.eq(1)
+                m.d.sync += [ctl.job.eq(load.job), waiting.eq(0)]
+                m.next = "SETUP"
 
             if self._with_pool:
                 with m.State("POOL"):

@@ -9,7 +9,8 @@ from amaranth.lib.wiring import In, Out
 from ...config import ArrayConfig, ceil_log2
 from ..flags import above, at_most
 from ..formats import OP_POOL
-from ..interfaces import job_signature, kw_bits, progress_signature, write_signature
+from ..interfaces import (ahead_signature, job_signature, kw_bits, progress_signature,
+                          write_signature)
 
 
 #: Deliberate bug the testbench must catch: ``kpad`` writes the last word of each row as it
@@ -38,6 +39,12 @@ class OperandLoader(wiring.Component):
       they add nothing in either mode and the array takes the words as they are.
     - ``progress`` (out, :func:`hw.rtl.interfaces.progress_signature`): W done, tile rows of
       A loaded, the last tile row's and column's sizes.
+    - ``ahead`` (in, :func:`hw.rtl.interfaces.ahead_signature`; two weight buffers only,
+      ``cfg.w_buffers`` = 2): ``ctl`` is then the loader's own job. Each job's W goes to the
+      weight buffer after the previous job's (words from 0 or ``cfg.w_buffer_words`` on). A
+      job taken ahead loads its W only and waits, keeping its last tile column's size aside;
+      when it runs, its A rows follow at once (``w_done`` in the cycle after ``run``, as for
+      kept weights) or, with W still loading, right after its last W beat.
 
     Latency: a beat taken in cycle c is written in cycle c + :attr:`WRITE_REGS` (registered
     address, data and enables); the row pulse of a tile row whose last beat is taken in cycle
@@ -61,6 +68,7 @@ class OperandLoader(wiring.Component):
             "data": In(stream.Signature(cfg.data_width)),
             "write": Out(write_signature(cfg)),
             "progress": Out(progress_signature(cfg)),
+            **({"ahead": In(ahead_signature())} if cfg.w_buffers == 2 else {}),
         })
 
     def elaborate(self, platform):
@@ -99,6 +107,20 @@ class OperandLoader(wiring.Component):
             kept = Signal()
             m.d.sync += kept.eq(ctl.setup & job.keep_w & (job.op != OP_POOL))
             w_done = w_done | kept
+        two = cfg.w_buffers == 2
+        if two:
+            # a job taken ahead: W only (`w_only`, cleared when it runs), then `w_loaded`
+            # until it runs; its last tile column's size waits in `n_l_ahead`
+            w_only, w_loaded = Signal(), Signal()
+            n_l_ahead = Signal.like(prog.n_l)
+            wbuf = Signal()                      # the weight buffer of the last W load
+            run = self.ahead.run
+            kept = Signal()
+            m.d.sync += kept.eq(run & w_loaded)
+            stop_after_w = w_only & ~run
+            # (the last W beat of a job ahead is no `w_done`: the tile reader still runs, or
+            # has ended, the job before)
+            w_done = (w_done & ~stop_after_w) | kept
         m.d.comb += [self.data.ready.eq(loading), beat.eq(self.data.valid & loading),
                      prog.w_done.eq(w_done)]
         # the last word of a row padded past K: A bits 0, W bits 1 (one LUT per bit: the word's
@@ -151,9 +173,15 @@ class OperandLoader(wiring.Component):
                     with m.Else():
                         m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
                     with m.If(r_one):
-                        with m.If(in_w):             # W done: A next
+                        w_end = in_w
+                        if two:
+                            with m.If(in_w & stop_after_w):     # W of a job ahead: wait
+                                m.d.sync += [loading.eq(0), w_loaded.eq(1),
+                                             n_l_ahead.eq(last_row_of(job.n) + 1)]
+                            w_end = in_w & ~stop_after_w
+                        with m.If(w_end):            # W done: A next
                             m.d.sync += [*start_a(), prog.n_l.eq(last_row_of(job.n) + 1)]
-                        with m.Else():
+                        with (m.Elif(~in_w) if two else m.Else()):
                             m.d.sync += [loading.eq(0), prog.all_loaded.eq(1),
                                          prog.ml_beats.eq(beats_of[last_row_of(job.m)]),
                                          prog.ml_lmask.eq(lmask_of[last_row_of(job.m)])]
@@ -172,4 +200,17 @@ class OperandLoader(wiring.Component):
                     m.d.sync += start_a()
                     if self._fault == "keep_clears_n_l":
                         m.d.sync += prog.n_l.eq(0)
+            if two:
+                half = cfg.w_buffer_words
+                with m.If(job.op != OP_POOL):            # W into the other buffer
+                    m.d.sync += [wbuf.eq(~wbuf), base.eq(Mux(wbuf, 0, half))]
+                m.d.sync += w_only.eq(self.ahead.ahead)
+                with m.If(self.ahead.ahead):             # the running job's A stays loaded
+                    m.d.sync += prog.all_loaded.eq(prog.all_loaded)
+        if two:
+            with m.If(run):                              # the job taken ahead runs
+                m.d.sync += [w_only.eq(0), prog.all_loaded.eq(0)]
+                with m.If(w_loaded):                     # W in: its A rows at once
+                    m.d.sync += [*start_a(), loading.eq(1), w_loaded.eq(0),
+                                 prog.n_l.eq(n_l_ahead)]
         return m

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...config import ArrayConfig, ceil_log2
 from ..flags import above, at_most
+from ..formats import OP_POOL
 from ..interfaces import (drain_signature, job_signature, kw_bits, occupancy_signature,
                           progress_signature, read_signature, status_signature, tile_signature)
 from ..pe import flags_layout
@@ -17,6 +18,9 @@ from .operand_loader import OperandLoader
 #: Deliberate bug the testbench must catch: ``early_rows`` lets the tile reader start a tile
 #: row before the loader has written its activation rows.
 READER_FAULTS = ("early_rows",)
+#: Deliberate bug of two weight buffers (``cfg.w_buffers`` = 2): ``w_buffer_swap`` reads each
+#: job's weights from the other buffer than the one the loader filled (the job before's).
+W_BUFFER_FAULTS = ("w_buffer_swap",)
 
 
 class TileReader(wiring.Component):
@@ -68,8 +72,9 @@ class TileReader(wiring.Component):
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        if fault is not None and fault not in READER_FAULTS:
-            raise ValueError(f"unknown tile reader fault {fault!r}; known: {READER_FAULTS}")
+        if fault is not None and fault not in READER_FAULTS + W_BUFFER_FAULTS:
+            raise ValueError(f"unknown tile reader fault {fault!r}; known: "
+                             f"{READER_FAULTS + W_BUFFER_FAULTS}")
         self._cfg, self._fault = cfg, fault
         super().__init__({
             "ctl": In(job_signature(cfg)),
@@ -93,6 +98,12 @@ class TileReader(wiring.Component):
 
         a_base = Signal(range(cfg.a_bank_depth + 1))
         w_base = Signal(range(cfg.w_bank_depth + 1))
+        # the job's weight buffer: its first word (two buffers: the buffer after the previous
+        # job's, as the loader fills them; one: 0)
+        w_origin = 0
+        if cfg.w_buffers == 2:
+            wbuf = Signal(name="w_buffer")
+            w_origin = Signal(range(cfg.w_bank_depth + 1), name="w_origin")
         rd_k = Signal(kwb)
         k_first, k_last = Signal(), Signal()       # rd_k == 0, rd_k == KW - 1 (a step ahead)
         reading = Signal()                         # registered: the reader runs
@@ -247,7 +258,7 @@ class TileReader(wiring.Component):
                 with m.If(last_tile):
                     m.d.sync += reading.eq(0)
                 with m.If(row_end):                            # next tile row
-                    m.d.sync += [n_far.eq(n_far0), w_base.eq(0), m_far.eq(m_far - R),
+                    m.d.sync += [n_far.eq(n_far0), w_base.eq(w_origin), m_far.eq(m_far - R),
                                  a_base.eq(a_base + ctl.kwords), last_ncol.eq(n_single),
                                  last_mrow.eq(m_far[-1]),
                                  row_end.eq(n_single & ~m_far[-1]), col_step.eq(~n_single)]
@@ -286,4 +297,9 @@ class TileReader(wiring.Component):
                 # go as the values above make it: the countdowns 0, first_col 1, row_ok 0
                 go.eq(credit_next & row_gate(Const(1), Const(0))),
             ]
+            if cfg.w_buffers == 2:
+                swap = self._fault == "w_buffer_swap"
+                origin = Mux(wbuf ^ swap, 0, cfg.w_buffer_words)
+                with m.If(job.op != OP_POOL):
+                    m.d.sync += [wbuf.eq(~wbuf), w_origin.eq(origin), w_base.eq(origin)]
         return m

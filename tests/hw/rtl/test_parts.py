@@ -409,3 +409,58 @@ def test_job_start_cycles_and_load_to_read_are_the_parts_latencies():
     assert CFG.mm_read_latency == TileReader.READ_ADDR_REGS + OperandBanks.read_latency(CFG)
     assert CFG.result_latency == ResultPath.result_latency(CFG.out_fifo_depth)
     assert CFG.tile_flush == DrainControl.start_latency(CFG)
+
+
+def test_job_control_with_two_weight_buffers_takes_a_matmul_ahead():
+    """``w_buffers`` 2: in MATMUL a matmul command is taken once the loader has every operand
+    of the running job (a pool command is not: it waits for IDLE), with the loader's setup and
+    ``ahead`` the next cycle and the loader's own derived values; the running job's values stay;
+    when MM_DONE ends the cycle NEXT takes the waiting job and its SETUP raises ``ahead.run``."""
+    from dataclasses import replace
+
+    cfg = replace(CFG, w_buffers=2)
+    dut = JobControl(cfg)
+    log = {}
+
+    async def bench(ctx):
+        ctx.set(dut.cmd.payload.as_value(), pack_cmd(cfg, op=OP_XNOR, m=3, n=4, k=40))
+        ctx.set(dut.cmd.valid, 1)
+        await ctx.tick()                        # taken in IDLE
+        ctx.set(dut.cmd.valid, 0)
+        assert ctx.get(dut.ctl.setup) and ctx.get(dut.load.setup)
+        assert not ctx.get(dut.ahead.ahead) and not ctx.get(dut.ahead.run)
+        await ctx.tick()                        # MATMUL
+        pool = pack_cmd(cfg, op=OP_POOL, p=1, h=2, w=2, kh=1, kw=1, sh=1, sw=1)
+        ctx.set(dut.cmd.payload.as_value(), pool)
+        ctx.set(dut.cmd.valid, 1)
+        ctx.set(dut.all_loaded, 1)
+        assert not ctx.get(dut.cmd.ready)       # a pool waits for IDLE
+        ctx.set(dut.cmd.payload.as_value(), pack_cmd(cfg, op=OP_AND, m=2, n=5, k=17))
+        ctx.set(dut.all_loaded, 0)
+        assert not ctx.get(dut.cmd.ready)       # the running job's A still loads
+        ctx.set(dut.all_loaded, 1)
+        assert ctx.get(dut.cmd.ready)
+        await ctx.tick()                        # taken ahead
+        ctx.set(dut.cmd.valid, 0)
+        assert ctx.get(dut.load.setup) and ctx.get(dut.ahead.ahead)
+        assert not ctx.get(dut.ctl.setup)
+        await ctx.tick()
+        assert (ctx.get(dut.load.kwords), ctx.get(dut.load.kw_one)) == (2, 0)
+        assert (ctx.get(dut.ctl.kwords), ctx.get(dut.ctl.is_and)) == (3, 0)   # still the first
+        ctx.set(dut.cmd.valid, 1)
+        assert not ctx.get(dut.cmd.ready)       # one job waits at most
+        ctx.set(dut.cmd.valid, 0)
+        ctx.set(dut.tiles.done, 1)
+        await ctx.tick()                        # MM_DONE, no drain: it ends now
+        ctx.set(dut.tiles.done, 0)
+        await ctx.tick()                        # NEXT
+        assert not ctx.get(dut.ctl.setup) and not ctx.get(dut.cmd.ready)
+        await ctx.tick()                        # SETUP of the job taken ahead
+        assert ctx.get(dut.ctl.setup) and ctx.get(dut.ahead.run)
+        assert not ctx.get(dut.load.setup)
+        await ctx.tick()
+        assert (ctx.get(dut.ctl.kwords), ctx.get(dut.ctl.is_and)) == (2, 1)
+        log["done"] = True
+
+    run_testbench(dut, bench)
+    assert log["done"]
