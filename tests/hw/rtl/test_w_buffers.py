@@ -25,6 +25,9 @@ CONFIGS = {
     "4x2_g2_h3_d1": small_config(rows=4, cols=2, load_rows=2, hold_banks=3, drain_rows=1,
                                  max_k=64),
     "3x2_h4_d3": small_config(rows=3, cols=2, hold_banks=4, drain_rows=3, max_k=100),
+    "2x3_pool_port": small_config(rows=2, cols=3, simd=16, max_k=40, max_m=9, max_n=9,
+                                  pool_max_dim=9, pool_max_planes=4, pool_max_kernel=5,
+                                  pool_row_depth=16, pool_port=1),
 }
 
 
@@ -32,7 +35,7 @@ def stream(cfg, jobs, budget=60_000, fault=None):
     """The jobs streamed into one ComposedCore: command beats and data beats (each job's W,
     then A) offered from cycle 0 on, output always ready. Returns (command cycles, last result
     cycles, result beats per job)."""
-    dut = ComposedCore(cfg, fault=fault)
+    dut = ComposedCore(cfg, fault=fault, with_pool=not cfg.pool_port)
     cmds = [job_cmd(cfg, j) for j in jobs]
     words = [w for j in jobs for w in job_words(cfg, j)]
     taken, lasts, beats = [], [], [[] for _ in jobs]
