@@ -445,7 +445,8 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
             # it would save); and an upper bound of a load overlap this design does not
             # have (hw/README.md, Dataflow): every load hidden behind compute (the frame then)
             "weight_reload_cycles": sum(op.weight_reload_cycles(cfg) for op in net.matmuls),
-            "cycles_every_load_hidden": frame_cycles(mm_cycles - loads, pool_cycles,
+            # (from the jobs one at a time: two buffers' streaming hides part of these loads)
+            "cycles_every_load_hidden": frame_cycles(alone_mm - loads, pool_cycles,
                                                      cfg.pool_port),
         },
         "offchip": off,

@@ -289,3 +289,34 @@ def test_tiny_adds_by_hand(tiny):
     counts = {w.category: w.count for w in tiny.elementwise}
     assert counts["adds outside layers (residuals, shortcuts, pos-embed, Q/K/V thresholds)"] \
         == total
+
+
+def test_kept_weights_and_two_buffers_in_the_network_model(tiny):
+    """``keep_weights``: a frame's matmul cycles fall by exactly the W loads of later M chunks;
+    ``w_buffers`` 2: the matmul cycles are the streamed sequences' (one per run of matmuls
+    between pools on one core, hw/cost/sequence.py), ops in order, each op's jobs in order; the
+    bound with every load hidden is the same for all three."""
+    from dataclasses import replace
+
+    from hw.cost.network import network_cost, op_jobs
+    from hw.cost.sequence import sequence_cycles
+
+    cfg = ArrayConfig(max_m=48, max_n=48)            # the tiny model's M chunks split
+    base = network_cost(tiny, cfg)["totals"]
+    kept = network_cost(tiny, replace(cfg, keep_weights=1))["totals"]
+    reload = sum(op.weight_reload_cycles(cfg) for op in tiny.matmuls)
+    assert reload > 0 and kept["matmul_cycles"] == base["matmul_cycles"] - reload
+    two = replace(cfg, w_buffers=2)
+    streamed = network_cost(tiny, two)["totals"]
+    runs, run = [], []
+    for op in tiny.ops:
+        if op.kind is OpKind.MATMUL:
+            run += [(j.m, j.n, j.k) for j, n in op_jobs(two, op).items() for _ in range(n)]
+        else:
+            runs.append(run)
+            run = []
+    runs.append(run)
+    assert streamed["matmul_cycles"] == sum(sequence_cycles(two, r) for r in runs)
+    assert streamed["streamed_saved_cycles"] == base["matmul_cycles"] - streamed["matmul_cycles"] > 0
+    assert streamed["pool_cycles"] == base["pool_cycles"]
+    assert base["cycles_every_load_hidden"] == streamed["cycles_every_load_hidden"]
