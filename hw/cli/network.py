@@ -60,17 +60,16 @@ def run(ns) -> int:
           f"{t['latency_ms']:.4g} ms, {t['frames_per_s']:.4g} frames/s at {cfg.clock_mhz:g} MHz "
           f"(model)")
     mt = t["matmul_terms"]
+    kept = (f"weights kept across M chunks (--keep-weights 1) "
+            f"{'saved' if cfg.keep_weights else 'would save'} {t['weight_reload_cycles']:,}")
+    overlap = (f"two weight buffers (--w-buffers 2), the matmul jobs streamed: "
+               f"{t['streamed_saved_cycles']:,} fewer" if cfg.w_buffers == 2 else
+               f"an upper bound: every load hidden gives {t['cycles_every_load_hidden']:,} "
+               f"cycles/frame")
     print(f"matmul cycles: {mt['reads']:,} tile reads (the compute limit), {mt['w_load']:,} W "
           f"load + {mt['a_load']:,} A load that no tile hides, {mt['spacing']:,} tile spacing "
-          f"beyond KW, {mt['fixed']:,} job start, flush, drain and result latency; "
-          + (f"weights kept across M chunks (--keep-weights 1) saved "
-             f"{t['weight_reload_cycles']:,}; " if cfg.keep_weights else
-             f"weights kept across M chunks (--keep-weights 1) would save "
-             f"{t['weight_reload_cycles']:,}; ")
-          + (f"two weight buffers (--w-buffers 2), the matmul jobs streamed: "
-             f"{t['streamed_saved_cycles']:,} fewer (model)" if cfg.w_buffers == 2 else
-             f"an upper bound: every load hidden gives {t['cycles_every_load_hidden']:,} "
-             f"cycles/frame (model)"))
+          f"beyond KW, {mt['fixed']:,} job start, flush, drain and result latency; {kept}; "
+          f"{overlap} (model)")
     o = cost["offchip"]
     print(f"with {o['bandwidth']['label']} off-chip, batch {o['batch']}: "
           f"{o['cycles_per_frame']:,.0f} cycles, {o['frames_per_s']:.4g} frames/s, utilisation "

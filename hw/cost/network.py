@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..config import ArrayConfig, ConfigError, memory_bits
@@ -460,8 +460,6 @@ def streamed_costs(cfg: ArrayConfig, costs: list) -> list:
     (:func:`hw.cost.sequence.streamed_increments`, ``w_buffers`` 2): the ops in network order,
     each op's jobs in :func:`op_jobs` order; with one core (``pool_port`` 0) a pool ends a
     sequence (the host sends the next command after the pool's last result)."""
-    from dataclasses import replace as _replace
-
     from .sequence import streamed_increments
 
     runs: list[list[tuple[int, tuple]]] = [[]]
@@ -475,7 +473,7 @@ def streamed_costs(cfg: ArrayConfig, costs: list) -> list:
     for run in runs:
         for (i, _), inc in zip(run, streamed_increments(cfg, [shape for _, shape in run])):
             charged[i] += inc
-    return [_replace(c, cycles=charged[i]) if c.op.kind is OpKind.MATMUL else c
+    return [replace(c, cycles=charged[i]) if c.op.kind is OpKind.MATMUL else c
             for i, c in enumerate(costs)]
 
 

@@ -4,7 +4,7 @@ ready), the jobs' data beats in job order (each job's W rows, then its A rows).
 
 Each job i has its command beat taken in cycle a_i and its last result beat in cycle L_i
 (the first command in cycle 0). With C_i = :func:`hw.cost.cycles.matmul_cycles` (its cycles
-alone), Wb_i = ceil(N_i/G) KW_i its W load beats and Ab_i = ceil(M_i/G) KW_i its A load beats:
+alone), Wb_i = ceil(N_i/G) KW_i its W load beats (the ``w_load`` term) and Ab_i = ceil(M_i/G) KW_i its A load beats:
 
     L_0 = C_0 - 1
     e_i = L_i - (result_latency - 1)        the cycle job i's MM_DONE ends (its last drain
@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import ArrayConfig, ceil_div, load_beats
-from .cycles import matmul_cycles
+from .cycles import matmul_terms
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,9 @@ def sequence_times(cfg: ArrayConfig, shapes) -> list[JobTimes]:
     g, lag = cfg.load_rows_eff, cfg.result_latency - 1
     last_a_beat = 0
     for i, (m, n, k) in enumerate(shapes):
-        kw = ceil_div(k, cfg.simd)
-        w_beats, a_beats = load_beats(n, g) * kw, load_beats(m, g) * kw
-        alone = matmul_cycles(cfg, m, n, k)
+        terms = matmul_terms(cfg, m, n, k)
+        alone, w_beats = sum(terms.values()), terms["w_load"]
+        a_beats = load_beats(m, g) * ceil_div(k, cfg.simd)
         hidden = False
         if i == 0:
             start, last = 0, alone - 1

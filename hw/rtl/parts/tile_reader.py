@@ -103,7 +103,8 @@ class TileReader(wiring.Component):
         w_origin = 0
         if cfg.w_buffers == 2:
             wbuf = Signal(name="w_buffer")
-            w_origin = Signal(range(cfg.w_bank_depth + 1), name="w_origin")
+            swap = self._fault == "w_buffer_swap"
+            w_origin = Mux(wbuf ^ swap, cfg.w_buffer_words, 0)
         rd_k = Signal(kwb)
         k_first, k_last = Signal(), Signal()       # rd_k == 0, rd_k == KW - 1 (a step ahead)
         reading = Signal()                         # registered: the reader runs
@@ -298,8 +299,6 @@ class TileReader(wiring.Component):
                 go.eq(credit_next & row_gate(Const(1), Const(0))),
             ]
             if cfg.w_buffers == 2:
-                swap = self._fault == "w_buffer_swap"
-                origin = Mux(wbuf ^ swap, 0, cfg.w_buffer_words)
-                with m.If(job.op != OP_POOL):
-                    m.d.sync += [wbuf.eq(~wbuf), w_origin.eq(origin), w_base.eq(origin)]
+                with m.If(job.op != OP_POOL):          # the next buffer: wbuf's next value
+                    m.d.sync += [wbuf.eq(~wbuf), w_base.eq(Mux(wbuf ^ swap, 0, cfg.w_buffer_words))]
         return m
