@@ -52,6 +52,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="nextpnr --tmg-ripup: router1 rips up and reroutes the arcs of paths that "
                         "miss the --freq target once all are routed (off in every record "
                         "without it in its flags); the record's flags spell it")
+    p.add_argument("--placer-timing-weight", type=int, default=None, metavar="W",
+                   help="nextpnr --placer-heap-timingweight W: the HeAP placer's weight of "
+                        "critical connections (nextpnr's default 10, as every record without it "
+                        "in its flags); the record's flags spell it")
+    p.add_argument("--replicate-fanout", type=int, default=None, metavar="N",
+                   help="ECP5: place once, then give every net with more than N loads one "
+                        "driver copy per cluster of at most N placed loads before the measured "
+                        "P&R (nextpnr has no register replication; hw/synth/replicate.py); "
+                        "the record's flags spell it")
     p.add_argument("--timeout", type=positive_float, default=TOOL_TIMEOUT_S,
                    help="seconds per tool run, for one config, --sweep and --rerun alike "
                         f"(default {TOOL_TIMEOUT_S}: router1 on a 50k-LUT ECP5 config takes "
@@ -93,6 +102,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --scheduler: seconds to wait for the scheduler and a worker")
 
 
+def _check_pnr_option(ns, flag: str, value: int | None, least: int, unit: str) -> None:
+    """Refuse a place-and-route option of one config (``flag``, given as ``value``) with a
+    rerun, a sweep or ``--no-pnr``, or below ``least``."""
+    if value is None:
+        return
+    if ns.rerun or ns.sweep:
+        raise UsageError(f"{flag} goes with one config (a rerun repeats each record's own "
+                         "flags, a sweep uses the default flow)")
+    if value < least:
+        raise UsageError(f"{flag} must be >= {least}{unit}, got {value}")
+    if ns.no_pnr:
+        raise UsageError(f"{flag} with --no-pnr: nothing is placed and routed; drop one")
+
+
 def run(ns) -> int:
     from ..config import check_elaboration
     from ..cost.devices import get_device
@@ -113,6 +136,8 @@ def run(ns) -> int:
         raise UsageError("--tmg-ripup with --no-pnr: nothing is placed and routed; drop one")
     if ns.tmg_ripup and ns.router == "router2":
         raise UsageError("--tmg-ripup is router1's option; with --router router2 drop it")
+    _check_pnr_option(ns, "--placer-timing-weight", ns.placer_timing_weight, 1, "")
+    _check_pnr_option(ns, "--replicate-fanout", ns.replicate_fanout, 2, " loads")
     if ns.replace or ns.from_dir is not None:
         from ..synth.replace import replace_records
 
@@ -154,6 +179,9 @@ def run(ns) -> int:
     if ns.scheduler is not None:
         raise UsageError("--scheduler goes with --sweep NAME (one config runs here)")
     dev = get_device(ns.device)
+    if ns.replicate_fanout is not None and dev.family != "ecp5":
+        raise UsageError(f"--replicate-fanout is an ECP5 P&R pass; {dev.name} is "
+                         f"{dev.family}: drop it")
     cfg = config_from_args(ns)
     check_elaboration(cfg)
     # output paths before the tools run (minutes)
@@ -173,7 +201,8 @@ def run(ns) -> int:
             rec = synth_config(cfg, dev, pnr=not ns.no_pnr,
                                workdir=Path(ns.keep) if ns.keep else None, freq_mhz=ns.freq,
                                seed=ns.seed, router=ns.router, tmg_ripup=ns.tmg_ripup,
-                               timeout=ns.timeout,
+                               timing_weight=ns.placer_timing_weight,
+                               replicate=ns.replicate_fanout, timeout=ns.timeout,
                                component=ns.component,
                                reuse=reuse)   # SynthError: exit 1 (hw/__main__.py)
     finally:

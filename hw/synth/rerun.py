@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..outfiles import InputFileError, read_jsonl
 from .flow import TOOL_TIMEOUT_S
-from .seeds import nextpnr_option, tmg_ripup_of
+from .seeds import nextpnr_option, replicate_of, tmg_ripup_of
 from .sweep import recorded
 
 #: fields of a record that say where it belongs rather than what was measured: carried over
@@ -32,13 +32,18 @@ class RerunError(ValueError):
     """A rerun that cannot start (``python -m hw``: exit status 2)."""
 
 
-def measurement_of(rec: dict) -> tuple[str, int, float | None, str | None, bool]:
+def measurement_of(rec: dict) -> tuple:
     """(command, nextpnr seed, nextpnr target MHz or None without P&R, nextpnr router or None
-    for its default, nextpnr's timing-driven rip-up on or off) of a record: what a rerun
-    repeats, and what makes two records the same measurement."""
+    for its default, nextpnr's timing-driven rip-up on or off), then a (name, value) pair for
+    each flow option the record has beyond those (the placer's timing weight, the replication
+    fanout bound), of a record: what a rerun repeats, and what makes two records the same
+    measurement."""
     freq = nextpnr_option(rec, "--freq")
-    return (rec["command"], int(nextpnr_option(rec, "--seed") or 1),
-            float(freq) if freq else None, nextpnr_option(rec, "--router"), tmg_ripup_of(rec))
+    key = (rec["command"], int(nextpnr_option(rec, "--seed") or 1),
+           float(freq) if freq else None, nextpnr_option(rec, "--router"), tmg_ripup_of(rec))
+    weight = nextpnr_option(rec, "--placer-heap-timingweight")
+    return key + ((("timing_weight", int(weight)),) if weight is not None else ()) + \
+        ((("replicate", replicate_of(rec)),) if replicate_of(rec) is not None else ())
 
 
 def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> dict:
@@ -49,15 +54,22 @@ def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> d
     from .flow import SynthError, synth_config
 
     cfg, dev = ArrayConfig.from_dict(rec["config"]), get_device(rec["device"])
-    _, seed, freq, router, tmg_ripup = measurement_of(rec)
+    _, seed, freq, router, tmg_ripup = measurement_of(rec)[:5]
     try:
         return synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,
-                            router=router, tmg_ripup=tmg_ripup, timeout=tool_timeout,
+                            router=router, tmg_ripup=tmg_ripup, replicate=replicate_of(rec),
+                            timing_weight=_int_or_none(nextpnr_option(rec,
+                                                                      "--placer-heap-timingweight")),
+                            timeout=tool_timeout,
                             component=rec.get("component", "top"), reuse=reuse)
     except SynthError as e:
         new = {key: rec[key] for key in ("rows", "cols", "simd", "device", "config", "command")}
         new["error"] = str(e)
         return new
+
+
+def _int_or_none(v: str | None) -> int | None:
+    return None if v is None else int(v)
 
 
 def _finish(rec: dict, measured: dict) -> dict:

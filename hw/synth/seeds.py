@@ -92,9 +92,17 @@ def tmg_ripup_of(rec: dict) -> bool:
     return "--tmg-ripup" in ((rec.get("flags") or {}).get("nextpnr") or "").split()
 
 
+def replicate_of(rec: dict) -> int | None:
+    """The fanout bound of a record whose P&R netlist had its high-fanout drivers copied
+    (``flags["replicate"]``, :data:`hw.synth.flow.REPLICATE_FLAG`), None for the plain flow."""
+    flag = (rec.get("flags") or {}).get("replicate")
+    return int(flag.rsplit("=", 1)[1]) if flag else None
+
+
 def flow_options(rec: dict) -> str:
     """The nextpnr flow options of a record besides its seed and router that differ from the
-    flow's defaults: ``--freq F`` when F is not the device's target, ``--tmg-ripup``; "" for
+    flow's defaults: ``--freq F`` when F is not the device's target, ``--tmg-ripup``,
+    ``--placer-timing-weight W``, ``--replicate-fanout N``; "" for
     the default flow."""
     from ..cost.devices import get_device
 
@@ -104,6 +112,11 @@ def flow_options(rec: dict) -> str:
         out.append(f"--freq {float(freq):g}")
     if tmg_ripup_of(rec):
         out.append("--tmg-ripup")
+    weight = nextpnr_option(rec, "--placer-heap-timingweight")
+    if weight is not None:
+        out.append(f"--placer-timing-weight {weight}")
+    if replicate_of(rec) is not None:
+        out.append(f"--replicate-fanout {replicate_of(rec)}")
     return " ".join(out)
 
 

@@ -77,6 +77,15 @@ def test_another_target_or_timing_ripup_is_another_group(tmp_path):
                                               "router1 --freq 150 --tmg-ripup"]
 
 
+def test_copied_drivers_are_another_group(tmp_path):
+    """The same seed with the P&R netlist's high-fanout drivers copied is another flow."""
+    rep = _rec(2, 101.0)
+    rep["flags"]["replicate"] = "hw.synth.replicate.replicate_high_fanout max_fanout=64"
+    _write(tmp_path / "a.jsonl", [_rec(2, 84.0), rep])
+    got = {g.label: [r.fmax_mhz for r in g.runs] for g in seed_spreads(tmp_path / "*.jsonl")}
+    assert got == {"4x4x32": [84.0], "4x4x32, nextpnr --replicate-fanout 64": [101.0]}
+
+
 def test_a_seed_with_two_fmax_values_is_a_one_line_error(tmp_path):
     _write(tmp_path / "a.jsonl", [_rec(2, 145.0)])
     _write(tmp_path / "b.jsonl", [_rec(2, 146.0)])

@@ -136,6 +136,16 @@ def test_timing_ripup_is_passed_to_nextpnr_and_spelled_in_the_flags(tiny, tmp_pa
     assert "--tmg-ripup" not in record_flags(get_device("ecp5-25"), pnr=True)["nextpnr"]
 
 
+def test_placer_timing_weight_is_passed_to_nextpnr_and_spelled_in_the_flags(tiny, tmp_path):
+    """``timing_weight`` reaches nextpnr's HeAP placer (its log echoes the command line) and
+    the record's flags say so; without it the flags lack it."""
+    rec = synth_verilog([tiny], "ecp5-25", workdir=tmp_path, timing_weight=50)
+    assert 20 < rec["fmax_mhz"] < 500
+    assert "--placer-heap-timingweight 50" in rec["flags"]["nextpnr"]
+    assert "placer-heap-timingweight" not in record_flags(get_device("ecp5-25"),
+                                                          pnr=True)["nextpnr"]
+
+
 def test_ice40_place_and_route_through_wrapper(tiny, tmp_path):
     rec = synth_verilog([tiny], "ice40-up5k", workdir=tmp_path)
     assert rec["ff"] == FF_EXACT           # counts are the core's, not the wrapper's

@@ -30,6 +30,12 @@ def test_measurement_is_command_seed_frequency_router_and_timing_ripup():
     assert measurement_of({"command": "c", "flags": flags}) == ("c", 5, 200.0, "router2", False)
     assert measurement_of({"command": "c", "flags": {"yosys": "synth_ice40"}}) == \
         ("c", 1, None, None, False)
+    rep = {**flags, "replicate": "hw.synth.replicate.replicate_high_fanout max_fanout=64"}
+    assert measurement_of({"command": "c", "flags": rep}) == \
+        ("c", 5, 200.0, "router2", False, ("replicate", 64))
+    weighted = {"nextpnr": flags["nextpnr"] + " --placer-heap-timingweight 50"}
+    assert measurement_of({"command": "c", "flags": weighted}) == \
+        ("c", 5, 200.0, "router2", False, ("timing_weight", 50))
 
 
 def test_rerun_measures_each_record_again_and_resumes(tmp_path):
