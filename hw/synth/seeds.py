@@ -92,6 +92,13 @@ def tmg_ripup_of(rec: dict) -> bool:
     return "--tmg-ripup" in ((rec.get("flags") or {}).get("nextpnr") or "").split()
 
 
+def timing_weight_of(rec: dict) -> int | None:
+    """The placer's timing weight a record's nextpnr flags spell (``--placer-heap-timingweight``),
+    None for nextpnr's default."""
+    weight = nextpnr_option(rec, "--placer-heap-timingweight")
+    return int(weight) if weight is not None else None
+
+
 def replicate_of(rec: dict) -> int | None:
     """The fanout bound of a record whose P&R netlist had its high-fanout drivers copied
     (``flags["replicate"]``, :data:`hw.synth.flow.REPLICATE_FLAG`), None for the plain flow."""
@@ -112,11 +119,11 @@ def flow_options(rec: dict) -> str:
         out.append(f"--freq {float(freq):g}")
     if tmg_ripup_of(rec):
         out.append("--tmg-ripup")
-    weight = nextpnr_option(rec, "--placer-heap-timingweight")
+    weight, bound = timing_weight_of(rec), replicate_of(rec)
     if weight is not None:
         out.append(f"--placer-timing-weight {weight}")
-    if replicate_of(rec) is not None:
-        out.append(f"--replicate-fanout {replicate_of(rec)}")
+    if bound is not None:
+        out.append(f"--replicate-fanout {bound}")
     return " ".join(out)
 
 

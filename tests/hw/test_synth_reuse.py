@@ -71,10 +71,6 @@ def test_cli_reuse_skips_the_tools_only_for_identical_verilog(tmp_path):
     assert "reused" not in rerun and rerun["lut"] == rec["lut"]
 
 
-def _int(v):
-    return None if v is None else int(v)
-
-
 def test_committed_records_have_the_flags_the_flow_writes():
     """record_flags (what --reuse compares) is what synth_verilog wrote into every committed
     record, so an unchanged config is reused and a changed flag is not."""
@@ -83,7 +79,7 @@ def test_committed_records_have_the_flags_the_flow_writes():
     from hw.cost.devices import get_device
     from hw.paths import SYNTH_DATA_DIR
     from hw.synth.flow import record_flags
-    from hw.synth.seeds import nextpnr_option, replicate_of
+    from hw.synth.seeds import replicate_of, timing_weight_of
 
     for path in sorted(SYNTH_DATA_DIR.glob("*.jsonl")):
         for line in path.read_text().splitlines():
@@ -94,7 +90,6 @@ def test_committed_records_have_the_flags_the_flow_writes():
             want = record_flags(get_device(rec["device"]), pnr="--no-pnr" not in rec["command"],
                                 seed=seed, freq_mhz=float(freq.group(1)) if freq else None,
                                 tmg_ripup="--tmg-ripup" in nextpnr.split(),
-                                timing_weight=_int(nextpnr_option(rec,
-                                                                  "--placer-heap-timingweight")),
+                                timing_weight=timing_weight_of(rec),
                                 replicate=replicate_of(rec))
             assert rec["flags"] == want, (path.name, rec["command"])
