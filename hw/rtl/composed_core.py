@@ -12,7 +12,7 @@ from .array import COLUMN_ZERO_FAULTS, SKEWED_INPUT_FAULTS, SystolicArray
 from .fifo import FIFO_FAULTS
 from .interfaces import CoreStreams
 from .parts.drain_control import DrainControl
-from .parts.job_control import JobControl
+from .parts.job_control import JOB_FAULTS, JobControl
 from .parts.operand_banks import BANK_FAULTS, OperandBanks
 from .parts.operand_loader import KEEP_FAULTS, LOADER_FAULTS, OperandLoader
 from .parts.result_path import ResultPath
@@ -22,7 +22,7 @@ from .pool_core import POOL_CORE_FAULTS
 
 #: Every deliberate bug of the composed core, each owned by the part it breaks
 FAULTS = (LOADER_FAULTS + SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS + POOL_FAULTS + FIFO_FAULTS
-          + READER_FAULTS + BANK_FAULTS + KEEP_FAULTS + W_BUFFER_FAULTS)
+          + READER_FAULTS + BANK_FAULTS + KEEP_FAULTS + W_BUFFER_FAULTS + JOB_FAULTS)
 
 
 def _fault_for(fault: str | None, owned: tuple[str, ...]) -> str | None:
@@ -47,7 +47,8 @@ class ComposedCore(CoreStreams):
     def elaborate(self, platform):
         m = Module()
         cfg, fault = self._cfg, self._fault
-        m.submodules.job = job = JobControl(cfg, with_pool=self._with_pool)
+        m.submodules.job = job = JobControl(cfg, with_pool=self._with_pool,
+                                            fault=_fault_for(fault, JOB_FAULTS))
         m.submodules.loader = loader = OperandLoader(
             cfg, fault=_fault_for(fault, LOADER_FAULTS + KEEP_FAULTS))
         m.submodules.banks = banks = OperandBanks(cfg, fault=_fault_for(fault, BANK_FAULTS))

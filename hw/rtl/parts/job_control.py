@@ -7,10 +7,15 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...config import ArrayConfig, ceil_log2
-from ..command import idle_state, start_on_op
+from ..command import idle_register, idle_state, start_on_op, to_idle
 from ..flags import at_most
 from ..formats import OP_AND, OP_POOL, cmd_layout
 from ..interfaces import ahead_signature, drain_signature, job_signature, status_signature
+
+#: Deliberate bug of the IDLE flip-flop (``cfg.ready_reg`` = 1): ``idle_late`` sets it in the
+#: first IDLE cycle instead of with the transition into IDLE, so every command after the first
+#: is taken one cycle late (results exact, cycles not the model's)
+JOB_FAULTS = ("idle_late",)
 
 
 class JobControl(wiring.Component):
@@ -49,6 +54,11 @@ class JobControl(wiring.Component):
     ends (MM_DONE), the waiting one runs: a cycle NEXT, which takes it from the loader's job
     register as IDLE takes a command beat, then SETUP as for any job.
 
+    With ``cfg.ready_reg`` = 1 the IDLE state is also a flip-flop of its own, set with every
+    transition into IDLE and cleared with the beat taken there; ``ready`` (in IDLE) and the
+    job register's enable hang on it, not on a decode of the state register (same cycles).
+    ``fault``: one of :data:`JOB_FAULTS`, a deliberate bug of that flip-flop.
+
     Latency: :attr:`START_CYCLES` cycles from a command beat to the first cycle a data beat
     can be taken (the beat, then the setup cycle).
     """
@@ -57,10 +67,12 @@ class JobControl(wiring.Component):
     #: cycle that latches the job's derived counts
     START_CYCLES = 2
 
-    def __init__(self, cfg: ArrayConfig, *, with_pool: bool = True):
+    def __init__(self, cfg: ArrayConfig, *, with_pool: bool = True, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        self._cfg, self._with_pool = cfg, with_pool
+        if fault is not None and fault not in JOB_FAULTS:
+            raise ValueError(f"unknown job control fault {fault!r}; known: {JOB_FAULTS}")
+        self._cfg, self._with_pool, self._fault = cfg, with_pool, fault
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(cfg))),
             "ctl": Out(job_signature(cfg)),
@@ -79,6 +91,7 @@ class JobControl(wiring.Component):
         cfg, ctl = self._cfg, self.ctl
         S, lgs = cfg.simd, ceil_log2(cfg.simd)
         job = ctl.job
+        idle, to_set = self._idle(m, self.cmd, job)
         # the last word's mask in two stages (subtract, shift): (K - 1) mod simd taken with the
         # command beat, the mask free-running from it, so it is settled in the cycle after
         # setup, when the loader writes the first load beat (and pads it if it ends a row)
@@ -97,7 +110,7 @@ class JobControl(wiring.Component):
             start_on_op(m, self.cmd, self.pool_start, OP_POOL)
 
         with m.FSM():
-            idle_state(m, self.cmd, job)
+            idle_state(m, self.cmd, job, idle=idle)
 
             with m.State("SETUP"):
                 # derived job values (short paths only: comparisons with a constant as gates)
@@ -108,7 +121,7 @@ class JobControl(wiring.Component):
                     if self._with_pool:
                         m.next = "POOL"     # (pool_start is high in this cycle)
                     else:
-                        m.next = "IDLE"     # no pool unit here: dropped (hw.rtl.pool_core)
+                        to_idle(m, to_set)    # no pool unit here: dropped (hw.rtl.pool_core)
                 with m.Else():
                     m.next = "MATMUL"
 
@@ -122,13 +135,33 @@ class JobControl(wiring.Component):
 
             with m.State("MM_DONE"):
                 with m.If(~self.drain.in_flight & ~self.drain.shift):
-                    m.next = "IDLE"
+                    to_idle(m, to_set)
 
             if self._with_pool:
                 with m.State("POOL"):
                     with m.If(~self.pool_busy):
-                        m.next = "IDLE"
+                        to_idle(m, to_set)
         return m
+
+    def _idle(self, m, cmd, job):
+        """With ``cfg.ready_reg``: the IDLE flip-flop of :func:`hw.rtl.command.idle_register`,
+        which takes the beat into ``job`` and drives ``ready`` in IDLE (the caller adds the
+        running job's ``ready`` with two weight buffers), and the register a transition into
+        IDLE sets (:func:`hw.rtl.command.to_idle`; the same flip-flop unless ``idle_late``);
+        (None, None) without it (``ready`` and the job register hang on the FSM's IDLE
+        decode)."""
+        if not self._cfg.ready_reg:
+            return None, None
+        idle = idle_register(m, cmd, job)
+        if self._cfg.w_buffers == 1:
+            m.d.comb += cmd.ready.eq(idle)
+        if self._fault == "idle_late":      # deliberately broken: set in IDLE, a cycle late
+            late = Signal(name="idle_late")
+            with m.If(late):
+                m.d.sync += idle.eq(1)
+            m.d.sync += late.eq(0)
+            return idle, late
+        return idle, idle
 
     def _derive(self, m, ctl, job, when):
         """``ctl``'s values derived from its job's K and op, registered in the cycle ``when``
@@ -148,6 +181,11 @@ class JobControl(wiring.Component):
         cmd = self.cmd
         taken = Signal()
         m.d.comb += taken.eq(cmd.valid & cmd.ready)
+        idle, to_set = self._idle(m, cmd, ctl.job)
+        running_ready = cmd.ready           # ready in MATMUL and MM_DONE
+        if idle is not None:
+            running_ready = Signal()
+            m.d.comb += cmd.ready.eq(idle | running_ready)
         krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd of the last beat
         with m.If(taken):
             m.d.sync += [krem.eq(cmd.payload.k - 1), load.job.eq(cmd.payload)]
@@ -168,28 +206,33 @@ class JobControl(wiring.Component):
             m.d.sync += waiting.eq(1)
 
         with m.FSM():
-            idle_state(m, cmd, ctl.job)
+            idle_state(m, cmd, ctl.job, idle=idle)
 
             with m.State("SETUP"):
                 self._derive(m, ctl, ctl.job, 1)
                 with m.If(ctl.job.op == OP_POOL):
-                    m.next = "POOL" if self._with_pool else "IDLE"
+                    if self._with_pool:
+                        m.next = "POOL"
+                    else:
+                        to_idle(m, to_set)
                 with m.Else():
                     m.next = "MATMUL"
 
             # a matmul beat is taken ahead once the running job's operands are all in
             ahead_ok = self.all_loaded & ~waiting & (cmd.payload.op != OP_POOL)
             with m.State("MATMUL"):
-                m.d.comb += [running.eq(1), cmd.ready.eq(ahead_ok)]
+                m.d.comb += [running.eq(1), running_ready.eq(ahead_ok)]
                 with m.If(self.tiles.done):
                     m.next = "MM_DONE"
 
             with m.State("MM_DONE"):
-                m.d.comb += [running.eq(1), cmd.ready.eq(ahead_ok)]
+                m.d.comb += [running.eq(1), running_ready.eq(ahead_ok)]
                 with m.If(~self.drain.in_flight & ~self.drain.shift):
-                    m.next = "IDLE"
+                    to_idle(m, to_set)
                     with m.If(waiting | taken):
                         m.next = "NEXT"
+                        if to_set is not None:
+                            m.d.sync += to_set.eq(0)
 
             # the job taken ahead runs: its command from the loader's job register, as IDLE
             # takes a beat (the setup register is high in the next cycle, SETUP)
@@ -201,5 +244,5 @@ class JobControl(wiring.Component):
             if self._with_pool:
                 with m.State("POOL"):
                     with m.If(~self.pool_busy):
-                        m.next = "IDLE"
+                        to_idle(m, to_set)
         return m
