@@ -197,7 +197,7 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 #: was 0 then; its default is 1 since 2026-12-05, so a config written without it is a
 #: single-module core, and one of the core built from parts says so)
 LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0, "keep_weights": 0,
-                "w_buffers": 1, "ready_reg": 0}
+                "w_buffers": 1, "ctl_regs": 0}
 
 
 def memory_bits(cfg) -> int:
@@ -299,12 +299,16 @@ class ArrayConfig:
                         gives a sequence's cycles); needs ``core_parts`` 1 and
                         ``keep_weights`` 0. 1 (the default): one job's weights, every job's
                         command waits for the job before to end.
-    ready_reg           1: job control's IDLE state is also a flip-flop of its own, and the
-                        command stream's ``ready`` and the job register's enable hang on it
-                        instead of on a decode of the state register (the command handshake
-                        was the worst routed path of the 50k-LUT throughput config); same
-                        streams, results and cycles. Needs ``core_parts`` 1. 0 (the default):
-                        the decode, which every record before 2026-12-05 measured.
+    ctl_regs            1: control signals that fan out across the die come from registers
+                        of their own: job control's IDLE state is also a flip-flop, which
+                        drives the command stream's ``ready`` and the job register's enable
+                        (not a decode of the state register); the last word's mask loads in
+                        the setup cycle from a free-running copy of the payload's K - 1 (not a
+                        copy the beat's handshake enables); the loader's padding has its own
+                        copy of the last-word flag. Same streams, results and cycles (the
+                        command handshake and the padding flag were the worst routed paths of
+                        the 50k-LUT throughput config). Needs ``core_parts`` 1. 0 (the
+                        default): as every record before 2026-12-05 measured.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -329,7 +333,7 @@ class ArrayConfig:
     core_parts: int = 1
     keep_weights: int = 0
     w_buffers: int = 1
-    ready_reg: int = 0
+    ctl_regs: int = 0
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -428,13 +432,13 @@ class ArrayConfig:
         if self.w_buffers == 2 and (not self.core_parts or self.keep_weights):
             raise ConfigError("w_buffers 2 needs the core built from parts and no kept "
                               "weights; pass --core-parts 1 --keep-weights 0, or --w-buffers 1")
-        if self.ready_reg not in (0, 1) or isinstance(self.ready_reg, bool):
-            raise ConfigError(f"ready_reg must be 0 or 1, got {self.ready_reg!r}; pass "
-                              f"--ready-reg 0 (command ready from the state decode) or 1 (from "
-                              f"a flip-flop of its own)")
-        if self.ready_reg and not self.core_parts:
-            raise ConfigError("ready_reg 1 needs the core built from parts; pass --core-parts 1 "
-                              "or --ready-reg 0")
+        if self.ctl_regs not in (0, 1) or isinstance(self.ctl_regs, bool):
+            raise ConfigError(f"ctl_regs must be 0 or 1, got {self.ctl_regs!r}; pass "
+                              f"--ctl-regs 0 (control from the state decode) or 1 (die-wide "
+                              f"control signals from registers of their own)")
+        if self.ctl_regs and not self.core_parts:
+            raise ConfigError("ctl_regs 1 needs the core built from parts; pass --core-parts 1 "
+                              "or --ctl-regs 0")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -727,7 +731,7 @@ class ArrayConfig:
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
         load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
         single-module core (``core_parts`` 0), ``w`` with ``keep_weights``, ``w2`` with two
-        weight buffers, ``q`` with a registered command ``ready`` (``ready_reg``):
+        weight buffers, ``q`` with control registers of their own (``ctl_regs``):
         r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
@@ -736,7 +740,7 @@ class ArrayConfig:
                 + ("p" if self.pool_port else "") + ("" if self.core_parts else "b")
                 + ("w" if self.keep_weights else "")
                 + (f"w{self.w_buffers}" if self.w_buffers != 1 else "")
-                + ("q" if self.ready_reg else ""))
+                + ("q" if self.ctl_regs else ""))
 
 
 DEFAULT = ArrayConfig()

@@ -82,7 +82,7 @@ _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
            "mem_piece_depth", "drain_rows", "hold_banks",
            "pool_lanes", "load_rows", "pool_port", "core_parts", "keep_weights",
-           "w_buffers", "ready_reg")
+           "w_buffers", "ctl_regs")
 
 #: help beyond the default, for the fields that need it
 _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at most "
@@ -101,9 +101,9 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
          "w_buffers": "2: the weight banks hold two jobs' weights, so the next matmul's W "
                       "loads while the current one computes (its command is taken once the "
                       "current job's operands are in); needs --core-parts 1",
-         "ready_reg": "1: the command stream's ready is a flip-flop of its own, not a decode "
-                      "of job control's state (a shorter command handshake path; same "
-                      "cycles); needs --core-parts 1"}
+         "ctl_regs": "1: control signals that fan out across the die (the command ready, "
+                     "the last word's mask and padding flag) come from registers of their own "
+                     "(shorter die-wide paths; same cycles); needs --core-parts 1"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

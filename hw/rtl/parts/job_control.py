@@ -12,7 +12,7 @@ from ..flags import at_most
 from ..formats import OP_AND, OP_POOL, cmd_layout
 from ..interfaces import ahead_signature, drain_signature, job_signature, status_signature
 
-#: Deliberate bug of the IDLE flip-flop (``cfg.ready_reg`` = 1): ``idle_late`` sets it in the
+#: Deliberate bug of the IDLE flip-flop (``cfg.ctl_regs`` = 1): ``idle_late`` sets it in the
 #: first IDLE cycle instead of with the transition into IDLE, so every command after the first
 #: is taken one cycle late (results exact, cycles not the model's)
 JOB_FAULTS = ("idle_late",)
@@ -54,9 +54,11 @@ class JobControl(wiring.Component):
     ends (MM_DONE), the waiting one runs: a cycle NEXT, which takes it from the loader's job
     register as IDLE takes a command beat, then SETUP as for any job.
 
-    With ``cfg.ready_reg`` = 1 the IDLE state is also a flip-flop of its own, set with every
+    With ``cfg.ctl_regs`` = 1 the IDLE state is also a flip-flop of its own, set with every
     transition into IDLE and cleared with the beat taken there; ``ready`` (in IDLE) and the
-    job register's enable hang on it, not on a decode of the state register (same cycles).
+    job register's enable hang on it, not on a decode of the state register, and the last
+    word's mask loads in the setup cycle from a free-running copy of the payload's K - 1 instead
+    of from a copy the beat captures (same values in the same cycles).
     ``fault``: one of :data:`JOB_FAULTS`, a deliberate bug of that flip-flop.
 
     Latency: :attr:`START_CYCLES` cycles from a command beat to the first cycle a data beat
@@ -96,9 +98,12 @@ class JobControl(wiring.Component):
         # command beat, the mask free-running from it, so it is settled in the cycle after
         # setup, when the loader writes the first load beat (and pads it if it ends a row)
         krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd
-        with m.If(self.cmd.valid & self.cmd.ready):
-            m.d.sync += krem.eq(self.cmd.payload.k - 1)
-        m.d.sync += ctl.kmask.eq(Const((1 << S) - 1, S) >> (~krem))
+        if idle is None:
+            with m.If(self.cmd.valid & self.cmd.ready):
+                m.d.sync += krem.eq(self.cmd.payload.k - 1)
+            m.d.sync += ctl.kmask.eq(Const((1 << S) - 1, S) >> (~krem))
+        else:
+            self._mask_on_setup(m, krem, [ctl.kmask], ctl.setup)
 
         # `setup` is a register, high in the cycle after a command beat is taken (the FSM is in
         # SETUP exactly then), so the parts' setup loads hang on one flip-flop, not on a
@@ -144,13 +149,13 @@ class JobControl(wiring.Component):
         return m
 
     def _idle(self, m, cmd, job):
-        """With ``cfg.ready_reg``: the IDLE flip-flop of :func:`hw.rtl.command.idle_register`,
+        """With ``cfg.ctl_regs``: the IDLE flip-flop of :func:`hw.rtl.command.idle_register`,
         which takes the beat into ``job`` and drives ``ready`` in IDLE (the caller adds the
         running job's ``ready`` with two weight buffers), and the register a transition into
         IDLE sets (:func:`hw.rtl.command.to_idle`; the same flip-flop unless ``idle_late``);
         (None, None) without it (``ready`` and the job register hang on the FSM's IDLE
         decode)."""
-        if not self._cfg.ready_reg:
+        if not self._cfg.ctl_regs:
             return None, None
         idle = idle_register(m, cmd, job)
         if self._cfg.w_buffers == 1:
@@ -162,6 +167,18 @@ class JobControl(wiring.Component):
             m.d.sync += late.eq(0)
             return idle, late
         return idle, idle
+
+    def _mask_on_setup(self, m, krem, masks, setup):
+        """With ``cfg.ctl_regs``: ``krem`` follows every command payload ((K - 1) mod simd, no
+        enable), and the ``masks`` load from it in the cycle ``setup`` (a register, high the
+        cycle after a beat is taken) is high: the same mask in the same cycle as capturing
+        ``krem`` with the beat, without the beat's handshake reaching ``krem`` across the die
+        (the loader's padding pulls the mask registers, and ``krem`` with them, away from job
+        control)."""
+        S = self._cfg.simd
+        m.d.sync += krem.eq(self.cmd.payload.k - 1)
+        with m.If(setup):
+            m.d.sync += [mask.eq(Const((1 << S) - 1, S) >> (~krem)) for mask in masks]
 
     def _derive(self, m, ctl, job, when):
         """``ctl``'s values derived from its job's K and op, registered in the cycle ``when``
@@ -187,10 +204,15 @@ class JobControl(wiring.Component):
             running_ready = Signal()
             m.d.comb += cmd.ready.eq(idle | running_ready)
         krem = Signal(lgs, name="krem", reset_less=True)   # (K - 1) mod simd of the last beat
-        with m.If(taken):
-            m.d.sync += [krem.eq(cmd.payload.k - 1), load.job.eq(cmd.payload)]
-        kmask = Const((1 << S) - 1, S) >> (~krem)
-        m.d.sync += [load.kmask.eq(kmask), ctl.kmask.eq(kmask)]
+        if idle is None:
+            with m.If(taken):
+                m.d.sync += [krem.eq(cmd.payload.k - 1), load.job.eq(cmd.payload)]
+            kmask = Const((1 << S) - 1, S) >> (~krem)
+            m.d.sync += [load.kmask.eq(kmask), ctl.kmask.eq(kmask)]
+        else:
+            with m.If(taken):
+                m.d.sync += load.job.eq(cmd.payload)
+            self._mask_on_setup(m, krem, [load.kmask, ctl.kmask], load.setup)
         # the loader's setup: the cycle after every command beat; ahead: taken while a job runs
         running = Signal()          # the FSM is in MATMUL or MM_DONE
         waiting = Signal()          # a job taken ahead waits for the running one to end

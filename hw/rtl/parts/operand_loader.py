@@ -85,6 +85,14 @@ class OperandLoader(wiring.Component):
         # hides it from Amaranth's name tracer), the other two unnamed as they always were, so
         # the Verilog of every config stays byte-identical to the records'
         w_last, b_last, r_one = Signal(), Signal(), Signal(name="r_one")
+        # with ``ctl_regs``: the padding's own copy of w_last (it fans out to every bit of the
+        # load beat, across the die; the loader's control keeps its own). Its reset value
+        # differs from w_last's so that Yosys does not merge the two registers back into one
+        # (both are set at every job's setup before they are used)
+        w_last_pad = Signal(init=1, name="w_last_pad") if cfg.ctl_regs else w_last
+
+        def set_w_last(value):
+            return [w_last.eq(value)] + ([w_last_pad.eq(value)] if cfg.ctl_regs else [])
         # the loader counts row groups of G (one per load beat word): bank group, rows_left
         bank = Signal(range(max(R, C)))
         bank_last = Signal(range(max(R, C)))       # R/G - 1 while loading A, C/G - 1 for W
@@ -130,7 +138,7 @@ class OperandLoader(wiring.Component):
         for j in range(G):
             word = self.data.payload[j * S:(j + 1) * S]
             m.d.comb += padded[j * S:(j + 1) * S].eq(
-                Mux(w_last, Mux(in_w, word | ~keep, word & keep), word))
+                Mux(w_last_pad, Mux(in_w, word | ~keep, word & keep), word))
         m.d.sync += [wr.data.eq(padded), wr.a_en.eq(0), wr.w_en.eq(0)]
 
         def groups(rows):
@@ -163,9 +171,9 @@ class OperandLoader(wiring.Component):
                 m.d.sync += wr.w_en[c].eq(beat & in_w & (bank == c // G))
             with m.If(beat):
                 with m.If(~w_last):
-                    m.d.sync += [wcount.eq(wcount + 1), w_last.eq(wcount == ctl.kw_pen)]
+                    m.d.sync += [wcount.eq(wcount + 1), *set_w_last(wcount == ctl.kw_pen)]
                 with m.Else():
-                    m.d.sync += [wcount.eq(0), w_last.eq(ctl.kw_one),
+                    m.d.sync += [wcount.eq(0), *set_w_last(ctl.kw_one),
                                  rows_left.eq(rows_left - 1), r_one.eq(rows_left == 2)]
                     with m.If(b_last):
                         m.d.sync += [bank.eq(0), base.eq(base + ctl.kwords),
@@ -189,7 +197,7 @@ class OperandLoader(wiring.Component):
         with m.If(ctl.setup):
             kw1 = at_most(job.k, S)
             m.d.sync += [wcount.eq(0), bank.eq(0), bank_last.eq(C // G - 1), base.eq(0),
-                         in_w.eq(1), bank_pen.eq(C // G - 2), w_last.eq(kw1),
+                         in_w.eq(1), bank_pen.eq(C // G - 2), *set_w_last(kw1),
                          b_last.eq(C // G == 1), rows_left.eq(groups(job.n)),
                          r_one.eq(one_group(job.n)),
                          overlap.eq(above(job.n, (R // G - 1) * C)), prog.all_loaded.eq(0)]

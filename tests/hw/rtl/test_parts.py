@@ -19,16 +19,16 @@ CFG = ArrayConfig(rows=2, cols=3, simd=16, max_k=64, max_m=9, max_n=9, pool_bits
                   pool_max_dim=8, pool_max_planes=2, pool_max_kernel=3, pool_row_depth=16)
 
 
-@pytest.mark.parametrize("ready_reg", [0, 1])
-def test_job_control_steps_a_matmul_and_a_pool_job(ready_reg):
+@pytest.mark.parametrize("ctl_regs", [0, 1])
+def test_job_control_steps_a_matmul_and_a_pool_job(ctl_regs):
     """Command taken in IDLE, setup START_CYCLES - 1 cycles later with the derived K values,
     then MATMUL until the reader's done, MM_DONE until no drain, the last word's mask from
     the cycle after setup; a pool job raises
     pool_start in its setup cycle and ends when the pool unit is idle. The same with the IDLE
-    flip-flop (``ready_reg``)."""
+    flip-flop (``ctl_regs``)."""
     from dataclasses import replace
 
-    dut = JobControl(replace(CFG, ready_reg=ready_reg))
+    dut = JobControl(replace(CFG, ctl_regs=ctl_regs))
     log = {}
 
     async def bench(ctx):
@@ -415,15 +415,15 @@ def test_job_start_cycles_and_load_to_read_are_the_parts_latencies():
     assert CFG.tile_flush == DrainControl.start_latency(CFG)
 
 
-@pytest.mark.parametrize("ready_reg", [0, 1])
-def test_job_control_with_two_weight_buffers_takes_a_matmul_ahead(ready_reg):
+@pytest.mark.parametrize("ctl_regs", [0, 1])
+def test_job_control_with_two_weight_buffers_takes_a_matmul_ahead(ctl_regs):
     """``w_buffers`` 2: in MATMUL a matmul command is taken once the loader has every operand
     of the running job (a pool command is not: it waits for IDLE), with the loader's setup and
     ``ahead`` the next cycle and the loader's own derived values; the running job's values stay;
     when MM_DONE ends the cycle NEXT takes the waiting job and its SETUP raises ``ahead.run``."""
     from dataclasses import replace
 
-    cfg = replace(CFG, w_buffers=2, ready_reg=ready_reg)
+    cfg = replace(CFG, w_buffers=2, ctl_regs=ctl_regs)
     dut = JobControl(cfg)
     log = {}
 

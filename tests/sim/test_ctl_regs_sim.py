@@ -1,4 +1,4 @@
-"""The command ``ready`` from job control's IDLE flip-flop (``ready_reg`` 1) on the generated
+"""The command ``ready`` from job control's IDLE flip-flop (``ctl_regs`` 1) on the generated
 Verilog (cocotb + Icarus): the edge suite with matmuls and pools on one core, every job
 bit-exact with its cycles equal to hw/cost/cycles.py, also under random stalls; matmul jobs
 streamed into the core take the sequence model's cycles with one and two weight buffers; the
@@ -15,7 +15,7 @@ from tests.hw.rtl.test_w_buffers import CONFIGS, random_jobs
 from tests.sim.test_pool_port import mixed_jobs
 
 #: pools and matmuls on one core (job control's POOL state returns to IDLE too)
-CFG = small(rows=2, cols=3, pool_lanes=6, pool_max_planes=16, ready_reg=1)
+CFG = small(rows=2, cols=3, pool_lanes=6, pool_max_planes=16, ctl_regs=1)
 
 
 def test_every_job_is_bit_exact_and_cycle_exact(tmp_path):
@@ -32,14 +32,14 @@ def test_every_job_is_bit_exact_and_cycle_exact(tmp_path):
 
 def test_streamed_jobs_take_the_sequence_models_cycles_and_idle_late_is_caught(tmp_path):
     for buffers in (1, 2):
-        cfg = replace(CONFIGS["4x2_g2_h3_d1"], w_buffers=buffers, ready_reg=1)
+        cfg = replace(CONFIGS["4x2_g2_h3_d1"], w_buffers=buffers, ctl_regs=1)
         jobs = random_jobs(cfg, 6, 60 + buffers)
         rows = run_jobs(cfg, save_jobs(jobs, tmp_path / str(buffers)), streamed=True,
                         build_dir=tmp_path / f"b{buffers}")
         want = sequence_times(cfg, [(j.m, j.n, j.k) for j in jobs])
         assert all(r["passed"] for r in rows), rows
         assert [r["cycle_span"] for r in rows] == [[t.command, t.last_result] for t in want]
-    cfg = replace(CONFIGS["4x2_g2_h3_d1"], ready_reg=1)
+    cfg = replace(CONFIGS["4x2_g2_h3_d1"], ctl_regs=1)
     jobs = random_jobs(cfg, 4, 5)
     rows = run_jobs(cfg, save_jobs(jobs, tmp_path / "late"), streamed=True,
                     build_dir=tmp_path / "late_b", fault="idle_late", expect_fail=True)

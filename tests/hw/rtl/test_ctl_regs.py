@@ -1,7 +1,7 @@
-"""The command ``ready`` from a flip-flop of its own (``ready_reg`` 1, job control's IDLE
+"""The command ``ready`` from a flip-flop of its own (``ctl_regs`` 1, job control's IDLE
 register): on the composed core in Amaranth's simulator, matmul sequences streamed as early as
 the core takes them are bit-exact and take the sequence model's cycles, with one and with two
-weight buffers, as with ``ready_reg`` 0; the deliberate ``idle_late`` (the flip-flop set a cycle
+weight buffers, as with ``ctl_regs`` 0; the deliberate ``idle_late`` (the flip-flop set a cycle
 late) keeps the results and is caught by the cycles. The config field's checks too."""
 
 from dataclasses import replace
@@ -22,7 +22,7 @@ def exact(cfg, jobs, beats) -> bool:
 @pytest.mark.parametrize("buffers", [1, 2])
 @pytest.mark.parametrize("name", ["2x3x16", "4x2_g2_h3_d1", "2x3_pool_port"])
 def test_streamed_jobs_are_exact_and_take_the_sequence_models_cycles(name, buffers):
-    cfg = replace(CONFIGS[name], w_buffers=buffers, ready_reg=1)
+    cfg = replace(CONFIGS[name], w_buffers=buffers, ctl_regs=1)
     for seed in range(2):
         jobs = random_jobs(cfg, 6, 100 + seed * 10 + buffers)
         taken, lasts, beats = stream(cfg, jobs)
@@ -36,7 +36,7 @@ def test_idle_late_is_caught_by_the_cycles():
     """Each command after the first is taken one cycle later than the model says; the results
     stay exact, so only the cycle check catches it. (With two weight buffers a streamed matmul
     is taken ahead, not in IDLE.)"""
-    cfg = replace(CONFIGS["2x3x16"], ready_reg=1)
+    cfg = replace(CONFIGS["2x3x16"], ctl_regs=1)
     jobs = random_jobs(cfg, 4, 7)
     want = [t.command for t in sequence_times(cfg, [(j.m, j.n, j.k) for j in jobs])]
     good = stream(cfg, jobs)
@@ -48,11 +48,11 @@ def test_idle_late_is_caught_by_the_cycles():
 
 def test_the_config_field():
     base = CONFIGS["2x3x16"]
-    q = replace(base, ready_reg=1)
-    assert q.tag.endswith("q") and "ready_reg" not in base.to_dict()
+    q = replace(base, ctl_regs=1)
+    assert q.tag.endswith("q") and "ctl_regs" not in base.to_dict()
     assert ArrayConfig.from_dict(q.to_dict()) == q
-    assert ArrayConfig.from_dict(base.to_dict()).ready_reg == 0
-    with pytest.raises(ConfigError, match="ready_reg must be 0 or 1"):
-        replace(base, ready_reg=2)
-    with pytest.raises(ConfigError, match="--core-parts 1 or --ready-reg 0"):
-        replace(base, ready_reg=1, core_parts=0)
+    assert ArrayConfig.from_dict(base.to_dict()).ctl_regs == 0
+    with pytest.raises(ConfigError, match="ctl_regs must be 0 or 1"):
+        replace(base, ctl_regs=2)
+    with pytest.raises(ConfigError, match="--core-parts 1 or --ctl-regs 0"):
+        replace(base, ctl_regs=1, core_parts=0)
