@@ -305,9 +305,11 @@ class ArrayConfig:
                         (not a decode of the state register); the last word's mask loads in
                         the setup cycle from a free-running copy of the payload's K - 1 (not a
                         copy the beat's handshake enables); the loader's padding has its own
-                        copy of the last-word flag. Same streams, results and cycles (the
-                        command handshake and the padding flag were the worst routed paths of
-                        the 50k-LUT throughput config). Needs ``core_parts`` 1. 0 (the
+                        copy of the last-word flag; the output FIFO's register queue writes
+                        each entry from a write-enable flip-flop of its own
+                        (:class:`hw.rtl.queue.RegisterQueue` ``free_writes``). Same streams,
+                        results and cycles (each was the worst routed path of the 50k-LUT
+                        throughput config on some placement). Needs ``core_parts`` 1. 0 (the
                         default): as every record before 2026-12-05 measured.
     clock_mhz           target clock (used by the cost model for time).
     """

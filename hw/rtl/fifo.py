@@ -42,7 +42,8 @@ class OutputFIFO(wiring.Component):
     :mod:`hw.synth.bram_outreg`: without it a block RAM's 5.8 ns clock-to-out plus a route
     bounded the clock), and the queue takes it. An entry written in cycle t is on ``r`` in
     cycle t + :meth:`latency` (t + 1: the flag sees it, and the read; then the read-data
-    registers; then the queue), one per cycle while ``r.ready`` stays high.
+    registers; then the queue), one per cycle while ``r.ready`` stays high. ``free_writes``:
+    the queue's (:class:`hw.rtl.queue.RegisterQueue`).
     """
 
     #: storages deeper than this go to block RAM (what yosys 0.70 does on ECP5, the LUT-RAM
@@ -67,7 +68,8 @@ class OutputFIFO(wiring.Component):
         a cycle late."""
         return cls.read_regs(depth) + 2
 
-    def __init__(self, width: int, depth: int, *, fault: str | None = None):
+    def __init__(self, width: int, depth: int, *, fault: str | None = None,
+                 free_writes: bool = False):
         if fault is not None and fault not in FIFO_FAULTS:
             self._MustUse__silence = True
             raise ValueError(f"unknown output FIFO fault {fault!r}; known: {FIFO_FAULTS}")
@@ -79,7 +81,7 @@ class OutputFIFO(wiring.Component):
         if depth & (depth - 1):
             self._MustUse__silence = True
             raise ValueError(f"OutputFIFO depth must be a power of two, got {depth}")
-        self._width, self._depth = width, depth
+        self._width, self._depth, self._free_writes = width, depth, free_writes
         super().__init__({
             "w_en": In(1), "w_data": In(width), "level": Out(range(depth + 1)),
             "r": Out(stream.Signature(width)),
@@ -93,7 +95,8 @@ class OutputFIFO(wiring.Component):
         m.submodules.storage = mem = Memory(shape=unsigned(self._width), depth=n, init=[],
                                             attrs={"no_rw_check": 1})
         wp, rp = mem.write_port(), mem.read_port()
-        m.submodules.queue = queue = RegisterQueue(self._width, q)
+        m.submodules.queue = queue = RegisterQueue(self._width, q,
+                                                   free_writes=self._free_writes)
         produce = Signal(range(n), name="produce")
         consume = Signal(range(n), name="consume")
         nonempty = Signal()                             # registered: level != 0

@@ -33,6 +33,13 @@ class RegisterQueue(wiring.Component):
     apart in the Verilog by :func:`hw.rtl.verilog.keep_replicas`), so that n groups of gates
     that hang on the head's field each have a register of their own, placed by them.
 
+    With ``free_writes``, each entry's write enable is a flip-flop of its own, high in every
+    cycle the entry is the free one at the write pointer (there is room): the entry loads
+    ``i.payload`` then whether or not an entry arrives, and a push moves the pointer on so
+    that it keeps it. The ports behave the same (a held entry is never written); the enables
+    of wide entries then hang on one register each, not on a decode of the pointer and the
+    handshake.
+
     Latency: an entry taken on ``i`` in cycle t is on ``o`` in cycle t + :attr:`LATENCY`.
     Throughput: one entry per cycle, with ``i.valid`` and ``o.ready`` held high (two entries
     cover the cycle by which the registered ``i.ready`` sees a read late; a producer that
@@ -44,7 +51,8 @@ class RegisterQueue(wiring.Component):
     LATENCY = 1
 
     def __init__(self, shape, depth: int = 2, *, ready_next: bool = False,
-                 head_field: str | None = None, head_copies: int = 0):
+                 head_field: str | None = None, head_copies: int = 0,
+                 free_writes: bool = False):
         try:
             Shape.cast(shape)
         except TypeError as e:
@@ -64,7 +72,7 @@ class RegisterQueue(wiring.Component):
                              f"head_field, got {head_copies!r} with head_field {head_field!r}")
         self._shape, self.depth = shape, depth
         self._ready_next, self._head_field = ready_next, head_field
-        self._head_copies = head_copies
+        self._head_copies, self._free_writes = head_copies, free_writes
         ports = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
         if ready_next:
             ports.update(i_ready_next=Out(1))
@@ -92,14 +100,24 @@ class RegisterQueue(wiring.Component):
             push.eq(self.i.valid & room),
             pop.eq(self.o.ready & any_),
         ]
-        for i, entry in enumerate(entries):
-            with m.If(push & (wr == i)):
-                m.d.sync += entry.eq(self.i.payload)
+        room_next = Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))
+        if self._free_writes:
+            # write{i}: room and wr == i in this cycle, registered from their next values
+            # (reset: room, wr = 0)
+            wr_next = Mux(push, Mux(wr == n - 1, 0, wr + 1), wr)
+            for i, entry in enumerate(entries):
+                free = Signal(name=f"write{i}", init=int(i == 0))
+                m.d.sync += free.eq(room_next & (wr_next == i))
+                with m.If(free):
+                    m.d.sync += entry.eq(self.i.payload)
+        else:
+            for i, entry in enumerate(entries):
+                with m.If(push & (wr == i)):
+                    m.d.sync += entry.eq(self.i.payload)
         with m.If(push):
             m.d.sync += wr.eq(Mux(wr == n - 1, 0, wr + 1))
         with m.If(pop):
             m.d.sync += rd.eq(Mux(rd == n - 1, 0, rd + 1))
-        room_next = Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))
         m.d.sync += [
             level.eq(level + push - pop),
             room.eq(room_next),

@@ -152,7 +152,8 @@ class ResultPath(wiring.Component):
         cfg, dr = self._cfg, self.drain
         C, D = cfg.cols, cfg.drain_rows_eff
         m.submodules.fifo = fifo = OutputFIFO(cfg.out_width + 1, cfg.out_fifo_depth,
-                                              fault=self._fault)
+                                              fault=self._fault,
+                                              free_writes=bool(cfg.ctl_regs))
         st_a_valid, st_b_valid, res_valid = Signal(), Signal(), Signal()
         res_data = Signal(cfg.out_width + 1, reset_less=True)
         m.d.comb += [fifo.w_en.eq(res_valid), fifo.w_data.eq(res_data),

@@ -1,5 +1,7 @@
-"""RegisterQueue: measured latency and throughput, order under random stalls on both sides,
-and registered handshakes (neither ready nor valid follows the other side in the same cycle)."""
+"""RegisterQueue: measured latency and throughput, order under random stalls on both sides
+(with and without ``free_writes``: an entry written whenever it is the free one, the payload
+garbage while ``i.valid`` is low), and registered handshakes (neither ready nor valid follows
+the other side in the same cycle)."""
 
 import random
 
@@ -10,9 +12,10 @@ from hw.rtl.queue import RegisterQueue
 from hw.rtl.simulate import run_testbench, take
 
 
-def run_queue(values, in_stall=None, out_stall=None, cycles=400):
-    """Offer ``values`` on ``i`` and take from ``o``; return [(cycle taken, cycle out, value)]."""
-    dut = RegisterQueue(8)
+def run_queue(values, in_stall=None, out_stall=None, cycles=400, free_writes=False):
+    """Offer ``values`` on ``i`` (a garbage payload while not offering) and take from ``o``;
+    return [(cycle taken, cycle out, value)]."""
+    dut = RegisterQueue(8, free_writes=free_writes)
     taken, out = [], []
     rin = random.Random(in_stall) if in_stall is not None else None
     rout = random.Random(out_stall) if out_stall is not None else None
@@ -23,7 +26,7 @@ def run_queue(values, in_stall=None, out_stall=None, cycles=400):
             offer = k < len(values) and (rin is None or rin.random() < 0.6)
             ready = rout is None or rout.random() < 0.6
             ctx.set(dut.i.valid, offer)
-            ctx.set(dut.i.payload, values[k] if k < len(values) else 0)
+            ctx.set(dut.i.payload, values[k] if offer else (0xA5 ^ cycle) % 256)
             if (value := take(ctx, dut.o, ready)) is not None:
                 out.append((cycle, value))
             if offer and ctx.get(dut.i.ready):
@@ -35,19 +38,21 @@ def run_queue(values, in_stall=None, out_stall=None, cycles=400):
     return taken, out
 
 
-def test_latency_and_one_entry_per_cycle():
+@pytest.mark.parametrize("free_writes", [False, True])
+def test_latency_and_one_entry_per_cycle(free_writes):
     values = list(range(1, 21))
-    taken, out = run_queue(values)
+    taken, out = run_queue(values, free_writes=free_writes)
     assert taken == list(range(20))                              # one per cycle, no bubble
     assert [c for c, _ in out] == [t + RegisterQueue.LATENCY for t in taken]
     assert [v for _, v in out] == values
 
 
+@pytest.mark.parametrize("free_writes", [False, True])
 @pytest.mark.parametrize("in_stall, out_stall", [(1, None), (None, 2), (3, 4), (5, 6)])
-def test_order_under_stalls(in_stall, out_stall):
+def test_order_under_stalls(in_stall, out_stall, free_writes):
     values = [random.Random(in_stall).randrange(256) for _ in range(60)]
     values = [(v + 7 * i) % 256 for i, v in enumerate(values)]
-    taken, out = run_queue(values, in_stall, out_stall)
+    taken, out = run_queue(values, in_stall, out_stall, free_writes=free_writes)
     assert [v for _, v in out] == values
     # never more than DEPTH entries held: an entry leaves no earlier than LATENCY after it came
     assert all(c >= t + RegisterQueue.LATENCY for t, (c, _) in zip(taken, out))
