@@ -121,9 +121,10 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     parts are the largest, README, Results). Records 6 and 9, the throughput config placed and
     routed on two seeds (README, Throughput), are where the model's Fmax is 36-40 % above the
     clock it closes: their LUT and FF are within the bound all the same, as are records 7 and 8,
-    that config with two weight buffers and with kept weights (yosys), and records 10-14, that
+    that config with two weight buffers and with kept weights (yosys), records 10-14, that
     config routed with the flow options (copied drivers, the placer's timing weight; two weight
-    buffers)."""
+    buffers), and records 15 and 16, that config with two weight buffers and control registers of their own
+    (``ctl_regs``)."""
     import json
 
     from hw.paths import RESOURCE_MODEL, SYNTH_DATA_DIR
@@ -131,7 +132,7 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     model = resources.load_model(RESOURCE_MODEL)["families"]
     recs = [json.loads(line) for line in
             (SYNTH_DATA_DIR / "pool_port_ecp5.jsonl").read_text().splitlines() if line.strip()]
-    assert len(recs) == 14 and all(r["config"]["pool_port"] == 1 for r in recs)
+    assert len(recs) == 16 and all(r["config"]["pool_port"] == 1 for r in recs)
     for rec in recs:
         cfg = ArrayConfig.from_dict(rec["config"])
         est = resources.predict(cfg, "ecp5", model)
