@@ -347,6 +347,14 @@ class ArrayConfig:
                 raise ConfigError(f"{name} must be <= {hi:,}, got {v:,}: {why}; pass a smaller "
                                   f"--{name.replace('_', '-')}")
 
+        def need_choice(name, lo, low_means, high_means):
+            """``name`` is ``lo`` or ``lo`` + 1 (an int, not a bool)."""
+            v = getattr(self, name)
+            if v not in (lo, lo + 1) or isinstance(v, bool):
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{name} must be {lo} or {lo + 1}, got {v!r}; pass {flag} {lo} "
+                                  f"({low_means}) or {lo + 1} ({high_means})")
+
         banks = ("has its own {} bank of at least one block RAM and the device with the most "
                  "block RAMs here (xc7a100t) has 270")
         need_int("rows", 1, "pass --rows 1 or more (R, the PE rows of the array)",
@@ -412,32 +420,21 @@ class ArrayConfig:
                 f"load_rows {g} must be a power of two dividing rows {self.rows} and cols "
                 f"{self.cols} (a load beat's rows go to different banks at one address): pass "
                 f"--load-rows {largest_load_rows(self.rows, self.cols)} or 0 (the largest such)")
-        if self.pool_port not in (0, 1) or isinstance(self.pool_port, bool):
-            raise ConfigError(f"pool_port must be 0 or 1, got {self.pool_port!r}; pass "
-                              f"--pool-port 0 (one core, shared streams) or 1 (a pool core of "
-                              f"its own beside the matmul core)")
-        if self.core_parts not in (0, 1) or isinstance(self.core_parts, bool):
-            raise ConfigError(f"core_parts must be 0 or 1, got {self.core_parts!r}; pass "
-                              f"--core-parts 0 (the single-module core) or 1 (the core built "
-                              f"from parts)")
-        if self.keep_weights not in (0, 1) or isinstance(self.keep_weights, bool):
-            raise ConfigError(f"keep_weights must be 0 or 1, got {self.keep_weights!r}; pass "
-                              f"--keep-weights 0 (every job loads its W) or 1 (a job may keep "
-                              f"the previous job's W)")
+        need_choice("pool_port", 0, "one core, shared streams",
+                    "a pool core of its own beside the matmul core")
+        need_choice("core_parts", 0, "the single-module core", "the core built from parts")
+        need_choice("keep_weights", 0, "every job loads its W", "a job may keep the previous "
+                    "job's W")
         if self.keep_weights and not self.core_parts:
             raise ConfigError("keep_weights 1 needs the core built from parts; pass "
                               "--core-parts 1 or --keep-weights 0")
-        if self.w_buffers not in (1, 2) or isinstance(self.w_buffers, bool):
-            raise ConfigError(f"w_buffers must be 1 or 2, got {self.w_buffers!r}; pass "
-                              f"--w-buffers 1 (one job's weights) or 2 (the next job's weights "
-                              f"load while the current job computes)")
+        need_choice("w_buffers", 1, "one job's weights", "the next job's weights load while "
+                    "the current job computes")
         if self.w_buffers == 2 and (not self.core_parts or self.keep_weights):
             raise ConfigError("w_buffers 2 needs the core built from parts and no kept "
                               "weights; pass --core-parts 1 --keep-weights 0, or --w-buffers 1")
-        if self.ctl_regs not in (0, 1) or isinstance(self.ctl_regs, bool):
-            raise ConfigError(f"ctl_regs must be 0 or 1, got {self.ctl_regs!r}; pass "
-                              f"--ctl-regs 0 (control from the state decode) or 1 (die-wide "
-                              f"control signals from registers of their own)")
+        need_choice("ctl_regs", 0, "control from the state decode",
+                    "die-wide control signals from registers of their own")
         if self.ctl_regs and not self.core_parts:
             raise ConfigError("ctl_regs 1 needs the core built from parts; pass --core-parts 1 "
                               "or --ctl-regs 0")

@@ -102,8 +102,9 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
                       "loads while the current one computes (its command is taken once the "
                       "current job's operands are in); needs --core-parts 1",
          "ctl_regs": "1: control signals that fan out across the die (the command ready, "
-                     "the last word's mask and padding flag, the output queue's entry enables) come from registers of their own "
-                     "(shorter die-wide paths; same cycles); needs --core-parts 1"}
+                     "the last word's mask and padding flag, the output queue's entry "
+                     "enables) come from registers of their own (shorter die-wide paths; "
+                     "same cycles); needs --core-parts 1"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

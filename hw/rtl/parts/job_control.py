@@ -18,6 +18,12 @@ from ..interfaces import ahead_signature, drain_signature, job_signature, status
 JOB_FAULTS = ("idle_late",)
 
 
+def last_word_mask(simd: int, krem):
+    """The bits of a row's last ``simd``-bit word that hold K's bits, from ``krem`` =
+    (K - 1) mod simd: the low krem + 1 bits set."""
+    return Const((1 << simd) - 1, simd) >> (~krem)
+
+
 class JobControl(wiring.Component):
     """Holds the current job and steps it through its phases: IDLE (ready for a command beat),
     SETUP (one cycle: the parts initialise their registers for the job), then for a matmul
@@ -101,7 +107,7 @@ class JobControl(wiring.Component):
         if idle is None:
             with m.If(self.cmd.valid & self.cmd.ready):
                 m.d.sync += krem.eq(self.cmd.payload.k - 1)
-            m.d.sync += ctl.kmask.eq(Const((1 << S) - 1, S) >> (~krem))
+            m.d.sync += ctl.kmask.eq(last_word_mask(S, krem))
         else:
             self._mask_on_setup(m, krem, [ctl.kmask], ctl.setup)
 
@@ -178,7 +184,7 @@ class JobControl(wiring.Component):
         S = self._cfg.simd
         m.d.sync += krem.eq(self.cmd.payload.k - 1)
         with m.If(setup):
-            m.d.sync += [mask.eq(Const((1 << S) - 1, S) >> (~krem)) for mask in masks]
+            m.d.sync += [mask.eq(last_word_mask(S, krem)) for mask in masks]
 
     def _derive(self, m, ctl, job, when):
         """``ctl``'s values derived from its job's K and op, registered in the cycle ``when``
@@ -207,7 +213,7 @@ class JobControl(wiring.Component):
         if idle is None:
             with m.If(taken):
                 m.d.sync += [krem.eq(cmd.payload.k - 1), load.job.eq(cmd.payload)]
-            kmask = Const((1 << S) - 1, S) >> (~krem)
+            kmask = last_word_mask(S, krem)
             m.d.sync += [load.kmask.eq(kmask), ctl.kmask.eq(kmask)]
         else:
             with m.If(taken):
