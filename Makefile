@@ -69,7 +69,8 @@ sim-variants: setup  ## every trained variant's binary ops (1 image each, build/
 #: the throughput config placed and routed (pool_port_ecp5.jsonl), reported with the clock it
 #: closes in reports/binaryvit-s-routed, with two weight buffers in
 #: reports/binaryvit-s-routed-wb2, and with control registers of their own as well in
-#: reports/binaryvit-s-routed-wb2-ctl
+#: reports/binaryvit-s-routed-wb2-ctl; the same sweep with two weight buffers in
+#: reports/binaryvit-s-options-wb2
 THROUGHPUT_LIMITS = --max-m 256 --max-n 256 --max-k 1024 --drain-rows 8 --pool-port 1
 
 report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports -> reports/, the model family's co-design table -> reports/variants/
@@ -80,6 +81,7 @@ report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports 
 	$(PY) -m hw report --network digits-tiny --rows 4 --cols 4 --simd 32 --device ecp5-85
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 --device ecp5-85
 	$(PY) -m hw dse --network binaryvit-s --device ecp5-85 $(THROUGHPUT_LIMITS) --load-rows 0 --sweep-hold-banks 2 4 8 10 12 16 --pool-lanes-per-col 1 2 4 --use-fmax --out reports/binaryvit-s-options --quiet
+	$(PY) -m hw dse --network binaryvit-s --device ecp5-85 $(THROUGHPUT_LIMITS) --load-rows 0 --sweep-hold-banks 2 4 8 10 12 16 --pool-lanes-per-col 1 2 4 --w-buffers 2 --use-fmax --out reports/binaryvit-s-options-wb2 --quiet
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 --max-m 1024 --max-n 1024 --max-k 1024 --drain-rows 8 --load-rows 8 --hold-banks 8 --pool-lanes 16 --pool-port 1 --device ecp5-85 --out reports/binaryvit-s-options
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 $(THROUGHPUT_LIMITS) --load-rows 8 --hold-banks 8 --pool-lanes 16 --device ecp5-85 --out reports/binaryvit-s-routed
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 $(THROUGHPUT_LIMITS) --load-rows 8 --hold-banks 8 --pool-lanes 16 --w-buffers 2 --device ecp5-85 --out reports/binaryvit-s-routed-wb2

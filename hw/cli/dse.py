@@ -64,12 +64,6 @@ def run(ns) -> int:
     from ..cost.dse import run_dse
 
     base = config_from_args(ns)
-    for flag, value, off in (("--keep-weights", base.keep_weights, 0),
-                             ("--w-buffers", base.w_buffers, 1)):
-        if value != off:
-            raise UsageError(f"{flag} {value}: the design-space sweep does not model it; "
-                             f"sweep without it and cost the chosen config with "
-                             f"`python -m hw network ... {flag} {value}`")
     rows = sweep_range("--rows-range", *ns.rows_range)
     cols = sweep_range("--cols-range", *ns.cols_range)
     if ns.simds is not None:

@@ -37,7 +37,8 @@ from . import resources as _res
 from ..config import ArrayConfig, bank_period, rows_before_first_read, tile_period
 from .cycles import frame_cycles, matmul_cycles, pool_cycles
 from ..ops import OpKind
-from .network import Network, op_jobs
+from .network import Network, matmul_runs, op_jobs
+from .sequence import sequence_cycles
 from .utilisation import utilisation
 
 
@@ -74,8 +75,9 @@ class ConfigGrid:
     lanes: what the cycle and resource formulas read of a config, as arrays (one SIMD and set
     of limits).
 
-    ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``, ``pool_port``, ``core_parts``:
-    ints (the cycle formula loops over the hold banks); the :data:`STACKED` properties: arrays
+    ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``, ``pool_port``, ``core_parts``,
+    ``keep_weights``, ``w_buffers`` and the job limits ``max_m``, ``max_n``, ``max_k``: ints
+    (the cycle formula loops over the hold banks); the :data:`STACKED` properties: arrays
     from :func:`stacked_properties`; :meth:`tile_period`, :meth:`bank_period`,
     :meth:`rows_before_first_read`: :func:`hw.config.tile_period`,
     :func:`hw.config.bank_period`, :func:`hw.config.rows_before_first_read`.
@@ -89,6 +91,8 @@ class ConfigGrid:
         self.hold_banks = base.hold_banks
         self.pool_port = base.pool_port
         self.core_parts = base.core_parts
+        self.keep_weights, self.w_buffers = base.keep_weights, base.w_buffers
+        self.max_m, self.max_n, self.max_k = base.max_m, base.max_n, base.max_k
         for name, vals in stacked_properties(base, self.rows, self.cols,
                                              lanes_per_col=lanes_per_col).items():
             setattr(self, name, vals)
@@ -116,7 +120,10 @@ def bram_of(cfg: ArrayConfig, family: str) -> float:
 
 class ShapeTable:
     """The network's legal jobs for one SIMD and set of limits: unique matmul shapes with
-    counts, and the pool jobs (evaluated on the :class:`ConfigGrid` like the matmuls)."""
+    counts, and the pool jobs (evaluated on the :class:`ConfigGrid` like the matmuls); with
+    ``keep_weights`` 1 the matmul ops (each saves :meth:`hw.ops.MatmulOp.weight_reload_cycles`),
+    with ``w_buffers`` 2 the streamed sequences (:func:`hw.cost.network.matmul_runs`), as the
+    scalar :func:`hw.cost.network.network_cost` counts them."""
 
     def __init__(self, net: Network, base: ArrayConfig):
         self.base = base
@@ -129,6 +136,9 @@ class ShapeTable:
                 else:
                     self.pool[(job.planes, job.h, job.w, job.kernel, job.stride,
                                job.padding)] += n
+        self.kept_ops = net.matmuls if base.keep_weights else []
+        self.runs = ([[shape for _, shape in run] for run in matmul_runs(base, net.ops)]
+                     if base.w_buffers == 2 else [])
         self.macs = net.macs()
 
     def cycles(self, grid: ConfigGrid) -> np.ndarray:
@@ -136,8 +146,14 @@ class ShapeTable:
         with ``pool_port`` the two cores' sums overlap, :func:`~hw.cost.cycles.frame_cycles`)."""
         mm = np.zeros(grid.rows.shape, dtype=np.int64)
         pool = np.zeros(grid.rows.shape, dtype=np.int64)
-        for shape, n in self.matmul.items():
-            mm = mm + n * matmul_cycles(grid, *shape)
+        if self.runs:
+            for run in self.runs:
+                mm = mm + sequence_cycles(grid, run)
+        else:
+            for shape, n in self.matmul.items():
+                mm = mm + n * matmul_cycles(grid, *shape)
+        for op in self.kept_ops:
+            mm = mm - op.weight_reload_cycles(grid)
         for shape, n in self.pool.items():
             pool = pool + n * pool_cycles(grid, *shape)
         return frame_cycles(mm, pool, grid.pool_port)

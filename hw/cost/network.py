@@ -455,22 +455,29 @@ def network_cost(net: Network, cfg: ArrayConfig, bandwidth: Bandwidth | None = N
     }
 
 
-def streamed_costs(cfg: ArrayConfig, costs: list) -> list:
-    """``costs`` with each matmul op charged what its jobs add to a streamed sequence
-    (:func:`hw.cost.sequence.streamed_increments`, ``w_buffers`` 2): the ops in network order,
-    each op's jobs in :func:`op_jobs` order; with one core (``pool_port`` 0) a pool ends a
-    sequence (the host sends the next command after the pool's last result)."""
-    from .sequence import streamed_increments
-
+def matmul_runs(cfg: ArrayConfig, ops) -> list[list[tuple[int, tuple]]]:
+    """The streamed sequences (``w_buffers`` 2) a frame's matmul jobs run as: (op index in
+    ``ops``, (M, N, K)) of every job, the ops in order, each op's jobs in :func:`op_jobs`
+    order; with one core (``pool_port`` 0) a pool ends a sequence (the host sends the next
+    command after the pool's last result). Empty sequences are left out."""
     runs: list[list[tuple[int, tuple]]] = [[]]
-    for i, c in enumerate(costs):
-        if c.op.kind is OpKind.MATMUL:
-            for job, n in op_jobs(cfg, c.op).items():
+    for i, op in enumerate(ops):
+        if op.kind is OpKind.MATMUL:
+            for job, n in op_jobs(cfg, op).items():
                 runs[-1] += [(i, (job.m, job.n, job.k))] * n
         elif not cfg.pool_port:
             runs.append([])
+    return [run for run in runs if run]
+
+
+def streamed_costs(cfg: ArrayConfig, costs: list) -> list:
+    """``costs`` with each matmul op charged what its jobs add to a streamed sequence
+    (:func:`hw.cost.sequence.streamed_increments`, ``w_buffers`` 2, the sequences of
+    :func:`matmul_runs`)."""
+    from .sequence import streamed_increments
+
     charged = [0] * len(costs)
-    for run in runs:
+    for run in matmul_runs(cfg, [c.op for c in costs]):
         for (i, _), inc in zip(run, streamed_increments(cfg, [shape for _, shape in run])):
             charged[i] += inc
     return [replace(c, cycles=charged[i]) if c.op.kind is OpKind.MATMUL else c

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..config import ArrayConfig, ceil_div, load_beats
 from .cycles import matmul_terms
 
@@ -52,12 +54,17 @@ class JobTimes:
 
 def sequence_times(cfg: ArrayConfig, shapes) -> list[JobTimes]:
     """:class:`JobTimes` of each matmul job of ``shapes`` ((M, N, K) each, in order), streamed
-    into the matmul core from cycle 0 (the module docstring's recurrence)."""
+    into the matmul core from cycle 0 (the module docstring's recurrence). Elementwise on numpy
+    arrays of config values too (:class:`hw.cost.dse.ConfigGrid`): then each field is an array,
+    one value per config."""
     out: list[JobTimes] = []
     g, lag = cfg.load_rows_eff, cfg.result_latency - 1
     last_a_beat = 0
+    terms_of: dict = {}            # one matmul_terms per distinct shape (a network repeats them)
     for i, (m, n, k) in enumerate(shapes):
-        terms = matmul_terms(cfg, m, n, k)
+        if (m, n, k) not in terms_of:
+            terms_of[m, n, k] = matmul_terms(cfg, m, n, k)
+        terms = terms_of[m, n, k]
         alone, w_beats = sum(terms.values()), terms["w_load"]
         a_beats = load_beats(m, g) * ceil_div(k, cfg.simd)
         hidden = False
@@ -69,15 +76,21 @@ def sequence_times(cfg: ArrayConfig, shapes) -> list[JobTimes]:
             if cfg.w_buffers == 2:
                 start = last_a_beat + 1
                 hidden = start + 1 + w_beats <= run
-                if hidden:
-                    last, last_a_beat = run + alone - w_beats - 1, run + 1 + a_beats
-                else:
-                    last, last_a_beat = start + alone - 1, start + 1 + w_beats + a_beats
+                last = np.where(hidden, run + alone - w_beats - 1, start + alone - 1)
+                last_a_beat = np.where(hidden, run + 1 + a_beats,
+                                       start + 1 + w_beats + a_beats)
             else:
                 start = run
                 last = start + alone - 1
-        out.append(JobTimes(start, last, hidden))
+        out.append(JobTimes(*(_plain(v) for v in (start, last, hidden))))
     return out
+
+
+def _plain(value):
+    """A 0-d numpy value as a Python int or bool (an array of configs stays an array)."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return value
+    return value.item() if isinstance(value, np.generic | np.ndarray) else value
 
 
 def sequence_cycles(cfg: ArrayConfig, shapes) -> int:

@@ -551,14 +551,14 @@ def test_exit_statuses_come_from_types_not_message_text():
 
 
 def test_kept_weights_are_refused_where_they_do_not_apply(capsys):
-    """``--keep-weights``: 0 or 1, only on the core built from parts, and not in the
-    design-space sweep (which does not model it): one line each, naming the flag."""
+    """``--keep-weights``: 0 or 1, only on the core built from parts (the design-space sweep
+    included): one line each, naming the flag."""
     refused(["network", "--network", "digits-tiny", "--keep-weights", "2"], capsys,
             "keep_weights must be 0 or 1", "--keep-weights 0")
     refused(["network", "--network", "digits-tiny", "--keep-weights", "1", "--core-parts", "0"],
             capsys, "--core-parts 1", "--keep-weights 0")
-    refused(["dse", "--network", "digits-tiny", "--device", "ecp5-85", "--keep-weights", "1"],
-            capsys, "--keep-weights 1", "does not model")
+    refused(["dse", "--network", "digits-tiny", "--device", "ecp5-85", "--keep-weights", "1",
+             "--core-parts", "0"], capsys, "--core-parts 1", "--keep-weights 0")
 
 
 def test_two_weight_buffers_are_refused_where_they_do_not_apply(capsys):
@@ -566,5 +566,5 @@ def test_two_weight_buffers_are_refused_where_they_do_not_apply(capsys):
             "w_buffers must be 1 or 2", "--w-buffers 1")
     refused(["network", "--network", "digits-tiny", "--w-buffers", "2", "--core-parts", "0"],
             capsys, "--core-parts 1", "--w-buffers 1")
-    refused(["dse", "--network", "digits-tiny", "--device", "ecp5-85", "--w-buffers", "2"],
-            capsys, "--w-buffers 2", "does not model")
+    refused(["dse", "--network", "digits-tiny", "--device", "ecp5-85", "--w-buffers", "2",
+             "--core-parts", "0"], capsys, "--core-parts 1", "--w-buffers 1")

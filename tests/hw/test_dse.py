@@ -83,6 +83,32 @@ def test_vectorized_cycles_binaryvit_s(vit):
     assert got[0] == network_cost(vit, cfg)["totals"]["cycles"]
 
 
+@pytest.mark.parametrize("option", [{"keep_weights": 1}, {"w_buffers": 2}])
+@pytest.mark.parametrize("pool_port", [0, 1])
+def test_vectorized_cycles_with_kept_weights_and_two_buffers(tiny, vit, option, pool_port):
+    """keep_weights 1 (each op's later M chunks load no W) and w_buffers 2 (the matmul jobs run
+    as streamed sequences, a pool ending one on a single core) on the grid: every config's
+    frame equals the scalar network_cost's, never above the frame without the option, and
+    below it somewhere on each network."""
+    for net, cfgs in ((tiny, list(_random_configs(6, 7))),
+                      (vit, [ArrayConfig(rows=8, cols=8, simd=64, max_m=256, max_n=256,
+                                         hold_banks=8, drain_rows=8, load_rows=8)])):
+        saved = False
+        for cfg in cfgs:
+            cfg = replace(cfg, pool_port=pool_port, **option)
+            base = replace(cfg, rows=1, cols=1, load_rows=1)
+            rows, cols = np.array([cfg.rows, 2, 7]), np.array([cfg.cols, 3, 1])
+            got = ShapeTable(net, base).cycles(ConfigGrid(base, rows, cols))
+            plain = ShapeTable(net, replace(base, keep_weights=0, w_buffers=1)).cycles(
+                ConfigGrid(replace(base, keep_weights=0, w_buffers=1), rows, cols))
+            for r, c, g in zip(rows, cols, got):
+                want = network_cost(net, replace(base, rows=int(r), cols=int(c)))
+                assert g == want["totals"]["cycles"]
+            assert (got <= plain).all()
+            saved |= bool((got < plain).any())
+        assert saved, net.name
+
+
 def test_pool_lanes_per_column_on_the_grid(vit, coeffs):
     """L = F x C pool lanes: the grid's cycles and features equal the scalar ones of the real
     config, and the sweep takes F only where F x C fits one result beat (F <= min(D, R))."""
@@ -236,6 +262,24 @@ def test_cli_dse_writes_front(tmp_path, coeffs, capsys):
     assert luts == sorted(luts) and fps == sorted(fps)
 
 
+@pytest.mark.parametrize("flag", [("--keep-weights", "1"), ("--w-buffers", "2")])
+def test_cli_dse_sweeps_with_kept_weights_or_two_buffers(tmp_path, coeffs, capsys, tiny, flag):
+    """The sweep takes --keep-weights 1 and --w-buffers 2: the JSON's limits hold the option
+    and its fastest config's cycles are network_cost's of that config."""
+    rc = _run(["dse", "--network", "digits-tiny", "--device", "ecp5-25", "--coeffs", str(coeffs),
+               "--rows-range", "1", "6", "--cols-range", "1", "6", "--simds", "32",
+               "--max-m", "64", "--max-n", "128", "--max-k", "256", "--pool-row-depth", "1024",
+               *flag, "--out", str(tmp_path), "--quiet"])
+    assert rc == 0, capsys.readouterr()
+    doc = json.loads((tmp_path / "dse_ecp5-25.json").read_text())
+    base = ArrayConfig.from_dict(doc["limits"])
+    assert (base.keep_weights, base.w_buffers) == ((1, 1) if flag[0] == "--keep-weights"
+                                                   else (0, 2))
+    best = doc["fastest"]
+    cfg = replace(base, rows=best["rows"], cols=best["cols"], simd=best["simd"])
+    assert best["cycles"] == network_cost(tiny, cfg)["totals"]["cycles"]
+
+
 def test_cli_dse_sweeps_pool_lanes_per_column(tmp_path, coeffs, capsys):
     args = ["dse", "--network", "digits-tiny", "--device", "ecp5-25", "--coeffs", str(coeffs),
             "--rows-range", "1", "4", "--cols-range", "1", "4", "--simds", "16",
@@ -375,13 +419,17 @@ def test_load_rows_0_on_the_grid_is_each_configs_largest(vit, coeffs, capsys):
     assert "--load-rows 2 does not divide every swept R and C" in capsys.readouterr().err
 
 
-def test_committed_options_sweep_fastest_is_the_models(vit):
-    """reports/binaryvit-s-options/dse_ecp5-85.json (`make report`: the throughput options
-    swept, load_rows 0, each config at its estimated Fmax): its fastest record is what the
-    cycle and resource models give that config now (cycles, LUT, FF, BRAM, Fmax, frames/s)."""
-    doc = json.loads((REPORTS_DIR / "binaryvit-s-options" / "dse_ecp5-85.json").read_text())
+@pytest.mark.parametrize("folder, w_buffers", [("binaryvit-s-options", 1),
+                                               ("binaryvit-s-options-wb2", 2)])
+def test_committed_options_sweep_fastest_is_the_models(vit, folder, w_buffers):
+    """reports/binaryvit-s-options/dse_ecp5-85.json and the same sweep with two weight buffers
+    (`make report`: the throughput options swept, load_rows 0, each config at its estimated
+    Fmax): its fastest record is what the cycle and resource models give that config now
+    (cycles, LUT, FF, BRAM, Fmax, frames/s)."""
+    doc = json.loads((REPORTS_DIR / folder / "dse_ecp5-85.json").read_text())
     base = ArrayConfig.from_dict(doc["limits"])
     assert base.load_rows == 0 and doc["clock"] == "resource-model Fmax per config"
+    assert base.w_buffers == w_buffers
     best = doc["fastest"]
     cfg = config_at(replace(base, simd=best["simd"], hold_banks=best["hold_banks"]),
                     best["rows"], best["cols"], best["pool_lanes"] // best["cols"])
