@@ -123,8 +123,9 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     clock it closes: their LUT and FF are within the bound all the same, as are records 7 and 8,
     that config with two weight buffers and with kept weights (yosys), records 10-14, that
     config routed with the flow options (copied drivers, the placer's timing weight; two weight
-    buffers), and records 15 and 16, that config with two weight buffers and control registers of their own
-    (``ctl_regs``)."""
+    buffers), records 15 and 16, that config with two weight buffers and control registers of their own
+    (``ctl_regs``), and records 17-19, that config with ten hold banks, without and with
+    ``ctl_regs``."""
     import json
 
     from hw.paths import RESOURCE_MODEL, SYNTH_DATA_DIR
@@ -132,7 +133,7 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     model = resources.load_model(RESOURCE_MODEL)["families"]
     recs = [json.loads(line) for line in
             (SYNTH_DATA_DIR / "pool_port_ecp5.jsonl").read_text().splitlines() if line.strip()]
-    assert len(recs) == 16 and all(r["config"]["pool_port"] == 1 for r in recs)
+    assert len(recs) == 19 and all(r["config"]["pool_port"] == 1 for r in recs)
     for rec in recs:
         cfg = ArrayConfig.from_dict(rec["config"])
         est = resources.predict(cfg, "ecp5", model)
