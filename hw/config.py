@@ -197,7 +197,7 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 #: was 0 then; its default is 1 since 2026-12-05, so a config written without it is a
 #: single-module core, and one of the core built from parts says so)
 LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0, "keep_weights": 0,
-                "w_buffers": 1, "ctl_regs": 0}
+                "w_buffers": 1, "ctl_regs": 0, "pe_flag_regs": 0}
 
 
 def memory_bits(cfg) -> int:
@@ -311,6 +311,14 @@ class ArrayConfig:
                         results and cycles (each was the worst routed path of the 50k-LUT
                         throughput config on some placement). Needs ``core_parts`` 1. 0 (the
                         default): as every record before 2026-12-05 measured.
+    pe_flag_regs        1: every PE's flags register (``f_out``: the flags one hop east) is
+                        its own, kept apart in the Verilog (``flags_own``,
+                        :func:`hw.rtl.verilog.keep_replicas`): the PEs of one anti-diagonal
+                        see the same flags in the same cycle, and Yosys otherwise merges their
+                        flag registers and the delays after them into one that drives the
+                        hold-register enables of PEs across the die. Same streams, results
+                        and cycles. 0 (the default): as every record before 2026-12-06
+                        measured.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -336,6 +344,7 @@ class ArrayConfig:
     keep_weights: int = 0
     w_buffers: int = 1
     ctl_regs: int = 0
+    pe_flag_regs: int = 0
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -438,6 +447,8 @@ class ArrayConfig:
         if self.ctl_regs and not self.core_parts:
             raise ConfigError("ctl_regs 1 needs the core built from parts; pass --core-parts 1 "
                               "or --ctl-regs 0")
+        need_choice("pe_flag_regs", 0, "flag registers Yosys may merge",
+                    "every PE's flags register its own")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -730,8 +741,8 @@ class ArrayConfig:
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
         load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
         single-module core (``core_parts`` 0), ``w`` with ``keep_weights``, ``w2`` with two
-        weight buffers, ``q`` with control registers of their own (``ctl_regs``):
-        r8c8s64k2048m512n512d2h4l16g8p)."""
+        weight buffers, ``q`` with control registers of their own (``ctl_regs``), ``f`` with
+        every PE's own flags register (``pe_flag_regs``): r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
@@ -739,7 +750,7 @@ class ArrayConfig:
                 + ("p" if self.pool_port else "") + ("" if self.core_parts else "b")
                 + ("w" if self.keep_weights else "")
                 + (f"w{self.w_buffers}" if self.w_buffers != 1 else "")
-                + ("q" if self.ctl_regs else ""))
+                + ("q" if self.ctl_regs else "") + ("f" if self.pe_flag_regs else ""))
 
 
 DEFAULT = ArrayConfig()

@@ -82,7 +82,7 @@ _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
            "mem_piece_depth", "drain_rows", "hold_banks",
            "pool_lanes", "load_rows", "pool_port", "core_parts", "keep_weights",
-           "w_buffers", "ctl_regs")
+           "w_buffers", "ctl_regs", "pe_flag_regs")
 
 #: help beyond the default, for the fields that need it
 _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at most "
@@ -104,7 +104,10 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
          "ctl_regs": "1: control signals that fan out across the die (the command ready, "
                      "the last word's mask and padding flag, the output queue's entry "
                      "enables) come from registers of their own (shorter die-wide paths; "
-                     "same cycles); needs --core-parts 1"}
+                     "same cycles); needs --core-parts 1",
+         "pe_flag_regs": "1: every PE's flags register its own, kept apart (Yosys otherwise "
+                         "merges those of an anti-diagonal of PEs into one that drives hold "
+                         "enables across the die; same cycles)"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

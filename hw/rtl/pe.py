@@ -117,8 +117,8 @@ class PE(wiring.Component):
         cfg = self._cfg
         if self._zeros:
             return self._elaborate_zeros(m)
-        m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in),
-                     self.f_out.eq(self.f_in)]
+        m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in)]
+        self._flags_register(m)
         tree = Popcount(cfg.simd)
         if self._xnor_only:
             a, w = self.a_out, self.w_out
@@ -146,9 +146,23 @@ class PE(wiring.Component):
     def _elaborate_zeros(self, m):
         """The zero-count PE: the zero bits of its ``a_in`` register (``a_out``), accumulated
         and held like any PE's sum."""
-        m.d.sync += [self.a_out.eq(self.a_in), self.f_out.eq(self.f_in)]
+        m.d.sync += self.a_out.eq(self.a_in)
+        self._flags_register(m)
         self._accumulate(m, Popcount(self._cfg.simd), ~self.a_out)
         return m
+
+    def _flags_register(self, m):
+        """``f_out``: ``f_in`` one cycle later. With ``cfg.pe_flag_regs`` it is a register of
+        this PE's own, ``flags_own``, kept apart in the Verilog (:func:`hw.rtl.verilog.keep_replicas`):
+        the PEs of one anti-diagonal (r + c) see the same flags in the same cycle, so Yosys
+        would otherwise merge their flag registers and the delays after them into one, whose
+        ``last`` then drives the hold-bank enables of PEs across the die."""
+        if not self._cfg.pe_flag_regs:
+            m.d.sync += self.f_out.eq(self.f_in)
+            return
+        own = Signal.like(self.f_out, name="flags_own")
+        m.d.sync += own.eq(self.f_in)
+        m.d.comb += self.f_out.eq(own)
 
     def _accumulate(self, m, tree, x):
         """The popcount ``tree`` of ``x``, the accumulator and the hold banks."""

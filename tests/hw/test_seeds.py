@@ -141,3 +141,40 @@ def test_cli_prints_the_committed_groups(flag):
         assert doc and all(d["seeds"] == len(d["runs"]) for d in doc)
     else:
         assert "ecp5-85 4x4x32, RTL " in res.stdout
+
+
+def test_fmax_against_size_with_one_flow_has_no_collapse():
+    """hw/synth/data/fmax_size_ecp5.jsonl: the default options at four sizes, each placed and
+    routed on seeds 1 and 2 (the default config on seed 3 too) with the placer weight 150, and
+    the throughput config at 8x8x64 with the same weight (pool_port_ecp5.jsonl, records 11 and
+    14). Fmax falls with size but never collapses: the lowest seed of each config, in LUT
+    order, is at least 80 % of the one before (README, Results: Fmax against size)."""
+    from collections import defaultdict
+
+    from hw.paths import SYNTH_DATA_DIR
+
+    def weighted(name):
+        for line in (SYNTH_DATA_DIR / name).read_text().splitlines():
+            rec = json.loads(line)
+            if "--placer-heap-timingweight 150" in rec["flags"].get("nextpnr", ""):
+                yield rec
+
+    sizes = defaultdict(list)
+    for rec in weighted("fmax_size_ecp5.jsonl"):
+        assert ArrayConfig.from_dict(rec["config"]) == ArrayConfig(
+            rows=rec["rows"], cols=rec["cols"], simd=rec["simd"])      # the default options
+        sizes[rec["rows"], rec["cols"], rec["simd"]].append(rec)
+    assert sorted(sizes) == [(2, 2, 32), (4, 4, 32), (4, 4, 64), (8, 8, 64)]
+    assert all(len(recs) >= 2 for recs in sizes.values())
+    assert len(sizes[4, 4, 32]) >= 3                      # the default config: three seeds
+    throughput = ArrayConfig(rows=8, cols=8, simd=64, max_k=1024, max_m=256, max_n=256,
+                             drain_rows=8, hold_banks=8, pool_lanes=16, load_rows=8,
+                             pool_port=1)
+    routed = [r for r in weighted("pool_port_ecp5.jsonl")
+              if ArrayConfig.from_dict(r["config"]) == throughput]
+    assert len(routed) == 2
+    lowest = sorted((recs[0]["lut"], min(r["fmax_mhz"] for r in recs))
+                    for recs in [*sizes.values(), routed])
+    assert len(lowest) == 5
+    for (_, before), (_, after) in zip(lowest, lowest[1:]):
+        assert after >= 0.8 * before, lowest

@@ -6,6 +6,8 @@ deliberate ``idle_late`` keeps every result and is caught by the cycles."""
 
 from dataclasses import replace
 
+import pytest
+
 from hw.cost.sequence import sequence_times
 from sim.runner import run_jobs
 from sim.suite import edge_suite, save_jobs
@@ -48,15 +50,17 @@ def test_streamed_jobs_take_the_sequence_models_cycles_and_idle_late_is_caught(t
     assert [r["cycle_span"] for r in rows] != [[t.command, t.last_result] for t in want]
 
 
-def test_ten_hold_banks_with_wide_beats_are_exact(tmp_path):
+@pytest.mark.parametrize("pe_flag_regs", [0, 1])
+def test_ten_hold_banks_with_wide_beats_are_exact(tmp_path, pe_flag_regs):
     """ctl_regs 1 with the throughput config's kind of result path on a small array: ten hold
     banks (a 4-bit bank index, the output queue's free writes over more entries), D = R = 8
-    result rows per beat, G = 4 rows per load beat and a pool core of its own; small-K
-    matmuls, where the bank rule binds, bit-exact with the cycle model's cycles."""
+    result rows per beat, G = 4 rows per load beat and a pool core of its own, with and without
+    every PE's own flags register (``pe_flag_regs``); small-K matmuls, where the bank rule
+    binds, bit-exact with the cycle model's cycles."""
     from tests.sim.test_cycles import hold_bank_jobs
 
     cfg = small(rows=8, cols=4, drain_rows=8, hold_banks=10, load_rows=4, pool_port=1,
-                max_m=32, max_n=24, ctl_regs=1)
+                max_m=32, max_n=24, ctl_regs=1, pe_flag_regs=pe_flag_regs)
     jobs = hold_bank_jobs(8, 4, cfg.simd)
     rows = run_jobs(cfg, save_jobs(jobs, tmp_path / "jobs"), build_dir=tmp_path / "b")
     for job, row in zip(jobs, rows):
