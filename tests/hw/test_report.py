@@ -258,18 +258,22 @@ def test_committed_report_quotes_the_default_configs_lowest_seed():
     import re
 
     default = ArrayConfig().to_dict()
-    flows = {"router1": "--freq 200 ", "router1 --freq 150 --tmg-ripup": "--freq 150 "}
+    # each flow: the nextpnr flags its records have, and whether they rip up / weight the placer
+    flows = {"router1": ("--freq 200 ", False, False),
+             "router1 --freq 150 --tmg-ripup": ("--freq 150 ", True, False),
+             "router1 --placer-timing-weight 150": ("--freq 200 ", False, True)}
     doc = _json.loads((REPO / "reports/digits-tiny/report.json").read_text())
     assert sorted(m["router"] for m in doc["measured_clocks"]) == sorted(flows)
     for m in doc["measured_clocks"]:
-        ripup = "tmg-ripup" in m["router"]
+        freq, ripup, weighted = flows[m["router"]]
         placed = {int(re.search(r"--seed (\d+)", r["flags"]["nextpnr"]).group(1)): r["fmax_mhz"]
                   for p in DATA_DIR.glob("*.jsonl")
                   for r in map(_json.loads, p.read_text().splitlines())
                   if r.get("component", "top") == "top" and r.get("fmax_mhz")
                   and r["device"] == "ecp5-85" and ArrayConfig.from_dict(r["config"]).to_dict() == default
-                  and flows[m["router"]] in r["flags"]["nextpnr"]
-                  and ("--tmg-ripup" in r["flags"]["nextpnr"]) == ripup}
+                  and freq in r["flags"]["nextpnr"]
+                  and ("--tmg-ripup" in r["flags"]["nextpnr"]) == ripup
+                  and ("--placer-heap-timingweight 150" in r["flags"]["nextpnr"]) == weighted}
         assert len(placed) >= 3 and m["min_mhz"] == min(placed.values())
         assert {int(k): v for k, v in m["seeds"].items()} == placed
 
