@@ -101,10 +101,11 @@ class RegisterQueue(wiring.Component):
             pop.eq(self.o.ready & any_),
         ]
         room_next = Mux(push & ~pop, level < n - 1, Mux(~push & pop, 1, level < n))
+        wr_after = Mux(wr == n - 1, 0, wr + 1)          # the write pointer after a push
         if self._free_writes:
             # write{i}: room and wr == i in this cycle, registered from their next values
             # (reset: room, wr = 0)
-            wr_next = Mux(push, Mux(wr == n - 1, 0, wr + 1), wr)
+            wr_next = Mux(push, wr_after, wr)
             for i, entry in enumerate(entries):
                 free = Signal(name=f"write{i}", init=int(i == 0))
                 m.d.sync += free.eq(room_next & (wr_next == i))
@@ -115,7 +116,7 @@ class RegisterQueue(wiring.Component):
                 with m.If(push & (wr == i)):
                     m.d.sync += entry.eq(self.i.payload)
         with m.If(push):
-            m.d.sync += wr.eq(Mux(wr == n - 1, 0, wr + 1))
+            m.d.sync += wr.eq(wr_after)
         with m.If(pop):
             m.d.sync += rd.eq(Mux(rd == n - 1, 0, rd + 1))
         m.d.sync += [

@@ -57,12 +57,8 @@ def test_ten_hold_banks_with_wide_beats_are_exact(tmp_path, pe_flag_regs):
     result rows per beat, G = 4 rows per load beat and a pool core of its own, with and without
     every PE's own flags register (``pe_flag_regs``); small-K matmuls, where the bank rule
     binds, bit-exact with the cycle model's cycles."""
-    from tests.sim.test_cycles import hold_bank_jobs
+    from tests.sim.test_cycles import assert_exact_on_rtl, hold_bank_jobs
 
     cfg = small(rows=8, cols=4, drain_rows=8, hold_banks=10, load_rows=4, pool_port=1,
                 max_m=32, max_n=24, ctl_regs=1, pe_flag_regs=pe_flag_regs)
-    jobs = hold_bank_jobs(8, 4, cfg.simd)
-    rows = run_jobs(cfg, save_jobs(jobs, tmp_path / "jobs"), build_dir=tmp_path / "b")
-    for job, row in zip(jobs, rows):
-        assert row["passed"] and row["mismatches"] == 0, row
-        assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"], job.cycles(cfg))
+    assert_exact_on_rtl(cfg, hold_bank_jobs(8, 4, cfg.simd), tmp_path)
