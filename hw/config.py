@@ -197,7 +197,7 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 #: was 0 then; its default is 1 since 2026-12-05, so a config written without it is a
 #: single-module core, and one of the core built from parts says so)
 LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0, "keep_weights": 0,
-                "w_buffers": 1, "ctl_regs": 0, "pe_flag_regs": 0}
+                "w_buffers": 1, "ctl_regs": 0, "pe_flag_regs": 0, "loader_regs": 0}
 
 
 def memory_bits(cfg) -> int:
@@ -319,6 +319,15 @@ class ArrayConfig:
                         hold-register enables of PEs across the die. Same streams, results
                         and cycles. 0 (the default): as every record before 2026-12-06
                         measured.
+    loader_regs         1: the operand loader decodes each command's values itself (K's word
+                        count, KW - 2 and KW == 1, N's and M's row groups, ...) into
+                        free-running registers from the command stream's payload, and keeps
+                        its own copies for the job (:class:`hw.rtl.parts.operand_loader.
+                        OperandLoader`, ``next_job``): its control reads neither decodes of
+                        job control's job register nor job control's K-derived registers,
+                        which Yosys shares with job control's own logic, placed far from the
+                        banks. Same streams, results and cycles. Needs ``core_parts`` 1. 0
+                        (the default): as every record before 2026-12-06 measured.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -345,6 +354,7 @@ class ArrayConfig:
     w_buffers: int = 1
     ctl_regs: int = 0
     pe_flag_regs: int = 0
+    loader_regs: int = 0
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -449,6 +459,11 @@ class ArrayConfig:
                               "or --ctl-regs 0")
         need_choice("pe_flag_regs", 0, "flag registers Yosys may merge",
                     "every PE's flags register its own")
+        need_choice("loader_regs", 0, "the loader reads job control's job values",
+                    "the loader decodes each command's values into registers of its own")
+        if self.loader_regs and not self.core_parts:
+            raise ConfigError("loader_regs 1 needs the core built from parts; pass "
+                              "--core-parts 1 or --loader-regs 0")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -742,7 +757,8 @@ class ArrayConfig:
         load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
         single-module core (``core_parts`` 0), ``w`` with ``keep_weights``, ``w2`` with two
         weight buffers, ``q`` with control registers of their own (``ctl_regs``), ``f`` with
-        every PE's own flags register (``pe_flag_regs``): r8c8s64k2048m512n512d2h4l16g8p)."""
+        every PE's own flags register (``pe_flag_regs``), ``j`` with the loader's own job values
+        (``loader_regs``): r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
@@ -750,7 +766,8 @@ class ArrayConfig:
                 + ("p" if self.pool_port else "") + ("" if self.core_parts else "b")
                 + ("w" if self.keep_weights else "")
                 + (f"w{self.w_buffers}" if self.w_buffers != 1 else "")
-                + ("q" if self.ctl_regs else "") + ("f" if self.pe_flag_regs else ""))
+                + ("q" if self.ctl_regs else "") + ("f" if self.pe_flag_regs else "")
+                + ("j" if self.loader_regs else ""))
 
 
 DEFAULT = ArrayConfig()

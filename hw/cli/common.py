@@ -82,7 +82,7 @@ _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
            "mem_piece_depth", "drain_rows", "hold_banks",
            "pool_lanes", "load_rows", "pool_port", "core_parts", "keep_weights",
-           "w_buffers", "ctl_regs", "pe_flag_regs")
+           "w_buffers", "ctl_regs", "pe_flag_regs", "loader_regs")
 
 #: help beyond the default, for the fields that need it
 _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at most "
@@ -107,7 +107,10 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
                      "same cycles); needs --core-parts 1",
          "pe_flag_regs": "1: every PE's flags register its own, kept apart (Yosys otherwise "
                          "merges those of an anti-diagonal of PEs into one that drives hold "
-                         "enables across the die; same cycles)"}
+                         "enables across the die; same cycles)",
+         "loader_regs": "1: the operand loader decodes each command's K, N and M into "
+                        "registers of its own (not job control's, placed far from the "
+                        "banks; same cycles); needs --core-parts 1"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

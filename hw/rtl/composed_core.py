@@ -14,7 +14,7 @@ from .interfaces import CoreStreams
 from .parts.drain_control import DrainControl
 from .parts.job_control import JOB_FAULTS, JobControl
 from .parts.operand_banks import BANK_FAULTS, OperandBanks
-from .parts.operand_loader import KEEP_FAULTS, LOADER_FAULTS, OperandLoader
+from .parts.operand_loader import KEEP_FAULTS, LOADER_FAULTS, OWN_FAULTS, OperandLoader
 from .parts.result_path import ResultPath
 from .parts.tile_reader import READER_FAULTS, W_BUFFER_FAULTS, TileReader
 from .pool import POOL_FAULTS, PoolUnit
@@ -22,7 +22,8 @@ from .pool_core import POOL_CORE_FAULTS
 
 #: Every deliberate bug of the composed core, each owned by the part it breaks
 FAULTS = (LOADER_FAULTS + SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS + POOL_FAULTS + FIFO_FAULTS
-          + READER_FAULTS + BANK_FAULTS + KEEP_FAULTS + W_BUFFER_FAULTS + JOB_FAULTS)
+          + READER_FAULTS + BANK_FAULTS + KEEP_FAULTS + W_BUFFER_FAULTS + JOB_FAULTS
+          + OWN_FAULTS)
 
 
 def _fault_for(fault: str | None, owned: tuple[str, ...]) -> str | None:
@@ -50,7 +51,7 @@ class ComposedCore(CoreStreams):
         m.submodules.job = job = JobControl(cfg, with_pool=self._with_pool,
                                             fault=_fault_for(fault, JOB_FAULTS))
         m.submodules.loader = loader = OperandLoader(
-            cfg, fault=_fault_for(fault, LOADER_FAULTS + KEEP_FAULTS))
+            cfg, fault=_fault_for(fault, LOADER_FAULTS + KEEP_FAULTS + OWN_FAULTS))
         m.submodules.banks = banks = OperandBanks(cfg, fault=_fault_for(fault, BANK_FAULTS))
         m.submodules.reader = reader = TileReader(
             cfg, fault=_fault_for(fault, READER_FAULTS + W_BUFFER_FAULTS))
@@ -62,6 +63,8 @@ class ComposedCore(CoreStreams):
             column_zeros=True, skewed_inputs=True, drain_per_pe=True)
 
         wiring.connect(m, wiring.flipped(self.cmd), job.cmd)
+        if cfg.loader_regs:         # the loader decodes each command's values itself
+            m.d.comb += loader.next_job.eq(self.cmd.payload)
         if cfg.w_buffers == 2:      # the loader runs a job of its own, ahead of the others
             wiring.connect(m, job.ctl, reader.ctl, result.ctl)
             wiring.connect(m, job.load, loader.ctl)

@@ -14,33 +14,23 @@ from sim.suite import edge_suite, save_jobs
 from sim.suite import small_config as small
 
 from tests.hw.rtl.test_w_buffers import CONFIGS, random_jobs
+from tests.sim.test_cycles import assert_exact_with_stalls
 from tests.sim.test_pool_port import mixed_jobs
+from tests.sim.test_w_buffers_sim import assert_rtl_streams_as_modelled
 
 #: pools and matmuls on one core (job control's POOL state returns to IDLE too)
 CFG = small(rows=2, cols=3, pool_lanes=6, pool_max_planes=16, ctl_regs=1)
 
 
 def test_every_job_is_bit_exact_and_cycle_exact(tmp_path):
-    jobs = edge_suite(CFG, seed=9) + mixed_jobs(CFG, 21)
-    paths = save_jobs(jobs, tmp_path / "jobs")
-    rows = run_jobs(CFG, paths, build_dir=tmp_path / "b")
-    for job, row in zip(jobs, rows):
-        assert row["passed"] and row["mismatches"] == 0, row
-        assert row["cycles"] == job.cycles(CFG), (job.name, row["cycles"], job.cycles(CFG))
-    stalled = run_jobs(CFG, paths, build_dir=tmp_path / "b", regenerate=False, idle_prob=0.3,
-                       stall_prob=0.3, freeze_prob=0.05, freeze_max=40, seed=4)
-    assert all(r["passed"] and r["mismatches"] == 0 for r in stalled), stalled
+    assert_exact_with_stalls(CFG, edge_suite(CFG, seed=9) + mixed_jobs(CFG, 21), tmp_path, 4)
 
 
 def test_streamed_jobs_take_the_sequence_models_cycles_and_idle_late_is_caught(tmp_path):
     for buffers in (1, 2):
         cfg = replace(CONFIGS["4x2_g2_h3_d1"], w_buffers=buffers, ctl_regs=1)
-        jobs = random_jobs(cfg, 6, 60 + buffers)
-        rows = run_jobs(cfg, save_jobs(jobs, tmp_path / str(buffers)), streamed=True,
-                        build_dir=tmp_path / f"b{buffers}")
-        want = sequence_times(cfg, [(j.m, j.n, j.k) for j in jobs])
-        assert all(r["passed"] for r in rows), rows
-        assert [r["cycle_span"] for r in rows] == [[t.command, t.last_result] for t in want]
+        assert_rtl_streams_as_modelled(cfg, random_jobs(cfg, 6, 60 + buffers),
+                                       tmp_path / str(buffers))
     cfg = replace(CONFIGS["4x2_g2_h3_d1"], ctl_regs=1)
     jobs = random_jobs(cfg, 4, 5)
     rows = run_jobs(cfg, save_jobs(jobs, tmp_path / "late"), streamed=True,

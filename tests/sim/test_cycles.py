@@ -30,6 +30,20 @@ def assert_exact_on_rtl(cfg, jobs, tmp_path):
         assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"], job.cycles(cfg))
 
 
+def assert_exact_with_stalls(cfg, jobs, tmp_path, seed):
+    """:func:`assert_exact_on_rtl`, then the same jobs bit-exact under random input idles,
+    output stalls and freezes (``seed``)."""
+    paths = save_jobs(jobs, tmp_path / "jobs")
+    rows = run_jobs(cfg, paths, build_dir=tmp_path / "b")
+    assert len(rows) == len(jobs)
+    for job, row in zip(jobs, rows):
+        assert row["passed"] and row["mismatches"] == 0, row
+        assert row["cycles"] == job.cycles(cfg), (job.name, row["cycles"], job.cycles(cfg))
+    stalled = run_jobs(cfg, paths, build_dir=tmp_path / "b", regenerate=False, idle_prob=0.3,
+                       stall_prob=0.3, freeze_prob=0.05, freeze_max=40, seed=seed)
+    assert all(r["passed"] and r["mismatches"] == 0 for r in stalled), stalled
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_cycle_model_matches_rtl(name, tmp_path):
     cfg = CONFIGS[name]

@@ -12,15 +12,22 @@ from sim.suite import save_jobs
 from tests.hw.rtl.test_w_buffers import CONFIGS, random_jobs
 
 
+def assert_rtl_streams_as_modelled(cfg, jobs, tmp_path) -> list:
+    """``jobs`` streamed into ``cfg``'s generated Verilog: every job bit-exact, its command and
+    last-result cycles the sequence model's; returns the model's times."""
+    rows = run_jobs(cfg, save_jobs(jobs, tmp_path / "jobs"), streamed=True,
+                    build_dir=tmp_path / "build")
+    want = sequence_times(cfg, [(j.m, j.n, j.k) for j in jobs])
+    assert all(r["passed"] for r in rows), rows
+    assert [r["cycle_span"] for r in rows] == [[t.command, t.last_result] for t in want]
+    return want
+
+
 def test_streamed_jobs_on_the_rtl_take_the_sequence_models_cycles(tmp_path):
     for buffers in (1, 2):
         cfg = replace(CONFIGS["4x2_g2_h3_d1"], w_buffers=buffers)
-        jobs = random_jobs(cfg, 6, 40 + buffers)
-        rows = run_jobs(cfg, save_jobs(jobs, tmp_path / str(buffers)), streamed=True,
-                        build_dir=tmp_path / f"b{buffers}")
-        want = sequence_times(cfg, [(j.m, j.n, j.k) for j in jobs])
-        assert all(r["passed"] for r in rows), rows
-        assert [r["cycle_span"] for r in rows] == [[t.command, t.last_result] for t in want]
+        want = assert_rtl_streams_as_modelled(cfg, random_jobs(cfg, 6, 40 + buffers),
+                                              tmp_path / str(buffers))
         assert any(t.w_hidden for t in want) == (buffers == 2)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...config import ArrayConfig, ceil_log2
 from ..flags import above, at_most
-from ..formats import OP_POOL
+from ..formats import OP_POOL, cmd_layout
 from ..interfaces import (ahead_signature, job_signature, kw_bits, progress_signature,
                           write_signature)
 
@@ -20,6 +22,10 @@ LOADER_FAULTS = ("kpad",)
 #: at the setup of a job that keeps its weights (it is set only by a last W beat, which such a
 #: job does not have), so the last tile column's results are lost.
 KEEP_FAULTS = ("keep_clears_n_l",)
+#: Deliberate bug of ``loader_regs``: ``own_late`` takes the loader's own copies of the job's
+#: values a cycle after setup, from the next command's payload (or whatever the command stream
+#: shows then), not the job's.
+OWN_FAULTS = ("own_late",)
 
 
 class OperandLoader(wiring.Component):
@@ -45,6 +51,14 @@ class OperandLoader(wiring.Component):
       job taken ahead loads its W only and waits, keeping its last tile column's size aside;
       when it runs, its A rows follow at once (``w_done`` in the cycle after ``run``, as for
       kept weights) or, with W still loading, right after its last W beat.
+    - ``next_job`` (in, :func:`hw.rtl.formats.cmd_layout`; ``cfg.loader_regs`` only): the
+      command stream's payload as it is shown, valid or not. The loader decodes it into
+      free-running registers (``nx_*``: KW, KW - 2, KW == 1, N's and M's row groups and whether
+      each is one group, N > (R/G - 1) * C, the low bits of N - 1 and M - 1, matmul or pool),
+      which hold the job's values in its setup cycle (the cycle after its beat); it takes them
+      there and keeps its own copies (``own_*``) for the job. Same cycles; the loader's control
+      then reads no decode of ``ctl.job`` and none of ``ctl``'s K-derived values, which job
+      control's logic shares and holds far from the banks.
 
     Latency: a beat taken in cycle c is written in cycle c + :attr:`WRITE_REGS` (registered
     address, data and enables); the row pulse of a tile row whose last beat is taken in cycle
@@ -59,9 +73,9 @@ class OperandLoader(wiring.Component):
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        if fault is not None and fault not in LOADER_FAULTS + KEEP_FAULTS:
-            raise ValueError(f"unknown operand loader fault {fault!r}; known: "
-                             f"{LOADER_FAULTS + KEEP_FAULTS}")
+        known = LOADER_FAULTS + KEEP_FAULTS + OWN_FAULTS
+        if fault is not None and fault not in known:
+            raise ValueError(f"unknown operand loader fault {fault!r}; known: {known}")
         self._cfg, self._fault = cfg, fault
         super().__init__({
             "ctl": In(job_signature(cfg)),
@@ -69,6 +83,7 @@ class OperandLoader(wiring.Component):
             "write": Out(write_signature(cfg)),
             "progress": Out(progress_signature(cfg)),
             **({"ahead": In(ahead_signature())} if cfg.w_buffers == 2 else {}),
+            **({"next_job": In(cmd_layout(cfg))} if cfg.loader_regs else {}),
         })
 
     def elaborate(self, platform):
@@ -108,12 +123,35 @@ class OperandLoader(wiring.Component):
                          for i in range(max(R, C)))
         lmask_of = Array(Const((1 << (min(i, R - 1) % D + 1)) - 1, D) for i in range(max(R, C)))
 
+        def groups(rows):
+            """Row groups (load beats per word) of ``rows`` rows: ceil(rows / G)."""
+            return rows if G == 1 else (rows + G - 1) >> lgg
+
+        def one_group(rows):
+            return rows == 1 if G == 1 else at_most(rows, G)
+
+        # the job's values the loader's control reads: decodes of the job register and job
+        # control's K-derived values, or with ``loader_regs`` the loader's own registers
+        # (``nx``: the payload's, valid in the setup cycle; ``own``: taken there, for the job)
+        nx = own = None
+        if cfg.loader_regs:
+            nx, own = self._own_values(m, groups, one_group)
+
+        def setup_value(name, of_job):
+            """A job value in the setup cycle: ``nx``'s register, else ``of_job()``."""
+            return getattr(nx, name) if nx else of_job()
+
+        def held_value(name, of_job):
+            """A job value after the setup cycle: ``own``'s register, else ``of_job()``."""
+            return getattr(own, name) if own else of_job()
+
         beat = Signal()
         # a job that keeps its weights: W is "done" in the cycle after setup (a register)
         w_done = beat & w_last & r_one & in_w
         if cfg.keep_weights:
             kept = Signal()
-            m.d.sync += kept.eq(ctl.setup & job.keep_w & (job.op != OP_POOL))
+            m.d.sync += kept.eq(ctl.setup & job.keep_w
+                                & setup_value("matmul", lambda: job.op != OP_POOL))
             w_done = w_done | kept
         two = cfg.w_buffers == 2
         if two:
@@ -141,24 +179,22 @@ class OperandLoader(wiring.Component):
                 Mux(w_last_pad, Mux(in_w, word | ~keep, word & keep), word))
         m.d.sync += [wr.data.eq(padded), wr.a_en.eq(0), wr.w_en.eq(0)]
 
-        def groups(rows):
-            """Row groups (load beats per word) of ``rows`` rows: ceil(rows / G)."""
-            return rows if G == 1 else (rows + G - 1) >> lgg
 
-        def one_group(rows):
-            return rows == 1 if G == 1 else at_most(rows, G)
+        def last_row_of(field):
+            """Index within its tile of the last of the job's ``field`` (``"n"`` or ``"m"``)
+            rows, from the last group's bank group (``bank`` at the last beat):
+            bank * G + (rows - 1) mod G."""
+            return bank if G == 1 else Cat(
+                held_value(f"{field}_low", lambda: (getattr(job, field) - 1)[:lgg]), bank)
 
-        def last_row_of(rows):
-            """Index within its tile of the last of ``rows`` rows, from the last group's bank
-            group (``bank`` at the last beat): bank * G + (rows - 1) mod G."""
-            return bank if G == 1 else Cat((rows - 1)[:lgg], bank)
-
-        def start_a():
+        def start_a(at_setup=False):
             """The loader's registers at the start of the A rows (after W, or at a setup that
-            keeps W)."""
+            keeps W: ``at_setup``)."""
+            value = setup_value if at_setup else held_value
             return [in_w.eq(0), bank.eq(0), bank_last.eq(R // G - 1), bank_pen.eq(R // G - 2),
-                    b_last.eq(R // G == 1), base.eq(0), rows_left.eq(groups(job.m)),
-                    r_one.eq(one_group(job.m))]
+                    b_last.eq(R // G == 1), base.eq(0),
+                    rows_left.eq(value("rows_m", lambda: groups(job.m))),
+                    r_one.eq(value("one_m", lambda: one_group(job.m)))]
 
         # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
         # row); with `overlap` every tile row, else only the last (`all_loaded` then)
@@ -171,12 +207,15 @@ class OperandLoader(wiring.Component):
                 m.d.sync += wr.w_en[c].eq(beat & in_w & (bank == c // G))
             with m.If(beat):
                 with m.If(~w_last):
-                    m.d.sync += [wcount.eq(wcount + 1), *set_w_last(wcount == ctl.kw_pen)]
+                    m.d.sync += [wcount.eq(wcount + 1), *set_w_last(
+                        wcount == held_value("kw_pen", lambda: ctl.kw_pen))]
                 with m.Else():
-                    m.d.sync += [wcount.eq(0), *set_w_last(ctl.kw_one),
+                    m.d.sync += [wcount.eq(0),
+                                 *set_w_last(held_value("kw_one", lambda: ctl.kw_one)),
                                  rows_left.eq(rows_left - 1), r_one.eq(rows_left == 2)]
                     with m.If(b_last):
-                        m.d.sync += [bank.eq(0), base.eq(base + ctl.kwords),
+                        m.d.sync += [bank.eq(0),
+                                     base.eq(base + held_value("kwords", lambda: ctl.kwords)),
                                      b_last.eq(bank_last == 0)]
                     with m.Else():
                         m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
@@ -185,27 +224,29 @@ class OperandLoader(wiring.Component):
                         if two:
                             with m.If(in_w & stop_after_w):     # W of a job ahead: wait
                                 m.d.sync += [loading.eq(0), w_loaded.eq(1),
-                                             n_l_ahead.eq(last_row_of(job.n) + 1)]
+                                             n_l_ahead.eq(last_row_of("n") + 1)]
                             w_end = in_w & ~stop_after_w
                         with m.If(w_end):            # W done: A next
-                            m.d.sync += [*start_a(), prog.n_l.eq(last_row_of(job.n) + 1)]
+                            m.d.sync += [*start_a(), prog.n_l.eq(last_row_of("n") + 1)]
                         with (m.Elif(~in_w) if two else m.Else()):
                             m.d.sync += [loading.eq(0), prog.all_loaded.eq(1),
-                                         prog.ml_beats.eq(beats_of[last_row_of(job.m)]),
-                                         prog.ml_lmask.eq(lmask_of[last_row_of(job.m)])]
+                                         prog.ml_beats.eq(beats_of[last_row_of("m")]),
+                                         prog.ml_lmask.eq(lmask_of[last_row_of("m")])]
 
         with m.If(ctl.setup):
-            kw1 = at_most(job.k, S)
+            kw1 = setup_value("kw_one", lambda: at_most(job.k, S))
             m.d.sync += [wcount.eq(0), bank.eq(0), bank_last.eq(C // G - 1), base.eq(0),
                          in_w.eq(1), bank_pen.eq(C // G - 2), *set_w_last(kw1),
-                         b_last.eq(C // G == 1), rows_left.eq(groups(job.n)),
-                         r_one.eq(one_group(job.n)),
-                         overlap.eq(above(job.n, (R // G - 1) * C)), prog.all_loaded.eq(0)]
-            with m.If(job.op != OP_POOL):
+                         b_last.eq(C // G == 1),
+                         rows_left.eq(setup_value("rows_n", lambda: groups(job.n))),
+                         r_one.eq(setup_value("one_n", lambda: one_group(job.n))),
+                         overlap.eq(setup_value("overlap", lambda: above(job.n, (R // G - 1) * C))),
+                         prog.all_loaded.eq(0)]
+            with m.If(setup_value("matmul", lambda: job.op != OP_POOL)):
                 m.d.sync += loading.eq(1)
             if cfg.keep_weights:
                 with m.If(job.keep_w):                   # W kept: A at once
-                    m.d.sync += start_a()
+                    m.d.sync += start_a(at_setup=True)
                     if self._fault == "keep_clears_n_l":
                         m.d.sync += prog.n_l.eq(0)
             if two:
@@ -222,3 +263,39 @@ class OperandLoader(wiring.Component):
                     m.d.sync += [*start_a(), loading.eq(1), w_loaded.eq(0),
                                  prog.n_l.eq(n_l_ahead)]
         return m
+
+    def _own_values(self, m, groups, one_group):
+        """``loader_regs``: the free-running decodes of ``next_job`` (``nx``) and the loader's
+        own copies of them, taken in the setup cycle (``own``); two namespaces of the same
+        registers' names (class docstring)."""
+        cfg = self._cfg
+        R, C, S, lgs = cfg.rows, cfg.cols, cfg.simd, ceil_log2(cfg.simd)
+        G, lgg = cfg.load_rows_eff, ceil_log2(cfg.load_rows_eff)
+        job, kwb = self.next_job, kw_bits(cfg)
+        decodes = {
+            "kwords": (kwb, (job.k + S - 1) >> lgs), "kw_pen": (kwb, (job.k - (S + 1)) >> lgs),
+            "kw_one": (1, at_most(job.k, S)),
+            "rows_n": (range(cfg.max_n + 1), groups(job.n)), "one_n": (1, one_group(job.n)),
+            "overlap": (1, above(job.n, (R // G - 1) * C)),
+            "rows_m": (range(cfg.max_m + 1), groups(job.m)), "one_m": (1, one_group(job.m)),
+            "matmul": (1, job.op != OP_POOL),
+        }
+        if G > 1:
+            decodes.update(n_low=(lgg, (job.n - 1)[:lgg]), m_low=(lgg, (job.m - 1)[:lgg]))
+        # (the values read after the setup cycle: those the loader keeps copies of)
+        held = ["kwords", "kw_pen", "kw_one", "rows_m", "one_m"] + (["n_low", "m_low"]
+                                                                    if G > 1 else [])
+        nx, own = SimpleNamespace(), SimpleNamespace()
+        for name, (shape, value) in decodes.items():
+            setattr(nx, name, Signal(shape, name=f"nx_{name}", reset_less=True))
+            m.d.sync += getattr(nx, name).eq(value)
+        for name in held:
+            setattr(own, name, Signal.like(getattr(nx, name), name=f"own_{name}"))
+        take = self.ctl.setup
+        if self._fault == "own_late":            # deliberately broken: a cycle after setup
+            late = Signal(name="own_late")
+            m.d.sync += late.eq(self.ctl.setup)
+            take = late
+        with m.If(take):
+            m.d.sync += [getattr(own, name).eq(getattr(nx, name)) for name in held]
+        return nx, own

@@ -12,7 +12,8 @@ from hw.config import ArrayConfig, ConfigError
 from hw.cost.sequence import sequence_times
 from hw.rtl.formats import decode_results
 
-from tests.hw.rtl.test_w_buffers import CONFIGS, random_jobs, stream
+from tests.hw.rtl.test_w_buffers import (CONFIGS, assert_streams_as_modelled, random_jobs,
+                                         stream)
 
 
 def exact(cfg, jobs, beats) -> bool:
@@ -23,13 +24,7 @@ def exact(cfg, jobs, beats) -> bool:
 @pytest.mark.parametrize("name", ["2x3x16", "4x2_g2_h3_d1", "2x3_pool_port"])
 def test_streamed_jobs_are_exact_and_take_the_sequence_models_cycles(name, buffers):
     cfg = replace(CONFIGS[name], w_buffers=buffers, ctl_regs=1)
-    for seed in range(2):
-        jobs = random_jobs(cfg, 6, 100 + seed * 10 + buffers)
-        taken, lasts, beats = stream(cfg, jobs)
-        want = sequence_times(cfg, [(j.m, j.n, j.k) for j in jobs])
-        assert taken == [t.command for t in want], (seed, taken, want)
-        assert lasts == [t.last_result for t in want], (seed, lasts, want)
-        assert exact(cfg, jobs, beats), seed
+    assert_streams_as_modelled(cfg, [100 + buffers, 110 + buffers])
 
 
 def test_idle_late_is_caught_by_the_cycles():

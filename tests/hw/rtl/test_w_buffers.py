@@ -74,6 +74,31 @@ def random_jobs(cfg, count, seed):
                           rng.randrange(10_000)) for i in range(count)]
 
 
+def wrong_results(cfg, jobs, beats) -> list[str]:
+    """Names of the jobs whose result beats do not decode to their golden results."""
+    wrong = []
+    for job, got in zip(jobs, beats):
+        try:
+            ok = (decode_results(cfg, job, got) == job.golden()).all()
+        except ValueError:
+            ok = False
+        if not ok:
+            wrong.append(job.name)
+    return wrong
+
+
+def assert_streams_as_modelled(cfg, seeds):
+    """For each seed, six random matmuls streamed into ``cfg``'s core: every command cycle
+    and last-result cycle the sequence model's, every result exact."""
+    for seed in seeds:
+        jobs = random_jobs(cfg, 6, seed)
+        taken, lasts, beats = stream(cfg, jobs)
+        want = sequence_times(cfg, [(j.m, j.n, j.k) for j in jobs])
+        assert taken == [t.command for t in want], (seed, taken, want)
+        assert lasts == [t.last_result for t in want], (seed, lasts, want)
+        assert wrong_results(cfg, jobs, beats) == [], seed
+
+
 @pytest.mark.parametrize("buffers", [1, 2])
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_streamed_jobs_are_exact_and_take_the_sequence_models_cycles(name, buffers):
