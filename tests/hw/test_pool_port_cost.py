@@ -126,7 +126,8 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     buffers), records 15 and 16, that config with two weight buffers and control registers of their own
     (``ctl_regs``), and records 17-19, that config with ten hold banks, without and with
     ``ctl_regs``, and records 20 and 21, with every PE's own flags register as well
-    (``pe_flag_regs``)."""
+    (``pe_flag_regs``), and records 22-25, with the loader's own job values as well
+    (``loader_regs``)."""
     import json
 
     from hw.paths import RESOURCE_MODEL, SYNTH_DATA_DIR
@@ -134,7 +135,7 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     model = resources.load_model(RESOURCE_MODEL)["families"]
     recs = [json.loads(line) for line in
             (SYNTH_DATA_DIR / "pool_port_ecp5.jsonl").read_text().splitlines() if line.strip()]
-    assert len(recs) == 21 and all(r["config"]["pool_port"] == 1 for r in recs)
+    assert len(recs) == 25 and all(r["config"]["pool_port"] == 1 for r in recs)
     for rec in recs:
         cfg = ArrayConfig.from_dict(rec["config"])
         est = resources.predict(cfg, "ecp5", model)
