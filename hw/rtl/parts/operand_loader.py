@@ -179,7 +179,6 @@ class OperandLoader(wiring.Component):
                 Mux(w_last_pad, Mux(in_w, word | ~keep, word & keep), word))
         m.d.sync += [wr.data.eq(padded), wr.a_en.eq(0), wr.w_en.eq(0)]
 
-
         def last_row_of(field):
             """Index within its tile of the last of the job's ``field`` (``"n"`` or ``"m"``)
             rows, from the last group's bank group (``bank`` at the last beat):
