@@ -54,17 +54,22 @@ def _opt(name: str, flags: bool) -> str:
 def check_options(*, fault: str | None = None, simulator: str = "icarus", pad: str = "random",
                   idle_prob: float = 0.0, stall_prob: float = 0.0, freeze_prob: float = 0.0,
                   freeze_max: int = 0, reset_prob: float = 0.0, flags: bool = False,
-                  core_parts: int | None = None) -> None:
+                  core_parts: int | None = None, cfg: ArrayConfig | None = None) -> None:
     """SimOptionError for an option that cannot work; options are named as command-line flags
     (``--idle-prob``) with ``flags``, else as keyword arguments. ``core_parts``: the config's
-    (the core built from parts knows faults of its own; None: the default config's)."""
+    (the core built from parts knows faults of its own; None: the default config's); with
+    ``cfg`` the fault must also break a mechanism ``cfg`` builds
+    (:func:`hw.rtl.top.fault_problem`)."""
     from hw.config import DEFAULT
-    from hw.rtl.top import known_faults
+    from hw.rtl.top import fault_problem, known_faults
 
     known = known_faults(DEFAULT.core_parts if core_parts is None else core_parts)
     if fault is not None and fault not in known:
         raise SimOptionError(f"{_opt('fault', flags)} {fault!r} is not a known fault; use one of: "
                              f"{', '.join(known)}")
+    problem = fault_problem(cfg, fault) if cfg is not None else None
+    if problem is not None:
+        raise SimOptionError(f"{_opt('fault', flags)} {fault!r}: {problem}")
     if simulator not in SIMULATORS:
         raise SimOptionError(f"{_opt('simulator', flags)} {simulator!r} is not supported; use "
                              f"one of: {', '.join(SIMULATORS)}")
@@ -203,7 +208,7 @@ def build(cfg: ArrayConfig, build_dir, *, fault: str | None = None, simulator: s
     """Generate the Verilog (unless ``regenerate`` is false and it exists) and compile it in
     :func:`build_dir_for` ``(build_dir, ...)``; return that folder. The simulator's own
     up-to-date check skips the compile when the Verilog file did not change."""
-    check_options(fault=fault, simulator=simulator, core_parts=cfg.core_parts)
+    check_options(fault=fault, simulator=simulator, core_parts=cfg.core_parts, cfg=cfg)
     bdir = build_dir_for(build_dir, cfg, fault, simulator)
     with build_lock(bdir):
         _build_locked(cfg, fault, simulator, regenerate, bdir, quiet)
@@ -295,7 +300,7 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
     stall_kw = {"idle_prob": idle_prob, "stall_prob": stall_prob, "freeze_prob": freeze_prob,
                 "freeze_max": freeze_max}
     check_options(fault=fault, simulator=simulator, pad=pad, reset_prob=reset_prob,
-                  core_parts=cfg.core_parts, **stall_kw)
+                  core_parts=cfg.core_parts, cfg=cfg, **stall_kw)
     if concurrent and (not cfg.pool_port or reset_prob or not back_to_back):
         raise SimOptionError("concurrent jobs need a config with --pool-port 1 (a pool core "
                              "beside the matmul core), back-to-back jobs and no resets")
@@ -375,7 +380,7 @@ def run_plan(cfg: ArrayConfig, plan: dict, test_module: str, *, build_dir=None,
     by ``BVIT_PLAN``. Returns the simulator's exit status; the test module writes its own
     results where the plan says. ``on_poll()`` is called about twice a second while the
     simulation runs (e.g. to move a progress bar). SimulationError when the build fails."""
-    check_options(fault=fault, simulator=simulator, core_parts=cfg.core_parts)
+    check_options(fault=fault, simulator=simulator, core_parts=cfg.core_parts, cfg=cfg)
     env = simulator_env(simulator)
     with build_root(build_dir) as root:
         bdir = build(cfg, root, fault=fault, simulator=simulator, quiet=quiet)

@@ -24,14 +24,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..config import check_elaboration
     from ..outfiles import OutputError, check_output_path
-    from ..rtl.top import known_faults
+    from ..rtl.top import fault_problem
     from ..rtl.verilog import TOP_NAME, write_verilog
 
     cfg = config_from_args(args)
     check_elaboration(cfg)        # before elaborating: sizes it builds in reasonable memory
-    known = known_faults(cfg.core_parts)
-    if args.fault is not None and args.fault not in known:
-        raise UsageError(f"--fault {args.fault!r}: unknown fault; known: {', '.join(known)}")
+    problem = fault_problem(cfg, args.fault)
+    if problem is not None:
+        raise UsageError(f"--fault {args.fault!r}: {problem}")
     out = check_output_path(args.out, "--out")   # before the elaboration (seconds to minutes)
     for name in (f"{TOP_NAME}.v", "files.f", f"{TOP_NAME}.json"):
         if (out / name).is_dir():

@@ -22,6 +22,33 @@ def core_class(core_parts: int):
     return BinaryCore
 
 
+#: deliberate faults of a mechanism that only some configs build, each with the option that
+#: builds it and whether a config has it (without it the fault's variant is the correct design)
+FAULT_NEEDS = {
+    "own_late": ("--loader-regs 1", lambda cfg: cfg.loader_regs == 1),
+    "idle_late": ("--ctl-regs 1", lambda cfg: cfg.ctl_regs == 1),
+    "keep_clears_n_l": ("--keep-weights 1", lambda cfg: cfg.keep_weights == 1),
+    "w_buffer_swap": ("--w-buffers 2", lambda cfg: cfg.w_buffers == 2),
+    "pool_core_extra_reg": ("--pool-port 1", lambda cfg: cfg.pool_port == 1),
+    "load_slot_rotated": ("--load-rows 2 or more", lambda cfg: cfg.load_rows_eff > 1),
+}
+
+
+def fault_problem(cfg: ArrayConfig, fault: str | None) -> str | None:
+    """Why ``fault`` cannot be built into ``cfg`` (unknown to its core, or a fault of a
+    mechanism ``cfg`` does not build), as one line naming the fix, for the caller to put after
+    the fault's name; None when it can (or no fault)."""
+    if fault is None:
+        return None
+    known = known_faults(cfg.core_parts)
+    if fault not in known:
+        return f"not a known fault; known: {', '.join(known)}"
+    if fault in FAULT_NEEDS and not FAULT_NEEDS[fault][1](cfg):
+        return (f"breaks a mechanism this config does not build, so its variant would be the "
+                f"correct design; add {FAULT_NEEDS[fault][0]} or pick another fault")
+    return None
+
+
 def known_faults(core_parts: int) -> tuple[str, ...]:
     """Every deliberate fault a top can be built with: its core's, and the pool core's (with
     ``pool_port``)."""

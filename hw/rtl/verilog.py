@@ -84,11 +84,11 @@ def convert(component, name: str) -> str:
 
 def generate(cfg: ArrayConfig, *, fault: str | None = None, name: str = TOP_NAME) -> str:
     """Verilog text of :class:`hw.rtl.top.AxiTop` for ``cfg`` (optionally with a deliberate fault)."""
-    from .top import AxiTop, known_faults
+    from .top import AxiTop, fault_problem
 
-    known = known_faults(cfg.core_parts)
-    if fault is not None and fault not in known:
-        raise ValueError(f"unknown fault {fault!r}; known: {known}")
+    problem = fault_problem(cfg, fault)
+    if problem is not None:
+        raise ValueError(f"fault {fault!r}: {problem}")
     return convert(AxiTop(cfg, fault=fault), name)
 
 

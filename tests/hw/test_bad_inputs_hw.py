@@ -385,6 +385,11 @@ def test_row15_verilog_bad_out_fault_and_pool_bits_before_elaboration(tmp_path, 
     refused(["verilog", "--out", str(afile)], capsys, "--out", str(afile), "is a file")
     refused(["verilog", "--fault", "bogus", "--out", str(tmp_path / "v")], capsys,
             "--fault 'bogus'", "kpad")
+    # a fault of a mechanism the config does not build: its variant would be the correct design
+    refused(["verilog", "--fault", "own_late", "--out", str(tmp_path / "v")], capsys,
+            "--fault 'own_late'", "does not build", "--loader-regs 1")
+    refused(["verilog", "--fault", "w_buffer_swap", "--out", str(tmp_path / "v")], capsys,
+            "--fault 'w_buffer_swap'", "--w-buffers 2")
     refused(["verilog", "--pool-bits", "1", "--out", str(tmp_path / "v")], capsys,
             "pool_bits must be an integer >= 2, got 1")
     assert afile.read_text() == "x" and not (tmp_path / "v").exists()

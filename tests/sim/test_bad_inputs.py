@@ -143,6 +143,30 @@ def test_unknown_fault_lists_the_known_ones_before_building(tmp_path, capsys, mo
     with pytest.raises(SimOptionError, match="kpad"):
         run_jobs(small(), save_jobs([random_matmul("j", "xnor", 2, 2, 8, 1)], tmp_path / "j"),
                  fault="bogus", build_dir=tmp_path / "b")
+
+
+def test_a_fault_the_config_does_not_build_is_refused_before_building(tmp_path, capsys,
+                                                                     monkeypatch):
+    """A known fault of a mechanism the config lacks (``idle_late`` needs ``ctl_regs`` 1)
+    would build the correct design and be reported as not caught: one error line naming the
+    option instead, nothing built; with the option the same call is accepted."""
+    from hw.rtl.top import FAULT_NEEDS, fault_problem
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rc, out, err = cli(capsys, *ARRAY, "--fault", "idle_late")
+    line = one_error_line(err)
+    assert rc == 2 and not out and "idle_late" in line and "--ctl-regs 1" in line
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(SimOptionError, match="--loader-regs 1"):
+        run_jobs(small(), save_jobs([random_matmul("j", "xnor", 2, 2, 8, 1)], tmp_path / "j"),
+                 fault="own_late", build_dir=tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+    have = small(rows=4, cols=2, load_rows=2, ctl_regs=1, loader_regs=1, pool_port=1,
+                 w_buffers=2)
+    lack = small(keep_weights=1)
+    for fault in FAULT_NEEDS:
+        assert fault_problem(have if fault != "keep_clears_n_l" else lack, fault) is None, fault
+        assert fault_problem(small(), fault) is not None, fault
     assert not (tmp_path / "b").exists()
 
 
