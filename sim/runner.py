@@ -57,12 +57,14 @@ def check_options(*, fault: str | None = None, simulator: str = "icarus", pad: s
                   core_parts: int | None = None, cfg: ArrayConfig | None = None) -> None:
     """SimOptionError for an option that cannot work; options are named as command-line flags
     (``--idle-prob``) with ``flags``, else as keyword arguments. ``core_parts``: the config's
-    (the core built from parts knows faults of its own; None: the default config's); with
-    ``cfg`` the fault must also break a mechanism ``cfg`` builds
-    (:func:`hw.rtl.top.fault_problem`)."""
+    (the core built from parts knows faults of its own; None: the default config's); the
+    config itself, ``cfg``, gives it too, and the fault must then also break a mechanism
+    ``cfg`` builds (:func:`hw.rtl.top.fault_problem`)."""
     from hw.config import DEFAULT
     from hw.rtl.top import fault_problem, known_faults
 
+    if cfg is not None:
+        core_parts = cfg.core_parts
     known = known_faults(DEFAULT.core_parts if core_parts is None else core_parts)
     if fault is not None and fault not in known:
         raise SimOptionError(f"{_opt('fault', flags)} {fault!r} is not a known fault; use one of: "
@@ -208,7 +210,7 @@ def build(cfg: ArrayConfig, build_dir, *, fault: str | None = None, simulator: s
     """Generate the Verilog (unless ``regenerate`` is false and it exists) and compile it in
     :func:`build_dir_for` ``(build_dir, ...)``; return that folder. The simulator's own
     up-to-date check skips the compile when the Verilog file did not change."""
-    check_options(fault=fault, simulator=simulator, core_parts=cfg.core_parts, cfg=cfg)
+    check_options(fault=fault, simulator=simulator, cfg=cfg)
     bdir = build_dir_for(build_dir, cfg, fault, simulator)
     with build_lock(bdir):
         _build_locked(cfg, fault, simulator, regenerate, bdir, quiet)
@@ -299,8 +301,8 @@ def run_parallel(cfg: ArrayConfig, job_paths, *, workers: int = 2, build_dir=Non
     """
     stall_kw = {"idle_prob": idle_prob, "stall_prob": stall_prob, "freeze_prob": freeze_prob,
                 "freeze_max": freeze_max}
-    check_options(fault=fault, simulator=simulator, pad=pad, reset_prob=reset_prob,
-                  core_parts=cfg.core_parts, cfg=cfg, **stall_kw)
+    check_options(fault=fault, simulator=simulator, pad=pad, reset_prob=reset_prob, cfg=cfg,
+                  **stall_kw)
     if concurrent and (not cfg.pool_port or reset_prob or not back_to_back):
         raise SimOptionError("concurrent jobs need a config with --pool-port 1 (a pool core "
                              "beside the matmul core), back-to-back jobs and no resets")
@@ -380,7 +382,7 @@ def run_plan(cfg: ArrayConfig, plan: dict, test_module: str, *, build_dir=None,
     by ``BVIT_PLAN``. Returns the simulator's exit status; the test module writes its own
     results where the plan says. ``on_poll()`` is called about twice a second while the
     simulation runs (e.g. to move a progress bar). SimulationError when the build fails."""
-    check_options(fault=fault, simulator=simulator, core_parts=cfg.core_parts, cfg=cfg)
+    check_options(fault=fault, simulator=simulator, cfg=cfg)
     env = simulator_env(simulator)
     with build_root(build_dir) as root:
         bdir = build(cfg, root, fault=fault, simulator=simulator, quiet=quiet)

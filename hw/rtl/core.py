@@ -18,7 +18,7 @@ from .fifo import FIFO_FAULTS, OutputFIFO
 from .flags import above, at_most
 from ..config import ArrayConfig, ceil_log2
 from .formats import OP_AND, OP_POOL, cmd_layout
-from .interfaces import CoreStreams
+from .interfaces import CoreStreams, k_words
 from .memory import PipelinedMemory
 from .parts.job_control import JobControl
 from .parts.operand_banks import BANK_FAULTS
@@ -561,11 +561,12 @@ class BinaryCore(CoreStreams):
             with m.State("SETUP"):
                 # derived job values, one cycle after the command (short paths only; every
                 # comparison with a constant as gates, hw/rtl/flags.py, not a carry chain)
-                kw1 = at_most(job.k, S)           # KW == 1
+                kw = k_words(job.k, S)
+                kw1 = kw["kw_one"]                # KW == 1
                 n1 = at_most(job.n, C)            # one tile column
                 m.d.sync += [
-                    kwords.eq((job.k + S - 1) >> lgs),
-                    kw_pen.eq((job.k - (S + 1)) >> lgs), kw_one.eq(kw1),
+                    kwords.eq(kw["kwords"]),
+                    kw_pen.eq(kw["kw_pen"]), kw_one.eq(kw1),
                     # -KW = floor(-K / S); KW + c = floor((K + S - 1 + c S) / S)
                     kneg.eq((-job.k) >> lgs),
                     *(t.eq((job.k + (S - 1 + (d - off) * S)) >> lgs)

@@ -12,12 +12,22 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ArrayConfig, ceil_log2
+from .flags import at_most
 from .formats import cmd_layout, out_layout
 
 
 def kw_bits(cfg: ArrayConfig) -> int:
     """Bits of a count of words per row, 0 .. KW_max + 1."""
     return (cfg.kw_max + 1).bit_length()
+
+
+def k_words(k, simd: int) -> dict:
+    """The values :func:`job_signature` carries derived from a job's K (a Value) on
+    ``simd``-bit words, by name: ``kwords`` KW = ceil(K / simd), ``kw_pen`` KW - 2 (wraps when
+    KW = 1), ``kw_one`` KW == 1 (gates, :func:`hw.rtl.flags.at_most`, not a carry chain)."""
+    lgs = ceil_log2(simd)
+    return {"kwords": (k + simd - 1) >> lgs, "kw_pen": (k - (simd + 1)) >> lgs,
+            "kw_one": at_most(k, simd)}
 
 
 def job_signature(cfg: ArrayConfig) -> wiring.Signature:

@@ -10,20 +10,17 @@ from dataclasses import replace
 
 import pytest
 
-from hw.config import ArrayConfig, ConfigError
+from hw.config import ArrayConfig
 from hw.rtl.verilog import generate, keep_replicas
+
+from tests.hw.test_config import assert_switch_field
 
 KEEP = re.compile(r"\(\* keep = 32'd1 \*\)\n  always @\(posedge clk\)\n    (\S+) <=")
 
 
 def test_the_config_field():
-    base = ArrayConfig(rows=3, cols=2, simd=16, max_k=64, max_m=16, max_n=16)
-    f = replace(base, pe_flag_regs=1)
-    assert f.tag == base.tag + "f" and "pe_flag_regs" not in base.to_dict()
-    assert ArrayConfig.from_dict(f.to_dict()) == f
-    assert ArrayConfig.from_dict(base.to_dict()).pe_flag_regs == 0
-    with pytest.raises(ConfigError, match="pe_flag_regs must be 0 or 1"):
-        replace(base, pe_flag_regs=2)
+    assert_switch_field(ArrayConfig(rows=3, cols=2, simd=16, max_k=64, max_m=16, max_n=16),
+                        "pe_flag_regs", "f")
 
 
 @pytest.mark.parametrize("core_parts", [1, 0])

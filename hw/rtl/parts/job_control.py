@@ -8,9 +8,9 @@ from amaranth.lib.wiring import In, Out
 
 from ...config import ArrayConfig, ceil_log2
 from ..command import idle_register, idle_state, start_on_op, to_idle
-from ..flags import at_most
 from ..formats import OP_AND, OP_POOL, cmd_layout
-from ..interfaces import ahead_signature, drain_signature, job_signature, status_signature
+from ..interfaces import (ahead_signature, drain_signature, job_signature, k_words,
+                          status_signature)
 
 #: Deliberate bug of the IDLE flip-flop (``cfg.ctl_regs`` = 1): ``idle_late`` sets it in the
 #: first IDLE cycle instead of with the transition into IDLE, so every command after the first
@@ -124,10 +124,7 @@ class JobControl(wiring.Component):
             idle_state(m, self.cmd, job, idle=idle)
 
             with m.State("SETUP"):
-                # derived job values (short paths only: comparisons with a constant as gates)
-                m.d.sync += [ctl.kwords.eq((job.k + S - 1) >> lgs),
-                             ctl.kw_pen.eq((job.k - (S + 1)) >> lgs),
-                             ctl.kw_one.eq(at_most(job.k, S)), ctl.is_and.eq(job.op == OP_AND)]
+                m.d.sync += self._derived(ctl, job)
                 with m.If(job.op == OP_POOL):
                     if self._with_pool:
                         m.next = "POOL"     # (pool_start is high in this cycle)
@@ -186,14 +183,18 @@ class JobControl(wiring.Component):
         with m.If(setup):
             m.d.sync += [mask.eq(last_word_mask(S, krem)) for mask in masks]
 
+    def _derived(self, ctl, job) -> list:
+        """The assignments of ``ctl``'s values derived from its job's K and op
+        (:func:`hw.rtl.interfaces.k_words`; short paths only: comparisons with a constant as
+        gates)."""
+        return [*(getattr(ctl, name).eq(value)
+                  for name, value in k_words(job.k, self._cfg.simd).items()),
+                ctl.is_and.eq(job.op == OP_AND)]
+
     def _derive(self, m, ctl, job, when):
-        """``ctl``'s values derived from its job's K and op, registered in the cycle ``when``
-        is high (short paths only: comparisons with a constant as gates)."""
-        S, lgs = self._cfg.simd, ceil_log2(self._cfg.simd)
+        """:meth:`_derived`, registered in the cycle ``when`` is high."""
         with m.If(when):
-            m.d.sync += [ctl.kwords.eq((job.k + S - 1) >> lgs),
-                         ctl.kw_pen.eq((job.k - (S + 1)) >> lgs),
-                         ctl.kw_one.eq(at_most(job.k, S)), ctl.is_and.eq(job.op == OP_AND)]
+            m.d.sync += self._derived(ctl, job)
 
     def _elaborate_ahead(self):
         """Job control with two weight buffers (class docstring): the running job on ``ctl``,

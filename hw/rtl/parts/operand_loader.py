@@ -11,8 +11,8 @@ from amaranth.lib.wiring import In, Out
 from ...config import ArrayConfig, ceil_log2
 from ..flags import above, at_most
 from ..formats import OP_POOL, cmd_layout
-from ..interfaces import (ahead_signature, job_signature, kw_bits, progress_signature,
-                          write_signature)
+from ..interfaces import (ahead_signature, job_signature, k_words, kw_bits,
+                          progress_signature, write_signature)
 
 
 #: Deliberate bug the testbench must catch: ``kpad`` writes the last word of each row as it
@@ -26,6 +26,11 @@ KEEP_FAULTS = ("keep_clears_n_l",)
 #: values a cycle after setup, from the next command's payload (or whatever the command stream
 #: shows then), not the job's.
 OWN_FAULTS = ("own_late",)
+#: the job's values job control's ``ctl`` carries (:func:`hw.rtl.interfaces.k_words`)
+K_VALUES = ("kwords", "kw_pen", "kw_one")
+#: the job's values the loader reads after the setup cycle (with ``loader_regs`` it keeps its
+#: own copies of these; the others it reads in the setup cycle only)
+HELD = K_VALUES + ("rows_m", "one_m", "n_low", "m_low")
 
 
 class OperandLoader(wiring.Component):
@@ -90,7 +95,7 @@ class OperandLoader(wiring.Component):
         m = Module()
         cfg = self._cfg
         R, C, S, D = cfg.rows, cfg.cols, cfg.simd, cfg.drain_rows_eff
-        G, lgg = cfg.load_rows_eff, ceil_log2(cfg.load_rows_eff)
+        G = cfg.load_rows_eff
         B = cfg.tile_beats
         kwb = kw_bits(cfg)
         ctl, job, wr, prog = self.ctl, self.ctl.job, self.write, self.progress
@@ -123,35 +128,31 @@ class OperandLoader(wiring.Component):
                          for i in range(max(R, C)))
         lmask_of = Array(Const((1 << (min(i, R - 1) % D + 1)) - 1, D) for i in range(max(R, C)))
 
-        def groups(rows):
-            """Row groups (load beats per word) of ``rows`` rows: ceil(rows / G)."""
-            return rows if G == 1 else (rows + G - 1) >> lgg
-
-        def one_group(rows):
-            return rows == 1 if G == 1 else at_most(rows, G)
-
-        # the job's values the loader's control reads: decodes of the job register and job
-        # control's K-derived values, or with ``loader_regs`` the loader's own registers
-        # (``nx``: the payload's, valid in the setup cycle; ``own``: taken there, for the job)
+        # the job's values the loader's control reads (:meth:`_decodes`): decoded from the job
+        # register (K's from job control's registers after the setup cycle), or with
+        # ``loader_regs`` the loader's own registers (``nx``: the payload's, valid in the setup
+        # cycle; ``own``: taken there, for the job)
+        decodes = self._decodes()
         nx = own = None
         if cfg.loader_regs:
-            nx, own = self._own_values(m, groups, one_group)
+            nx, own = self._own_values(m, decodes)
 
-        def setup_value(name, of_job):
-            """A job value in the setup cycle: ``nx``'s register, else ``of_job()``."""
-            return getattr(nx, name) if nx else of_job()
+        def setup_value(name):
+            """The job's value ``name`` in the setup cycle."""
+            return getattr(nx, name) if nx else decodes[name][1](job)
 
-        def held_value(name, of_job):
-            """A job value after the setup cycle: ``own``'s register, else ``of_job()``."""
-            return getattr(own, name) if own else of_job()
+        def held_value(name):
+            """The job's value ``name`` after the setup cycle."""
+            if own:
+                return getattr(own, name)
+            return getattr(ctl, name) if name in K_VALUES else decodes[name][1](job)
 
         beat = Signal()
         # a job that keeps its weights: W is "done" in the cycle after setup (a register)
         w_done = beat & w_last & r_one & in_w
         if cfg.keep_weights:
             kept = Signal()
-            m.d.sync += kept.eq(ctl.setup & job.keep_w
-                                & setup_value("matmul", lambda: job.op != OP_POOL))
+            m.d.sync += kept.eq(ctl.setup & job.keep_w & setup_value("matmul"))
             w_done = w_done | kept
         two = cfg.w_buffers == 2
         if two:
@@ -183,8 +184,7 @@ class OperandLoader(wiring.Component):
             """Index within its tile of the last of the job's ``field`` (``"n"`` or ``"m"``)
             rows, from the last group's bank group (``bank`` at the last beat):
             bank * G + (rows - 1) mod G."""
-            return bank if G == 1 else Cat(
-                held_value(f"{field}_low", lambda: (getattr(job, field) - 1)[:lgg]), bank)
+            return bank if G == 1 else Cat(held_value(f"{field}_low"), bank)
 
         def start_a(at_setup=False):
             """The loader's registers at the start of the A rows (after W, or at a setup that
@@ -192,8 +192,7 @@ class OperandLoader(wiring.Component):
             value = setup_value if at_setup else held_value
             return [in_w.eq(0), bank.eq(0), bank_last.eq(R // G - 1), bank_pen.eq(R // G - 2),
                     b_last.eq(R // G == 1), base.eq(0),
-                    rows_left.eq(value("rows_m", lambda: groups(job.m))),
-                    r_one.eq(value("one_m", lambda: one_group(job.m)))]
+                    rows_left.eq(value("rows_m")), r_one.eq(value("one_m"))]
 
         # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
         # row); with `overlap` every tile row, else only the last (`all_loaded` then)
@@ -206,15 +205,15 @@ class OperandLoader(wiring.Component):
                 m.d.sync += wr.w_en[c].eq(beat & in_w & (bank == c // G))
             with m.If(beat):
                 with m.If(~w_last):
-                    m.d.sync += [wcount.eq(wcount + 1), *set_w_last(
-                        wcount == held_value("kw_pen", lambda: ctl.kw_pen))]
+                    m.d.sync += [wcount.eq(wcount + 1),
+                                 *set_w_last(wcount == held_value("kw_pen"))]
                 with m.Else():
                     m.d.sync += [wcount.eq(0),
-                                 *set_w_last(held_value("kw_one", lambda: ctl.kw_one)),
+                                 *set_w_last(held_value("kw_one")),
                                  rows_left.eq(rows_left - 1), r_one.eq(rows_left == 2)]
                     with m.If(b_last):
                         m.d.sync += [bank.eq(0),
-                                     base.eq(base + held_value("kwords", lambda: ctl.kwords)),
+                                     base.eq(base + held_value("kwords")),
                                      b_last.eq(bank_last == 0)]
                     with m.Else():
                         m.d.sync += [bank.eq(bank + 1), b_last.eq(bank == bank_pen)]
@@ -233,15 +232,13 @@ class OperandLoader(wiring.Component):
                                          prog.ml_lmask.eq(lmask_of[last_row_of("m")])]
 
         with m.If(ctl.setup):
-            kw1 = setup_value("kw_one", lambda: at_most(job.k, S))
+            kw1 = setup_value("kw_one")
             m.d.sync += [wcount.eq(0), bank.eq(0), bank_last.eq(C // G - 1), base.eq(0),
                          in_w.eq(1), bank_pen.eq(C // G - 2), *set_w_last(kw1),
                          b_last.eq(C // G == 1),
-                         rows_left.eq(setup_value("rows_n", lambda: groups(job.n))),
-                         r_one.eq(setup_value("one_n", lambda: one_group(job.n))),
-                         overlap.eq(setup_value("overlap", lambda: above(job.n, (R // G - 1) * C))),
-                         prog.all_loaded.eq(0)]
-            with m.If(setup_value("matmul", lambda: job.op != OP_POOL)):
+                         rows_left.eq(setup_value("rows_n")), r_one.eq(setup_value("one_n")),
+                         overlap.eq(setup_value("overlap")), prog.all_loaded.eq(0)]
+            with m.If(setup_value("matmul")):
                 m.d.sync += loading.eq(1)
             if cfg.keep_weights:
                 with m.If(job.keep_w):                   # W kept: A at once
@@ -263,31 +260,48 @@ class OperandLoader(wiring.Component):
                                  prog.n_l.eq(n_l_ahead)]
         return m
 
-    def _own_values(self, m, groups, one_group):
-        """``loader_regs``: the free-running decodes of ``next_job`` (``nx``) and the loader's
-        own copies of them, taken in the setup cycle (``own``); two namespaces of the same
-        registers' names (class docstring)."""
+    def _decodes(self) -> dict:
+        """The values the loader decodes from a job's command, by name: (shape, function of a
+        :func:`hw.rtl.formats.cmd_layout` view). K's are :func:`hw.rtl.interfaces.k_words`';
+        ``rows_n`` / ``rows_m`` the row groups of G (load beats per word), ceil(rows / G);
+        ``one_n`` / ``one_m`` one group; ``overlap`` N > (R/G - 1) * C (tile rows start as
+        loaded); ``matmul`` not a pool; with G > 1 ``n_low`` / ``m_low`` (rows - 1) mod G."""
         cfg = self._cfg
-        R, C, S, lgs = cfg.rows, cfg.cols, cfg.simd, ceil_log2(cfg.simd)
+        R, C, S = cfg.rows, cfg.cols, cfg.simd
         G, lgg = cfg.load_rows_eff, ceil_log2(cfg.load_rows_eff)
-        job, kwb = self.next_job, kw_bits(cfg)
+
+        def groups(rows):
+            return rows if G == 1 else (rows + G - 1) >> lgg
+
+        def one_group(rows):
+            return rows == 1 if G == 1 else at_most(rows, G)
+
+        def of_k(name):
+            return lambda job: k_words(job.k, S)[name]
         decodes = {
-            "kwords": (kwb, (job.k + S - 1) >> lgs), "kw_pen": (kwb, (job.k - (S + 1)) >> lgs),
-            "kw_one": (1, at_most(job.k, S)),
-            "rows_n": (range(cfg.max_n + 1), groups(job.n)), "one_n": (1, one_group(job.n)),
-            "overlap": (1, above(job.n, (R // G - 1) * C)),
-            "rows_m": (range(cfg.max_m + 1), groups(job.m)), "one_m": (1, one_group(job.m)),
-            "matmul": (1, job.op != OP_POOL),
+            "kwords": (kw_bits(cfg), of_k("kwords")), "kw_pen": (kw_bits(cfg), of_k("kw_pen")),
+            "kw_one": (1, of_k("kw_one")),
+            "rows_n": (range(cfg.max_n + 1), lambda job: groups(job.n)),
+            "one_n": (1, lambda job: one_group(job.n)),
+            "overlap": (1, lambda job: above(job.n, (R // G - 1) * C)),
+            "rows_m": (range(cfg.max_m + 1), lambda job: groups(job.m)),
+            "one_m": (1, lambda job: one_group(job.m)),
+            "matmul": (1, lambda job: job.op != OP_POOL),
         }
         if G > 1:
-            decodes.update(n_low=(lgg, (job.n - 1)[:lgg]), m_low=(lgg, (job.m - 1)[:lgg]))
-        # (the values read after the setup cycle: those the loader keeps copies of)
-        held = ["kwords", "kw_pen", "kw_one", "rows_m", "one_m"] + (["n_low", "m_low"]
-                                                                    if G > 1 else [])
+            decodes.update(n_low=(lgg, lambda job: (job.n - 1)[:lgg]),
+                           m_low=(lgg, lambda job: (job.m - 1)[:lgg]))
+        return decodes
+
+    def _own_values(self, m, decodes):
+        """``loader_regs``: the free-running registers of ``decodes`` of ``next_job`` (``nx``)
+        and the loader's own copies of those read after the setup cycle (:data:`HELD`), taken
+        in the setup cycle (``own``); two namespaces of the registers by name."""
+        held = [name for name in HELD if name in decodes]
         nx, own = SimpleNamespace(), SimpleNamespace()
         for name, (shape, value) in decodes.items():
             setattr(nx, name, Signal(shape, name=f"nx_{name}", reset_less=True))
-            m.d.sync += getattr(nx, name).eq(value)
+            m.d.sync += getattr(nx, name).eq(value(self.next_job))
         for name in held:
             setattr(own, name, Signal.like(getattr(nx, name), name=f"own_{name}"))
         take = self.ctl.setup

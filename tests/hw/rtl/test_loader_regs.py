@@ -9,10 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from hw.config import ArrayConfig, ConfigError
+from hw.config import ConfigError
 from hw.ops import keep_flags
 
 from tests.hw.rtl import test_keep_weights as keep
+from tests.hw.test_config import assert_switch_field
 from tests.hw.rtl.test_w_buffers import (CONFIGS, assert_streams_as_modelled, random_jobs,
                                          stream, wrong_results)
 
@@ -46,12 +47,7 @@ def test_copies_taken_a_cycle_late_are_caught():
 
 def test_the_config_field():
     base = CONFIGS["2x3x16"]
-    own = replace(base, loader_regs=1)
-    assert own.tag == base.tag + "j" and "loader_regs" not in base.to_dict()
-    assert ArrayConfig.from_dict(own.to_dict()) == own
-    assert ArrayConfig.from_dict(base.to_dict()).loader_regs == 0
-    with pytest.raises(ConfigError, match="loader_regs must be 0 or 1"):
-        replace(base, loader_regs=2)
+    assert_switch_field(base, "loader_regs", "j")
     with pytest.raises(ConfigError, match="--core-parts 1 or --loader-regs 0"):
         replace(base, loader_regs=1, core_parts=0)
 
