@@ -197,7 +197,8 @@ MAX_ELABORATED_MEMORY_BITS = 1 << 23
 #: was 0 then; its default is 1 since 2026-12-05, so a config written without it is a
 #: single-module core, and one of the core built from parts says so)
 LATER_FIELDS = {"load_rows": 1, "pool_port": 0, "core_parts": 0, "keep_weights": 0,
-                "w_buffers": 1, "ctl_regs": 0, "pe_flag_regs": 0, "loader_regs": 0}
+                "w_buffers": 1, "ctl_regs": 0, "pe_flag_regs": 0, "loader_regs": 0,
+                "a_buffers": 1}
 
 
 def memory_bits(cfg) -> int:
@@ -299,6 +300,11 @@ class ArrayConfig:
                         gives a sequence's cycles); needs ``core_parts`` 1 and
                         ``keep_weights`` 0. 1 (the default): one job's weights, every job's
                         command waits for the job before to end.
+    a_buffers           2 (needs ``w_buffers`` 2): the activation banks hold two jobs' A
+                        rows; a job taken ahead loads its A rows into the other half right
+                        after its W, while the current job computes, and keeps what it has
+                        loaded aside (tile rows, the last tile row's sizes) until it runs.
+                        1 (the default): its A rows load once it runs.
     ctl_regs            1: control signals that fan out across the die come from registers
                         of their own: job control's IDLE state is also a flip-flop, which
                         drives the command stream's ``ready`` and the job register's enable
@@ -327,7 +333,13 @@ class ArrayConfig:
                         job control's job register nor job control's K-derived registers,
                         which Yosys shares with job control's own logic, placed far from the
                         banks. Same streams, results and cycles. Needs ``core_parts`` 1. 0
-                        (the default): as every record before 2026-12-06 measured.
+                        (the default): as every record before 2026-12-06 measured. 2: as 1,
+                        and the bank writes' enables and address and the loader's progress
+                        outputs take the load beat from a run flag of their own (``idle_wr``,
+                        the complement of the loader's ``loading``), so the beat that drives
+                        the loader's control does not also drive the write enables across the
+                        die (where the placer put it, far from the loader, on every placement
+                        of ``loader_regs`` 1). Same streams, results and cycles.
     clock_mhz           target clock (used by the cost model for time).
     """
 
@@ -355,6 +367,7 @@ class ArrayConfig:
     ctl_regs: int = 0
     pe_flag_regs: int = 0
     loader_regs: int = 0
+    a_buffers: int = 1
     clock_mhz: float = 150.0
 
     def __post_init__(self):
@@ -452,6 +465,11 @@ class ArrayConfig:
         if self.w_buffers == 2 and (not self.core_parts or self.keep_weights):
             raise ConfigError("w_buffers 2 needs the core built from parts and no kept "
                               "weights; pass --core-parts 1 --keep-weights 0, or --w-buffers 1")
+        need_choice("a_buffers", 1, "one job's activations", "a job taken ahead loads its A "
+                    "rows too while the current job computes")
+        if self.a_buffers == 2 and self.w_buffers != 2:
+            raise ConfigError("a_buffers 2 needs two weight buffers (a job's A rows load "
+                              "ahead after its W); pass --w-buffers 2 or --a-buffers 1")
         need_choice("ctl_regs", 0, "control from the state decode",
                     "die-wide control signals from registers of their own")
         if self.ctl_regs and not self.core_parts:
@@ -459,11 +477,15 @@ class ArrayConfig:
                               "or --ctl-regs 0")
         need_choice("pe_flag_regs", 0, "flag registers Yosys may merge",
                     "every PE's flags register its own")
-        need_choice("loader_regs", 0, "the loader reads job control's job values",
-                    "the loader decodes each command's values into registers of its own")
+        if self.loader_regs not in (0, 1, 2) or isinstance(self.loader_regs, bool):
+            raise ConfigError(
+                f"loader_regs must be 0, 1 or 2, got {self.loader_regs!r}; pass --loader-regs 0 "
+                "(the loader reads job control's job values), 1 (the loader decodes each "
+                "command's values into registers of its own) or 2 (1, and the bank writes take "
+                "the load beat from a run flag of their own)")
         if self.loader_regs and not self.core_parts:
-            raise ConfigError("loader_regs 1 needs the core built from parts; pass "
-                              "--core-parts 1 or --loader-regs 0")
+            raise ConfigError(f"loader_regs {self.loader_regs} needs the core built from parts; "
+                              "pass --core-parts 1 or --loader-regs 0")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -530,9 +552,15 @@ class ArrayConfig:
                        + (C - 1) * self.w_bank_depth.bit_length())
 
     @property
-    def a_bank_depth(self) -> int:
-        """Words per activation bank (R banks, row m in bank m % R)."""
+    def a_buffer_words(self) -> int:
+        """Words of one job's activations per activation bank (R banks, row m in bank m % R)."""
         return ceil_div(self.max_m, self.rows) * self.kw_max
+
+    @property
+    def a_bank_depth(self) -> int:
+        """Words per activation bank: ``a_buffers`` jobs' activations, job j's from word
+        (j mod a_buffers) * :attr:`a_buffer_words` on."""
+        return self.a_buffers * self.a_buffer_words
 
     @property
     def w_buffer_words(self) -> int:
@@ -756,9 +784,10 @@ class ArrayConfig:
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
         load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
         single-module core (``core_parts`` 0), ``w`` with ``keep_weights``, ``w2`` with two
-        weight buffers, ``q`` with control registers of their own (``ctl_regs``), ``f`` with
-        every PE's own flags register (``pe_flag_regs``), ``j`` with the loader's own job values
-        (``loader_regs``): r8c8s64k2048m512n512d2h4l16g8p)."""
+        weight buffers, ``a2`` with two activation buffers, ``q`` with control registers of
+        their own (``ctl_regs``), ``f`` with every PE's own flags register (``pe_flag_regs``),
+        ``j`` with the loader's own job values
+        (``loader_regs``; ``j2`` with ``loader_regs`` 2): r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
@@ -766,8 +795,10 @@ class ArrayConfig:
                 + ("p" if self.pool_port else "") + ("" if self.core_parts else "b")
                 + ("w" if self.keep_weights else "")
                 + (f"w{self.w_buffers}" if self.w_buffers != 1 else "")
+                + (f"a{self.a_buffers}" if self.a_buffers != 1 else "")
                 + ("q" if self.ctl_regs else "") + ("f" if self.pe_flag_regs else "")
-                + ("j" if self.loader_regs else ""))
+                + ("j" if self.loader_regs == 1 else "")
+                + ("j2" if self.loader_regs == 2 else ""))
 
 
 DEFAULT = ArrayConfig()

@@ -82,7 +82,7 @@ _FIELDS = ("rows", "cols", "simd", "max_k", "max_m", "max_n", "pool_bits", "pool
            "pool_max_planes", "pool_max_kernel", "pool_open_rows", "pool_row_depth",
            "mem_piece_depth", "drain_rows", "hold_banks",
            "pool_lanes", "load_rows", "pool_port", "core_parts", "keep_weights",
-           "w_buffers", "ctl_regs", "pe_flag_regs", "loader_regs")
+           "w_buffers", "ctl_regs", "pe_flag_regs", "loader_regs", "a_buffers")
 
 #: help beyond the default, for the fields that need it
 _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at most "
@@ -101,6 +101,9 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
          "w_buffers": "2: the weight banks hold two jobs' weights, so the next matmul's W "
                       "loads while the current one computes (its command is taken once the "
                       "current job's operands are in); needs --core-parts 1",
+         "a_buffers": "2: the activation banks hold two jobs' A rows, so a matmul taken "
+                      "ahead loads its A rows too (after its W) while the current one "
+                      "computes; needs --w-buffers 2",
          "ctl_regs": "1: control signals that fan out across the die (the command ready, "
                      "the last word's mask and padding flag, the output queue's entry "
                      "enables) come from registers of their own (shorter die-wide paths; "
@@ -110,7 +113,9 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
                          "enables across the die; same cycles)",
          "loader_regs": "1: the operand loader decodes each command's K, N and M into "
                         "registers of its own (not job control's, placed far from the "
-                        "banks; same cycles); needs --core-parts 1"}
+                        "banks; same cycles); 2: as 1, and the bank writes take the load beat from a "
+                        "run flag of their own (the loader's control keeps its handshake "
+                        "beside it; same cycles); needs --core-parts 1"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

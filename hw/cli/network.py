@@ -62,7 +62,9 @@ def run(ns) -> int:
     mt = t["matmul_terms"]
     kept = (f"weights kept across M chunks (--keep-weights 1) "
             f"{'saved' if cfg.keep_weights else 'would save'} {t['weight_reload_cycles']:,}")
-    overlap = (f"two weight buffers (--w-buffers 2), the matmul jobs streamed: "
+    buffers = ("two weight and activation buffers (--w-buffers 2 --a-buffers 2)"
+               if cfg.a_buffers == 2 else "two weight buffers (--w-buffers 2)")
+    overlap = (f"{buffers}, the matmul jobs streamed: "
                f"{t['streamed_saved_cycles']:,} fewer" if cfg.w_buffers == 2 else
                f"an upper bound: every load hidden gives {t['cycles_every_load_hidden']:,} "
                f"cycles/frame")

@@ -76,7 +76,7 @@ class ConfigGrid:
     of limits).
 
     ``rows``, ``cols``: int64 arrays; ``simd``, ``hold_banks``, ``pool_port``, ``core_parts``,
-    ``w_buffers`` and the job limits ``max_m``, ``max_n``, ``max_k``: ints
+    ``w_buffers``, ``a_buffers`` and the job limits ``max_m``, ``max_n``, ``max_k``: ints
     (the cycle formula loops over the hold banks); the :data:`STACKED` properties: arrays
     from :func:`stacked_properties`; :meth:`tile_period`, :meth:`bank_period`,
     :meth:`rows_before_first_read`: :func:`hw.config.tile_period`,
@@ -92,6 +92,7 @@ class ConfigGrid:
         self.pool_port = base.pool_port
         self.core_parts = base.core_parts
         self.w_buffers = base.w_buffers
+        self.a_buffers = base.a_buffers
         self.max_m, self.max_n, self.max_k = base.max_m, base.max_n, base.max_k
         for name, vals in stacked_properties(base, self.rows, self.cols,
                                              lanes_per_col=lanes_per_col).items():

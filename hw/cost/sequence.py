@@ -29,7 +29,20 @@ a command beat):
         L_{i+1} = a_{i+1} + C_{i+1} - 1,        x_{i+1} = a_{i+1} + 1 + Wb_{i+1} + Ab_{i+1}
 
 (x_0 = 1 + Wb_0 + Ab_0: the command beat, the setup cycle, then one data beat per cycle.)
-tests/hw/rtl/test_w_buffers.py checks every a_i and L_i in simulation.
+
+Two activation buffers as well (``a_buffers`` 2): a job taken ahead loads its A rows right
+after its W, into the other half of the activation banks, and keeps its tile rows aside until
+it runs. With its W in when it runs (the same condition as above), its first tile row's A
+rows (Af_{i+1} = the ``a_load`` term's beats) are in by y = a_{i+1} + 1 + Wb_{i+1} +
+Af_{i+1}, and its reads start as if its loads had ended at max(r + 1, y):
+
+    L_{i+1} = max(r + 1, y) + C_{i+1} - Wb_{i+1} - Af_{i+1} - 2
+    x_{i+1} = max(r + 1, a_{i+1} + 1 + Wb_{i+1} + Ab_{i+1})
+
+(r + 1 is the run's setup cycle; with W still loading when it runs, the job is as if alone, as
+above.)
+tests/hw/rtl/test_w_buffers.py and tests/hw/rtl/test_a_buffers.py check every a_i and L_i
+in simulation.
 """
 
 from __future__ import annotations
@@ -76,9 +89,17 @@ def sequence_times(cfg: ArrayConfig, shapes) -> list[JobTimes]:
             if cfg.w_buffers == 2:
                 start = last_a_beat + 1
                 hidden = start + 1 + w_beats <= run
-                last = np.where(hidden, run + alone - w_beats - 1, start + alone - 1)
-                last_a_beat = np.where(hidden, run + 1 + a_beats,
-                                       start + 1 + w_beats + a_beats)
+                alone_a_end = start + 1 + w_beats + a_beats
+                if cfg.a_buffers == 2:
+                    first = terms["a_load"]
+                    first_rows_in = np.maximum(run + 1, start + 1 + w_beats + first)
+                    last = np.where(hidden, first_rows_in + alone - w_beats - first - 2,
+                                    start + alone - 1)
+                    last_a_beat = np.where(hidden, np.maximum(run + 1, alone_a_end),
+                                           alone_a_end)
+                else:
+                    last = np.where(hidden, run + alone - w_beats - 1, start + alone - 1)
+                    last_a_beat = np.where(hidden, run + 1 + a_beats, alone_a_end)
             else:
                 start = run
                 last = start + alone - 1

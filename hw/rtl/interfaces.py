@@ -93,11 +93,21 @@ def progress_signature(cfg: ArrayConfig) -> wiring.Signature:
     - ``ml_beats`` (beats bits), ``ml_lmask`` (D): result beats of the last tile row's tiles
       and the row slots their last beat fills, set with the last A beat.
     - ``n_l`` (columns bits): columns of the last tile column, set with the last W beat.
+    - ``rows_ready`` (tile-row count bits; two activation buffers only, ``cfg.a_buffers`` = 2):
+      tile rows of a job taken ahead whose A rows were loaded before it ran (their row pulses
+      kept back), read by the tile reader in the job's setup cycle.
     """
     B = cfg.tile_beats
     return wiring.Signature({"w_done": Out(1), "row_pulse": Out(1), "all_loaded": Out(1),
                              "ml_beats": Out(range(B + 1)), "ml_lmask": Out(cfg.drain_rows_eff),
-                             "n_l": Out(range(cfg.cols + 1))})
+                             "n_l": Out(range(cfg.cols + 1)),
+                             **({"rows_ready": Out(range(tile_rows_max(cfg) + 1))}
+                                if cfg.a_buffers == 2 else {})})
+
+
+def tile_rows_max(cfg: ArrayConfig) -> int:
+    """The most tile rows a job has: ceil(max_m / R)."""
+    return -(-cfg.max_m // cfg.rows)
 
 
 def tile_layout(cfg: ArrayConfig) -> data.StructLayout:

@@ -25,10 +25,12 @@ def core_class(core_parts: int):
 #: deliberate faults of a mechanism that only some configs build, each with the option that
 #: builds it and whether a config has it (without it the fault's variant is the correct design)
 FAULT_NEEDS = {
-    "own_late": ("--loader-regs 1", lambda cfg: cfg.loader_regs == 1),
+    "own_late": ("--loader-regs 1", lambda cfg: cfg.loader_regs >= 1),
+    "split_late": ("--loader-regs 2", lambda cfg: cfg.loader_regs == 2),
     "idle_late": ("--ctl-regs 1", lambda cfg: cfg.ctl_regs == 1),
     "keep_clears_n_l": ("--keep-weights 1", lambda cfg: cfg.keep_weights == 1),
     "w_buffer_swap": ("--w-buffers 2", lambda cfg: cfg.w_buffers == 2),
+    "a_buffer_swap": ("--a-buffers 2", lambda cfg: cfg.a_buffers == 2),
     "pool_core_extra_reg": ("--pool-port 1", lambda cfg: cfg.pool_port == 1),
     "load_slot_rotated": ("--load-rows 2 or more", lambda cfg: cfg.load_rows_eff > 1),
 }

@@ -10,15 +10,17 @@ from hw.config import (ArrayConfig, ConfigError, mem_piece_words, mem_read_laten
                        popcount_latency)
 
 
-def assert_switch_field(base: ArrayConfig, name: str, tag: str) -> None:
-    """``name`` is a 0/1 field added after the first records: left out of ``to_dict`` at 0 and
-    read back as 0 when absent, ``tag`` added to the config's tag at 1, 2 refused."""
+def assert_switch_field(base: ArrayConfig, name: str, tag: str, top: int = 1) -> None:
+    """``name`` is a field of 0 .. ``top`` added after the first records: left out of
+    ``to_dict`` at 0 and read back as 0 when absent, ``tag`` added to the config's tag at 1,
+    ``top`` + 1 refused."""
     on = replace(base, **{name: 1})
     assert on.tag == base.tag + tag and name not in base.to_dict()
     assert ArrayConfig.from_dict(on.to_dict()) == on
     assert getattr(ArrayConfig.from_dict(base.to_dict()), name) == 0
-    with pytest.raises(ConfigError, match=f"{name} must be 0 or 1"):
-        replace(base, **{name: 2})
+    allowed = "0 or 1" if top == 1 else ", ".join(map(str, range(top))) + f" or {top}"
+    with pytest.raises(ConfigError, match=f"{name} must be {allowed}, got {top + 1}"):
+        replace(base, **{name: top + 1})
 
 
 @pytest.mark.parametrize("kwargs, words", [

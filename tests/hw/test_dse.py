@@ -83,11 +83,13 @@ def test_vectorized_cycles_binaryvit_s(vit):
     assert got[0] == network_cost(vit, cfg)["totals"]["cycles"]
 
 
-@pytest.mark.parametrize("option", [{"keep_weights": 1}, {"w_buffers": 2}])
+@pytest.mark.parametrize("option", [{"keep_weights": 1}, {"w_buffers": 2},
+                                    {"w_buffers": 2, "a_buffers": 2}])
 @pytest.mark.parametrize("pool_port", [0, 1])
 def test_vectorized_cycles_with_kept_weights_and_two_buffers(tiny, vit, option, pool_port):
     """keep_weights 1 (each op's later M chunks load no W) and w_buffers 2 (the matmul jobs run
-    as streamed sequences, a pool ending one on a single core) on the grid: every config's
+    as streamed sequences, a pool ending one on a single core; also with a_buffers 2, each
+    job's A rows loaded ahead too) on the grid: every config's
     frame equals the scalar network_cost's, never above the frame without the option, and
     below it somewhere on each network."""
     for net, cfgs in ((tiny, list(_random_configs(6, 7))),
@@ -99,8 +101,8 @@ def test_vectorized_cycles_with_kept_weights_and_two_buffers(tiny, vit, option, 
             base = replace(cfg, rows=1, cols=1, load_rows=1)
             rows, cols = np.array([cfg.rows, 2, 7]), np.array([cfg.cols, 3, 1])
             got = ShapeTable(net, base).cycles(ConfigGrid(base, rows, cols))
-            plain = ShapeTable(net, replace(base, keep_weights=0, w_buffers=1)).cycles(
-                ConfigGrid(replace(base, keep_weights=0, w_buffers=1), rows, cols))
+            one = replace(base, keep_weights=0, w_buffers=1, a_buffers=1)
+            plain = ShapeTable(net, one).cycles(ConfigGrid(one, rows, cols))
             for r, c, g in zip(rows, cols, got):
                 want = network_cost(net, replace(base, rows=int(r), cols=int(c)))
                 assert g == want["totals"]["cycles"]

@@ -12,7 +12,7 @@ from ...config import ArrayConfig, ceil_log2
 from ..flags import above, at_most
 from ..formats import OP_POOL, cmd_layout
 from ..interfaces import (ahead_signature, job_signature, k_words, kw_bits,
-                          progress_signature, write_signature)
+                          progress_signature, tile_rows_max, write_signature)
 
 
 #: Deliberate bug the testbench must catch: ``kpad`` writes the last word of each row as it
@@ -26,6 +26,10 @@ KEEP_FAULTS = ("keep_clears_n_l",)
 #: values a cycle after setup, from the next command's payload (or whatever the command stream
 #: shows then), not the job's.
 OWN_FAULTS = ("own_late",)
+#: Deliberate bug of ``loader_regs`` 2: ``split_late`` runs the bank writes' copy of the
+#: loader's run flag a cycle behind the loader's own, so a load's first beat is not written
+#: and a beat after its last is.
+SPLIT_FAULTS = ("split_late",)
 #: the job's values job control's ``ctl`` carries (:func:`hw.rtl.interfaces.k_words`)
 K_VALUES = ("kwords", "kw_pen", "kw_one")
 #: the job's values the loader reads after the setup cycle (with ``loader_regs`` it keeps its
@@ -63,7 +67,15 @@ class OperandLoader(wiring.Component):
       which hold the job's values in its setup cycle (the cycle after its beat); it takes them
       there and keeps its own copies (``own_*``) for the job. Same cycles; the loader's control
       then reads no decode of ``ctl.job`` and none of ``ctl``'s K-derived values, which job
-      control's logic shares and holds far from the banks.
+      control's logic shares and holds far from the banks. ``cfg.loader_regs`` = 2: the bank
+      writes and ``progress``'s ``w_done`` and ``row_pulse`` take the load beat from a run flag
+      of their own (``idle_wr``, the complement of ``loading``), so the beat that steps the
+      loader's control drives nothing across the die.
+    - ``progress.rows_ready`` (two activation buffers only, ``cfg.a_buffers`` = 2): a job taken
+      ahead goes on from its W to its A rows, into the other activation buffer (words from 0 or
+      ``cfg.a_buffer_words`` on), keeping aside its tile rows loaded (``rows_ready``, read by
+      the tile reader at the job's setup), its last tile row's sizes and its last tile
+      column's, and hands them over when it runs (``all_loaded`` then if every A row is in).
 
     Latency: a beat taken in cycle c is written in cycle c + :attr:`WRITE_REGS` (registered
     address, data and enables); the row pulse of a tile row whose last beat is taken in cycle
@@ -78,7 +90,7 @@ class OperandLoader(wiring.Component):
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        known = LOADER_FAULTS + KEEP_FAULTS + OWN_FAULTS
+        known = LOADER_FAULTS + KEEP_FAULTS + OWN_FAULTS + SPLIT_FAULTS
         if fault is not None and fault not in known:
             raise ValueError(f"unknown operand loader fault {fault!r}; known: {known}")
         self._cfg, self._fault = cfg, fault
@@ -148,8 +160,25 @@ class OperandLoader(wiring.Component):
             return getattr(ctl, name) if name in K_VALUES else decodes[name][1](job)
 
         beat = Signal()
+        # the load beat of the bank writes and the progress outputs: ``beat``, or with
+        # ``loader_regs`` 2 a copy from a run flag of their own (``idle_wr``, loading's
+        # complement, so that Yosys keeps it apart), placed beside what it drives (the bank
+        # write enables across the die) while ``beat`` drives only the loader's control
+        split = cfg.loader_regs == 2
+        beat_wr = beat
+        if split:
+            idle_wr, beat_wr = Signal(init=1, name="idle_wr"), Signal(name="beat_wr")
+            m.d.comb += beat_wr.eq(self.data.valid & ~idle_wr)
+            if self._fault == "split_late":       # deliberately broken: a cycle behind
+                m.d.sync += idle_wr.eq(~loading)
+
+        def set_loading(value):
+            """``loading`` and, with ``loader_regs`` 2, its complement ``idle_wr`` set to
+            ``value`` (0 or 1)."""
+            copy = split and self._fault != "split_late"
+            return [loading.eq(value)] + ([idle_wr.eq(1 - value)] if copy else [])
         # a job that keeps its weights: W is "done" in the cycle after setup (a register)
-        w_done = beat & w_last & r_one & in_w
+        w_done = beat_wr & w_last & r_one & in_w
         if cfg.keep_weights:
             kept = Signal()
             m.d.sync += kept.eq(ctl.setup & job.keep_w & setup_value("matmul"))
@@ -168,6 +197,21 @@ class OperandLoader(wiring.Component):
             # (the last W beat of a job ahead is no `w_done`: the tile reader still runs, or
             # has ended, the job before)
             w_done = (w_done & ~stop_after_w) | kept
+        two_a = cfg.a_buffers == 2
+        if two_a:
+            # two activation buffers: a job taken ahead goes on to its A rows (`a_ahead`, into
+            # the other buffer, from `a_origin`), keeping aside what the running job's reader
+            # must not see (tile rows loaded, the last tile row's sizes), then waits
+            # (`a_loaded`) until it runs
+            abuf, a_origin = Signal(name="a_buffer"), Signal(range(cfg.a_bank_depth + 1),
+                                                              name="a_origin")
+            a_ahead, a_loaded = Signal(name="a_ahead"), Signal(name="a_loaded")
+            aside = a_ahead & ~run
+            rows_aside = Signal.like(prog.rows_ready, name="rows_aside")
+            ml_beats_aside = Signal.like(prog.ml_beats, name="ml_beats_aside")
+            ml_lmask_aside = Signal.like(prog.ml_lmask, name="ml_lmask_aside")
+            m.d.comb += prog.rows_ready.eq(rows_aside)
+            m.d.sync += kept.eq(run & (w_loaded | a_ahead | a_loaded))
         m.d.comb += [self.data.ready.eq(loading), beat.eq(self.data.valid & loading),
                      prog.w_done.eq(w_done)]
         # the last word of a row padded past K: A bits 0, W bits 1 (one LUT per bit: the word's
@@ -191,18 +235,32 @@ class OperandLoader(wiring.Component):
             keeps W: ``at_setup``)."""
             value = setup_value if at_setup else held_value
             return [in_w.eq(0), bank.eq(0), bank_last.eq(R // G - 1), bank_pen.eq(R // G - 2),
-                    b_last.eq(R // G == 1), base.eq(0),
+                    b_last.eq(R // G == 1), base.eq(a_origin if two_a else 0),
                     rows_left.eq(value("rows_m")), r_one.eq(value("one_m"))]
 
         # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
         # row); with `overlap` every tile row, else only the last (`all_loaded` then)
-        m.d.sync += prog.row_pulse.eq(beat & ~in_w & w_last & (b_last | r_one) & overlap)
-        with m.If(loading):
+        row_done = beat_wr & ~in_w & w_last & (b_last | r_one) & overlap
+        if two_a:       # a job ahead's tile rows are counted aside, not pulsed
+            m.d.sync += prog.row_pulse.eq(row_done & ~aside)
+            with m.If(row_done & aside):
+                m.d.sync += rows_aside.eq(rows_aside + 1)
+        else:
+            m.d.sync += prog.row_pulse.eq(row_done)
+
+        def write_regs():
+            """The bank write's address and enables, for a beat (``beat_wr``) now."""
             m.d.sync += wr.addr.eq(base + wcount)
             for r in range(R):
-                m.d.sync += wr.a_en[r].eq(beat & ~in_w & (bank == r // G))
+                m.d.sync += wr.a_en[r].eq(beat_wr & ~in_w & (bank == r // G))
             for c in range(C):
-                m.d.sync += wr.w_en[c].eq(beat & in_w & (bank == c // G))
+                m.d.sync += wr.w_en[c].eq(beat_wr & in_w & (bank == c // G))
+        if split:
+            with m.If(~idle_wr):
+                write_regs()
+        with m.If(loading):
+            if not split:
+                write_regs()
             with m.If(beat):
                 with m.If(~w_last):
                     m.d.sync += [wcount.eq(wcount + 1),
@@ -220,16 +278,31 @@ class OperandLoader(wiring.Component):
                     with m.If(r_one):
                         w_end = in_w
                         if two:
-                            with m.If(in_w & stop_after_w):     # W of a job ahead: wait
-                                m.d.sync += [loading.eq(0), w_loaded.eq(1),
-                                             n_l_ahead.eq(last_row_of("n") + 1)]
+                            with m.If(in_w & stop_after_w):     # W of a job ahead
+                                if two_a:                       # its A rows next
+                                    m.d.sync += [*start_a(), a_ahead.eq(1),
+                                                 n_l_ahead.eq(last_row_of("n") + 1)]
+                                else:                           # wait
+                                    m.d.sync += [*set_loading(0), w_loaded.eq(1),
+                                                 n_l_ahead.eq(last_row_of("n") + 1)]
                             w_end = in_w & ~stop_after_w
                         with m.If(w_end):            # W done: A next
                             m.d.sync += [*start_a(), prog.n_l.eq(last_row_of("n") + 1)]
                         with (m.Elif(~in_w) if two else m.Else()):
-                            m.d.sync += [loading.eq(0), prog.all_loaded.eq(1),
-                                         prog.ml_beats.eq(beats_of[last_row_of("m")]),
-                                         prog.ml_lmask.eq(lmask_of[last_row_of("m")])]
+                            def a_end(beats, lmask, loaded):
+                                """The last A beat: the last tile row's sizes, loaded."""
+                                return [*set_loading(0), loaded.eq(1),
+                                        beats.eq(beats_of[last_row_of("m")]),
+                                        lmask.eq(lmask_of[last_row_of("m")])]
+                            if two_a:           # a job ahead: aside, then it waits to run
+                                with m.If(aside):
+                                    m.d.sync += a_end(ml_beats_aside, ml_lmask_aside, a_loaded)
+                                with m.Else():
+                                    m.d.sync += a_end(prog.ml_beats, prog.ml_lmask,
+                                                      prog.all_loaded)
+                            else:
+                                m.d.sync += a_end(prog.ml_beats, prog.ml_lmask,
+                                                  prog.all_loaded)
 
         with m.If(ctl.setup):
             kw1 = setup_value("kw_one")
@@ -239,7 +312,7 @@ class OperandLoader(wiring.Component):
                          rows_left.eq(setup_value("rows_n")), r_one.eq(setup_value("one_n")),
                          overlap.eq(setup_value("overlap")), prog.all_loaded.eq(0)]
             with m.If(setup_value("matmul")):
-                m.d.sync += loading.eq(1)
+                m.d.sync += set_loading(1)
             if cfg.keep_weights:
                 with m.If(job.keep_w):                   # W kept: A at once
                     m.d.sync += start_a(at_setup=True)
@@ -249,6 +322,11 @@ class OperandLoader(wiring.Component):
                 half = cfg.w_buffer_words
                 with m.If(job.op != OP_POOL):            # W into the other buffer
                     m.d.sync += [wbuf.eq(~wbuf), base.eq(Mux(wbuf, 0, half))]
+                    if two_a:                            # A too
+                        m.d.sync += [abuf.eq(~abuf),
+                                     a_origin.eq(Mux(abuf, 0, cfg.a_buffer_words))]
+                if two_a:
+                    m.d.sync += rows_aside.eq(0)
                 m.d.sync += w_only.eq(self.ahead.ahead)
                 with m.If(self.ahead.ahead):             # the running job's A stays loaded
                     m.d.sync += prog.all_loaded.eq(prog.all_loaded)
@@ -256,8 +334,19 @@ class OperandLoader(wiring.Component):
             with m.If(run):                              # the job taken ahead runs
                 m.d.sync += [w_only.eq(0), prog.all_loaded.eq(0)]
                 with m.If(w_loaded):                     # W in: its A rows at once
-                    m.d.sync += [*start_a(), loading.eq(1), w_loaded.eq(0),
+                    m.d.sync += [*start_a(), *set_loading(1), w_loaded.eq(0),
                                  prog.n_l.eq(n_l_ahead)]
+                if two_a:                                # its A rows loading or in
+                    m.d.sync += a_ahead.eq(0)
+                    with m.If(a_ahead | a_loaded):
+                        m.d.sync += prog.n_l.eq(n_l_ahead)
+                    with m.If(a_loaded):                 # all in: hand over what waited
+                        m.d.sync += [a_loaded.eq(0), prog.all_loaded.eq(1),
+                                     prog.ml_beats.eq(ml_beats_aside),
+                                     prog.ml_lmask.eq(ml_lmask_aside)]
+                    # its last A beat now: loaded (the beat's own statements above)
+                    with m.If(beat & ~in_w & w_last & r_one):
+                        m.d.sync += prog.all_loaded.eq(1)
         return m
 
     def _decodes(self) -> dict:

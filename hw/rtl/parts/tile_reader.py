@@ -21,6 +21,9 @@ READER_FAULTS = ("early_rows",)
 #: Deliberate bug of two weight buffers (``cfg.w_buffers`` = 2): ``w_buffer_swap`` reads each
 #: job's weights from the other buffer than the one the loader filled (the job before's).
 W_BUFFER_FAULTS = ("w_buffer_swap",)
+#: Deliberate bug of two activation buffers (``cfg.a_buffers`` = 2): ``a_buffer_swap`` reads
+#: each job's activations from the other buffer than the one the loader filled.
+A_BUFFER_FAULTS = ("a_buffer_swap",)
 
 
 class TileReader(wiring.Component):
@@ -37,7 +40,9 @@ class TileReader(wiring.Component):
 
     - ``ctl`` (in, :func:`hw.rtl.interfaces.job_signature`): the job; ``setup`` initialises.
     - ``progress`` (in, :func:`hw.rtl.interfaces.progress_signature`): ``w_done`` starts the
-      reads; the tile rows loaded; the last tile row's and column's sizes.
+      reads; the tile rows loaded (with ``cfg.a_buffers`` = 2, from ``rows_ready`` at setup
+      on, and each job's A words from the other activation buffer than the job before's);
+      the last tile row's and column's sizes.
     - ``occupancy`` (in, :func:`hw.rtl.interfaces.occupancy_signature`): the FIFO count.
     - ``drain`` (in, :func:`hw.rtl.interfaces.drain_signature`): each ``shift`` frees a
       promised beat.
@@ -72,9 +77,9 @@ class TileReader(wiring.Component):
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        if fault is not None and fault not in READER_FAULTS + W_BUFFER_FAULTS:
-            raise ValueError(f"unknown tile reader fault {fault!r}; known: "
-                             f"{READER_FAULTS + W_BUFFER_FAULTS}")
+        known = READER_FAULTS + W_BUFFER_FAULTS + A_BUFFER_FAULTS
+        if fault is not None and fault not in known:
+            raise ValueError(f"unknown tile reader fault {fault!r}; known: {known}")
         self._cfg, self._fault = cfg, fault
         super().__init__({
             "ctl": In(job_signature(cfg)),
@@ -105,6 +110,8 @@ class TileReader(wiring.Component):
             wbuf = Signal(name="w_buffer")
             swap = self._fault == "w_buffer_swap"
             w_origin = Mux(wbuf ^ swap, cfg.w_buffer_words, 0)
+        if cfg.a_buffers == 2:
+            abuf = Signal(name="a_buffer")
         rd_k = Signal(kwb)
         k_first, k_last = Signal(), Signal()       # rd_k == 0, rd_k == KW - 1 (a step ahead)
         reading = Signal()                         # registered: the reader runs
@@ -301,4 +308,11 @@ class TileReader(wiring.Component):
             if cfg.w_buffers == 2:
                 with m.If(job.op != OP_POOL):          # the next buffer: wbuf's next value
                     m.d.sync += [wbuf.eq(~wbuf), w_base.eq(Mux(wbuf ^ swap, 0, cfg.w_buffer_words))]
+            if cfg.a_buffers == 2:
+                # A likewise; the tile rows a job taken ahead loaded before it ran
+                a_swap = self._fault == "a_buffer_swap"
+                with m.If(job.op != OP_POOL):
+                    m.d.sync += [abuf.eq(~abuf),
+                                 a_base.eq(Mux(abuf ^ a_swap, 0, cfg.a_buffer_words))]
+                m.d.sync += ahead.eq(prog.rows_ready)
         return m

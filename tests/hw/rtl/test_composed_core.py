@@ -15,8 +15,8 @@ from hw.rtl.composed_core import FAULTS as COMPOSED_FAULTS, ComposedCore
 from hw.rtl.core import FAULTS, BinaryCore
 from hw.rtl.formats import job_cmd, job_words
 from hw.rtl.parts.job_control import JOB_FAULTS
-from hw.rtl.parts.operand_loader import KEEP_FAULTS, OWN_FAULTS
-from hw.rtl.parts.tile_reader import W_BUFFER_FAULTS
+from hw.rtl.parts.operand_loader import KEEP_FAULTS, OWN_FAULTS, SPLIT_FAULTS
+from hw.rtl.parts.tile_reader import A_BUFFER_FAULTS, W_BUFFER_FAULTS
 from hw.rtl.pool_core import PoolCore
 from hw.rtl.simulate import run_testbench
 from sim.suite import edge_suite, small_config
@@ -131,8 +131,9 @@ def test_the_retimed_pool_core_equals_the_plain_one_cycle_for_cycle():
 
 def test_both_cores_know_the_same_faults():
     """The same faults, and the composed core's column zero counts, kept weights, weight
-    buffers, IDLE flip-flop and the loader's own job values (which the single-module core does
-    not have) one of their own each."""
+    buffers, activation buffers, IDLE flip-flop, the loader's own job values and its writes'
+    own run flag (which the single-module core does not have) one of their own each."""
     assert sorted(COMPOSED_FAULTS) == sorted(
         [f for f in FAULTS if f != "pool_core_extra_reg"] + list(COLUMN_ZERO_FAULTS)
-        + list(KEEP_FAULTS) + list(W_BUFFER_FAULTS) + list(JOB_FAULTS) + list(OWN_FAULTS))
+        + list(KEEP_FAULTS) + list(W_BUFFER_FAULTS) + list(A_BUFFER_FAULTS) + list(JOB_FAULTS)
+        + list(OWN_FAULTS) + list(SPLIT_FAULTS))
