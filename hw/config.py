@@ -317,6 +317,12 @@ class ArrayConfig:
                         results and cycles (each was the worst routed path of the 50k-LUT
                         throughput config on some placement). Needs ``core_parts`` 1. 0 (the
                         default): as every record before 2026-12-05 measured.
+                        2: as 1, and the result path's AND-mode flag has a copy per column
+                        (``and_col<c>``, kept apart in the Verilog), which selects that
+                        column's doubling and offset, and the loader's padding its own copy
+                        of the W-or-A flag (``in_w_pad``): each was the worst routed path of
+                        the 54k-LUT throughput config on a placement with ``loader_regs`` 2.
+                        Same streams, results and cycles.
     pe_flag_regs        1: every PE's flags register (``f_out``: the flags one hop east) is
                         its own, kept apart in the Verilog (``flags_own``,
                         :func:`hw.rtl.verilog.keep_replicas`): the PEs of one anti-diagonal
@@ -470,22 +476,26 @@ class ArrayConfig:
         if self.a_buffers == 2 and self.w_buffers != 2:
             raise ConfigError("a_buffers 2 needs two weight buffers (a job's A rows load "
                               "ahead after its W); pass --w-buffers 2 or --a-buffers 1")
-        need_choice("ctl_regs", 0, "control from the state decode",
-                    "die-wide control signals from registers of their own")
-        if self.ctl_regs and not self.core_parts:
-            raise ConfigError("ctl_regs 1 needs the core built from parts; pass --core-parts 1 "
-                              "or --ctl-regs 0")
+        def need_level(name, *means):
+            """``name`` is 0, 1 or 2 (an int, not a bool), ``means`` what each does, and
+            above 0 needs the core built from parts."""
+            v, flag = getattr(self, name), "--" + name.replace("_", "-")
+            if v not in (0, 1, 2) or isinstance(v, bool):
+                raise ConfigError(f"{name} must be 0, 1 or 2, got {v!r}; pass {flag} 0 "
+                                  f"({means[0]}), 1 ({means[1]}) or 2 ({means[2]})")
+            if v and not self.core_parts:
+                raise ConfigError(f"{name} {v} needs the core built from parts; pass "
+                                  f"--core-parts 1 or {flag} 0")
+
+        need_level("ctl_regs", "control from the state decode",
+                   "die-wide control signals from registers of their own",
+                   "1, and copies of the AND-mode flag and the loader's W flag where they fan "
+                   "out")
         need_choice("pe_flag_regs", 0, "flag registers Yosys may merge",
                     "every PE's flags register its own")
-        if self.loader_regs not in (0, 1, 2) or isinstance(self.loader_regs, bool):
-            raise ConfigError(
-                f"loader_regs must be 0, 1 or 2, got {self.loader_regs!r}; pass --loader-regs 0 "
-                "(the loader reads job control's job values), 1 (the loader decodes each "
-                "command's values into registers of its own) or 2 (1, and the bank writes take "
-                "the load beat from a run flag of their own)")
-        if self.loader_regs and not self.core_parts:
-            raise ConfigError(f"loader_regs {self.loader_regs} needs the core built from parts; "
-                              "pass --core-parts 1 or --loader-regs 0")
+        need_level("loader_regs", "the loader reads job control's job values",
+                   "the loader decodes each command's values into registers of its own",
+                   "1, and the bank writes take the load beat from a run flag of their own")
         clk = self.clock_mhz
         if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not math.isfinite(clk) \
                 or not 0 < clk <= MAX_CLOCK_MHZ:
@@ -785,7 +795,7 @@ class ArrayConfig:
         load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
         single-module core (``core_parts`` 0), ``w`` with ``keep_weights``, ``w2`` with two
         weight buffers, ``a2`` with two activation buffers, ``q`` with control registers of
-        their own (``ctl_regs``), ``f`` with every PE's own flags register (``pe_flag_regs``),
+        their own (``ctl_regs``; ``q2`` with ``ctl_regs`` 2), ``f`` with every PE's own flags register (``pe_flag_regs``),
         ``j`` with the loader's own job values
         (``loader_regs``; ``j2`` with ``loader_regs`` 2): r8c8s64k2048m512n512d2h4l16g8p)."""
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
@@ -796,7 +806,7 @@ class ArrayConfig:
                 + ("w" if self.keep_weights else "")
                 + (f"w{self.w_buffers}" if self.w_buffers != 1 else "")
                 + (f"a{self.a_buffers}" if self.a_buffers != 1 else "")
-                + ("q" if self.ctl_regs else "") + ("f" if self.pe_flag_regs else "")
+                + ("q" if self.ctl_regs == 1 else "") + ("q2" if self.ctl_regs == 2 else "") + ("f" if self.pe_flag_regs else "")
                 + ("j" if self.loader_regs == 1 else "")
                 + ("j2" if self.loader_regs == 2 else ""))
 

@@ -107,7 +107,8 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
          "ctl_regs": "1: control signals that fan out across the die (the command ready, "
                      "the last word's mask and padding flag, the output queue's entry "
                      "enables) come from registers of their own (shorter die-wide paths; "
-                     "same cycles); needs --core-parts 1",
+                     "same cycles); 2: as 1, and copies of the AND-mode flag per result "
+                     "column and of the loader's W flag for its padding; needs --core-parts 1",
          "pe_flag_regs": "1: every PE's flags register its own, kept apart (Yosys otherwise "
                          "merges those of an anti-diagonal of PEs into one that drives hold "
                          "enables across the die; same cycles)",

@@ -16,7 +16,7 @@ from .parts.job_control import JOB_FAULTS, JobControl
 from .parts.operand_banks import BANK_FAULTS, OperandBanks
 from .parts.operand_loader import (KEEP_FAULTS, LOADER_FAULTS, OWN_FAULTS, SPLIT_FAULTS,
                                     OperandLoader)
-from .parts.result_path import ResultPath
+from .parts.result_path import AND_COPY_FAULTS, ResultPath
 from .parts.tile_reader import A_BUFFER_FAULTS, READER_FAULTS, W_BUFFER_FAULTS, TileReader
 from .pool import POOL_FAULTS, PoolUnit
 from .pool_core import POOL_CORE_FAULTS
@@ -24,7 +24,7 @@ from .pool_core import POOL_CORE_FAULTS
 #: Every deliberate bug of the composed core, each owned by the part it breaks
 FAULTS = (LOADER_FAULTS + SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS + POOL_FAULTS + FIFO_FAULTS
           + READER_FAULTS + BANK_FAULTS + KEEP_FAULTS + W_BUFFER_FAULTS + JOB_FAULTS
-          + OWN_FAULTS + SPLIT_FAULTS + A_BUFFER_FAULTS)
+          + OWN_FAULTS + SPLIT_FAULTS + A_BUFFER_FAULTS + AND_COPY_FAULTS)
 
 
 def _fault_for(fault: str | None, owned: tuple[str, ...]) -> str | None:
@@ -57,7 +57,7 @@ class ComposedCore(CoreStreams):
         m.submodules.reader = reader = TileReader(
             cfg, fault=_fault_for(fault, READER_FAULTS + W_BUFFER_FAULTS + A_BUFFER_FAULTS))
         m.submodules.drain = drain = DrainControl(cfg)
-        m.submodules.result = result = ResultPath(cfg, fault=_fault_for(fault, FIFO_FAULTS),
+        m.submodules.result = result = ResultPath(cfg, fault=_fault_for(fault, FIFO_FAULTS + AND_COPY_FAULTS),
                                                   with_pool=self._with_pool)
         m.submodules.array = arr = SystolicArray(
             cfg, fault=_fault_for(fault, SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS),

@@ -27,7 +27,8 @@ def core_class(core_parts: int):
 FAULT_NEEDS = {
     "own_late": ("--loader-regs 1", lambda cfg: cfg.loader_regs >= 1),
     "split_late": ("--loader-regs 2", lambda cfg: cfg.loader_regs == 2),
-    "idle_late": ("--ctl-regs 1", lambda cfg: cfg.ctl_regs == 1),
+    "idle_late": ("--ctl-regs 1", lambda cfg: cfg.ctl_regs >= 1),
+    "and_copy_stuck": ("--ctl-regs 2", lambda cfg: cfg.ctl_regs == 2),
     "keep_clears_n_l": ("--keep-weights 1", lambda cfg: cfg.keep_weights == 1),
     "w_buffer_swap": ("--w-buffers 2", lambda cfg: cfg.w_buffers == 2),
     "a_buffer_swap": ("--a-buffers 2", lambda cfg: cfg.a_buffers == 2),

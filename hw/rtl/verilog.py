@@ -49,11 +49,12 @@ def strip_operand_memory_init(text: str) -> tuple[str, int]:
 #: per open-row bank; hw.rtl.pe.PE: the AND-mode flag per popcount leaf;
 #: hw.rtl.parts.drain_control.DrainControl: the drain's shift and bank per PE;
 #: hw.rtl.queue.RegisterQueue: its head field per group of gates, ``head_<field>_copy<i>``;
-#: hw.rtl.pe.PE with ``pe_flag_regs``: its own flags register, ``flags_own``)
+#: hw.rtl.pe.PE with ``pe_flag_regs``: its own flags register, ``flags_own``;
+#: hw.rtl.parts.result_path.ResultPath with ``ctl_regs`` 2: the AND-mode flag per column)
 _REPLICA = re.compile(r"^(  always @\(posedge clk\)\n"
                       r"    (\\?\S*(?:(?:piece\d+_g|bank)\d+_(?:waddr|raddr|we)|mode_g\d+"
                       r"|pe_(?:shift|bank)__\d+__\d+|drain_row\d+_(?:shift|bank)|head_\w+_copy\d+"
-                      r"|flags_own)) <= )",
+                      r"|flags_own|and_col\d+)) <= )",
                       re.M)
 
 
@@ -61,7 +62,7 @@ def keep_replicas(text: str) -> tuple[str, int]:
     """Mark the always block of every replica register (``piece<i>_g<g>_waddr`` / ``_raddr`` /
     ``_we``, ``bank<b>_waddr`` / ``_raddr`` / ``_we``, ``mode_g<g>``, ``pe_shift__<r>__<c>`` /
     ``pe_bank__<r>__<c>``, ``drain_row<r>_shift`` / ``_bank``, ``head_<field>_copy<i>``,
-    ``flags_own``) ``(* keep *)``; return the
+    ``flags_own``, ``and_col<c>``) ``(* keep *)``; return the
     text and how many were marked.
 
     Yosys merges flip-flops with the same inputs (opt_merge) unless their cell carries ``keep``;

@@ -161,7 +161,7 @@ def test_a_fault_the_config_does_not_build_is_refused_before_building(tmp_path, 
         run_jobs(small(), save_jobs([random_matmul("j", "xnor", 2, 2, 8, 1)], tmp_path / "j"),
                  fault="own_late", build_dir=tmp_path / "b")
     assert not (tmp_path / "b").exists()
-    have = small(rows=4, cols=2, load_rows=2, ctl_regs=1, loader_regs=2, pool_port=1,
+    have = small(rows=4, cols=2, load_rows=2, ctl_regs=2, loader_regs=2, pool_port=1,
                  w_buffers=2, a_buffers=2)
     lack = small(keep_weights=1)
     for fault in FAULT_NEEDS:

@@ -132,6 +132,13 @@ class OperandLoader(wiring.Component):
         base = Signal(range(max(cfg.a_bank_depth, cfg.w_bank_depth) + 1))
         rows_left = Signal(range(max(cfg.max_m, cfg.max_n) + 1))
         in_w = Signal()                            # loading W (else A)
+        # with ``ctl_regs`` 2: the padding's own copy of in_w (it fans out to every bit of the
+        # load beat); a reset value unlike in_w's keeps Yosys from merging the two (both are set
+        # at every job's setup before a beat is written)
+        in_w_pad = Signal(init=1, name="in_w_pad") if cfg.ctl_regs == 2 else in_w
+
+        def set_in_w(value):
+            return [in_w.eq(value)] + ([in_w_pad.eq(value)] if cfg.ctl_regs == 2 else [])
         loading = Signal()                         # registered: the loader runs
         overlap = Signal()                         # N > (R/G - 1) * C: tile rows start as loaded
         # the last tile row has m_l = (M-1) % R + 1 rows: its beats ceil(m_l / D) and the mask
@@ -221,7 +228,7 @@ class OperandLoader(wiring.Component):
         for j in range(G):
             word = self.data.payload[j * S:(j + 1) * S]
             m.d.comb += padded[j * S:(j + 1) * S].eq(
-                Mux(w_last_pad, Mux(in_w, word | ~keep, word & keep), word))
+                Mux(w_last_pad, Mux(in_w_pad, word | ~keep, word & keep), word))
         m.d.sync += [wr.data.eq(padded), wr.a_en.eq(0), wr.w_en.eq(0)]
 
         def last_row_of(field):
@@ -234,7 +241,7 @@ class OperandLoader(wiring.Component):
             """The loader's registers at the start of the A rows (after W, or at a setup that
             keeps W: ``at_setup``)."""
             value = setup_value if at_setup else held_value
-            return [in_w.eq(0), bank.eq(0), bank_last.eq(R // G - 1), bank_pen.eq(R // G - 2),
+            return [*set_in_w(0), bank.eq(0), bank_last.eq(R // G - 1), bank_pen.eq(R // G - 2),
                     b_last.eq(R // G == 1), base.eq(a_origin if two_a else 0),
                     rows_left.eq(value("rows_m")), r_one.eq(value("one_m"))]
 
@@ -307,7 +314,7 @@ class OperandLoader(wiring.Component):
         with m.If(ctl.setup):
             kw1 = setup_value("kw_one")
             m.d.sync += [wcount.eq(0), bank.eq(0), bank_last.eq(C // G - 1), base.eq(0),
-                         in_w.eq(1), bank_pen.eq(C // G - 2), *set_w_last(kw1),
+                         *set_in_w(1), bank_pen.eq(C // G - 2), *set_w_last(kw1),
                          b_last.eq(C // G == 1),
                          rows_left.eq(setup_value("rows_n")), r_one.eq(setup_value("one_n")),
                          overlap.eq(setup_value("overlap")), prog.all_loaded.eq(0)]

@@ -13,6 +13,9 @@ from ..flags import above
 from ..formats import out_layout
 from ..interfaces import drain_signature, job_signature, occupancy_signature
 
+#: Deliberate bug of ``ctl_regs`` 2: ``and_copy_stuck`` never updates the columns' copies of
+#: the AND-mode flag, so AND-mode results come out as XNOR's (doubled, less K)
+AND_COPY_FAULTS = ("and_copy_stuck",)
 
 class ResultPath(wiring.Component):
     """Three result registers and the output FIFO: (A) the drain's D rows of hold values (twice
@@ -23,7 +26,8 @@ class ResultPath(wiring.Component):
 
     Ports:
 
-    - ``ctl`` (in, :func:`hw.rtl.interfaces.job_signature`): ``is_and`` and K (the XNOR offset).
+    - ``ctl`` (in, :func:`hw.rtl.interfaces.job_signature`): ``is_and`` and K (the XNOR offset);
+      with ``cfg.ctl_regs`` = 2 ``is_and`` is read through a copy per column, a cycle behind.
     - ``drain`` (in, :func:`hw.rtl.interfaces.drain_signature`): a drain beat per ``shift``.
     - ``hold_top`` (in, D x C x ``cfg.acc_width``), ``zeros_top`` (in, C x ``acc_width``):
       the array's top rows of the draining bank (XNOR popcounts) and the zero count of each of
@@ -131,8 +135,9 @@ class ResultPath(wiring.Component):
     def __init__(self, cfg: ArrayConfig, *, fault: str | None = None, with_pool: bool = True):
         if not isinstance(cfg, ArrayConfig):
             raise TypeError(f"cfg must be an ArrayConfig, got {type(cfg).__name__}")
-        if fault is not None and fault not in FIFO_FAULTS:
-            raise ValueError(f"unknown result path fault {fault!r}; known: {FIFO_FAULTS}")
+        if fault is not None and fault not in FIFO_FAULTS + AND_COPY_FAULTS:
+            raise ValueError(f"unknown result path fault {fault!r}; known: "
+                             f"{FIFO_FAULTS + AND_COPY_FAULTS}")
         self._cfg, self._fault, self._with_pool = cfg, fault, with_pool
         D, C = cfg.drain_rows_eff, cfg.cols
         super().__init__({
@@ -152,7 +157,8 @@ class ResultPath(wiring.Component):
         cfg, dr = self._cfg, self.drain
         C, D = cfg.cols, cfg.drain_rows_eff
         m.submodules.fifo = fifo = OutputFIFO(cfg.out_width + 1, cfg.out_fifo_depth,
-                                              fault=self._fault,
+                                              fault=(self._fault if self._fault in FIFO_FAULTS
+                                                     else None),
                                               free_writes=bool(cfg.ctl_regs))
         st_a_valid, st_b_valid, res_valid = Signal(), Signal(), Signal()
         res_data = Signal(cfg.out_width + 1, reset_less=True)
@@ -171,15 +177,16 @@ class ResultPath(wiring.Component):
                   for l in range(PL)]
         ok_a, last_a, pool_a = Signal(D * C, reset_less=True), Signal(reset_less=True), Signal()
         slots = Signal(D)            # the row slots this drain beat fills
+        is_and = self._and_copies(m) if cfg.ctl_regs == 2 else [self.ctl.is_and] * C
         m.d.comb += slots.eq(Mux(dr.end, dr.lmask, (1 << D) - 1))
         with m.If(dr.shift):
             m.d.sync += [st_a_valid.eq(1), last_a.eq(dr.last & dr.end), pool_a.eq(0),
                          ok_a.eq(Cat(*(slots[d] & above(dr.n, c)
                                        for d in range(D) for c in range(C))))]
-            is_and = self.ctl.is_and
-            m.d.sync += [offs[c].eq(Mux(is_and, self.zeros_top[c], self.ctl.job.k))
+            m.d.sync += [offs[c].eq(Mux(is_and[c], self.zeros_top[c], self.ctl.job.k))
                          for c in range(C)]
-            m.d.sync += [holds[d][c].eq(Mux(is_and, self.hold_top[d][c], self.hold_top[d][c] << 1))
+            m.d.sync += [holds[d][c].eq(Mux(is_and[c], self.hold_top[d][c],
+                                            self.hold_top[d][c] << 1))
                          for d in range(D) for c in range(C)]
         with m.Else():
             if self._with_pool:
@@ -203,3 +210,14 @@ class ResultPath(wiring.Component):
             lanes[lane] = Mux(pool_b, pool_bq[lane], lanes[lane])
         m.d.sync += [res_valid.eq(st_b_valid), res_data.eq(Cat(*lanes, last_b))]
         return m
+
+    def _and_copies(self, m) -> list:
+        """``ctl_regs`` 2: a register per column following ``ctl.is_and`` (``and_col<c>``, kept
+        apart in the Verilog by :func:`hw.rtl.verilog.keep_replicas`), a cycle behind it; a
+        job's first drain shift comes many cycles after the setup that sets ``is_and``. The
+        ``and_copy_stuck`` fault never updates them (AND-mode results come out doubled, less
+        K)."""
+        copies = [Signal(name=f"and_col{c}") for c in range(self._cfg.cols)]
+        if self._fault != "and_copy_stuck":
+            m.d.sync += [copy.eq(self.ctl.is_and) for copy in copies]
+        return copies

@@ -16,6 +16,7 @@ from hw.rtl.core import FAULTS, BinaryCore
 from hw.rtl.formats import job_cmd, job_words
 from hw.rtl.parts.job_control import JOB_FAULTS
 from hw.rtl.parts.operand_loader import KEEP_FAULTS, OWN_FAULTS, SPLIT_FAULTS
+from hw.rtl.parts.result_path import AND_COPY_FAULTS
 from hw.rtl.parts.tile_reader import A_BUFFER_FAULTS, W_BUFFER_FAULTS
 from hw.rtl.pool_core import PoolCore
 from hw.rtl.simulate import run_testbench
@@ -132,8 +133,8 @@ def test_the_retimed_pool_core_equals_the_plain_one_cycle_for_cycle():
 def test_both_cores_know_the_same_faults():
     """The same faults, and the composed core's column zero counts, kept weights, weight
     buffers, activation buffers, IDLE flip-flop, the loader's own job values and its writes'
-    own run flag (which the single-module core does not have) one of their own each."""
+    own run flag, and the result path's copies of the AND-mode flag (which the single-module core does not have) one of their own each."""
     assert sorted(COMPOSED_FAULTS) == sorted(
         [f for f in FAULTS if f != "pool_core_extra_reg"] + list(COLUMN_ZERO_FAULTS)
         + list(KEEP_FAULTS) + list(W_BUFFER_FAULTS) + list(A_BUFFER_FAULTS) + list(JOB_FAULTS)
-        + list(OWN_FAULTS) + list(SPLIT_FAULTS))
+        + list(OWN_FAULTS) + list(SPLIT_FAULTS) + list(AND_COPY_FAULTS))
