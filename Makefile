@@ -72,7 +72,10 @@ sim-variants: setup  ## every trained variant's binary ops (1 image each, build/
 #: reports/binaryvit-s-routed-wb2-ctl, with ten hold banks and control registers of their own
 #: in reports/binaryvit-s-routed-hb10-ctl, and with every PE's own flags register as well in
 #: reports/binaryvit-s-routed-hb10-ctl-f, and with the loader's own job values as well in
-#: reports/binaryvit-s-routed-hb10-ctl-fj; the same sweep with two weight buffers in
+#: reports/binaryvit-s-routed-hb10-ctl-fj, and with the bank writes' own run flag as well in
+#: reports/binaryvit-s-routed-hb10-ctl-fj2, and with copies of two fanned-out flags as well
+#: (--ctl-regs 2; the clock the design closes past 100 frames/s) in
+#: reports/binaryvit-s-routed-hb10-ctl2-fj2; the same sweep with two weight buffers in
 #: reports/binaryvit-s-options-wb2
 THROUGHPUT_LIMITS = --max-m 256 --max-n 256 --max-k 1024 --drain-rows 8 --pool-port 1
 
@@ -92,6 +95,8 @@ report: setup  ## RTL-vs-model cycle check, design-space sweep and cost reports 
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 $(THROUGHPUT_LIMITS) --load-rows 8 --hold-banks 10 --pool-lanes 16 --ctl-regs 1 --device ecp5-85 --out reports/binaryvit-s-routed-hb10-ctl
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 $(THROUGHPUT_LIMITS) --load-rows 8 --hold-banks 10 --pool-lanes 16 --ctl-regs 1 --pe-flag-regs 1 --device ecp5-85 --out reports/binaryvit-s-routed-hb10-ctl-f
 	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 $(THROUGHPUT_LIMITS) --load-rows 8 --hold-banks 10 --pool-lanes 16 --ctl-regs 1 --pe-flag-regs 1 --loader-regs 1 --device ecp5-85 --out reports/binaryvit-s-routed-hb10-ctl-fj
+	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 $(THROUGHPUT_LIMITS) --load-rows 8 --hold-banks 10 --pool-lanes 16 --ctl-regs 1 --pe-flag-regs 1 --loader-regs 2 --device ecp5-85 --out reports/binaryvit-s-routed-hb10-ctl-fj2
+	$(PY) -m hw report --network binaryvit-s --rows 8 --cols 8 --simd 64 $(THROUGHPUT_LIMITS) --load-rows 8 --hold-banks 10 --pool-lanes 16 --ctl-regs 2 --pe-flag-regs 1 --loader-regs 2 --device ecp5-85 --out reports/binaryvit-s-routed-hb10-ctl2-fj2
 	$(PY) -m hw compare --device ecp5-85 --rows 8 --cols 8 --simd 64
 	$(PY) -m hw baseline --json reports/baseline/baseline.json
 

@@ -128,7 +128,8 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     ``ctl_regs``, and records 20 and 21, with every PE's own flags register as well
     (``pe_flag_regs``), and records 22-25, with the loader's own job values as well
     (``loader_regs``), record 26, ten hold banks with two weight and activation buffers, and
-    records 27 and 28, records 22-25's with ``loader_regs`` 2."""
+    records 27 and 28, records 22-25's with ``loader_regs`` 2, and records 29-32, with
+    ``ctl_regs`` 2 as well."""
     import json
 
     from hw.paths import RESOURCE_MODEL, SYNTH_DATA_DIR
@@ -136,7 +137,7 @@ def test_resource_model_on_the_synthesised_pool_port_configs():
     model = resources.load_model(RESOURCE_MODEL)["families"]
     recs = [json.loads(line) for line in
             (SYNTH_DATA_DIR / "pool_port_ecp5.jsonl").read_text().splitlines() if line.strip()]
-    assert len(recs) == 28 and all(r["config"]["pool_port"] == 1 for r in recs)
+    assert len(recs) == 32 and all(r["config"]["pool_port"] == 1 for r in recs)
     for rec in recs:
         cfg = ArrayConfig.from_dict(rec["config"])
         est = resources.predict(cfg, "ecp5", model)
