@@ -476,6 +476,7 @@ class ArrayConfig:
         if self.a_buffers == 2 and self.w_buffers != 2:
             raise ConfigError("a_buffers 2 needs two weight buffers (a job's A rows load "
                               "ahead after its W); pass --w-buffers 2 or --a-buffers 1")
+
         def need_level(name, *means):
             """``name`` is 0, 1 or 2 (an int, not a bool), ``means`` what each does, and
             above 0 needs the core built from parts."""
@@ -562,9 +563,14 @@ class ArrayConfig:
                        + (C - 1) * self.w_bank_depth.bit_length())
 
     @property
+    def tile_rows_max(self) -> int:
+        """The most tile rows a job has: ceil(max_m / R)."""
+        return ceil_div(self.max_m, self.rows)
+
+    @property
     def a_buffer_words(self) -> int:
         """Words of one job's activations per activation bank (R banks, row m in bank m % R)."""
-        return ceil_div(self.max_m, self.rows) * self.kw_max
+        return self.tile_rows_max * self.kw_max
 
     @property
     def a_bank_depth(self) -> int:
@@ -794,10 +800,14 @@ class ArrayConfig:
         hold_banks is not 2, ``l<L>`` when the pool unit has L != C lanes and ``g<G>`` when a
         load beat carries G > 1 rows, ``p`` with a pool core of its own, ``b`` with the
         single-module core (``core_parts`` 0), ``w`` with ``keep_weights``, ``w2`` with two
-        weight buffers, ``a2`` with two activation buffers, ``q`` with control registers of
-        their own (``ctl_regs``; ``q2`` with ``ctl_regs`` 2), ``f`` with every PE's own flags register (``pe_flag_regs``),
-        ``j`` with the loader's own job values
-        (``loader_regs``; ``j2`` with ``loader_regs`` 2): r8c8s64k2048m512n512d2h4l16g8p)."""
+        weight buffers, ``a2`` with two activation buffers, ``q`` (``q2``) with control registers
+        of their own (``ctl_regs`` 1, 2), ``f`` with every PE's own flags register
+        (``pe_flag_regs``), ``j`` (``j2``) with the loader's own job values (``loader_regs`` 1,
+        2): r8c8s64k2048m512n512d2h4l16g8p)."""
+
+        def level(tag, value):
+            """``tag`` at level 1, ``tag`` and the level above it, nothing at 0."""
+            return "" if not value else tag if value == 1 else f"{tag}{value}"
         return (f"r{self.rows}c{self.cols}s{self.simd}k{self.max_k}m{self.max_m}n{self.max_n}"
                 f"d{self.drain_rows_eff}" + ("" if self.hold_banks == 2 else f"h{self.hold_banks}")
                 + (f"l{self.pool_lanes_eff}" if self.pool_lanes_eff != self.cols else "")
@@ -806,9 +816,8 @@ class ArrayConfig:
                 + ("w" if self.keep_weights else "")
                 + (f"w{self.w_buffers}" if self.w_buffers != 1 else "")
                 + (f"a{self.a_buffers}" if self.a_buffers != 1 else "")
-                + ("q" if self.ctl_regs == 1 else "") + ("q2" if self.ctl_regs == 2 else "") + ("f" if self.pe_flag_regs else "")
-                + ("j" if self.loader_regs == 1 else "")
-                + ("j2" if self.loader_regs == 2 else ""))
+                + level("q", self.ctl_regs) + ("f" if self.pe_flag_regs else "")
+                + level("j", self.loader_regs))
 
 
 DEFAULT = ArrayConfig()

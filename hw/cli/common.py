@@ -114,9 +114,9 @@ _HELP = {"pool_lanes": "planes the pool unit sums at once, L; 0 means --cols; at
                          "enables across the die; same cycles)",
          "loader_regs": "1: the operand loader decodes each command's K, N and M into "
                         "registers of its own (not job control's, placed far from the "
-                        "banks; same cycles); 2: as 1, and the bank writes take the load beat from a "
-                        "run flag of their own (the loader's control keeps its handshake "
-                        "beside it; same cycles); needs --core-parts 1"}
+                        "banks; same cycles); 2: as 1, and the bank writes take the load "
+                        "beat from a run flag of their own (the loader's control keeps its "
+                        "handshake beside it; same cycles); needs --core-parts 1"}
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -52,13 +52,14 @@ class ComposedCore(CoreStreams):
         m.submodules.job = job = JobControl(cfg, with_pool=self._with_pool,
                                             fault=_fault_for(fault, JOB_FAULTS))
         m.submodules.loader = loader = OperandLoader(
-            cfg, fault=_fault_for(fault, LOADER_FAULTS + KEEP_FAULTS + OWN_FAULTS + SPLIT_FAULTS))
+            cfg, fault=_fault_for(fault, LOADER_FAULTS + KEEP_FAULTS + OWN_FAULTS
+                                  + SPLIT_FAULTS))
         m.submodules.banks = banks = OperandBanks(cfg, fault=_fault_for(fault, BANK_FAULTS))
         m.submodules.reader = reader = TileReader(
             cfg, fault=_fault_for(fault, READER_FAULTS + W_BUFFER_FAULTS + A_BUFFER_FAULTS))
         m.submodules.drain = drain = DrainControl(cfg)
-        m.submodules.result = result = ResultPath(cfg, fault=_fault_for(fault, FIFO_FAULTS + AND_COPY_FAULTS),
-                                                  with_pool=self._with_pool)
+        m.submodules.result = result = ResultPath(
+            cfg, fault=_fault_for(fault, FIFO_FAULTS + AND_COPY_FAULTS), with_pool=self._with_pool)
         m.submodules.array = arr = SystolicArray(
             cfg, fault=_fault_for(fault, SKEWED_INPUT_FAULTS + COLUMN_ZERO_FAULTS),
             column_zeros=True, skewed_inputs=True, drain_per_pe=True)

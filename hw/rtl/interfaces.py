@@ -101,13 +101,8 @@ def progress_signature(cfg: ArrayConfig) -> wiring.Signature:
     return wiring.Signature({"w_done": Out(1), "row_pulse": Out(1), "all_loaded": Out(1),
                              "ml_beats": Out(range(B + 1)), "ml_lmask": Out(cfg.drain_rows_eff),
                              "n_l": Out(range(cfg.cols + 1)),
-                             **({"rows_ready": Out(range(tile_rows_max(cfg) + 1))}
+                             **({"rows_ready": Out(range(cfg.tile_rows_max + 1))}
                                 if cfg.a_buffers == 2 else {})})
-
-
-def tile_rows_max(cfg: ArrayConfig) -> int:
-    """The most tile rows a job has: ceil(max_m / R)."""
-    return -(-cfg.max_m // cfg.rows)
 
 
 def tile_layout(cfg: ArrayConfig) -> data.StructLayout:

@@ -12,7 +12,7 @@ from ...config import ArrayConfig, ceil_log2
 from ..flags import above, at_most
 from ..formats import OP_POOL, cmd_layout
 from ..interfaces import (ahead_signature, job_signature, k_words, kw_bits,
-                          progress_signature, tile_rows_max, write_signature)
+                          progress_signature, write_signature)
 
 
 #: Deliberate bug the testbench must catch: ``kpad`` writes the last word of each row as it
@@ -218,6 +218,9 @@ class OperandLoader(wiring.Component):
             ml_beats_aside = Signal.like(prog.ml_beats, name="ml_beats_aside")
             ml_lmask_aside = Signal.like(prog.ml_lmask, name="ml_lmask_aside")
             m.d.comb += prog.rows_ready.eq(rows_aside)
+            # (this assignment, the later, is the one that holds: W is in when the job waits
+            # or, with two A buffers, while its A rows load or once they are in; folding it
+            # into the one above would change the Verilog of record 26)
             m.d.sync += kept.eq(run & (w_loaded | a_ahead | a_loaded))
         m.d.comb += [self.data.ready.eq(loading), beat.eq(self.data.valid & loading),
                      prog.w_done.eq(w_done)]
@@ -244,6 +247,12 @@ class OperandLoader(wiring.Component):
             return [*set_in_w(0), bank.eq(0), bank_last.eq(R // G - 1), bank_pen.eq(R // G - 2),
                     b_last.eq(R // G == 1), base.eq(a_origin if two_a else 0),
                     rows_left.eq(value("rows_m")), r_one.eq(value("one_m"))]
+
+        def a_end(beats, lmask, loaded):
+            """The loader's registers at the last A beat: the last tile row's beats and mask
+            into ``beats`` and ``lmask``, ``loaded`` set."""
+            return [*set_loading(0), loaded.eq(1), beats.eq(beats_of[last_row_of("m")]),
+                    lmask.eq(lmask_of[last_row_of("m")])]
 
         # a tile row's A rows are loaded (its last row's last beat: the bank wraps, or the last
         # row); with `overlap` every tile row, else only the last (`all_loaded` then)
@@ -296,11 +305,6 @@ class OperandLoader(wiring.Component):
                         with m.If(w_end):            # W done: A next
                             m.d.sync += [*start_a(), prog.n_l.eq(last_row_of("n") + 1)]
                         with (m.Elif(~in_w) if two else m.Else()):
-                            def a_end(beats, lmask, loaded):
-                                """The last A beat: the last tile row's sizes, loaded."""
-                                return [*set_loading(0), loaded.eq(1),
-                                        beats.eq(beats_of[last_row_of("m")]),
-                                        lmask.eq(lmask_of[last_row_of("m")])]
                             if two_a:           # a job ahead: aside, then it waits to run
                                 with m.If(aside):
                                     m.d.sync += a_end(ml_beats_aside, ml_lmask_aside, a_loaded)

@@ -17,6 +17,7 @@ from ..interfaces import drain_signature, job_signature, occupancy_signature
 #: the AND-mode flag, so AND-mode results come out as XNOR's (doubled, less K)
 AND_COPY_FAULTS = ("and_copy_stuck",)
 
+
 class ResultPath(wiring.Component):
     """Three result registers and the output FIFO: (A) the drain's D rows of hold values (twice
     the value for XNOR) and the offset of each column (or the pool sums), (B) that minus the

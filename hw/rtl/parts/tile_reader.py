@@ -301,7 +301,9 @@ class TileReader(wiring.Component):
                   for v in (gap_bank[b].eq(0), bank_pos[b].eq(0), bank_le1[b].eq(1))),
                 last_mrow.eq(at_most(job.m, R)), last_ncol.eq(n1),
                 row_end.eq(n1 & above(job.m, R)), col_step.eq(above(job.n, C)), n_single.eq(n1),
-                ahead.eq(0), row_ok.eq(0), first_col.eq(1),
+                # tile rows loaded: none, or those a job taken ahead loaded before it ran
+                ahead.eq(prog.rows_ready if cfg.a_buffers == 2 else 0), row_ok.eq(0),
+                first_col.eq(1),
                 # go as the values above make it: the countdowns 0, first_col 1, row_ok 0
                 go.eq(credit_next & row_gate(Const(1), Const(0))),
             ]
@@ -309,10 +311,9 @@ class TileReader(wiring.Component):
                 with m.If(job.op != OP_POOL):          # the next buffer: wbuf's next value
                     m.d.sync += [wbuf.eq(~wbuf), w_base.eq(Mux(wbuf ^ swap, 0, cfg.w_buffer_words))]
             if cfg.a_buffers == 2:
-                # A likewise; the tile rows a job taken ahead loaded before it ran
+                # A likewise
                 a_swap = self._fault == "a_buffer_swap"
                 with m.If(job.op != OP_POOL):
                     m.d.sync += [abuf.eq(~abuf),
                                  a_base.eq(Mux(abuf ^ a_swap, 0, cfg.a_buffer_words))]
-                m.d.sync += ahead.eq(prog.rows_ready)
         return m
